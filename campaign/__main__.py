@@ -1,0 +1,19 @@
+"""``python -m campaign``: the Hydra application. Thin by design: the work is in :func:`campaign.app.main`."""
+
+import os
+
+import hydra
+
+from campaign.app import CONF_DIR, run_from_hydra
+from campaign.config import register_configs
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=os.fspath(CONF_DIR), config_name="config")
+def main(cfg) -> None:
+    run_from_hydra(cfg)
+
+
+if __name__ == "__main__":
+    main()

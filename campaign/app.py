@@ -1,0 +1,183 @@
+"""Run a campaign end to end: validate, plan shards, execute on Ray, store, summarise.
+
+:func:`run_campaign` is a plain function of a validated :class:`CampaignConfig` and a run directory (what tests
+and notebooks call); :func:`run_from_hydra` adapts the Hydra entry point to it: it resolves the output
+directory on the driver, turns errors into clear messages and exit codes, and leaves nothing behind in the
+results tree when the configuration is invalid.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from .config import CampaignConfig, ConfigError, load
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+RESULTS_DIR = Path("results")
+RESUME_IGNORED = ("run.resume", "run.output_dir", "run.progress", "cluster")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    summary: dict
+    shards_computed: int
+    shards_reused: int
+
+
+def auto_shard_size(samples: int, cpus: int, max_shard_size: int) -> int:
+    """Several shards per CPU, a power of two (few compiled shapes), between 64 and ``max_shard_size``."""
+    target = max(1, math.ceil(samples / (4 * max(cpus, 1))))
+    return max(1, min(max_shard_size, max(64, 1 << (target - 1).bit_length())))
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _differences(stored: dict, current: dict) -> list[str]:
+    a, b = _flatten(stored), _flatten(current)
+    keys = sorted(k for k in set(a) | set(b)
+                  if a.get(k) != b.get(k) and not any(k == p or k.startswith(p + ".") for p in RESUME_IGNORED))
+    return [f"{k}: run has {a.get(k)!r}, now {b.get(k)!r}" for k in keys]
+
+
+def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunResult:
+    """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` and return its summary."""
+    from . import analysis, cluster, store  # Ray is imported here, after validation
+
+    rs = store.RunStore(run_dir)
+    resources = cluster.ensure_ray(config.cluster)  # before any JAX work in this process
+    if config.run.resume:
+        if not rs.exists():
+            raise store.StoreError(f"run.resume=true but {rs.root} holds no run (no run.json)")
+        info = rs.read_run()
+        diffs = _differences(info["config"], config.resolved)
+        if diffs:
+            raise ConfigError([("run.resume", "the run directory holds a different campaign:\n    "
+                                + "\n    ".join(diffs))])
+        shard_size = int(info["shard_size"])
+    else:
+        shard_size = config.run.shard_size or auto_shard_size(
+            config.run.samples, int(resources.get("CPU", 1)), config.run.max_shard_size)
+    spec = config.spec(shard_size)
+    plan = store.plan_shards(config.run.samples, shard_size)
+    provenance = {
+        "config": config.resolved,
+        "model": config.model.name,
+        "samples": config.run.samples,
+        "seed": config.run.seed,
+        "sampler": config.sampler.value,
+        "precision": config.run.precision,
+        "shard_size": shard_size,
+        "shards": len(plan),
+        "versions": store.versions(),
+        "code_revision": store.code_revision(),
+        "command": store.command_line(),
+    }
+    if config.run.resume:
+        done = rs.completed(plan, log=log)
+        log(f"Resuming {rs.root}: {len(done)} of {len(plan)} shards already done")
+    else:
+        rs.create(provenance)
+        done = set()
+    todo = [s for s in plan if s.id not in done]
+    schema = store.build_schema(config.model, config.variables, config.run.precision)
+    log(f"Campaign '{config.run.name}': {config.run.samples:,} missions of model '{config.model.name}', "
+        f"{len(todo)} shard(s) of {shard_size:,} on {int(resources.get('CPU', 1))} CPU(s), "
+        f"sampler {config.sampler.value}, seed {config.run.seed}")
+    progress = cluster.Progress(total=sum(s.count for s in todo), enabled=config.run.progress)
+    cluster.execute(spec, todo, config.cluster, schema, provenance, rs.write_shard, progress)
+    rs.write_manifest(plan)
+    summary = {"run": {k: provenance[k] for k in ("model", "samples", "seed", "sampler", "precision",
+                                                   "code_revision")} | {"name": config.run.name},
+               **analysis.summarize(rs.root)}
+    rs.write_summary(summary)
+    log(analysis.format_summary(summary))
+    log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root / 'summary.json'}")
+    return RunResult(rs.root, summary, len(todo), len(done))
+
+
+def default_run_dir(name: str, root: Path = RESULTS_DIR) -> Path:
+    """``results/<name>/<timestamp>``, with a numeric suffix if that directory is taken."""
+    base = (root / name / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")).resolve()
+    candidate, k = base, 1
+    while candidate.exists():
+        candidate, k = base.with_name(f"{base.name}-{k}"), k + 1
+    return candidate
+
+
+def latest_run_dir(name: str, root: Path = RESULTS_DIR) -> Path:
+    """The most recent incomplete run of ``name`` (for ``run.resume=true`` without ``run.output_dir``)."""
+    runs = sorted(p for p in (root / name).glob("*") if (p / "run.json").exists() and not (p / "manifest.json").exists())
+    if not runs:
+        raise ConfigError([("run.output_dir", f"run.resume=true needs the run directory: no incomplete run "
+                                              f"of '{name}' under {(root / name).resolve()}")])
+    return runs[-1].resolve()
+
+
+def resolve_run_dir(config: CampaignConfig, hydra_job_dir: str | None) -> Path:
+    """Where this campaign writes, as an absolute path resolved on the driver."""
+    if config.run.output_dir:
+        return Path(config.run.output_dir).expanduser().resolve()
+    if config.run.resume:
+        return latest_run_dir(config.run.name)
+    if hydra_job_dir:  # a multirun job: results/<name>/<sweep time>/<job number>
+        return Path(hydra_job_dir).resolve()
+    return default_run_dir(config.run.name)
+
+
+def _remove_if_empty(job_dir: str | None) -> None:
+    """Undo what Hydra created for a multirun job whose config was rejected (an empty job directory, and the
+    sweep directory if it holds nothing but Hydra's multirun.yaml)."""
+    if not job_dir:
+        return
+    job = Path(job_dir)
+    if job.is_dir() and not any(job.iterdir()):
+        job.rmdir()
+        sweep = job.parent
+        leftovers = {p.name for p in sweep.iterdir()} if sweep.is_dir() else {"?"}
+        if leftovers <= {"multirun.yaml"}:
+            for p in sweep.iterdir():
+                p.unlink()
+            sweep.rmdir()
+
+
+def run_from_hydra(cfg: DictConfig) -> None:
+    """The body of the Hydra app. Exits with status 2 for configuration errors and 1 for failed runs."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    job_dir = hc.runtime.output_dir if hc.mode == RunMode.MULTIRUN else None
+    try:
+        config = load(cfg)
+        run_dir = resolve_run_dir(config, job_dir)
+    except ConfigError as e:
+        _remove_if_empty(job_dir)
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    from .cluster import ShardError
+    from .store import StoreError
+
+    try:
+        run_campaign(config, run_dir)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except (ShardError, StoreError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,150 @@
+"""Ray execution: start or join a cluster, and stream shard tasks through a bounded window.
+
+* Embedded local Ray (the default) has every port on 127.0.0.1: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` puts
+  Ray in single-machine mode, and it must be set before Ray is imported (Ray reads it at import).
+* Ray is initialised once per process (a Hydra multirun calls the campaign repeatedly) and shut down at exit
+  when this process started it.
+* Shards are coarse tasks (thousands of missions each). At most ``max_tasks_in_flight`` are submitted at once;
+  results are taken with ``ray.wait`` as they complete and handed to the caller's ``on_result`` (the store),
+  so memory stays bounded whatever the number of missions.
+* A worker that dies is retried by Ray (``task_retries``); an exception raised by a model is not retried: the
+  run stops, naming the shard and its sample range, after cancelling the tasks still in flight.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+import ray  # noqa: E402  (must follow the environment variable above)
+
+from .config import ClusterSettings  # noqa: E402
+from .engine import CampaignSpec, configure_jax, evaluate_shard  # noqa: E402
+from .store import Shard, shard_table  # noqa: E402
+
+
+class ShardError(RuntimeError):
+    """A shard failed for a reason other than infrastructure (a model error): the run stops."""
+
+
+def default_jax_cache_dir() -> str:
+    return str(Path.home() / ".cache" / "lupex-campaign" / "jax")
+
+
+def ensure_ray(settings: ClusterSettings) -> dict:
+    """Start the embedded Ray or join a cluster, once per process; return the cluster's resources.
+
+    Joins ``cluster.address`` when ``cluster.mode=ray``, or ``RAY_ADDRESS`` when that is set; otherwise starts
+    a local instance bound to 127.0.0.1 with ``cluster.num_cpus`` CPUs (all by default).
+    """
+    if not ray.is_initialized():
+        address = settings.address if settings.mode == "ray" else os.environ.get("RAY_ADDRESS")
+        common = dict(include_dashboard=False, log_to_driver=True, logging_level="WARNING")
+        if address:
+            ray.init(address=address, **common)
+        else:
+            ray.init(num_cpus=settings.num_cpus, _node_ip_address="127.0.0.1", **common)
+            atexit.register(ray.shutdown)
+    return ray.cluster_resources()
+
+
+def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
+    """Environment of shard workers: JAX precision and threads matched to the CPUs Ray gives each task."""
+    threads = max(1, int(settings.cpus_per_task))
+    env = {"JAX_ENABLE_X64": "1" if spec.precision == "float64" else "0", "JAX_PLATFORMS": "cpu"}
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    return env
+
+
+@ray.remote
+def run_shard(spec: CampaignSpec, shard: Shard, schema, metadata: dict, jax_cache_dir: str | None):
+    """One Ray task: draw and simulate a shard, return its Arrow table (NumPy-backed, never JAX arrays)."""
+    configure_jax(spec.precision, jax_cache_dir)
+    columns = evaluate_shard(spec, shard.first, shard.count)
+    return shard_table(columns, spec.mission_model, schema,
+                       {**metadata, "shard": {"id": shard.id, "first_sample": shard.first, "rows": shard.count}})
+
+
+@dataclass
+class Progress:
+    """Missions done, rate and ETA on stderr: a live line on a terminal, a line every 10 s otherwise."""
+
+    total: int
+    enabled: bool = True
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        self.start = self.last = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, missions: int, force: bool = False) -> None:
+        self.done += missions
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < (0.5 if self.tty else 10.0)):
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        line = (f"  {100 * self.done / max(self.total, 1):5.1f}% | {self.done:,}/{self.total:,} missions | "
+                f"{rate:,.0f} missions/s | elapsed {elapsed:,.0f} s | ETA {eta:,.0f} s")
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.update(0, force=True)
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettings, schema, metadata: dict,
+            on_result: Callable[[Shard, object], None], progress: Progress) -> None:
+    """Run ``shards`` on the cluster with a bounded window of tasks, calling ``on_result`` as each completes."""
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    window = settings.max_tasks_in_flight or max(2, 2 * int(cpus / settings.cpus_per_task))
+    task = run_shard.options(
+        num_cpus=settings.cpus_per_task,
+        max_retries=settings.task_retries,
+        retry_exceptions=False,
+        runtime_env={"env_vars": worker_env(spec, settings)},
+    )
+    spec_ref = ray.put(spec)
+    schema_ref = ray.put(schema)
+    cache = settings.jax_cache_dir or default_jax_cache_dir()
+    pending = iter(shards)
+    in_flight: dict = {}
+
+    def submit_next() -> bool:
+        shard = next(pending, None)
+        if shard is None:
+            return False
+        in_flight[task.remote(spec_ref, shard, schema_ref, metadata, cache)] = shard
+        return True
+
+    while len(in_flight) < window and submit_next():
+        pass
+    try:
+        while in_flight:
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                shard = in_flight.pop(ref)
+                try:
+                    table = ray.get(ref)
+                except ray.exceptions.RayTaskError as e:
+                    cause = e.cause if getattr(e, "cause", None) is not None else e
+                    raise ShardError(f"shard {shard.id} (sample_index {shard.first}..{shard.first + shard.count - 1})"
+                                     f" failed: {type(cause).__name__}: {cause}") from None
+                on_result(shard, table)
+                progress.update(shard.count)
+                submit_next()
+    finally:
+        for ref in in_flight:
+            ray.cancel(ref, force=True)
+        progress.close()

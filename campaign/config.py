@@ -1,0 +1,292 @@
+"""Configuration: structured-config schemas for Hydra, and the typed, validated :class:`CampaignConfig`.
+
+Two layers of checking, both before any work starts:
+
+1. At composition, Hydra/OmegaConf check the config against schemas registered in the ConfigStore: an unknown
+   key, a wrong type or an unknown enum value (distribution, level, sampler, precision) fails there, naming the
+   key and the allowed values. The schemas of ``mission.<section>`` are generated from the declarations in the
+   model modules (:class:`campaign.models.Param`/``Input``), so each name is written once; the values and their
+   sources live only in ``conf/``.
+2. :func:`load` checks values (bounds, distribution parameters, probabilities in [0, 1], ...) and raises a
+   :class:`ConfigError` listing every problem with its full key.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any, List, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from .distributions import ALL_PARAMETER_NAMES, DistKind, Level, check, support, theta_of
+from .engine import CampaignSpec
+from .models import MODELS, MissionModel, Section
+from .sampling import SamplerKind, Variable
+
+
+class Precision(enum.Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+class ConfigError(ValueError):
+    """Invalid configuration values; ``problems`` holds ``(full key, message)`` pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        lines = [f"  {key}: {msg}" for key, msg in problems]
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{len(problems)} {noun} in the configuration:\n" + "\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------- schemas
+@dataclass
+class DistConfig:
+    """An uncertain input's distribution. Only the parameters of the chosen ``dist`` may be set."""
+
+    dist: DistKind = MISSING
+    level: Level = Level.aleatory
+    value: Optional[float] = None
+    mean: Optional[float] = None
+    std: Optional[float] = None
+    median: Optional[float] = None
+    sigma_log: Optional[float] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    mode: Optional[float] = None
+    alpha: Optional[float] = None
+    beta: Optional[float] = None
+    p: Optional[float] = None
+    values: Optional[List[float]] = None
+    weights: Optional[List[float]] = None
+
+
+assert set(ALL_PARAMETER_NAMES) <= {f for f in DistConfig.__dataclass_fields__}, "DistConfig lacks a parameter"
+
+
+def _section_schema(section: Section) -> type:
+    title = "".join(part.title() for part in section.name.split("_"))
+    uncertain = make_dataclass(f"{title}Uncertain", [(i.name, DistConfig, MISSING) for i in section.inputs])
+    fields: list[Any] = [(p.name, int if p.integer else float, MISSING) for p in section.params]
+    fields.append(("uncertain", uncertain, field(default_factory=uncertain)))
+    return make_dataclass(f"{title}Section", fields)
+
+
+def _all_sections() -> dict[str, Section]:
+    sections: dict[str, Section] = {}
+    for model in MODELS.values():
+        for s in model.sections:
+            if sections.setdefault(s.name, s) is not s:
+                raise AssertionError(f"two models declare different sections named {s.name!r}")
+    return sections
+
+
+MissionSchema = make_dataclass(
+    "MissionSchema",
+    [("model", str, MISSING)]
+    + [(name, Optional[_section_schema(s)], None) for name, s in sorted(_all_sections().items())],
+)
+
+
+@dataclass
+class RunSchema:
+    name: str = MISSING
+    samples: int = MISSING
+    seed: int = MISSING
+    inner_samples: int = MISSING
+    shard_size: Optional[int] = None
+    max_shard_size: int = MISSING
+    output_dir: Optional[str] = None
+    resume: bool = False
+    precision: Precision = MISSING
+    progress: bool = True
+
+
+@dataclass
+class SamplerSchema:
+    name: SamplerKind = MISSING
+
+
+class ClusterMode(enum.Enum):
+    local = "local"
+    ray = "ray"
+
+
+@dataclass
+class ClusterSchema:
+    mode: ClusterMode = MISSING
+    address: Optional[str] = None
+    num_cpus: Optional[int] = None
+    cpus_per_task: float = MISSING
+    max_tasks_in_flight: Optional[int] = None
+    task_retries: int = MISSING
+    jax_cache_dir: Optional[str] = None
+
+
+@dataclass
+class CampaignSchema:
+    run: RunSchema = field(default_factory=RunSchema)
+    sampler: SamplerSchema = field(default_factory=SamplerSchema)
+    cluster: ClusterSchema = field(default_factory=ClusterSchema)
+    mission: Any = field(default_factory=MissionSchema)
+
+
+def register_configs() -> None:
+    """Register the schemas with Hydra's ConfigStore (``conf/config.yaml`` lists ``campaign_schema`` first)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="campaign_schema", node=CampaignSchema)
+
+
+# ------------------------------------------------------------------------------------------ typed config
+@dataclass(frozen=True)
+class RunSettings:
+    name: str
+    samples: int
+    seed: int
+    inner_samples: int
+    shard_size: int | None
+    max_shard_size: int
+    output_dir: str | None
+    resume: bool
+    precision: str
+    progress: bool
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    mode: str
+    address: str | None
+    num_cpus: int | None
+    cpus_per_task: float
+    max_tasks_in_flight: int | None
+    task_retries: int
+    jax_cache_dir: str | None
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A validated campaign: plain values only (every interpolation resolved on the driver)."""
+
+    run: RunSettings
+    sampler: SamplerKind
+    cluster: ClusterSettings
+    model: MissionModel
+    params: tuple[tuple[str, float], ...]
+    variables: tuple[Variable, ...]
+    resolved: dict = field(repr=False, compare=False)
+
+    def spec(self, shard_size: int) -> CampaignSpec:
+        return CampaignSpec(model=self.model.name, params=self.params, variables=self.variables,
+                            sampler=self.sampler, seed=self.run.seed, samples=self.run.samples,
+                            inner_samples=self.run.inner_samples, shard_size=shard_size,
+                            precision=self.run.precision)
+
+
+def _enum_value(x: Any) -> Any:
+    return x.value if isinstance(x, enum.Enum) else x
+
+
+def _plain(cfg: DictConfig) -> dict:
+    """Resolved plain container with enums as their values (what is stored as provenance)."""
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return _enum_value(x)
+
+    return walk(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+
+
+def _check_bounds(problems, key: str, value, minimum, *, allow_none=False, strict=False) -> None:
+    if value is None:
+        if not allow_none:
+            problems.append((key, "must be set"))
+        return
+    if (value <= minimum) if strict else (value < minimum):
+        problems.append((key, f"must be {'>' if strict else '>='} {minimum}, got {value}"))
+
+
+def _load_section(section: Section, node: dict, problems) -> tuple[list, list]:
+    base = f"mission.{section.name}"
+    params, variables = [], []
+    for p in section.params:
+        value = float(node[p.name])
+        msg = p.violation(value)
+        if msg:
+            problems.append((f"{base}.{p.name}", f"{msg} ({p.unit}: {p.doc}), got {node[p.name]}"))
+        params.append((f"{section.name}.{p.name}", value))
+    uncertain = node.get("uncertain") or {}
+    for inp in section.inputs:
+        key = f"{base}.uncertain.{inp.name}"
+        d = uncertain.get(inp.name)
+        if d is None:
+            problems.append((key, "is missing: every uncertain input needs a distribution"))
+            continue
+        kind, level = DistKind(d["dist"]), Level(d["level"])
+        given = {k: d[k] for k in ALL_PARAMETER_NAMES if d.get(k) is not None}
+        errs = check(kind, given)
+        problems.extend((f"{key}.{k}", msg) for k, msg in errs)
+        if errs:
+            continue
+        theta = theta_of(kind, given)
+        lo, hi = support(kind, theta)
+        if lo < inp.support[0] or hi > inp.support[1]:
+            problems.append((key, f"'{kind.value}' can produce values in [{lo:g}, {hi:g}] but {inp.name} "
+                                  f"({inp.doc}) must lie in [{inp.support[0]:g}, {inp.support[1]:g}]"))
+        variables.append(Variable(f"{section.name}.{inp.name}", kind, theta, level))
+    return params, variables
+
+
+def load(cfg: DictConfig) -> CampaignConfig:
+    """Validate a composed config and return the typed campaign configuration (raises :class:`ConfigError`)."""
+    resolved = _plain(cfg)
+    problems: list[tuple[str, str]] = []
+    run, cl = resolved["run"], resolved["cluster"]
+    _check_bounds(problems, "run.samples", run["samples"], 1)
+    _check_bounds(problems, "run.inner_samples", run["inner_samples"], 1)
+    _check_bounds(problems, "run.max_shard_size", run["max_shard_size"], 1)
+    _check_bounds(problems, "run.shard_size", run["shard_size"], 1, allow_none=True)
+    if not 0 <= run["seed"] < 2**63:
+        problems.append(("run.seed", f"must be in [0, 2^63), got {run['seed']}"))
+    if not run["name"] or any(c in run["name"] for c in "/\\"):
+        problems.append(("run.name", f"must be a non-empty name without path separators, got {run['name']!r}"))
+    _check_bounds(problems, "cluster.num_cpus", cl["num_cpus"], 1, allow_none=True)
+    _check_bounds(problems, "cluster.cpus_per_task", cl["cpus_per_task"], 0, strict=True)
+    _check_bounds(problems, "cluster.max_tasks_in_flight", cl["max_tasks_in_flight"], 1, allow_none=True)
+    _check_bounds(problems, "cluster.task_retries", cl["task_retries"], 0)
+
+    mission = resolved["mission"]
+    model = MODELS.get(mission["model"])
+    params, variables = [], []
+    if model is None:
+        problems.append(("mission.model", f"unknown model {mission['model']!r} (allowed: {', '.join(MODELS)})"))
+    else:
+        wanted = {s.name for s in model.sections}
+        for name in sorted(set(_all_sections()) - wanted):
+            if mission.get(name) is not None:
+                problems.append((f"mission.{name}", f"is not used by model '{model.name}' "
+                                                    f"(its sections: {', '.join(sorted(wanted))})"))
+        for s in model.sections:
+            if mission.get(s.name) is None:
+                problems.append((f"mission.{s.name}", f"is required by model '{model.name}'"))
+                continue
+            p, v = _load_section(s, mission[s.name], problems)
+            params += p
+            variables += v
+    if problems:
+        raise ConfigError(problems)
+    return CampaignConfig(
+        run=RunSettings(**run),
+        sampler=SamplerKind(resolved["sampler"]["name"]),
+        cluster=ClusterSettings(**cl),
+        model=model,
+        params=tuple(params),
+        variables=tuple(variables),
+        resolved=resolved,
+    )
+

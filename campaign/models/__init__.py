@@ -1,0 +1,12 @@
+"""Physical models, one module per model, pure JAX (no Ray, Hydra or pyarrow).
+
+``MODELS`` maps the name used in ``mission.model`` to a :class:`MissionModel`.
+"""
+
+from ._spec import Input, Kind, MissionModel, Output, Param, Section
+from .launch import MODEL as LAUNCH
+from .outcomes import Outcome, Phase
+
+MODELS: dict[str, MissionModel] = {m.name: m for m in (LAUNCH,)}
+
+__all__ = ["MODELS", "Input", "Kind", "MissionModel", "Outcome", "Output", "Param", "Phase", "Section"]

@@ -1,0 +1,39 @@
+"""Outcome codes: the first failing phase of a mission and its cause, written as one integer column.
+
+Codes are grouped by phase in blocks of ten so that ``code // 10`` is the phase number. Codes are stable
+identifiers stored in result files: never renumber one, only add.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Phase(enum.IntEnum):
+    COMPLETE = 0
+    LAUNCH = 1
+    TRANSFER = 2
+
+
+class Outcome(enum.IntEnum):
+    """First failure of a mission (``SUCCESS`` when every modelled phase succeeded)."""
+
+    SUCCESS = 0
+    # launch: H3 ascent to lunar-transfer injection
+    LAUNCH_VEHICLE_FAILURE = 10
+    # transfer: trajectory corrections, lunar orbit insertion, descent-orbit burns, descent propellant
+    ENGINE_FAILURE_TCM = 20
+    ENGINE_FAILURE_LOI = 21
+    ENGINE_FAILURE_DOI = 22
+    PROPELLANT_DEPLETED_BEFORE_PDI = 23
+    PROPELLANT_SHORT_FOR_DESCENT = 24
+
+    @property
+    def phase(self) -> Phase:
+        return Phase(self.value // 10)
+
+
+def describe(code: int) -> tuple[str, str]:
+    """Return ``(outcome name, phase name)`` for a stored code, in lower case."""
+    outcome = Outcome(int(code))
+    return outcome.name.lower(), outcome.phase.name.lower()

@@ -1,0 +1,176 @@
+"""Samplers: uniforms in (0, 1) for every (sample index, variable), keyed by index so any shard can be drawn alone.
+
+A campaign's unit of identity is the global ``sample_index``. Each sampler is a pure function of the seed, the
+index and the variable, never of the shard layout or the worker, so results are bit-identical whatever the
+shard size or the number of workers.
+
+* ``monte_carlo`` (JAX, threefry): the uniform of variable ``v`` for sample ``i`` is drawn from
+  ``fold_in(fold_in(fold_in(root, LEVEL), i), stable_id(v))``. The level tag keeps aleatory streams (indexed by
+  ``i``) apart from epistemic ones (indexed by the outer index ``i // inner_samples``), and the per-variable tag
+  means adding a variable leaves every other variable's draws unchanged (common random numbers).
+* ``sobol`` (host, scrambled): point ``i`` of a scrambled Sobol sequence for the aleatory variables and point
+  ``i // inner_samples`` of a second one for the epistemic variables, reached with ``fast_forward``. Dimensions
+  follow the variable order, so unlike Monte Carlo, adding a variable can change the others' draws.
+* ``latin_hypercube`` (host): stratum ``perm_v(i)`` of ``N`` for variable ``v`` plus a uniform jitter, where
+  ``perm_v`` is a keyed pseudo-random permutation of ``[0, N)`` (a Feistel network with cycle walking) that is
+  evaluated per index without materialising it. Each variable has its own permutation and jitter keyed by its
+  stable tag, so adding a variable leaves the others unchanged here too.
+"""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.stats import qmc
+
+from .distributions import DistKind, Level
+from .models._keys import open_uniform, stable_id
+
+
+class SamplerKind(enum.Enum):
+    monte_carlo = "monte_carlo"
+    sobol = "sobol"
+    latin_hypercube = "latin_hypercube"
+
+
+# One tag per purpose under the root key: fold_in of distinct tags never collide, whereas mixing split and
+# fold_in from one parent can.
+PURPOSE_ALEATORY = stable_id("purpose/aleatory")
+PURPOSE_EPISTEMIC = stable_id("purpose/epistemic")
+PURPOSE_MODEL = stable_id("purpose/model")
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One uncertain input of a campaign: full name (``<section>.<input>``), distribution and level."""
+
+    name: str
+    kind: DistKind
+    theta: tuple[float, ...]
+    level: Level
+
+    @property
+    def tag(self) -> int:
+        return stable_id(self.name)
+
+
+def split_words(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high 32-bit words of non-negative int64 values (JAX keys fold in 32-bit data)."""
+    v = np.asarray(values, dtype=np.uint64)
+    return (v & np.uint64(0xFFFFFFFF)).astype(np.uint32), (v >> np.uint64(32)).astype(np.uint32)
+
+
+def root_key(seed_words: jax.Array) -> jax.Array:
+    """The campaign's root key from the seed's (low, high) words; traced, so a new seed does not recompile."""
+    key = jax.random.key(0)
+    return jax.random.fold_in(jax.random.fold_in(key, seed_words[0]), seed_words[1])
+
+
+def index_key(root: jax.Array, purpose: int, lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """Key of one index (given as 32-bit words) under one purpose of the root key."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, purpose), lo), hi)
+
+
+def mc_uniforms(root: jax.Array, words: jax.Array, variables: tuple[Variable, ...], dtype) -> jax.Array:
+    """Monte Carlo uniforms for one sample: shape ``(len(variables),)``.
+
+    ``words`` holds ``(sample lo, sample hi, outer lo, outer hi)``.
+    """
+    base = {
+        Level.aleatory: index_key(root, PURPOSE_ALEATORY, words[0], words[1]),
+        Level.epistemic: index_key(root, PURPOSE_EPISTEMIC, words[2], words[3]),
+    }
+    draws = [open_uniform(jax.random.fold_in(base[v.level], v.tag), dtype) for v in variables]
+    return jnp.stack(draws) if draws else jnp.zeros((0,), dtype)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: a bijective 64-bit mixer (wrap-around arithmetic is intended)."""
+    x = x.astype(np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _stream_key(seed: int, tag: int, purpose: str) -> np.uint64:
+    """A 64-bit key of one (seed, tag, purpose) stream for the host-side hashes."""
+    acc = np.zeros(1, dtype=np.uint64)
+    for word in (seed & 0xFFFFFFFFFFFFFFFF, tag, stable_id(purpose)):
+        acc = _mix64((acc ^ np.uint64(word)) + _GOLDEN)
+    return acc[0]
+
+
+def hash_uniform(seed: int, tag: int, purpose: str, index: np.ndarray) -> np.ndarray:
+    """Counter-based uniforms in (0, 1), float64, one per index (53 random bits each)."""
+    k = _stream_key(seed, tag, purpose)
+    bits = _mix64(_mix64(np.asarray(index, dtype=np.uint64) * _GOLDEN ^ k)) >> np.uint64(11)
+    return (bits.astype(np.float64) + 0.5) * 2.0**-53
+
+
+def permute(index: np.ndarray, n: int, seed: int, tag: int, rounds: int = 6) -> np.ndarray:
+    """A keyed pseudo-random permutation of ``[0, n)`` evaluated at ``index`` (each < n).
+
+    A balanced Feistel network over the smallest even number of bits covering ``n``; values that land
+    outside ``[0, n)`` are encrypted again (cycle walking), which preserves bijectivity on ``[0, n)``.
+    """
+    half = max(1, (int(n - 1).bit_length() + 1) // 2)
+    mask = np.uint64((1 << half) - 1)
+    keys = [_stream_key(seed, tag, f"lhs/round{r}") for r in range(rounds)]
+
+    def encrypt(x: np.ndarray) -> np.ndarray:
+        left, right = x >> np.uint64(half), x & mask
+        for k in keys:
+            left, right = right, left ^ (_mix64(right ^ k) & mask)
+        return (left << np.uint64(half)) | right
+
+    out = encrypt(np.asarray(index, dtype=np.uint64))
+    outside = out >= np.uint64(n)
+    while outside.any():
+        out[outside] = encrypt(out[outside])
+        outside = out >= np.uint64(n)
+    return out.astype(np.int64)
+
+
+def _clip_open(u: np.ndarray) -> np.ndarray:
+    eps = np.finfo(np.float64).eps
+    return np.clip(u, eps / 2, 1 - eps / 2)
+
+
+def _sobol_block(d: int, first: int, count: int, seed: int, purpose: str) -> np.ndarray:
+    engine = qmc.Sobol(d, scramble=True, rng=np.random.default_rng([seed, stable_id(purpose)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # balance warning for non-power-of-2 counts
+        engine.fast_forward(first)
+        return engine.random(count)
+
+
+def host_uniforms(kind: SamplerKind, variables: tuple[Variable, ...], index: np.ndarray, seed: int,
+                  inner_samples: int, total_samples: int) -> np.ndarray:
+    """Uniforms of the host-side samplers for a contiguous run of sample indices: shape ``(len(index), d)``."""
+    index = np.asarray(index, dtype=np.int64)
+    outer = index // inner_samples
+    n_outer = -(-total_samples // inner_samples)
+    u = np.empty((index.size, len(variables)), dtype=np.float64)
+    if kind is SamplerKind.sobol:
+        for level, idx in ((Level.aleatory, index), (Level.epistemic, outer)):
+            cols = [j for j, v in enumerate(variables) if v.level is level]
+            if cols and idx.size:
+                block = _sobol_block(len(cols), int(idx[0]), int(idx[-1] - idx[0] + 1), seed, f"sobol/{level.value}")
+                u[:, cols] = block[idx - idx[0]]
+    elif kind is SamplerKind.latin_hypercube:
+        for j, v in enumerate(variables):
+            idx, n = (index, total_samples) if v.level is Level.aleatory else (outer, n_outer)
+            inside = idx < n  # padding beyond the campaign has no stratum; give it a plain uniform
+            strata = np.where(inside, idx, 0)
+            jitter = hash_uniform(seed, v.tag, f"lhs/{v.level.value}", idx)
+            u[:, j] = np.where(inside, (permute(strata, n, seed, v.tag) + jitter) / n, jitter)
+    else:
+        raise ValueError(f"{kind} draws its uniforms inside the compiled model, not on the host")
+    return _clip_open(u)
