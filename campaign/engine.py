@@ -23,12 +23,15 @@ import numpy as np
 from . import distributions
 from .models import MODELS, Kind, MissionModel
 from .sampling import (
+    PURPOSE_ALEATORY,
+    PURPOSE_EPISTEMIC,
     PURPOSE_MODEL,
     SamplerKind,
     Variable,
     host_uniforms,
     index_key,
     mc_uniforms,
+    outer_block,
     root_key,
     split_words,
 )
@@ -74,62 +77,79 @@ def configure_jax(precision: str, cache_dir: str | None = None) -> None:
 @lru_cache(maxsize=32)
 def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind, distributions.Level, int], ...],
              host_sampled: bool, precision: str):
-    """The jitted, vmapped shard function for one campaign structure.
+    """The jitted shard function for one campaign structure.
 
     ``variables`` holds ``(name, kind, level, len(theta))``: the static part of each variable. The returned
-    function takes ``(seed_words, params, thetas, words, u)`` and returns ``(inputs, outputs)``, dicts of arrays
-    of shape ``(shard,)``; ``words`` is ``(shard, 4)`` uint32 (sample and outer index words), ``u`` the host
-    uniforms ``(shard, d)`` or None for Monte Carlo.
+    function takes ``(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory,
+    u_epistemic)`` and returns ``(inputs, outputs)``, dicts of arrays of shape ``(shard,)``. ``sample_words``
+    ``(shard, 2)`` and ``outer_words`` ``(K, 2)`` are uint32 index words; ``outer_pos`` maps each sample to its
+    outer index's row; ``u_*`` are host uniforms, or None for Monte Carlo. Epistemic inputs are drawn and
+    transformed once per outer index, then gathered: ``K`` is about ``shard / inner_samples``.
     """
     model = MODELS[model_name]
     dtype = jnp.float64 if precision == "float64" else jnp.float32
-    static_vars = tuple(Variable(name, kind, (), level) for name, kind, level, _ in variables)
+    static = [Variable(name, kind, (), level) for name, kind, level, _ in variables]
+    aleatory = tuple(v for v in static if v.level is distributions.Level.aleatory)
+    epistemic = tuple(v for v in static if v.level is distributions.Level.epistemic)
+    theta_index = {v.name: j for j, v in enumerate(static)}
 
-    def one_mission(seed_words, params, thetas, words, u):
+    def transform(group, u, thetas):
+        return {v.name: distributions.icdf(v.kind, thetas[theta_index[v.name]], u[:, j]) for j, v in enumerate(group)}
+
+    def shard(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic):
         root = root_key(seed_words)
-        if u is None:
-            u = mc_uniforms(root, words, static_vars, dtype)
-        inputs = {v.name: distributions.icdf(v.kind, thetas[j], u[j]) for j, v in enumerate(static_vars)}
-        key = index_key(root, PURPOSE_MODEL, words[0], words[1])
-        return inputs, model.simulate(params, inputs, key)
+        if not host_sampled:
+            u_aleatory = jax.vmap(lambda w: mc_uniforms(root, PURPOSE_ALEATORY, w, aleatory, dtype))(sample_words)
+            u_epistemic = jax.vmap(lambda w: mc_uniforms(root, PURPOSE_EPISTEMIC, w, epistemic, dtype))(outer_words)
+        inputs = transform(aleatory, u_aleatory, thetas)
+        inputs.update({k: v[outer_pos] for k, v in transform(epistemic, u_epistemic, thetas).items()})
+        inputs = {v.name: inputs[v.name] for v in static}  # declaration order
+        keys = jax.vmap(lambda w: index_key(root, PURPOSE_MODEL, w[0], w[1]))(sample_words)
+        return inputs, jax.vmap(model.simulate, in_axes=(None, 0, 0))(params, inputs, keys)
 
-    batched = jax.vmap(one_mission, in_axes=(None, None, None, 0, 0 if host_sampled else None))
-    return jax.jit(batched)
-
-
-def shard_inputs(spec: CampaignSpec, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Sample indices (padded to the shard size), their key words and, for host samplers, their uniforms."""
-    index = first + np.arange(spec.shard_size, dtype=np.int64)
-    lo, hi = split_words(index)
-    olo, ohi = split_words(index // spec.inner_samples)
-    words = np.stack([lo, hi, olo, ohi], axis=1)
-    u = None
-    if spec.sampler is not SamplerKind.monte_carlo:
-        u = host_uniforms(spec.sampler, spec.variables, index, spec.seed, spec.inner_samples, spec.samples)
-    return index, words, u
+    return jax.jit(shard)
 
 
 def evaluate_shard(spec: CampaignSpec, first: int, count: int) -> dict[str, np.ndarray]:
     """Inputs and outputs of samples ``first .. first+count-1`` as NumPy columns (``sample_index`` first).
 
+    The shard is padded to ``spec.shard_size`` (one compiled shape for every shard) and cut back to ``count``.
     Raises :class:`NonFiniteError` naming the offending sample indices if any value is NaN or infinite.
     """
     if not 0 < count <= spec.shard_size:
         raise ValueError(f"shard of {count} samples does not fit the shard size {spec.shard_size}")
-    index, words, u = shard_inputs(spec, first)
+    index = first + np.arange(spec.shard_size, dtype=np.int64)
+    outer_first, k = outer_block(first, spec.shard_size, spec.inner_samples)
+    outer = outer_first + np.arange(k, dtype=np.int64)
+    outer_pos = (index // spec.inner_samples - outer_first).astype(np.int32)
+    host = spec.sampler is not SamplerKind.monte_carlo
+    u_a = u_e = None
+    if host:
+        args = (spec.seed, spec.inner_samples, spec.samples)
+        levels = distributions.Level
+        u_a = host_uniforms(spec.sampler, _of_level(spec, levels.aleatory), index, *args).astype(spec.dtype)
+        u_e = host_uniforms(spec.sampler, _of_level(spec, levels.epistemic), outer, *args).astype(spec.dtype)
     structure = tuple((v.name, v.kind, v.level, len(v.theta)) for v in spec.variables)
-    fn = compiled(spec.model, structure, u is not None, spec.precision)
-    dtype = spec.dtype
-    params = {k: jnp.asarray(v, dtype) for k, v in spec.params}
-    thetas = tuple(jnp.asarray(v.theta, dtype) for v in spec.variables)
-    seed_words = jnp.asarray(np.concatenate(split_words(np.array([spec.seed]))), jnp.uint32)
-    inputs, outputs = fn(seed_words, params, thetas, jnp.asarray(words),
-                         None if u is None else jnp.asarray(u, dtype))
+    fn = compiled(spec.model, structure, host, spec.precision)
+    inputs, outputs = fn(
+        jnp.asarray(np.concatenate(split_words(np.array([spec.seed]))), jnp.uint32),
+        {k: jnp.asarray(v, spec.dtype) for k, v in spec.params},
+        tuple(jnp.asarray(v.theta, spec.dtype) for v in spec.variables),
+        jnp.asarray(np.stack(split_words(index), axis=1)),
+        jnp.asarray(np.stack(split_words(outer), axis=1)),
+        jnp.asarray(outer_pos),
+        u_a,
+        u_e,
+    )
     columns = {"sample_index": index[:count]}
     columns.update({k: np.asarray(v)[:count] for k, v in inputs.items()})
     columns.update({k: np.asarray(v)[:count] for k, v in outputs.items()})
     check_finite(columns)
     return columns
+
+
+def _of_level(spec: CampaignSpec, level: distributions.Level) -> tuple[Variable, ...]:
+    return tuple(v for v in spec.variables if v.level is level)
 
 
 def check_finite(columns: Mapping[str, np.ndarray]) -> None:

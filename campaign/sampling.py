@@ -78,17 +78,21 @@ def index_key(root: jax.Array, purpose: int, lo: jax.Array, hi: jax.Array) -> ja
     return jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, purpose), lo), hi)
 
 
-def mc_uniforms(root: jax.Array, words: jax.Array, variables: tuple[Variable, ...], dtype) -> jax.Array:
-    """Monte Carlo uniforms for one sample: shape ``(len(variables),)``.
+def mc_uniforms(root: jax.Array, purpose: int, words: jax.Array, variables: tuple[Variable, ...], dtype) -> jax.Array:
+    """Monte Carlo uniforms of ``variables`` at one index given as ``(lo, hi)`` words: shape ``(len(variables),)``.
 
-    ``words`` holds ``(sample lo, sample hi, outer lo, outer hi)``.
+    ``purpose`` is :data:`PURPOSE_ALEATORY` (the index is a sample index) or :data:`PURPOSE_EPISTEMIC` (an outer
+    index).
     """
-    base = {
-        Level.aleatory: index_key(root, PURPOSE_ALEATORY, words[0], words[1]),
-        Level.epistemic: index_key(root, PURPOSE_EPISTEMIC, words[2], words[3]),
-    }
-    draws = [open_uniform(jax.random.fold_in(base[v.level], v.tag), dtype) for v in variables]
+    base = index_key(root, purpose, words[0], words[1])
+    draws = [open_uniform(jax.random.fold_in(base, v.tag), dtype) for v in variables]
     return jnp.stack(draws) if draws else jnp.zeros((0,), dtype)
+
+
+def outer_block(first: int, size: int, inner_samples: int) -> tuple[int, int]:
+    """First outer index and a fixed count covering the outer indices of ``size`` consecutive samples
+    starting at ``first`` (the count depends only on ``size`` and ``inner_samples``: one compiled shape)."""
+    return first // inner_samples, (size - 1) // inner_samples + 2
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -151,25 +155,27 @@ def _sobol_block(d: int, first: int, count: int, seed: int, purpose: str) -> np.
         return engine.random(count)
 
 
-def host_uniforms(kind: SamplerKind, variables: tuple[Variable, ...], index: np.ndarray, seed: int,
-                  inner_samples: int, total_samples: int) -> np.ndarray:
-    """Uniforms of the host-side samplers for a contiguous run of sample indices: shape ``(len(index), d)``."""
+def host_uniforms(kind: SamplerKind, variables: tuple[Variable, ...], index: np.ndarray,
+                  seed: int, inner_samples: int, total_samples: int) -> np.ndarray:
+    """Uniforms of the host-side samplers, shape ``(len(index), len(variables))``.
+
+    ``index`` are consecutive indices: sample indices for aleatory ``variables``, outer indices for epistemic
+    ones (all ``variables`` must share one level, given by their first element).
+    """
     index = np.asarray(index, dtype=np.int64)
-    outer = index // inner_samples
-    n_outer = -(-total_samples // inner_samples)
     u = np.empty((index.size, len(variables)), dtype=np.float64)
+    if not variables or not index.size:
+        return u
+    level = variables[0].level
+    assert all(v.level is level for v in variables), "host_uniforms takes variables of one level"
+    n = total_samples if level is Level.aleatory else -(-total_samples // inner_samples)
     if kind is SamplerKind.sobol:
-        for level, idx in ((Level.aleatory, index), (Level.epistemic, outer)):
-            cols = [j for j, v in enumerate(variables) if v.level is level]
-            if cols and idx.size:
-                block = _sobol_block(len(cols), int(idx[0]), int(idx[-1] - idx[0] + 1), seed, f"sobol/{level.value}")
-                u[:, cols] = block[idx - idx[0]]
+        u[:] = _sobol_block(len(variables), int(index[0]), index.size, seed, f"sobol/{level.value}")
     elif kind is SamplerKind.latin_hypercube:
+        inside = index < n  # padding beyond the campaign has no stratum; give it a plain uniform
+        strata = np.where(inside, index, 0)
         for j, v in enumerate(variables):
-            idx, n = (index, total_samples) if v.level is Level.aleatory else (outer, n_outer)
-            inside = idx < n  # padding beyond the campaign has no stratum; give it a plain uniform
-            strata = np.where(inside, idx, 0)
-            jitter = hash_uniform(seed, v.tag, f"lhs/{v.level.value}", idx)
+            jitter = hash_uniform(seed, v.tag, f"lhs/{level.value}", index)
             u[:, j] = np.where(inside, (permute(strata, n, seed, v.tag) + jitter) / n, jitter)
     else:
         raise ValueError(f"{kind} draws its uniforms inside the compiled model, not on the host")

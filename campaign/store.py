@@ -214,7 +214,10 @@ class RunStore:
         """Write one shard's table atomically (temporary hidden name, then ``os.replace``)."""
         final = self.samples / shard.filename
         tmp = self.samples / f".{shard.filename.removesuffix('.parquet')}.tmp-{os.getpid()}"
-        pq.write_table(table, tmp, compression="zstd", row_group_size=max(1, table.num_rows))
+        categorical = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+        # Dictionary encoding only where values repeat: on random floats it costs time and space.
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=categorical,
+                       row_group_size=max(1, table.num_rows))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
