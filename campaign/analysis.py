@@ -103,14 +103,18 @@ def format_summary(summary: Mapping) -> str:
     n = summary["missions"]
     lines = [f"{n:,} missions"]
 
+    def prob(x: float) -> str:
+        return f"{x:.4f}" if x == 0 or x >= 1e-3 else f"{x:.1e}"
+
     def row(label: str, s: Mapping) -> str:
         lo, hi = s["ci95"]
-        return f"  {label:<44} {s['p']:8.4f}   [{lo:.4f}, {hi:.4f}]   {s['successes']:>10,} / {s['n']:,}"
+        return (f"  {label:<44} {prob(s['p']):>8}   [{prob(lo)}, {prob(hi)}]".ljust(84)
+                + f"{s['successes']:>10,} / {s['n']:,}")
 
     for title, key in (("Phase success", "phases"), ("Goals", "goals"), ("Conditional on the previous phase",
                                                                         "conditional")):
         if summary[key]:
-            lines.append(f"{title:<46} {'P':>8}   {'95% interval (Wilson)':<18}   {'count':>10}")
+            lines.append(f"{title:<46} {'P':>8}   95% interval (Wilson)".ljust(84) + f"{'successes':>10} / n")
             lines += [row(name, s) for name, s in summary[key].items()]
     if summary["failures"]:
         lines.append("Failure causes (first failure)")

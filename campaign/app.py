@@ -31,10 +31,15 @@ class RunResult:
     shards_reused: int
 
 
-def auto_shard_size(samples: int, cpus: int, max_shard_size: int) -> int:
-    """Several shards per CPU, a power of two (few compiled shapes), between 64 and ``max_shard_size``."""
-    target = max(1, math.ceil(samples / (4 * max(cpus, 1))))
-    return max(1, min(max_shard_size, max(64, 1 << (target - 1).bit_length())))
+def shard_size_for(samples: int, cpus: int, batch_size: int, max_shard_size: int,
+                   requested: int | None = None) -> int:
+    """Missions per shard: a whole number of batches (so results do not depend on it). Automatic: several
+    shards per CPU, at most ``max_shard_size``; a requested size is rounded up to whole batches."""
+    if requested is not None:
+        return batch_size * math.ceil(requested / batch_size)
+    target = math.ceil(samples / (4 * max(cpus, 1)))
+    batches = max(1, min(math.ceil(target / batch_size), max_shard_size // batch_size))
+    return batches * batch_size
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -59,6 +64,8 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` and return its summary."""
     from . import analysis, cluster, store  # Ray is imported here, after validation
 
+    for note in config.notes:
+        log(f"note: {note}")
     rs = store.RunStore(run_dir)
     resources = cluster.ensure_ray(config.cluster)  # before any JAX work in this process
     if config.run.resume:
@@ -71,8 +78,11 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
                                 + "\n    ".join(diffs))])
         shard_size = int(info["shard_size"])
     else:
-        shard_size = config.run.shard_size or auto_shard_size(
-            config.run.samples, int(resources.get("CPU", 1)), config.run.max_shard_size)
+        shard_size = shard_size_for(config.run.samples, int(resources.get("CPU", 1)), config.run.batch_size,
+                                    config.run.max_shard_size, config.run.shard_size)
+        if config.run.shard_size not in (None, shard_size):
+            log(f"note: run.shard_size={config.run.shard_size} rounded up to {shard_size}, a whole number of "
+                f"batches of run.batch_size={config.run.batch_size}")
     spec = config.spec(shard_size)
     plan = store.plan_shards(config.run.samples, shard_size)
     provenance = {

@@ -26,7 +26,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 import ray  # noqa: E402  (must follow the environment variable above)
 
 from .config import ClusterSettings  # noqa: E402
-from .engine import CampaignSpec, configure_jax, evaluate_shard  # noqa: E402
+from .engine import CampaignSpec, NonFiniteError, configure_jax, evaluate_shard  # noqa: E402
 from .store import Shard, shard_table  # noqa: E402
 
 
@@ -71,6 +71,18 @@ def run_shard(spec: CampaignSpec, shard: Shard, schema, metadata: dict, jax_cach
     columns = evaluate_shard(spec, shard.first, shard.count)
     return shard_table(columns, spec.mission_model, schema,
                        {**metadata, "shard": {"id": shard.id, "first_sample": shard.first, "rows": shard.count}})
+
+
+def _shard_failure(shard: Shard, error: Exception) -> str:
+    """What to tell the user when a shard fails: a model's NaN report as it is; for anything unexpected, the
+    worker's traceback too (it is a defect to fix)."""
+    where = f"shard {shard.id} (sample_index {shard.first}..{shard.first + shard.count - 1}) failed"
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, NonFiniteError):
+        return f"{where}: {cause}"
+    if isinstance(error, ray.exceptions.RayTaskError):
+        return f"{where}:\n{getattr(error, 'traceback_str', error)}"
+    return f"{where}: {type(error).__name__}: {error}"
 
 
 @dataclass
@@ -137,10 +149,8 @@ def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettin
                 shard = in_flight.pop(ref)
                 try:
                     table = ray.get(ref)
-                except ray.exceptions.RayTaskError as e:
-                    cause = e.cause if getattr(e, "cause", None) is not None else e
-                    raise ShardError(f"shard {shard.id} (sample_index {shard.first}..{shard.first + shard.count - 1})"
-                                     f" failed: {type(cause).__name__}: {cause}") from None
+                except ray.exceptions.RayError as e:
+                    raise ShardError(_shard_failure(shard, e)) from None
                 on_result(shard, table)
                 progress.update(shard.count)
                 submit_next()

@@ -19,7 +19,7 @@ from typing import Any, List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from .distributions import ALL_PARAMETER_NAMES, DistKind, Level, check, support, theta_of
+from .distributions import ALL_PARAMETER_NAMES, PARAMETERS, DistKind, Level, check, support, theta_of
 from .engine import CampaignSpec
 from .models import MODELS, MissionModel, Section
 from .sampling import SamplerKind, Variable
@@ -97,6 +97,7 @@ class RunSchema:
     inner_samples: int = MISSING
     shard_size: Optional[int] = None
     max_shard_size: int = MISSING
+    batch_size: int = MISSING
     output_dir: Optional[str] = None
     resume: bool = False
     precision: Precision = MISSING
@@ -149,6 +150,7 @@ class RunSettings:
     inner_samples: int
     shard_size: int | None
     max_shard_size: int
+    batch_size: int
     output_dir: str | None
     resume: bool
     precision: str
@@ -177,12 +179,13 @@ class CampaignConfig:
     params: tuple[tuple[str, float], ...]
     variables: tuple[Variable, ...]
     resolved: dict = field(repr=False, compare=False)
+    notes: tuple[str, ...] = ()  # harmless oddities worth telling the user (printed before the run)
 
     def spec(self, shard_size: int) -> CampaignSpec:
         return CampaignSpec(model=self.model.name, params=self.params, variables=self.variables,
                             sampler=self.sampler, seed=self.run.seed, samples=self.run.samples,
                             inner_samples=self.run.inner_samples, shard_size=shard_size,
-                            precision=self.run.precision)
+                            batch_size=self.run.batch_size, precision=self.run.precision)
 
 
 def _enum_value(x: Any) -> Any:
@@ -211,7 +214,7 @@ def _check_bounds(problems, key: str, value, minimum, *, allow_none=False, stric
         problems.append((key, f"must be {'>' if strict else '>='} {minimum}, got {value}"))
 
 
-def _load_section(section: Section, node: dict, problems) -> tuple[list, list]:
+def _load_section(section: Section, node: dict, problems: list, notes: list) -> tuple[list, list]:
     base = f"mission.{section.name}"
     params, variables = [], []
     for p in section.params:
@@ -229,6 +232,12 @@ def _load_section(section: Section, node: dict, problems) -> tuple[list, list]:
             continue
         kind, level = DistKind(d["dist"]), Level(d["level"])
         given = {k: d[k] for k in ALL_PARAMETER_NAMES if d.get(k) is not None}
+        # An override such as `x={dist:fixed,value:0.9}` merges into the old distribution and leaves its
+        # parameters behind: they are ignored, visibly.
+        stale = sorted(set(given) - set(PARAMETERS[kind]))
+        if stale:
+            notes.append(f"{key}: {', '.join(stale)} ignored (not parameters of '{kind.value}')")
+            given = {k: v for k, v in given.items() if k in PARAMETERS[kind]}
         errs = check(kind, given)
         problems.extend((f"{key}.{k}", msg) for k, msg in errs)
         if errs:
@@ -246,10 +255,12 @@ def load(cfg: DictConfig) -> CampaignConfig:
     """Validate a composed config and return the typed campaign configuration (raises :class:`ConfigError`)."""
     resolved = _plain(cfg)
     problems: list[tuple[str, str]] = []
+    notes: list[str] = []
     run, cl = resolved["run"], resolved["cluster"]
     _check_bounds(problems, "run.samples", run["samples"], 1)
     _check_bounds(problems, "run.inner_samples", run["inner_samples"], 1)
     _check_bounds(problems, "run.max_shard_size", run["max_shard_size"], 1)
+    _check_bounds(problems, "run.batch_size", run["batch_size"], 1)
     _check_bounds(problems, "run.shard_size", run["shard_size"], 1, allow_none=True)
     if not 0 <= run["seed"] < 2**63:
         problems.append(("run.seed", f"must be in [0, 2^63), got {run['seed']}"))
@@ -275,7 +286,7 @@ def load(cfg: DictConfig) -> CampaignConfig:
             if mission.get(s.name) is None:
                 problems.append((f"mission.{s.name}", f"is required by model '{model.name}'"))
                 continue
-            p, v = _load_section(s, mission[s.name], problems)
+            p, v = _load_section(s, mission[s.name], problems, notes)
             params += p
             variables += v
     if problems:
@@ -288,5 +299,6 @@ def load(cfg: DictConfig) -> CampaignConfig:
         params=tuple(params),
         variables=tuple(variables),
         resolved=resolved,
+        notes=tuple(notes),
     )
 

@@ -217,7 +217,7 @@ def icdf(kind: DistKind, theta: jax.Array, u: jax.Array) -> jax.Array:
         case DistKind.beta:
             return t[2] + (t[3] - t[2]) * _beta_icdf(t[0], t[1], u)
         case DistKind.bernoulli:
-            return (u < t[0]).astype(u.dtype)
+            return (u >= 1 - t[0]).astype(u.dtype)  # the non-decreasing inverse CDF, as choice([0, 1])
         case DistKind.choice:
             n = theta.shape[0] // 2
             values, cumulative = t[:n], t[n:]

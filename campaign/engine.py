@@ -1,12 +1,27 @@
-"""The batching point: draw inputs for a shard of sample indices and run a per-mission model on all of them.
+"""The batching point: draw inputs for sample indices and run a per-mission model on all of them.
 
 Models are written for one mission; :func:`compiled` applies ``jit(vmap(...))`` once per campaign structure
-(model, variables, sampler, precision, shard size) and caches the result at module level, so a Ray worker
-compiles once and reuses the function for every shard it runs. Design parameters, distribution parameters and
-the seed are traced arguments: a sweep over any of them reuses the compiled code.
+(model, variables, sampler, precision, batch size) and caches it at module level, so a Ray worker compiles
+once and reuses the function for every shard. Design parameters, distribution parameters and the seed are
+traced arguments: a sweep over any of them reuses the compiled code.
 
-Every shard has the same shape (the last one is padded with indices beyond the campaign, then cut off), and
-any NaN or infinity in an input or output is reported with the sample indices that produced it.
+Bit-identical results whatever the shard size or the number of workers
+----------------------------------------------------------------------
+A value computed in a batch can depend on the other elements of that batch in its last bits:
+``jax.scipy.special.betainc`` iterates its continued fraction until *every* element has converged and keeps
+updating those that already had, and XLA may generate different code for different array sizes (vector body
+versus scalar tail, contraction into fused multiply-adds). So the compiled function always sees the same batch
+for a given sample:
+
+* missions run in batches of ``batch_size`` aligned to the global index (batch ``k`` holds indices
+  ``[k*batch_size, (k+1)*batch_size)``); a shard is a whole number of batches; indices past the campaign's
+  end fill the last batch and are dropped;
+* epistemic inputs are computed one outer index at a time (``lax.map`` over a scalar body), so every batch
+  that shares an outer index computes the identical value.
+
+Each sample is therefore computed by the same executable, with the same neighbours and in the same lane, in
+every run with the same ``batch_size`` and precision on the same kind of CPU. Any NaN or infinity in an input
+or output is reported with the sample indices that produced it.
 """
 
 from __future__ import annotations
@@ -21,7 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import distributions
-from .models import MODELS, Kind, MissionModel
+from .distributions import Level
+from .models import MODELS, MissionModel
 from .sampling import (
     PURPOSE_ALEATORY,
     PURPOSE_EPISTEMIC,
@@ -53,7 +69,12 @@ class CampaignSpec:
     samples: int
     inner_samples: int
     shard_size: int
+    batch_size: int
     precision: str = "float64"
+
+    def __post_init__(self) -> None:
+        if self.shard_size % self.batch_size:
+            raise ValueError(f"shard size {self.shard_size} is not a multiple of the batch size {self.batch_size}")
 
     @property
     def dtype(self):
@@ -62,6 +83,9 @@ class CampaignSpec:
     @property
     def mission_model(self) -> MissionModel:
         return MODELS[self.model]
+
+    def of_level(self, level: Level) -> tuple[Variable, ...]:
+        return tuple(v for v in self.variables if v.level is level)
 
 
 def configure_jax(precision: str, cache_dir: str | None = None) -> None:
@@ -75,81 +99,91 @@ def configure_jax(precision: str, cache_dir: str | None = None) -> None:
 
 
 @lru_cache(maxsize=32)
-def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind, distributions.Level, int], ...],
+def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind, Level], ...],
              host_sampled: bool, precision: str):
-    """The jitted shard function for one campaign structure.
+    """The jitted batch function for one campaign structure.
 
-    ``variables`` holds ``(name, kind, level, len(theta))``: the static part of each variable. The returned
-    function takes ``(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory,
-    u_epistemic)`` and returns ``(inputs, outputs)``, dicts of arrays of shape ``(shard,)``. ``sample_words``
-    ``(shard, 2)`` and ``outer_words`` ``(K, 2)`` are uint32 index words; ``outer_pos`` maps each sample to its
-    outer index's row; ``u_*`` are host uniforms, or None for Monte Carlo. Epistemic inputs are drawn and
-    transformed once per outer index, then gathered: ``K`` is about ``shard / inner_samples``.
+    ``variables`` holds ``(name, kind, level)`` of each variable. The returned function takes
+    ``(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic)`` and returns
+    ``(inputs, outputs)``, dicts of arrays of shape ``(batch,)``. ``sample_words`` ``(batch, 2)`` and
+    ``outer_words`` ``(K, 2)`` are uint32 index words; ``outer_pos`` maps each sample to its outer index's row;
+    ``u_*`` are host uniforms (ignored, and zero-sized, for Monte Carlo, which draws them here).
     """
     model = MODELS[model_name]
     dtype = jnp.float64 if precision == "float64" else jnp.float32
-    static = [Variable(name, kind, (), level) for name, kind, level, _ in variables]
-    aleatory = tuple(v for v in static if v.level is distributions.Level.aleatory)
-    epistemic = tuple(v for v in static if v.level is distributions.Level.epistemic)
-    theta_index = {v.name: j for j, v in enumerate(static)}
+    static = [Variable(name, kind, (), level) for name, kind, level in variables]
+    position = {v.name: j for j, v in enumerate(static)}
+    aleatory = tuple(v for v in static if v.level is Level.aleatory)
+    epistemic = tuple(v for v in static if v.level is Level.epistemic)
 
-    def transform(group, u, thetas):
-        return {v.name: distributions.icdf(v.kind, thetas[theta_index[v.name]], u[:, j]) for j, v in enumerate(group)}
-
-    def shard(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic):
+    def batch(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic):
         root = root_key(seed_words)
+
+        def one_outer(args):  # scalar body: identical code for every outer index
+            words, u = args
+            if not host_sampled:
+                u = mc_uniforms(root, PURPOSE_EPISTEMIC, words, epistemic, dtype)
+            return {v.name: distributions.icdf(v.kind, thetas[position[v.name]], u[j])
+                    for j, v in enumerate(epistemic)}
+
         if not host_sampled:
             u_aleatory = jax.vmap(lambda w: mc_uniforms(root, PURPOSE_ALEATORY, w, aleatory, dtype))(sample_words)
-            u_epistemic = jax.vmap(lambda w: mc_uniforms(root, PURPOSE_EPISTEMIC, w, epistemic, dtype))(outer_words)
-        inputs = transform(aleatory, u_aleatory, thetas)
-        inputs.update({k: v[outer_pos] for k, v in transform(epistemic, u_epistemic, thetas).items()})
+        inputs = {v.name: distributions.icdf(v.kind, thetas[position[v.name]], u_aleatory[:, j])
+                  for j, v in enumerate(aleatory)}
+        if epistemic:
+            per_outer = jax.lax.map(one_outer, (outer_words, u_epistemic))
+            inputs.update({name: values[outer_pos] for name, values in per_outer.items()})
         inputs = {v.name: inputs[v.name] for v in static}  # declaration order
         keys = jax.vmap(lambda w: index_key(root, PURPOSE_MODEL, w[0], w[1]))(sample_words)
         return inputs, jax.vmap(model.simulate, in_axes=(None, 0, 0))(params, inputs, keys)
 
-    return jax.jit(shard)
+    return jax.jit(batch)
+
+
+def evaluate_batch(spec: CampaignSpec, first: int) -> dict[str, np.ndarray]:
+    """Inputs and outputs of the aligned batch of ``spec.batch_size`` samples starting at ``first``."""
+    size = spec.batch_size
+    if first % size:
+        raise ValueError(f"batch start {first} is not aligned to the batch size {size}")
+    index = first + np.arange(size, dtype=np.int64)
+    outer_first, k = outer_block(first, size, spec.inner_samples)
+    outer = outer_first + np.arange(k, dtype=np.int64)
+    outer_pos = (index // spec.inner_samples - outer_first).astype(np.int32)
+    host = spec.sampler is not SamplerKind.monte_carlo
+    aleatory, epistemic = spec.of_level(Level.aleatory), spec.of_level(Level.epistemic)
+    if host:
+        args = (spec.seed, spec.inner_samples, spec.samples)
+        u_a = host_uniforms(spec.sampler, aleatory, index, *args)
+        u_e = host_uniforms(spec.sampler, epistemic, outer, *args)
+    else:
+        u_a, u_e = np.zeros((size, 0)), np.zeros((k, len(epistemic)))
+    fn = compiled(spec.model, tuple((v.name, v.kind, v.level) for v in spec.variables), host, spec.precision)
+    inputs, outputs = fn(
+        jnp.asarray(np.concatenate(split_words(np.array([spec.seed]))), jnp.uint32),
+        {name: jnp.asarray(value, spec.dtype) for name, value in spec.params},
+        tuple(jnp.asarray(v.theta, spec.dtype) for v in spec.variables),
+        jnp.asarray(np.stack(split_words(index), axis=1)),
+        jnp.asarray(np.stack(split_words(outer), axis=1)),
+        jnp.asarray(outer_pos),
+        jnp.asarray(u_a, spec.dtype),
+        jnp.asarray(u_e, spec.dtype),
+    )
+    return {"sample_index": index, **{k: np.asarray(v) for k, v in inputs.items()},
+            **{k: np.asarray(v) for k, v in outputs.items()}}
 
 
 def evaluate_shard(spec: CampaignSpec, first: int, count: int) -> dict[str, np.ndarray]:
     """Inputs and outputs of samples ``first .. first+count-1`` as NumPy columns (``sample_index`` first).
 
-    The shard is padded to ``spec.shard_size`` (one compiled shape for every shard) and cut back to ``count``.
+    Runs the aligned batches covering the range (see the module docstring) and cuts the result to ``count``.
     Raises :class:`NonFiniteError` naming the offending sample indices if any value is NaN or infinite.
     """
     if not 0 < count <= spec.shard_size:
         raise ValueError(f"shard of {count} samples does not fit the shard size {spec.shard_size}")
-    index = first + np.arange(spec.shard_size, dtype=np.int64)
-    outer_first, k = outer_block(first, spec.shard_size, spec.inner_samples)
-    outer = outer_first + np.arange(k, dtype=np.int64)
-    outer_pos = (index // spec.inner_samples - outer_first).astype(np.int32)
-    host = spec.sampler is not SamplerKind.monte_carlo
-    u_a = u_e = None
-    if host:
-        args = (spec.seed, spec.inner_samples, spec.samples)
-        levels = distributions.Level
-        u_a = host_uniforms(spec.sampler, _of_level(spec, levels.aleatory), index, *args).astype(spec.dtype)
-        u_e = host_uniforms(spec.sampler, _of_level(spec, levels.epistemic), outer, *args).astype(spec.dtype)
-    structure = tuple((v.name, v.kind, v.level, len(v.theta)) for v in spec.variables)
-    fn = compiled(spec.model, structure, host, spec.precision)
-    inputs, outputs = fn(
-        jnp.asarray(np.concatenate(split_words(np.array([spec.seed]))), jnp.uint32),
-        {k: jnp.asarray(v, spec.dtype) for k, v in spec.params},
-        tuple(jnp.asarray(v.theta, spec.dtype) for v in spec.variables),
-        jnp.asarray(np.stack(split_words(index), axis=1)),
-        jnp.asarray(np.stack(split_words(outer), axis=1)),
-        jnp.asarray(outer_pos),
-        u_a,
-        u_e,
-    )
-    columns = {"sample_index": index[:count]}
-    columns.update({k: np.asarray(v)[:count] for k, v in inputs.items()})
-    columns.update({k: np.asarray(v)[:count] for k, v in outputs.items()})
+    batches = [evaluate_batch(spec, b) for b in range(first, first + count, spec.batch_size)]
+    columns = {name: np.concatenate([b[name] for b in batches])[:count] for name in batches[0]}
     check_finite(columns)
     return columns
-
-
-def _of_level(spec: CampaignSpec, level: distributions.Level) -> tuple[Variable, ...]:
-    return tuple(v for v in spec.variables if v.level is level)
 
 
 def check_finite(columns: Mapping[str, np.ndarray]) -> None:
@@ -164,8 +198,3 @@ def check_finite(columns: Mapping[str, np.ndarray]) -> None:
                 problems.append(f"'{name}' at {where.size} sample(s): sample_index {shown}")
     if problems:
         raise NonFiniteError("non-finite model values (a model defect): " + "; ".join(problems))
-
-
-def output_kinds(model: MissionModel) -> dict[str, Kind]:
-    """Declared kind of every model output, ``outcome`` included."""
-    return {"outcome": Kind.INT, **{o.name: o.kind for o in model.outputs}}

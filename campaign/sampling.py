@@ -151,7 +151,8 @@ def _sobol_block(d: int, first: int, count: int, seed: int, purpose: str) -> np.
     engine = qmc.Sobol(d, scramble=True, rng=np.random.default_rng([seed, stable_id(purpose)]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # balance warning for non-power-of-2 counts
-        engine.fast_forward(first)
+        if first:  # SciPy's fast_forward(0) on a fresh engine underflows (it skips n - 1 points)
+            engine.fast_forward(first)
         return engine.random(count)
 
 

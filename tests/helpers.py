@@ -1,0 +1,63 @@
+"""Helpers shared by the tests: composing configs as the app does, and running the CLI as a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parent.parent
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+
+
+def compose(*overrides: str):
+    """The validated CampaignConfig for ``overrides``, composed exactly as ``python -m campaign`` does."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from campaign.app import CONF_DIR
+    from campaign.config import load, register_configs
+
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return load(hydra_compose("config", overrides=list(overrides)))
+
+
+def cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # always the embedded local Ray
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m campaign ARGS`` in ``cwd``; the process group is killed if it outlives ``timeout``."""
+    proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=cwd, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        kill_group(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill a process started with ``start_new_session=True`` and everything in its group (Ray's daemons
+    share the driver's group and outlive a killed driver otherwise)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+    time.sleep(0.2)
+
+
+def read_run(run_dir: Path) -> pa.Table:
+    """A run's dataset sorted by sample_index."""
+    table = ds.dataset(Path(run_dir) / "samples", format="parquet").to_table()
+    return table.sort_by("sample_index")
