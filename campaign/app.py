@@ -9,6 +9,7 @@ results tree when the configuration is invalid.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +63,10 @@ def _differences(stored: dict, current: dict) -> list[str]:
 
 def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunResult:
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` and return its summary."""
+    if config.cluster.mode == "local" and not os.environ.get("RAY_ADDRESS"):
+        # An embedded Ray must never listen beyond loopback, whatever the environment says; Ray reads this
+        # at import. (A driver joining a multi-machine cluster must not set it: it would advertise 127.0.0.1.)
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     from . import analysis, cluster, store  # Ray is imported here, after validation
 
     for note in config.notes:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+# Single-machine mode (every port on 127.0.0.1) unless the caller decided otherwise before importing this module
+# (campaign.app forces it for the embedded Ray and leaves it alone when joining a cluster).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 import ray  # noqa: E402  (must follow the environment variable above)
