@@ -68,7 +68,8 @@ assert set(ALL_PARAMETER_NAMES) <= {f for f in DistConfig.__dataclass_fields__},
 def _section_schema(section: Section) -> type:
     title = "".join(part.title() for part in section.name.split("_"))
     uncertain = make_dataclass(f"{title}Uncertain", [(i.name, DistConfig, MISSING) for i in section.inputs])
-    fields: list[Any] = [(p.name, int if p.integer else float, MISSING) for p in section.params]
+    types = {"float": float, "floats": List[float], "utc": str}
+    fields: list[Any] = [(p.name, int if p.integer else types[p.kind], MISSING) for p in section.params]
     fields.append(("uncertain", uncertain, field(default_factory=uncertain)))
     return make_dataclass(f"{title}Section", fields)
 
@@ -176,13 +177,21 @@ class CampaignConfig:
     sampler: SamplerKind
     cluster: ClusterSettings
     model: MissionModel
-    params: tuple[tuple[str, float], ...]
+    params: tuple[tuple[str, object], ...]  # design values as configured (dates and lists included)
     variables: tuple[Variable, ...]
     resolved: dict = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()  # harmless oddities worth telling the user (printed before the run)
 
-    def spec(self, shard_size: int) -> CampaignSpec:
-        return CampaignSpec(model=self.model.name, params=self.params, variables=self.variables,
+    def numeric_params(self) -> tuple[tuple[str, object], ...]:
+        """What the model receives: the numeric design values plus what its ``prepare`` hook computes from all
+        of them (dates and lists included). Runs the hook, on the host: call once per campaign."""
+        numeric = tuple((k, v) for k, v in self.params if isinstance(v, float))
+        extra = self.model.prepare(dict(self.params)) if self.model.prepare else {}
+        return numeric + tuple(sorted(extra.items()))
+
+    def spec(self, shard_size: int, params: tuple | None = None) -> CampaignSpec:
+        params = self.numeric_params() if params is None else params
+        return CampaignSpec(model=self.model.name, params=params, variables=self.variables,
                             sampler=self.sampler, seed=self.run.seed, samples=self.run.samples,
                             inner_samples=self.run.inner_samples, shard_size=shard_size,
                             batch_size=self.run.batch_size, precision=self.run.precision)
@@ -218,10 +227,14 @@ def _load_section(section: Section, node: dict, problems: list, notes: list) -> 
     base = f"mission.{section.name}"
     params, variables = [], []
     for p in section.params:
-        value = float(node[p.name])
+        value = node[p.name]
         msg = p.violation(value)
         if msg:
-            problems.append((f"{base}.{p.name}", f"{msg} ({p.unit}: {p.doc}), got {node[p.name]}"))
+            problems.append((f"{base}.{p.name}", f"{msg} ({p.unit}: {p.doc}), got {value}"))
+        elif p.kind == "float":
+            value = float(value)
+        elif p.kind == "floats":
+            value = tuple(float(v) for v in value)
         params.append((f"{section.name}.{p.name}", value))
     uncertain = node.get("uncertain") or {}
     for inp in section.inputs:
@@ -277,12 +290,7 @@ def load(cfg: DictConfig) -> CampaignConfig:
     if model is None:
         problems.append(("mission.model", f"unknown model {mission['model']!r} (allowed: {', '.join(MODELS)})"))
     else:
-        wanted = {s.name for s in model.sections}
-        for name in sorted(set(_all_sections()) - wanted):
-            if mission.get(name) is not None:
-                problems.append((f"mission.{name}", f"is not used by model '{model.name}' "
-                                                    f"(its sections: {', '.join(sorted(wanted))})"))
-        for s in model.sections:
+        for s in model.sections:  # sections the model does not use are ignored (and kept in the provenance)
             if mission.get(s.name) is None:
                 problems.append((f"mission.{s.name}", f"is required by model '{model.name}'"))
                 continue

@@ -62,7 +62,7 @@ class CampaignSpec:
     """Everything a worker needs to evaluate any shard of a campaign (plain, picklable data)."""
 
     model: str
-    params: tuple[tuple[str, float], ...]
+    params: tuple[tuple[str, object], ...]  # numbers and arrays (see CampaignConfig.numeric_params)
     variables: tuple[Variable, ...]
     sampler: SamplerKind
     seed: int
@@ -160,7 +160,7 @@ def evaluate_batch(spec: CampaignSpec, first: int) -> dict[str, np.ndarray]:
     fn = compiled(spec.model, tuple((v.name, v.kind, v.level) for v in spec.variables), host, spec.precision)
     inputs, outputs = fn(
         jnp.asarray(np.concatenate(split_words(np.array([spec.seed]))), jnp.uint32),
-        {name: jnp.asarray(value, spec.dtype) for name, value in spec.params},
+        {name: _as_param(value, spec.dtype) for name, value in spec.params},
         tuple(jnp.asarray(v.theta, spec.dtype) for v in spec.variables),
         jnp.asarray(np.stack(split_words(index), axis=1)),
         jnp.asarray(np.stack(split_words(outer), axis=1)),
@@ -170,6 +170,12 @@ def evaluate_batch(spec: CampaignSpec, first: int) -> dict[str, np.ndarray]:
     )
     return {"sample_index": index, **{k: np.asarray(v) for k, v in inputs.items()},
             **{k: np.asarray(v) for k, v in outputs.items()}}
+
+
+def _as_param(value, dtype) -> jax.Array:
+    """Design values in the campaign's float precision; integer arrays (e.g. step indices) stay integers."""
+    array = np.asarray(value)
+    return jnp.asarray(array) if np.issubdtype(array.dtype, np.integer) else jnp.asarray(array, dtype)
 
 
 def evaluate_shard(spec: CampaignSpec, first: int, count: int) -> dict[str, np.ndarray]:

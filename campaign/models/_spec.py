@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import jax
+import numpy as np
 
 Array = jax.Array
 
@@ -33,9 +34,24 @@ class Param:
     le: float | None = None
     lt: float | None = None
     integer: bool = False
+    kind: str = "float"  # "float"; "floats" (a list, bounds apply to each); "utc" (an ISO 8601 UTC date)
 
-    def violation(self, value: float) -> str | None:
-        """Return a message if ``value`` breaks a bound, else None."""
+    def violation(self, value) -> str | None:
+        """Return a message if ``value`` breaks a bound or does not parse, else None."""
+        if self.kind == "utc":
+            try:
+                np.datetime64(str(value), "s")
+            except ValueError:
+                return "must be an ISO 8601 UTC date such as 2028-12-01T00:00"
+            return None
+        if self.kind == "floats":
+            if not value:
+                return "must list at least one value"
+            problems = [m for m in (self.violation_of_one(float(v)) for v in value) if m]
+            return f"every element {problems[0]}" if problems else None
+        return self.violation_of_one(float(value))
+
+    def violation_of_one(self, value: float) -> str | None:
         if not math.isfinite(value):
             return "must be a finite number"
         if self.integer and value != int(value):
@@ -99,13 +115,14 @@ class Section:
 
 
 SimulateFn = Callable[[Mapping[str, Array], Mapping[str, Array], Array], dict[str, Array]]
+PrepareFn = Callable[[Mapping[str, object]], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
 class MissionModel:
     """A per-mission simulation: ``simulate(params, inputs, key) -> outputs``.
 
-    ``params`` maps ``"<section>.<param>"`` to scalars, ``inputs`` maps ``"<section>.<input>"`` to scalars,
+    ``params`` maps ``"<section>.<param>"`` to numbers (plus the arrays ``prepare`` returned), ``inputs`` maps ``"<section>.<input>"`` to scalars,
     ``key`` is the mission's own PRNG key (derive sub-keys with ``fold_in`` and a distinct tag per purpose).
     ``outputs`` must contain every declared output plus ``"outcome"`` (an :class:`Outcome` code). The function is
     written for one mission; the engine applies ``jit(vmap(...))`` once.
@@ -116,6 +133,9 @@ class MissionModel:
     sections: tuple[Section, ...]
     outputs: tuple[Output, ...]
     simulate: SimulateFn = field(repr=False)
+    # Optional host-side precomputation, once per campaign (NumPy, may read data files): takes every design
+    # value (``"<section>.<param>"``, dates and lists included) and returns extra arrays for ``params``.
+    prepare: PrepareFn | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         names = [o.name for o in self.outputs]

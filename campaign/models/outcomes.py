@@ -13,6 +13,9 @@ class Phase(enum.IntEnum):
     COMPLETE = 0
     LAUNCH = 1
     TRANSFER = 2
+    LANDING = 3
+    DEPLOYMENT = 4
+    SURFACE = 5
 
 
 class Outcome(enum.IntEnum):
@@ -27,6 +30,10 @@ class Outcome(enum.IntEnum):
     ENGINE_FAILURE_DOI = 22
     PROPELLANT_DEPLETED_BEFORE_PDI = 23
     PROPELLANT_SHORT_FOR_DESCENT = 24
+    # surface: survival of every darkness period and of the days between
+    SURFACE_FROZE_BATTERY_EXHAUSTED = 50  # battery at its floor, heater unpowered, box below survival temperature
+    SURFACE_FROZE_HEATER_LIMITED = 51  # battery not empty, but the heater at full power could not hold the box
+    SURFACE_OVERHEATED = 52  # box above its maximum temperature
 
     @property
     def phase(self) -> Phase:

@@ -1,0 +1,199 @@
+"""Rover power and thermal balance, one time step at a time: ``state = step(p, state, env)``.
+
+Electrical: a solar array (area, efficiency, degradation; the rover turns its array towards the Sun's azimuth, so
+the incidence depends on the Sun's elevation and the array's tilt only) charges a Li-ion battery (capacity with
+fade, charge/discharge efficiencies, a floor state of charge). Loads depend on the mode: ``operate`` (idle plus
+duty-weighted drive, drill, analyse and, while the Earth is in view, communication) when the Sun is up and the
+battery is above its operating threshold, ``hibernate`` otherwise. The essential load is served first, then the
+heater; what the array and the battery above its floor cannot supply is not served (the rover browns out).
+
+Thermal: a lumped warm box of heat capacity C gains the dissipated electrical load and the heater, and loses heat
+through its insulation (conductance G) and a louvred radiator (emissivity x area) to a sink temperature set by the regolith
+it sees. The radiator term is linearised about the step's start temperature, and the resulting linear equation
+``C dT/dt = Q + B - G_tot T`` is integrated exactly over the step, so long steps stay stable. The thermostatic
+heater is sized in closed form to end the step at its set point, within its maximum power.
+
+Survival: the box below its survival temperature ends the mission (cause: the battery was exhausted, or the
+heater could not keep up); above its maximum temperature too. Darkness periods (less than 1% of the solar disk
+visible), their length and the battery margin through each, and thermal cycles are tracked.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from .outcomes import Outcome
+
+SIGMA = 5.670374419e-8
+DARK_DISK_FRACTION = 0.01  # below this visible fraction of the solar disk, the array is effectively dark
+NIGHT_MIN_HOURS = 24.0  # darkness periods at least this long count as nights
+
+
+class Env(NamedTuple):
+    """What the rover experiences during one step (scalars)."""
+
+    solar_flux_w_m2: jnp.ndarray  # at the Moon's distance from the Sun, normal incidence, whole disk
+    disk_fraction: jnp.ndarray  # visible fraction of the solar disk
+    array_cos_incidence: jnp.ndarray  # cosine of the incidence on the array (>= 0)
+    sink_temp_k: jnp.ndarray  # radiative sink seen by the box
+    earth_visible: jnp.ndarray  # bool: direct-to-Earth communication possible
+
+
+class State(NamedTuple):
+    step: jnp.ndarray
+    energy_wh: jnp.ndarray
+    temp_k: jnp.ndarray
+    alive: jnp.ndarray
+    death_step: jnp.ndarray
+    cause: jnp.ndarray
+    min_soc: jnp.ndarray
+    min_temp_k: jnp.ndarray
+    max_temp_k: jnp.ndarray
+    dark_hours: jnp.ndarray
+    longest_dark_h: jnp.ndarray
+    nights_survived: jnp.ndarray
+    night_margin_wh: jnp.ndarray  # lowest (energy above floor - unserved demand) in the current darkness
+    worst_night_margin_wh: jnp.ndarray
+    night_unserved_wh: jnp.ndarray
+    cycle_armed: jnp.ndarray
+    thermal_cycles: jnp.ndarray
+    sunlit_hours: jnp.ndarray
+    earth_hours: jnp.ndarray
+    # Cumulative bookkeeping (Wh electrical, J thermal) for conservation checks and reports.
+    generated_wh: jnp.ndarray  # array output put to use (loads, heater, charging)
+    curtailed_wh: jnp.ndarray  # array output with nowhere to go (battery full)
+    load_wh: jnp.ndarray
+    heater_wh: jnp.ndarray
+    battery_loss_wh: jnp.ndarray
+    unserved_wh: jnp.ndarray
+    heat_in_j: jnp.ndarray
+    heat_out_j: jnp.ndarray
+
+
+def capacity_wh(p, t_days):
+    """Usable capacity after fade (linear in time)."""
+    return p["battery_capacity_wh"] * (1.0 - p["battery_fade_per_year"] * t_days / 365.25)
+
+
+def init(p, dtype) -> State:
+    """State at landing: battery at its initial state of charge, box at the heater set point."""
+    z = jnp.zeros((), dtype)
+    i = jnp.zeros((), jnp.int32)
+    e0 = p["soc_initial"] * capacity_wh(p, 0.0)
+    return State(step=i, energy_wh=e0, temp_k=p["heater_setpoint_k"] + z, alive=jnp.array(True),
+                 death_step=i, cause=jnp.zeros((), jnp.int16), min_soc=p["soc_initial"] + z,
+                 min_temp_k=p["heater_setpoint_k"] + z, max_temp_k=p["heater_setpoint_k"] + z, dark_hours=z,
+                 longest_dark_h=z, nights_survived=i, night_margin_wh=z + jnp.inf, worst_night_margin_wh=z + jnp.inf,
+                 night_unserved_wh=z, cycle_armed=jnp.array(False), thermal_cycles=i, sunlit_hours=z,
+                 earth_hours=z, generated_wh=z, curtailed_wh=z, load_wh=z, heater_wh=z, battery_loss_wh=z,
+                 unserved_wh=z, heat_in_j=z, heat_out_j=z)
+
+
+def radiator_emissivity(p, temp_k):
+    """Louvred radiator: closed up to 10 K above the heater set point, fully open 30 K above it."""
+    opening = jnp.clip((temp_k - p["heater_setpoint_k"] - 10.0) / 20.0, 0.0, 1.0)
+    return p["radiator_emissivity_closed"] + opening * (p["radiator_emissivity_open"] - p["radiator_emissivity_closed"])
+
+
+def box_step(p, temp_k, heat_w, sink_k, dt_s):
+    """Box temperature after ``dt_s`` with constant internal heat ``heat_w`` (exact for the linearised loss),
+    and the parameters of that linear law: ``(T_end, G_tot [W/K], B [W], decay)``."""
+    rad = radiator_emissivity(p, temp_k) * p["radiator_area_m2"] * SIGMA
+    g_rad = 4 * rad * temp_k**3
+    g_tot = p["insulation_conductance_w_per_k"] + g_rad
+    b = p["insulation_conductance_w_per_k"] * sink_k + g_rad * temp_k - rad * (temp_k**4 - sink_k**4)
+    decay = jnp.exp(-g_tot * dt_s / p["box_heat_capacity_j_per_k"])
+    t_inf = (heat_w + b) / g_tot
+    return t_inf + (temp_k - t_inf) * decay, g_tot, b, decay
+
+
+def step(p, s: State, env: Env, dt_h) -> State:
+    """Advance one step of ``dt_h`` hours. ``p`` holds the power/thermal parameters (see night_survival)."""
+    dt_s = dt_h * 3600.0
+    t_days = s.step * dt_h / 24.0
+    cap = capacity_wh(p, t_days)
+    floor = p["soc_min"] * cap
+    soc = s.energy_wh / cap
+
+    array_w = (env.solar_flux_w_m2 * p["array_area_m2"] * p["array_efficiency"]
+               * (1.0 - p["array_degradation_per_year"] * t_days / 365.25)
+               * env.array_cos_incidence * env.disk_fraction)
+    sunlit = env.disk_fraction > 0.5
+    operate = sunlit & (soc >= p["soc_operate_min"])
+    operate_w = (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
+                 + p["duty_analyse"] * p["analyse_w"] + jnp.where(env.earth_visible, p["duty_comm"] * p["comm_w"], 0.0))
+    load_req = p["load_factor"] * jnp.where(operate, operate_w, p["hibernate_w"])
+
+    # Heater power that ends the step at the set point (0 if the box stays warm enough without it).
+    heat_load = p["load_heat_fraction"] * load_req
+    t_free, g_tot, b, decay = box_step(p, s.temp_k, heat_load, env.sink_temp_k, dt_s)
+    t_inf_needed = (p["heater_setpoint_k"] - decay * s.temp_k) / jnp.maximum(1.0 - decay, 1e-12)
+    heater_req = jnp.where(t_free < p["heater_setpoint_k"],
+                           jnp.clip(t_inf_needed * g_tot - b - heat_load, 0.0, p["heater_max_w"]), 0.0)
+
+    # Serve the essential load, then the heater, from the array and the battery above its floor.
+    available_w = array_w + (s.energy_wh - floor) * p["discharge_efficiency"] / dt_h
+    powered = available_w >= load_req
+    load_w = jnp.where(powered, load_req, 0.0)
+    heater_w = jnp.where(powered, jnp.minimum(heater_req, available_w - load_w), 0.0)
+    net_w = array_w - load_w - heater_w
+    charge_wh = jnp.minimum(jnp.maximum(net_w, 0.0) * dt_h * p["charge_efficiency"], cap - s.energy_wh)
+    charge_wh = jnp.maximum(charge_wh, 0.0)
+    drawn_wh = jnp.maximum(-net_w, 0.0) * dt_h / p["discharge_efficiency"]
+    unclipped = s.energy_wh + charge_wh - drawn_wh
+    energy = jnp.clip(unclipped, floor, cap)  # clipping only takes what capacity fade removed
+    used_for_charge_wh = charge_wh / p["charge_efficiency"]
+    generated = jnp.minimum(array_w * dt_h, (load_w + heater_w) * dt_h + used_for_charge_wh)
+    curtailed = array_w * dt_h - generated
+    unserved = (load_req - load_w + heater_req - heater_w) * dt_h
+
+    heat_w = p["load_heat_fraction"] * load_w + heater_w
+    temp, g_tot, b, decay = box_step(p, s.temp_k, heat_w, env.sink_temp_k, dt_s)
+    # Heat lost over the step: the integral of the (linearised) loss law G_tot T - B along the exact solution.
+    t_inf = (heat_w + b) / g_tot
+    heat_lost_j = g_tot * (t_inf * dt_s + (s.temp_k - t_inf) * (1 - decay) * p["box_heat_capacity_j_per_k"] / g_tot) \
+        - b * dt_s
+
+    too_cold = temp < p["survival_temp_k"]
+    too_hot = temp > p["max_temp_k"]
+    exhausted = ~powered | (energy <= floor + 1e-9 * cap)
+    cause = jnp.where(too_hot, Outcome.SURFACE_OVERHEATED,
+                      jnp.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED,
+                                Outcome.SURFACE_FROZE_HEATER_LIMITED)).astype(jnp.int16)
+    dies = s.alive & (too_cold | too_hot)
+
+    dark = env.disk_fraction < DARK_DISK_FRACTION
+    dark_hours = jnp.where(dark, s.dark_hours + dt_h, 0.0)
+    night_unserved = jnp.where(dark, s.night_unserved_wh + unserved, 0.0)
+    night_margin = jnp.where(dark, jnp.minimum(s.night_margin_wh, energy - floor - night_unserved), jnp.inf)
+    night_ended = (s.dark_hours >= NIGHT_MIN_HOURS) & (~dark | dies)
+    ended_margin = jnp.where(dies & dark, night_margin, s.night_margin_wh)
+    worst_margin = jnp.where(night_ended | (dies & dark), jnp.minimum(s.worst_night_margin_wh, ended_margin),
+                             s.worst_night_margin_wh)
+    low, high = p["heater_setpoint_k"] + 2.0, p["heater_setpoint_k"] + p["cycle_amplitude_k"]
+    completes_cycle = s.cycle_armed & (temp > high)
+    armed = jnp.where(completes_cycle, False, s.cycle_armed | (temp < low))
+
+    new = State(
+        step=s.step + 1, energy_wh=energy, temp_k=temp, alive=s.alive & ~dies,
+        death_step=jnp.where(dies, s.step + 1, s.death_step), cause=jnp.where(dies, cause, s.cause),
+        min_soc=jnp.minimum(s.min_soc, energy / cap), min_temp_k=jnp.minimum(s.min_temp_k, temp),
+        max_temp_k=jnp.maximum(s.max_temp_k, temp), dark_hours=dark_hours,
+        longest_dark_h=jnp.maximum(s.longest_dark_h, dark_hours),
+        nights_survived=s.nights_survived + (night_ended & ~dies).astype(jnp.int32), night_margin_wh=night_margin,
+        worst_night_margin_wh=worst_margin, night_unserved_wh=night_unserved, cycle_armed=armed,
+        thermal_cycles=s.thermal_cycles + completes_cycle.astype(jnp.int32),
+        sunlit_hours=s.sunlit_hours + jnp.where(sunlit, dt_h, 0.0),
+        earth_hours=s.earth_hours + jnp.where(env.earth_visible, dt_h, 0.0),
+        generated_wh=s.generated_wh + generated, curtailed_wh=s.curtailed_wh + curtailed,
+        load_wh=s.load_wh + load_w * dt_h, heater_wh=s.heater_wh + heater_w * dt_h,
+        battery_loss_wh=s.battery_loss_wh + (used_for_charge_wh - charge_wh)
+        + drawn_wh * (1 - p["discharge_efficiency"]) + (unclipped - energy),
+        unserved_wh=s.unserved_wh + unserved,
+        heat_in_j=s.heat_in_j + heat_w * dt_s,
+        heat_out_j=s.heat_out_j + heat_lost_j,
+    )
+    # A dead rover stays as it died: keep every field of the old state.
+    return State(*(jnp.where(s.alive, n, o) for n, o in zip(new, s)))
