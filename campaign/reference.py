@@ -1,0 +1,63 @@
+"""NumPy reference of one rover power/thermal step, vectorised over missions.
+
+A second, independent implementation of :func:`campaign.models.power_thermal.step` in plain NumPy: the tests
+check that both agree, and the benchmarks use it as the vectorised-NumPy baseline that peer tools would run.
+Only the quantities that define the physics are computed (energy, temperature, served power, survival);
+the bookkeeping of statistics is left to the JAX model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIGMA = 5.670374419e-8
+
+
+def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float) -> dict:
+    """One step for arrays of missions. ``p`` maps parameter names (as in the JAX model) to scalars or arrays;
+    ``env`` holds ``solar_flux_w_m2, disk_fraction, array_cos_incidence, sink_temp_k, earth_visible``.
+    Returns the new energy (Wh) and temperature (K), the served load and heater power (W), and whether the box
+    left its survival range."""
+    dt_s = dt_h * 3600.0
+    age_years = step_index * dt_h / 24.0 / 365.25
+    capacity = p["battery_capacity_wh"] * (1.0 - p["battery_fade_per_year"] * age_years)
+    floor = p["soc_min"] * capacity
+
+    array_w = (env["solar_flux_w_m2"] * p["array_area_m2"] * p["array_efficiency"]
+               * (1.0 - p["array_degradation_per_year"] * age_years)
+               * env["array_cos_incidence"] * env["disk_fraction"])
+    awake = (env["disk_fraction"] > 0.5) & (energy_wh / capacity >= p["soc_operate_min"])
+    comm = np.where(env["earth_visible"], p["duty_comm"] * p["comm_w"], 0.0)
+    awake_w = (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
+               + p["duty_analyse"] * p["analyse_w"] + comm)
+    wanted_load = p["load_factor"] * np.where(awake, awake_w, p["hibernate_w"])
+
+    def exact_box(heat_w):
+        opening = np.clip((temp_k - p["heater_setpoint_k"] - 10.0) / 20.0, 0.0, 1.0)
+        emissivity = p["radiator_emissivity_closed"] + opening * (
+            p["radiator_emissivity_open"] - p["radiator_emissivity_closed"])
+        k_rad = emissivity * p["radiator_area_m2"] * SIGMA
+        conductance = p["insulation_conductance_w_per_k"] + 4.0 * k_rad * temp_k**3
+        offset = (p["insulation_conductance_w_per_k"] * env["sink_temp_k"] + 4.0 * k_rad * temp_k**4
+                  - k_rad * (temp_k**4 - env["sink_temp_k"] ** 4))
+        decay = np.exp(-conductance * dt_s / p["box_heat_capacity_j_per_k"])
+        asymptote = (heat_w + offset) / conductance
+        return asymptote + (temp_k - asymptote) * decay, conductance, offset, decay
+
+    internal = p["load_heat_fraction"] * wanted_load
+    unheated, conductance, offset, decay = exact_box(internal)
+    target = (p["heater_setpoint_k"] - decay * temp_k) / np.maximum(1.0 - decay, 1e-12)
+    wanted_heater = np.where(unheated < p["heater_setpoint_k"],
+                             np.clip(target * conductance - offset - internal, 0.0, p["heater_max_w"]), 0.0)
+
+    supply_w = array_w + (energy_wh - floor) * p["discharge_efficiency"] / dt_h
+    on = supply_w >= wanted_load
+    load = np.where(on, wanted_load, 0.0)
+    heater = np.where(on, np.minimum(wanted_heater, supply_w - load), 0.0)
+    surplus = array_w - load - heater
+    stored = np.maximum(np.minimum(np.maximum(surplus, 0.0) * dt_h * p["charge_efficiency"], capacity - energy_wh), 0.0)
+    taken = np.maximum(-surplus, 0.0) * dt_h / p["discharge_efficiency"]
+    energy = np.clip(energy_wh + stored - taken, floor, capacity)
+    temperature, _, _, _ = exact_box(p["load_heat_fraction"] * load + heater)
+    return {"energy_wh": energy, "temp_k": temperature, "load_w": load, "heater_w": heater,
+            "lost": (temperature < p["survival_temp_k"]) | (temperature > p["max_temp_k"])}
