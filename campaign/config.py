@@ -211,7 +211,16 @@ def _plain(cfg: DictConfig) -> dict:
             return [walk(v) for v in x]
         return _enum_value(x)
 
-    return walk(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+    return walk(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
+
+
+def _missing(node: Any, prefix: str) -> list[tuple[str, str]]:
+    """Problems for every mandatory value left unset ('???') under ``node``."""
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _missing(v, f"{prefix}.{k}")]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _missing(v, f"{prefix}[{i}]")]
+    return [(prefix, "is missing: set it in conf/ or on the command line")] if node == "???" else []
 
 
 def _check_bounds(problems, key: str, value, minimum, *, allow_none=False, strict=False) -> None:
@@ -267,7 +276,9 @@ def _load_section(section: Section, node: dict, problems: list, notes: list) -> 
 def load(cfg: DictConfig) -> CampaignConfig:
     """Validate a composed config and return the typed campaign configuration (raises :class:`ConfigError`)."""
     resolved = _plain(cfg)
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = [p for key in ("run", "sampler", "cluster") for p in _missing(resolved[key], key)]
+    if problems:
+        raise ConfigError(problems)
     notes: list[str] = []
     run, cl = resolved["run"], resolved["cluster"]
     _check_bounds(problems, "run.samples", run["samples"], 1)
@@ -290,9 +301,15 @@ def load(cfg: DictConfig) -> CampaignConfig:
     if model is None:
         problems.append(("mission.model", f"unknown model {mission['model']!r} (allowed: {', '.join(MODELS)})"))
     else:
-        for s in model.sections:  # sections the model does not use are ignored (and kept in the provenance)
+        # Sections the model does not use are ignored, and left out of the provenance.
+        resolved["mission"] = {"model": mission["model"], **{s.name: mission.get(s.name) for s in model.sections}}
+        for s in model.sections:
             if mission.get(s.name) is None:
                 problems.append((f"mission.{s.name}", f"is required by model '{model.name}'"))
+                continue
+            missing = _missing(mission[s.name], f"mission.{s.name}")
+            if missing:
+                problems += missing
                 continue
             p, v = _load_section(s, mission[s.name], problems, notes)
             params += p

@@ -77,3 +77,15 @@ def test_switching_a_distribution_kind_ignores_the_old_parameters_visibly():
 def test_integer_design_values_must_be_whole():
     with pytest.raises(ConfigError, match="mission.launch.tcm_burns"):
         compose("+experiment=launch", "mission.launch.tcm_burns=-1")
+
+
+def test_a_missing_value_in_a_used_section_is_named():
+    with pytest.raises(ConfigError) as err:
+        compose("+experiment=night_survival", "mission.power.battery_capacity_wh=???")
+    assert err.value.problems == [("mission.power.battery_capacity_wh",
+                                   "is missing: set it in conf/ or on the command line")]
+
+
+def test_sections_the_model_does_not_use_are_left_out_of_the_provenance():
+    config = compose("+experiment=launch")
+    assert set(config.resolved["mission"]) == {"model", "launch"}
