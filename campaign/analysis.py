@@ -473,15 +473,25 @@ def sample_counts(n: int, points: int = 40, first: int = 100) -> np.ndarray:
 def convergence(res: Results, points: int = 40) -> dict:
     """Running estimates over the first N missions (in ``sample_index`` order, so N missions are exactly what a
     campaign of N samples would have drawn) for N on a geometric grid: each flag's probability with its Wilson
-    interval, and each floating metric's mean (where defined) with its normal interval. The intervals treat
-    missions as independent; with epistemic inputs see :func:`epistemic_spread` for the clustered interval."""
+    interval, and each floating metric's mean (where defined) with its normal interval. These intervals treat
+    missions as independent (Wilson 1927). When epistemic inputs vary, missions of one outer draw are dependent
+    and each flag also gets the cluster-robust interval over the outer draws (:func:`mean_interval`; NaN below two
+    draws)."""
     counts = sample_counts(res.n, points)
     out: dict = {"n": counts.tolist(), "flags": {}, "metrics": {}}
+    clustered = any(res.meta(i, "level") == "epistemic" and np.ptp(res.column(i)) > 0 for i in res.inputs)
+    outer = res.outer
     for name in res.flags:
-        s = np.concatenate([[0], np.cumsum(res.column(name))])[counts]
+        y = res.column(name)
+        s = np.concatenate([[0], np.cumsum(y)])[counts]
         lo, hi = wilson_bounds(s, counts)
         out["flags"][name] = {"p": (s / counts).tolist(), "lower": lo.tolist(), "upper": hi.tolist(),
                               "final_half_width": float((hi[-1] - lo[-1]) / 2) if counts.size else math.nan}
+        if clustered:
+            ci = np.array([mean_interval(y[:k], outer[:k])["ci95"] for k in counts])
+            out["flags"][name] |= {"lower_clustered": np.clip(ci[:, 0], 0, 1).tolist(),
+                                   "upper_clustered": np.clip(ci[:, 1], 0, 1).tolist(),
+                                   "final_half_width_clustered": float((ci[-1, 1] - ci[-1, 0]) / 2)}
     for name in res.metrics:
         y = res.column(name)
         ok = ~np.isnan(y)
@@ -515,27 +525,26 @@ def _bin_labels(x_sorted: np.ndarray, bins: int) -> np.ndarray:
     return (np.arange(n) * bins) // n
 
 
-def _anova_first_order(y_sorted: np.ndarray, labels: np.ndarray) -> float:
-    """Between-bin variance component over the total variance: the unbiased one-way random-effects (ANOVA)
-    estimator ``(MSB - MSW) / n0`` (Searle, Casella & McCulloch 1992, §3.5), divided by ``Var(Y)``."""
+def _anova_between(y_sorted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Between-bin variance component of ``y`` and its normal-theory standard error: the unbiased one-way
+    random-effects (ANOVA) estimator ``(MSB - MSW) / n0`` and ``sqrt(2 / n0^2 (MSB^2 / (m - 1) + MSW^2 / (n - m)))``
+    (Searle, Casella & McCulloch 1992, §3.5-3.6). ``labels`` (shape (n,)) are the bins of the rows."""
     n = y_sorted.size
-    counts = np.bincount(labels)
-    counts = counts[counts > 0]
     _, labels = np.unique(labels, return_inverse=True)
+    counts = np.bincount(labels)
     m = counts.size
-    total_var = float(np.var(y_sorted, ddof=1)) if n > 1 else 0.0
-    if m < 2 or n <= m or total_var <= 0:
-        return math.nan
+    if m < 2 or n <= m:
+        return math.nan, math.nan
     means = np.bincount(labels, weights=y_sorted) / counts
     grand = float(y_sorted.mean())
     msb = float(np.sum(counts * (means - grand) ** 2)) / (m - 1)
     msw = float(np.sum((y_sorted - means[labels]) ** 2)) / (n - m)
     n0 = (n - float(np.sum(counts.astype(float) ** 2)) / n) / (m - 1)
-    return (msb - msw) / n0 / total_var
+    return (msb - msw) / n0, math.sqrt(2.0 / n0 ** 2 * (msb ** 2 / (m - 1) + msw ** 2 / (n - m)))
 
 
-def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None,
-                           batches: int = 10) -> tuple[float, float]:
+def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None, batches: int = 10,
+                           groups: np.ndarray | None = None) -> tuple[float, float]:
     """Given-data first-order Sobol index ``S = Var(E[Y|X]) / Var(Y)`` of one input, from any sample.
 
     ``x``, ``y``: shape (n,), the input and the output (a 0/1 flag or a metric) of the same missions, drawn
@@ -545,27 +554,38 @@ def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None
     data", EJOR 226; Strong & Oakley 2013), here with the ANOVA bias correction so that an input that does not
     act gets ~0 rather than a positive bias of about ``bins / n``.
 
+    ``groups`` (shape (n,), optional) marks rows that share ``x`` by construction: the epistemic outer draws, in
+    which an epistemic input is constant. The estimator then works on the groups (x of each group, mean y of each
+    group, equal-sized groups assumed): binning the rows would put every draw in a class of its own, and the
+    index would measure all the epistemic inputs together rather than this one. ``Var(Y)`` stays the rows' variance.
+
     Returns ``(S, se)``: ``se`` is a batch standard error, the standard deviation of the estimates on ``batches``
-    interleaved sub-samples divided by ``sqrt(batches)`` (NaN when ``n`` is too small to split).
+    interleaved sub-samples divided by ``sqrt(batches)``; where the sample is too small to split (fewer than
+    ``20 * batches`` rows or groups) it is the normal-theory ANOVA standard error.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    total_var = float(np.var(y, ddof=1)) if y.size > 1 else 0.0
+    if groups is not None:
+        _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+        y = np.bincount(inverse, weights=y) / np.bincount(inverse)
+        x = x[first]
     n = y.size
-    if n < 4 or np.ptp(x) == 0:
+    if n < 4 or np.ptp(x) == 0 or total_var <= 0:
         return math.nan, math.nan
     order = np.argsort(x, kind="stable")
     xs, ys = x[order], y[order]
-    s = _anova_first_order(ys, _bin_labels(xs, bins or default_bins(n)))
-    se = math.nan
-    if batches >= 2 and n >= 40 * batches:
+    v, v_se = _anova_between(ys, _bin_labels(xs, bins or default_bins(n)))
+    se = v_se / total_var
+    if batches >= 2 and n >= 20 * batches:
         part = order % batches  # sub-sample membership by row, kept in x order
         sub = []
         for b in range(batches):
             keep = part == b
-            sub.append(_anova_first_order(ys[keep], _bin_labels(xs[keep], default_bins(int(keep.sum())))))
-        sub = np.asarray(sub)
+            sub.append(_anova_between(ys[keep], _bin_labels(xs[keep], default_bins(int(keep.sum()))))[0])
+        sub = np.asarray(sub) / total_var
         if np.all(np.isfinite(sub)):
             se = float(np.std(sub, ddof=1) / math.sqrt(batches))
-    return float(s), se
+    return float(v / total_var), float(se)
 
 
 def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -580,8 +600,10 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
     """For every target (each flag, each metric) and every sampled input: the given-data first-order index
     (:func:`first_order_given_data`) with its standard error and Spearman's rank correlation. A metric with
     ``valid_when`` is analysed over the missions where it is defined (its sensitivity given that phase was
-    reached). Inputs that did not vary (``fixed``) are left out."""
+    reached). Epistemic inputs are analysed over their outer draws (``groups`` of :func:`first_order_given_data`).
+    Inputs that did not vary (``fixed``) are left out."""
     inputs = [i for i in res.inputs if np.ptp(res.column(i)) > 0]
+    outer = res.outer
     targets = list(targets) if targets is not None else res.flags + res.metrics
     out: dict = {"method": "given-data first-order Sobol (equal-count bins, ANOVA-corrected) and Spearman",
                  "inputs": {i: {"unit": res.unit(i), "level": res.meta(i, "level")} for i in inputs},
@@ -596,7 +618,8 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
                  "valid_when": res.meta(t, "valid_when") or None, "indices": {}}
         for i in inputs:
             x = res.column(i)[ok]
-            s, se = first_order_given_data(x, y[ok])
+            groups = outer[ok] if res.meta(i, "level") == "epistemic" else None
+            s, se = first_order_given_data(x, y[ok], groups=groups)
             entry["indices"][i] = {"first_order": s, "first_order_se": se, "spearman": rank_correlation(x, y[ok])}
         entry["sum_first_order"] = float(np.nansum([v["first_order"] for v in entry["indices"].values()]))
         out["targets"][t] = entry

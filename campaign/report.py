@@ -254,6 +254,8 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
         return "no sampled input varies"
     if not targets:
         return "no goal or phase flag varies"
+    from matplotlib.ticker import MaxNLocator
+
     shown = []
     for t in targets:
         idx = sens["targets"][t]["indices"]
@@ -281,6 +283,7 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
         ax.set_yticks(y, [""] * len(y))
         ax.set_xlim(min(0.0, float(np.min(s1 - 2 * se))), max(0.05, float(np.max(s1 + 2 * se)) * 1.1))
         ax.axvline(0, color="k", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.set_xlabel(f"First-order Sobol index of {t} (share of variance)")
         ax.set_title(f"{t}: first-order index (n={sens['targets'][t]['n']:,}, 95% interval)", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
@@ -300,7 +303,11 @@ def plot_convergence(res: Results, summary: Mapping, file: Path) -> str | None:
     n = np.asarray(conv["n"])
     for ax, name in zip(axes.flat, flags):
         f = conv["flags"][name]
-        ax.fill_between(n, f["lower"], f["upper"], color=PHASE_COLOURS[0], alpha=0.25, label="95% interval")
+        if "lower_clustered" in f:
+            ax.fill_between(n, f["lower_clustered"], f["upper_clustered"], color=PHASE_COLOURS[1], alpha=0.2,
+                            label="95%, clustered by epistemic draw")
+        ax.fill_between(n, f["lower"], f["upper"], color=PHASE_COLOURS[0], alpha=0.3,
+                        label="95% Wilson (independent missions)")
         ax.plot(n, f["p"], color=PHASE_COLOURS[0], label="running estimate")
         ax.axhline(f["p"][-1], color="k", lw=0.8, ls="--", label=f"final {f['p'][-1]:.4f}")
         ax.set_xscale("log")
@@ -409,7 +416,7 @@ def _p(x: float | None) -> str:
 def _prob_rows(items: Mapping[str, Mapping]) -> list[str]:
     rows = ["| | P | 95% interval (Wilson) | successes / n |", "| --- | ---: | --- | ---: |"]
     for name, s in items.items():
-        rows.append(f"| {name} | {_p(s['p'])} | [{_p(s['ci95'][0])}, {_p(s['ci95'][1])}] | "
+        rows.append(f"| {name.replace('|', '&#124;')} | {_p(s['p'])} | [{_p(s['ci95'][0])}, {_p(s['ci95'][1])}] | "
                     f"{s['successes']:,} / {s['n']:,} |")
     return rows
 
@@ -511,8 +518,12 @@ def markdown(summary: Mapping) -> str:
     lines += ["## Convergence", ""]
     conv = summary["convergence"]
     if conv["flags"]:
-        lines += ["Half-width of the 95% interval at the full sample: " + ", ".join(
-            f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items()) + ".", ""]
+        lines += ["Half-width of the 95% Wilson interval at the full sample: " + ", ".join(
+            f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items()) + "."]
+        if any("final_half_width_clustered" in v for v in conv["flags"].values()):
+            lines += ["", "Clustered by epistemic draw (the honest one when epistemic inputs vary): " + ", ".join(
+                f"{k} {_p(v['final_half_width_clustered'])}" for k, v in conv["flags"].items()) + "."]
+        lines.append("")
     lines += figure("convergence", "Convergence")
 
     trade = summary.get("trade")
