@@ -46,7 +46,8 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # centre -/+ half is exactly 0 / 1 at 0 / n successes; rounding would leave ~1e-17
+    return (0.0 if successes == 0 else max(0.0, centre - half)), (1.0 if successes == n else min(1.0, centre + half))
 
 
 def exact_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -171,9 +172,8 @@ def wilson_bounds(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple
         denom = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    empty = n == 0
-    return (np.where(empty, 0.0, np.clip(centre - half, 0.0, 1.0)),
-            np.where(empty, 1.0, np.clip(centre + half, 0.0, 1.0)))
+    return (np.where(s == 0, 0.0, np.clip(centre - half, 0.0, 1.0)),
+            np.where(s == n, 1.0, np.clip(centre + half, 0.0, 1.0)))
 
 
 def mean_interval(values: np.ndarray, clusters: np.ndarray | None = None, z: float = Z95) -> dict:
@@ -526,9 +526,15 @@ def _bin_labels(x_sorted: np.ndarray, bins: int) -> np.ndarray:
 
 
 def _anova_between(y_sorted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Between-bin variance component of ``y`` and its normal-theory standard error: the unbiased one-way
-    random-effects (ANOVA) estimator ``(MSB - MSW) / n0`` and ``sqrt(2 / n0^2 (MSB^2 / (m - 1) + MSW^2 / (n - m)))``
-    (Searle, Casella & McCulloch 1992, §3.5-3.6). ``labels`` (shape (n,)) are the bins of the rows."""
+    """The variance of the bin means of ``y`` about its mean, ``sum_m n_m / n (mu_m - mu)^2``, estimated without
+    the noise of the sample bin means, and its normal-theory standard error.
+
+    Fixed-effects one-way ANOVA (the bins are fixed by the data's quantiles, not a random sample of bins):
+    ``E[SSB] = sum_m n_m (mu_m - mu)^2 + (m - 1) sigma_w^2``, so the estimate is ``(SSB - (m - 1) MSW) / n``
+    (the omega-squared correction, Hays 1963); ``SSB / sigma_w^2`` is non-central chi-square with m - 1 degrees
+    of freedom, whose variance gives ``se = sqrt(2 (m - 1) MSW^2 + 4 MSW max(0, SSB - (m - 1) MSW)) / n``.
+    ``labels`` (shape (n,)) are the bins of the rows.
+    """
     n = y_sorted.size
     _, labels = np.unique(labels, return_inverse=True)
     counts = np.bincount(labels)
@@ -536,35 +542,34 @@ def _anova_between(y_sorted: np.ndarray, labels: np.ndarray) -> tuple[float, flo
     if m < 2 or n <= m:
         return math.nan, math.nan
     means = np.bincount(labels, weights=y_sorted) / counts
-    grand = float(y_sorted.mean())
-    msb = float(np.sum(counts * (means - grand) ** 2)) / (m - 1)
+    ssb = float(np.sum(counts * (means - y_sorted.mean()) ** 2))
     msw = float(np.sum((y_sorted - means[labels]) ** 2)) / (n - m)
-    n0 = (n - float(np.sum(counts.astype(float) ** 2)) / n) / (m - 1)
-    return (msb - msw) / n0, math.sqrt(2.0 / n0 ** 2 * (msb ** 2 / (m - 1) + msw ** 2 / (n - m)))
+    signal = ssb - (m - 1) * msw
+    return signal / n, math.sqrt(2 * (m - 1) * msw ** 2 + 4 * msw * max(0.0, signal)) / n
 
 
-def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None, batches: int = 10,
+def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None,
                            groups: np.ndarray | None = None) -> tuple[float, float]:
     """Given-data first-order Sobol index ``S = Var(E[Y|X]) / Var(Y)`` of one input, from any sample.
 
     ``x``, ``y``: shape (n,), the input and the output (a 0/1 flag or a metric) of the same missions, drawn
     however the sampler drew them (no special design needed). The missions are sorted by ``x`` and cut into
-    ``bins`` classes of equal counts (one class per distinct value for a discrete input); ``Var(E[Y|X])`` is the
-    between-class variance component (Plischke, Borgonovo & Smith 2013, "Global sensitivity measures from given
-    data", EJOR 226; Strong & Oakley 2013), here with the ANOVA bias correction so that an input that does not
-    act gets ~0 rather than a positive bias of about ``bins / n``.
+    ``bins`` classes of equal counts (default :func:`default_bins`; one class per distinct value for a discrete
+    input); ``Var(E[Y|X])`` is the variance of the class means (Plischke, Borgonovo & Smith 2013, "Global
+    sensitivity measures from given data", EJOR 226; Strong & Oakley 2013), here without the noise of the sample
+    class means (:func:`_anova_between`), so that an input that does not act gets ~0 rather than a positive bias
+    of about ``bins / n``. The discretisation leaves a small negative bias (the variation of E[Y|X] within a
+    class), negligible with many classes.
 
     ``groups`` (shape (n,), optional) marks rows that share ``x`` by construction: the epistemic outer draws, in
     which an epistemic input is constant. The estimator then works on the groups (x of each group, mean y of each
     group, equal-sized groups assumed): binning the rows would put every draw in a class of its own, and the
     index would measure all the epistemic inputs together rather than this one. ``Var(Y)`` stays the rows' variance.
 
-    Returns ``(S, se)``: ``se`` is a batch standard error, the standard deviation of the estimates on ``batches``
-    interleaved sub-samples divided by ``sqrt(batches)``; where the sample is too small to split (fewer than
-    ``20 * batches`` rows or groups) it is the normal-theory ANOVA standard error.
+    Returns ``(S, se)``, ``se`` the normal-theory standard error (accurate near S = 0, conservative for large S).
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    total_var = float(np.var(y, ddof=1)) if y.size > 1 else 0.0
+    total_var = float(np.var(y)) if y.size > 1 else 0.0
     if groups is not None:
         _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
         y = np.bincount(inverse, weights=y) / np.bincount(inverse)
@@ -573,19 +578,8 @@ def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None
     if n < 4 or np.ptp(x) == 0 or total_var <= 0:
         return math.nan, math.nan
     order = np.argsort(x, kind="stable")
-    xs, ys = x[order], y[order]
-    v, v_se = _anova_between(ys, _bin_labels(xs, bins or default_bins(n)))
-    se = v_se / total_var
-    if batches >= 2 and n >= 20 * batches:
-        part = order % batches  # sub-sample membership by row, kept in x order
-        sub = []
-        for b in range(batches):
-            keep = part == b
-            sub.append(_anova_between(ys[keep], _bin_labels(xs[keep], default_bins(int(keep.sum()))))[0])
-        sub = np.asarray(sub) / total_var
-        if np.all(np.isfinite(sub)):
-            se = float(np.std(sub, ddof=1) / math.sqrt(batches))
-    return float(v / total_var), float(se)
+    v, se = _anova_between(y[order], _bin_labels(x[order], bins or default_bins(n)))
+    return float(v / total_var), float(se / total_var)
 
 
 def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
