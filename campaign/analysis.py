@@ -112,7 +112,9 @@ def summarize(run_dir: str | Path) -> dict:
             before, reached = name, values
 
     counts = pc.value_counts(table.column("outcome_name").combine_chunks().dictionary_decode())
-    phase_of = dict(zip(table.column("outcome_name").to_pylist(), table.column("failed_phase").to_pylist()))
+    pairs = pa.table({"o": table.column("outcome_name").cast(pa.string()),
+                      "p": table.column("failed_phase").cast(pa.string())}).group_by(["o", "p"]).aggregate([])
+    phase_of = dict(zip(pairs.column("o").to_pylist(), pairs.column("p").to_pylist()))
     for item in sorted(counts.to_pylist(), key=lambda c: -c["counts"]):
         if item["values"] == "success":
             continue
@@ -532,24 +534,32 @@ def _anova_between(y_sorted: np.ndarray, labels: np.ndarray) -> tuple[float, flo
     Fixed-effects one-way ANOVA (the bins are fixed by the data's quantiles, not a random sample of bins):
     ``E[SSB] = sum_m n_m (mu_m - mu)^2 + (m - 1) sigma_w^2``, so the estimate is ``(SSB - (m - 1) MSW) / n``
     (the omega-squared correction, Hays 1963); ``SSB / sigma_w^2`` is non-central chi-square with m - 1 degrees
-    of freedom, whose variance gives ``se = sqrt(2 (m - 1) MSW^2 + 4 MSW max(0, SSB - (m - 1) MSW)) / n``.
-    ``labels`` (shape (n,)) are the bins of the rows.
+    of freedom, whose variance gives the noise part of the standard error,
+    ``(2 (m - 1) MSW^2 + 4 MSW max(0, SSB - (m - 1) MSW)) / n^2``. The bins' means also vary with the sample of
+    the input itself (what a fixed-effects model ignores); the delta method on the mean of the rows' squared
+    deviations ``(mu_bin(i) - mu)^2`` adds ``Var_rows((mu_bin(i) - mu)^2) / n``. ``se`` is the square root of the
+    sum. ``labels`` (shape (n,)) are the bins of the rows.
     """
     n = y_sorted.size
-    _, labels = np.unique(labels, return_inverse=True)
     counts = np.bincount(labels)
+    if np.any(counts == 0):
+        _, labels = np.unique(labels, return_inverse=True)
+        counts = np.bincount(labels)
     m = counts.size
     if m < 2 or n <= m:
         return math.nan, math.nan
     means = np.bincount(labels, weights=y_sorted) / counts
-    ssb = float(np.sum(counts * (means - y_sorted.mean()) ** 2))
+    spread = (means - y_sorted.mean()) ** 2
+    ssb = float(np.sum(counts * spread))
     msw = float(np.sum((y_sorted - means[labels]) ** 2)) / (n - m)
     signal = ssb - (m - 1) * msw
-    return signal / n, math.sqrt(2 * (m - 1) * msw ** 2 + 4 * msw * max(0.0, signal)) / n
+    noise_var = (2 * (m - 1) * msw ** 2 + 4 * msw * max(0.0, signal)) / n ** 2
+    sampling_var = float(np.sum(counts * (spread - ssb / n) ** 2)) / n ** 2
+    return signal / n, math.sqrt(noise_var + sampling_var)
 
 
 def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None,
-                           groups: np.ndarray | None = None) -> tuple[float, float]:
+                           groups: np.ndarray | None = None, order: np.ndarray | None = None) -> tuple[float, float]:
     """Given-data first-order Sobol index ``S = Var(E[Y|X]) / Var(Y)`` of one input, from any sample.
 
     ``x``, ``y``: shape (n,), the input and the output (a 0/1 flag or a metric) of the same missions, drawn
@@ -566,6 +576,8 @@ def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None
     group, equal-sized groups assumed): binning the rows would put every draw in a class of its own, and the
     index would measure all the epistemic inputs together rather than this one. ``Var(Y)`` stays the rows' variance.
 
+    ``order`` (optional, without ``groups``): ``argsort(x)``, when the caller has it already.
+
     Returns ``(S, se)``, ``se`` the normal-theory standard error (accurate near S = 0, conservative for large S).
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -573,11 +585,12 @@ def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None
     if groups is not None:
         _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
         y = np.bincount(inverse, weights=y) / np.bincount(inverse)
-        x = x[first]
+        x, order = x[first], None
     n = y.size
     if n < 4 or np.ptp(x) == 0 or total_var <= 0:
         return math.nan, math.nan
-    order = np.argsort(x, kind="stable")
+    if order is None:
+        order = np.argsort(x, kind="stable")
     v, se = _anova_between(y[order], _bin_labels(x[order], bins or default_bins(n)))
     return float(v / total_var), float(se / total_var)
 
@@ -588,6 +601,17 @@ def rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan
     return float(np.corrcoef(stats.rankdata(x), stats.rankdata(y))[0, 1])
+
+
+def _average_ranks(x: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x`` (shape (n,)) with ties given their average rank, from ``order = argsort(x)``
+    (what ``scipy.stats.rankdata`` returns, without sorting again)."""
+    xs = x[order]
+    start = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]]))
+    end = np.concatenate([start[1:], [xs.size]])
+    ranks = np.empty(xs.size)
+    ranks[order] = np.repeat((start + end + 1) / 2.0, end - start)
+    return ranks
 
 
 def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
@@ -602,6 +626,8 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
     out: dict = {"method": "given-data first-order Sobol (equal-count bins, ANOVA-corrected) and Spearman",
                  "inputs": {i: {"unit": res.unit(i), "level": res.meta(i, "level")} for i in inputs},
                  "targets": {}}
+    full_order = {i: np.argsort(res.column(i), kind="stable") for i in inputs}
+    per_mask: dict[bytes, dict] = {}  # sort orders and ranks of the inputs over each set of defined rows
     for t in targets:
         y = res.column(t).astype(float)
         ok = ~np.isnan(y)
@@ -610,11 +636,21 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
             continue
         entry = {"n": int(ok.sum()), "unit": res.unit(t), "role": res.meta(t, "role"),
                  "valid_when": res.meta(t, "valid_when") or None, "indices": {}}
+        cache = per_mask.setdefault(np.packbits(ok).tobytes(), {})
+        position = np.cumsum(ok) - 1
+        y_ranks = stats.rankdata(y[ok])
         for i in inputs:
             x = res.column(i)[ok]
-            groups = outer[ok] if res.meta(i, "level") == "epistemic" else None
-            s, se = first_order_given_data(x, y[ok], groups=groups)
-            entry["indices"][i] = {"first_order": s, "first_order_se": se, "spearman": rank_correlation(x, y[ok])}
+            if i not in cache:
+                order = position[full_order[i][ok[full_order[i]]]]
+                cache[i] = (order, _average_ranks(x, order))
+            order, x_ranks = cache[i]
+            if res.meta(i, "level") == "epistemic":
+                s, se = first_order_given_data(x, y[ok], groups=outer[ok])
+            else:
+                s, se = first_order_given_data(x, y[ok], order=order)
+            rho = float(np.corrcoef(x_ranks, y_ranks)[0, 1]) if np.ptp(x) > 0 else math.nan
+            entry["indices"][i] = {"first_order": s, "first_order_se": se, "spearman": rho}
         entry["sum_first_order"] = float(np.nansum([v["first_order"] for v in entry["indices"].values()]))
         out["targets"][t] = entry
     return out

@@ -385,6 +385,7 @@ def plot_trade(res: Results, summary: Mapping, file: Path) -> str | None:
     ax.axhline(0, color="k", lw=0.8)
     short = [f"{d['values'][key]:g}" if key else d["job"] for d in designs]
     ax.set_xticks(slot, [f"{short[i]} -> {short[i + 1]}" for i in range(len(pairs))])
+    ax.set_xlim(-0.6, len(pairs) - 0.4)
     ax.set_xlabel(f"{key} (swept): previous -> next design" if key else "neighbouring designs (job numbers)")
     ax.set_ylabel("Paired difference in P (next - previous)")
     ax.set_title("Paired differences on common random numbers (95%)")
