@@ -184,7 +184,7 @@ def mean_interval(values: np.ndarray, clusters: np.ndarray | None = None, z: flo
     Without ``clusters`` the rows are taken as independent: ``Var(mean) = s^2 / n``. With ``clusters`` (shape (n,),
     any integer labels: rows that share a label are dependent, e.g. missions of one epistemic outer draw) the
     variance is the cluster-robust (sandwich) one, ``Var(mean) = K / (K - 1) * sum_k (sum_{i in k} (y_i - mean))^2
-    / n^2`` over the K clusters (Liang & Zeger 1986; the ratio estimator of cluster sampling, Cochran 1977 §6.3),
+    / n^2`` over the K clusters (Liang & Zeger 1986; the ratio estimator of cluster sampling, Cochran 1977),
     which reduces to ``s^2 / n`` (up to ``(n-1)/n``) when every row is its own cluster.
 
     Returns ``{"mean", "ci95": [lo, hi], "se", "n", "clusters"}``; the interval is NaN when it cannot be estimated.

@@ -66,6 +66,7 @@ def write_report(path: str | Path, summary: Mapping | None = None, out_dir: str 
             else:
                 written[name] = f"{PLOTS_DIR}/{name}.png"
     full["report"] = {"plots": written, "skipped": skipped, "markdown": "report.md",
+                      "incomplete_runs": [str(r) for r in res.runs if not (r / "manifest.json").exists()],
                       "seconds": round(time.perf_counter() - started, 3)}
     full = analysis.json_safe(full)
     _write_text_atomic(out / "summary.json", json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n")
@@ -433,6 +434,9 @@ def markdown(summary: Mapping) -> str:
         lines += [f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
                   f"seed {run.get('seed')}, precision {run.get('precision')}, code revision "
                   f"`{run.get('code_revision')}`.", ""]
+    if summary["report"].get("incomplete_runs"):
+        lines += ["**Incomplete: no manifest.json in " + ", ".join(f"`{r}`" for r in summary["report"][
+            "incomplete_runs"]) + "; these statistics cover only the shards written so far.**", ""]
     lines += ["Intervals are 95%. Probabilities use the Wilson score interval, which treats missions as independent;",
               "with epistemic inputs, missions of one outer draw share a state of knowledge, and the clustered",
               "interval of the epistemic section is the honest one for the marginal probability.", ""]
