@@ -333,7 +333,7 @@ def plot_epistemic(res: Results, summary: Mapping, file: Path) -> str | None:
     fig, axes = _figure(4.8 * len(targets[:3]), 4.2, ncols=len(targets[:3]))
     for ax, t in zip(axes.flat, targets[:3]):
         e = epi["flags"][t]
-        ax.hist(e["per_draw"], bins=min(40, max(5, e["draws"] // 4)), color=PHASE_COLOURS[4], alpha=0.8)
+        ax.hist(e["per_draw"], bins=min(40, max(8, e["draws"] // 3)), color=PHASE_COLOURS[4], alpha=0.8)
         ax.axvline(e["median"], color="k", lw=1.5, label=f"median {e['median']:.3f}")
         for q in (e["p05"], e["p95"]):
             ax.axvline(q, color="k", lw=1, ls="--")
