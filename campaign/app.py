@@ -67,7 +67,7 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
         # An embedded Ray must never listen beyond loopback, whatever the environment says; Ray reads this
         # at import. (A driver joining a multi-machine cluster must not set it: it would advertise 127.0.0.1.)
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    from . import analysis, cluster, store  # Ray is imported here, after validation
+    from . import analysis, cluster, report, store  # Ray is imported here, after validation
 
     for note in config.notes:
         log(f"note: {note}")
@@ -122,7 +122,12 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
                **analysis.summarize(rs.root)}
     rs.write_summary(summary)
     log(analysis.format_summary(summary))
-    log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root / 'summary.json'}")
+    try:  # adds the report's sections to summary.json, writes report.md and plots/
+        summary = report.write_report(rs.root, summary, log=log)
+    except Exception as e:  # the run is complete and valid: a failed report must not lose it
+        log(f"error: the report failed ({type(e).__name__}: {e}); retry with: python -m campaign.report {rs.root}")
+    log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root / 'summary.json'}\n"
+        f"  report   {rs.root / 'report.md'}")
     return RunResult(rs.root, summary, len(todo), len(done))
 
 
