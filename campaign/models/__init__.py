@@ -4,10 +4,11 @@
 """
 
 from ._spec import Input, Kind, MissionModel, Output, Param, Section
+from .landing import MODEL as LANDING
 from .launch import MODEL as LAUNCH
 from .night_survival import MODEL as NIGHT_SURVIVAL
 from .outcomes import Outcome, Phase
 
-MODELS: dict[str, MissionModel] = {m.name: m for m in (LAUNCH, NIGHT_SURVIVAL)}
+MODELS: dict[str, MissionModel] = {m.name: m for m in (LAUNCH, LANDING, NIGHT_SURVIVAL)}
 
 __all__ = ["MODELS", "Input", "Kind", "MissionModel", "Outcome", "Output", "Param", "Phase", "Section"]

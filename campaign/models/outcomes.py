@@ -30,6 +30,12 @@ class Outcome(enum.IntEnum):
     ENGINE_FAILURE_DOI = 22
     PROPELLANT_DEPLETED_BEFORE_PDI = 23
     PROPELLANT_SHORT_FOR_DESCENT = 24
+    # landing: powered descent to touchdown
+    LANDING_CRASH = 30  # impact faster than the structure survives
+    LANDING_TIP_OVER = 31  # came to rest on its side (slope and horizontal speed)
+    LANDING_PROPELLANT_EXHAUSTED = 32  # ran dry before touchdown and fell
+    LANDING_HAZARD = 33  # upright but on a slope or rock beyond the limits
+    LANDING_HARD = 34  # touchdown speed beyond the specification, below destruction
     # surface: survival of every darkness period and of the days between
     SURFACE_FROZE_BATTERY_EXHAUSTED = 50  # battery at its floor, heater unpowered, box below survival temperature
     SURFACE_FROZE_HEATER_LIMITED = 51  # battery not empty, but the heater at full power could not hold the box
