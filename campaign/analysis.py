@@ -129,6 +129,42 @@ def summarize(run_dir: str | Path) -> dict:
             out["metrics"][name] = {"n": int(values.size), "mean": float(values.mean()),
                                     "p05": float(q[0]), "p50": float(q[1]), "p95": float(q[2]),
                                     "unit": _unit(data.schema, name)}
+    if {"landing_downrange_m", "landing_crossrange_m", "miss_distance_m"} <= set(metrics):
+        out["landing"] = landing_dispersion(table)
+    return out
+
+
+CHI2_2DOF_99 = 9.210340371976182  # 99% quantile of the chi-square distribution with 2 degrees of freedom
+
+
+def landing_dispersion(table: pa.Table) -> dict:
+    """Touchdown dispersion: miss-distance percentiles (50/90/99%, empirical, every touchdown), the 99% dispersion
+    ellipse of a bivariate normal fitted to the (downrange, crossrange) of the safe landings (centre, semi-axes in metres, orientation of the major axis
+    in degrees from downrange towards crossrange), and touchdown-speed percentiles."""
+    col = lambda name: table.column(name).to_numpy(zero_copy_only=False).astype(float)  # noqa: E731
+    miss = col("miss_distance_m")
+    # The ellipse describes where landings that went to plan scatter: crashed and faulted flights (kilometres off
+    # after an altimeter fault) would stretch a normal fit; the percentiles cover every touchdown.
+    safe = (table.column("landing_ok").to_numpy(zero_copy_only=False).astype(bool)
+            if "landing_ok" in table.column_names else np.ones(table.num_rows, dtype=bool))
+    x, y = col("landing_downrange_m")[safe], col("landing_crossrange_m")[safe]
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(np.stack([x, y])))
+    major = eigenvectors[:, 1]
+    out = {
+        "miss_distance_m": dict(zip(("p50", "p90", "p99"), map(float, np.percentile(miss, [50, 90, 99])))),
+        "ellipse99": {"centre_m": [float(x.mean()), float(y.mean())],
+                      "semi_major_m": float(np.sqrt(CHI2_2DOF_99 * eigenvalues[1])),
+                      "semi_minor_m": float(np.sqrt(CHI2_2DOF_99 * max(eigenvalues[0], 0.0))),
+                      "orientation_deg": float(np.degrees(np.arctan2(major[1], major[0])) % 180.0),
+                      "fraction_inside": None, "of": "safe landings" if not safe.all() else "all touchdowns",
+                      "n": int(safe.sum())},
+    }
+    d = np.stack([x - x.mean(), y - y.mean()])
+    inside = np.einsum("in,ij,jn->n", d, np.linalg.pinv(np.cov(np.stack([x, y]))), d) <= CHI2_2DOF_99
+    out["ellipse99"]["fraction_inside"] = float(inside.mean())
+    for name in ("touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps"):
+        if name in table.column_names:
+            out[name] = dict(zip(("p50", "p90", "p99"), map(float, np.percentile(col(name), [50, 90, 99]))))
     return out
 
 
@@ -157,6 +193,16 @@ def format_summary(summary: Mapping) -> str:
     if summary["failures"]:
         lines.append("Failure causes (first failure)")
         lines += [row(f"{f['phase']}: {f['outcome']}", f) for f in summary["failures"]]
+    if summary.get("landing"):
+        d = summary["landing"]
+        e = d["ellipse99"]
+        lines.append(f"{'Landing dispersion':<46} {'p50':>10} {'p90':>10} {'p99':>10}")
+        for name in ("miss_distance_m", "touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps"):
+            if name in d:
+                lines.append(f"  {name:<44} {d[name]['p50']:10.4g} {d[name]['p90']:10.4g} {d[name]['p99']:10.4g}")
+        lines.append(f"  99% ellipse: {e['semi_major_m']:.1f} m x {e['semi_minor_m']:.1f} m, major axis at "
+                     f"{e['orientation_deg']:.0f} deg from downrange, centre ({e['centre_m'][0]:.1f}, "
+                     f"{e['centre_m'][1]:.1f}) m, holds {100 * e['fraction_inside']:.1f}% of the {e['of']}")
     if summary["metrics"]:
         lines.append(f"{'Metric (where defined)':<46} {'p05':>10} {'median':>10} {'p95':>10}   unit")
         for name, m in summary["metrics"].items():

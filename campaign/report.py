@@ -198,8 +198,8 @@ def plot_landing_dispersion(res: Results, summary: Mapping, file: Path) -> str |
     ax = axes[0, 0]
     ax.scatter(x[show], y[show], s=4, alpha=0.35, color=PHASE_COLOURS[0], linewidths=0,
                label=f"touchdowns ({min(x.size, MAX_SCATTER_POINTS):,} of {x.size:,} shown)")
-    e = error_ellipse(x, y)
-    ax.plot(e[:, 0], e[:, 1], color=PHASE_COLOURS[3], lw=2, label="95% ellipse (normal fit, all touchdowns)")
+    e = error_ellipse(x, y, coverage=0.99)
+    ax.plot(e[:, 0], e[:, 1], color=PHASE_COLOURS[3], lw=2, label="99% ellipse (normal fit, all touchdowns; summary.json: landing)")
     ax.plot([x.mean()], [y.mean()], "k+", ms=12, mew=2, label="mean")
     ax.plot([0], [0], "x", color="k", ms=8, label="target")
     ax.set_aspect("equal", adjustable="datalim")

@@ -161,6 +161,17 @@ def initial_state(p, mass):
 
 def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
     """Simulate one powered descent from PDI to touchdown (scalars in, scalars out)."""
+    return _descend(params, inputs, key, record=False)[0]
+
+
+def trajectory(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array):
+    """The touchdown outputs and, per integration step (arrays of shape (steps, ...)): time ``t`` (s), true
+    position ``r`` and velocity ``v`` at the step's end, mass ``m`` (kg), thrust vector (N), the thrust available
+    and the lowest thrust allowed (N), and whether the lander was still flying. For tests and plots."""
+    return _descend(params, inputs, key, record=True)
+
+
+def _descend(params, inputs, key, record: bool):
     p = {k.removeprefix("landing."): v for k, v in params.items() if k.startswith("landing.")}
     x = {k.removeprefix("landing."): v for k, v in inputs.items() if k.startswith("landing.")}
     dtype = x["thrust_factor"].dtype
@@ -220,7 +231,8 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
         tilt = jnp.radians(x["misalignment_deg"]) + jnp.where(engine_out & (t >= t_engine_out), jnp.radians(2.0), 0.0)
         direction = direction + tilt * misalign_axis
         direction = direction / jnp.linalg.norm(direction)
-        return thrust * direction, thrust / jnp.maximum(thrust_max, 1e-9)
+        floor_n = jnp.where(available > 0, p["throttle_min"] * p["engine_thrust_n"] * x["thrust_factor"], 0.0)
+        return thrust * direction, thrust / jnp.maximum(thrust_max, 1e-9), available, floor_n
 
     def altitude(r):
         return jnp.linalg.norm(r) - R_MOON
@@ -228,7 +240,7 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
     def body(carry, k):
         state, nav_r, nav_v, landed, td, max_throttle = carry
         t = k * dt
-        thrust, throttle = thrust_command(t, state, nav_r, nav_v)
+        thrust, throttle, available, floor_n = thrust_command(t, state, nav_r, nav_v)
         new = rk4_step(state, thrust, exhaust, dt)
         new = (new[0], new[1], jnp.maximum(new[2], p["dry_mass_kg"]))
         # Navigation error: drift, then fixes from feature matching and the altimeter.
@@ -254,16 +266,18 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
         touch = tuple(a + frac * (b - a) for a, b in zip(state, new))
         td = jax.tree_util.tree_map(lambda old, cand: jnp.where(crosses, cand, old), td,
                                     (touch[0], touch[1], touch[2], t + frac * dt, thrust))
+        flying = ~(landed & ~crosses)
+        max_throttle = jnp.where(flying, jnp.maximum(max_throttle, throttle), max_throttle)
         landed = landed | crosses
         state = jax.tree_util.tree_map(lambda old, n: jnp.where(landed, old, n), state, new)
-        max_throttle = jnp.where(landed & ~crosses, max_throttle, jnp.maximum(max_throttle, throttle))
-        return (state, nav_r, nav_v, landed, td, max_throttle), None
+        record_k = (t + dt, state[0], state[1], state[2], thrust, available, floor_n, flying) if record else None
+        return (state, nav_r, nav_v, landed, td, max_throttle), record_k
 
     start = initial_state(p, mass0)
     zero3 = jnp.zeros(3, dtype)
     td0 = (start[0], start[1], start[2], jnp.zeros((), dtype), zero3)
     carry0 = (start, nav_err_r0, zero3, jnp.array(False), td0, jnp.zeros((), dtype))
-    (state, _, _, landed, td, max_throttle), _ = jax.lax.scan(body, carry0, params["landing.step_index"])
+    (state, _, _, landed, td, max_throttle), recorded = jax.lax.scan(body, carry0, params["landing.step_index"])
     r_td, v_td, m_td, t_td, thrust_td = td
     # Still airborne when the simulated window closes: it hovers down at the touchdown rate on what propellant is
     # left, and falls the rest of the way if that runs out first (completed analytically).
@@ -316,7 +330,7 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
     outcome = jnp.where(impact > p["crash_speed_mps"], Outcome.LANDING_CRASH, outcome)
     outcome = jnp.where(exhausted & (impact > p["max_vertical_speed_mps"]), Outcome.LANDING_PROPELLANT_EXHAUSTED,
                         outcome)
-    return {
+    outputs = {
         "outcome": outcome.astype(jnp.int16),
         "landing_ok": outcome == Outcome.SUCCESS,
         "landing_downrange_m": downrange,
@@ -335,6 +349,10 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
         "descent_time_s": t_td,
         "max_throttle": max_throttle,
     }
+    if not record:
+        return outputs, None
+    names = ("t", "r", "v", "m", "thrust", "available", "floor", "flying")
+    return outputs, dict(zip(names, recorded))
 
 
 MODEL = MissionModel(
