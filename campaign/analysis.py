@@ -48,8 +48,10 @@ def proportion(successes: int, n: int) -> dict:
 
 
 def dataset(run_dir: str | Path) -> ds.Dataset:
-    """The run's Parquet dataset (``samples/*.parquet``; hidden temporary files are ignored)."""
-    return ds.dataset(Path(run_dir) / "samples", format="parquet")
+    """The run's Parquet dataset (``samples/*.parquet``; hidden temporary files are ignored). ``run_dir`` may
+    be a URI (``s3://...``): pyarrow picks the filesystem."""
+    samples = f"{str(run_dir).rstrip('/')}/samples" if "://" in str(run_dir) else Path(run_dir) / "samples"
+    return ds.dataset(samples, format="parquet")
 
 
 def roles(schema: pa.Schema) -> dict[str, str]:
