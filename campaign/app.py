@@ -221,7 +221,7 @@ def run_from_hydra(cfg: DictConfig) -> None:
     hc = HydraConfig.get()
     # The job directory as configured (hydra.sweep.dir/subdir), before Hydra made it absolute against the
     # working directory: output_location resolves it (against $LUPEX_OUTPUT_BASE in a cluster job).
-    job_dir = os.path.join(hc.sweep.dir, hc.sweep.subdir) if hc.mode == RunMode.MULTIRUN else None
+    job_dir = os.path.join(str(hc.sweep.dir), str(hc.sweep.subdir)) if hc.mode == RunMode.MULTIRUN else None
     try:
         config = load(cfg)
         run_dir = resolve_run_dir(config, job_dir)

@@ -209,6 +209,8 @@ def start(state_dir: Path, workers: int, cpus_per_node: int, timeout: float, sys
         state = json.loads((state_dir / STATE_FILE).read_text())
         if _alive(_process_tree(state["pid"])):
             raise SystemExit(f"a cluster is already running from {state_dir} (pid {state['pid']}): stop it first")
+        for d in state.get("temp_dirs", []):  # left by a cluster that died without stopping
+            shutil.rmtree(d, ignore_errors=True)
         (state_dir / STATE_FILE).unlink()
     token = os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(32)
     fd = os.open(state_dir / TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -228,7 +230,30 @@ def start(state_dir: Path, workers: int, cpus_per_node: int, timeout: float, sys
             tail = (state_dir / LOG_FILE).read_text(errors="replace")[-3000:]
             raise SystemExit(f"the cluster did not start (see {state_dir / LOG_FILE}):\n{tail}")
         time.sleep(0.2)
-    return read_state(state_dir)
+    state = read_state(state_dir)
+    status = _unauthenticated_status(state["dashboard_url"], deadline)
+    if status != 401:
+        stop(state_dir)
+        raise SystemExit(f"the job server answered a request without a token with HTTP {status}, not 401: token "
+                         "authentication is not in effect (it needs Ray >= 2.52); the cluster was stopped")
+    return state
+
+
+def _unauthenticated_status(url: str, deadline: float) -> int | None:
+    """The HTTP status of a job listing asked without a token, once the job server answers."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+    while time.monotonic() < deadline:
+        try:
+            with opener.open(f"{url}/api/jobs/", timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:  # not listening yet
+            time.sleep(0.2)
+    return None
 
 
 def _kill_tree(procs: list, grace: float) -> list:

@@ -44,6 +44,7 @@ def clean_env() -> dict[str, str]:
     """This process's environment without any Ray address or token of the machine's user."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "RAY_AUTH"))}
     env["PYTHONUNBUFFERED"] = "1"
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"  # the cluster is on loopback: never via a proxy
     return env
 
 
@@ -89,8 +90,9 @@ class LocalCluster:
         if data is not None:
             headers["Content-Type"] = "application/json"
         url = f"{self.url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never via a proxy
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=30) as r:
+            with opener.open(urllib.request.Request(url, data=data, headers=headers), timeout=30) as r:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(errors="replace")

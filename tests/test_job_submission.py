@@ -1,5 +1,6 @@
-"""Where a campaign writes, decided on the driver: relative paths against LUPEX_OUTPUT_BASE (what jobs/submit.py
-sets, since a Ray job's working directory is a temporary copy), URIs kept, and what the submission sends."""
+"""Cluster jobs without a cluster: where a campaign writes, decided on the driver (relative paths against
+LUPEX_OUTPUT_BASE, which jobs/submit.py sets since a Ray job's working directory is a temporary copy; URIs
+kept), what jobs/submit.py sends, and the KubeRay manifest."""
 
 from __future__ import annotations
 
@@ -103,3 +104,19 @@ def test_submission_refuses_a_relative_output(capsys):
         submit.parse_args(["--output", "results", "+experiment=launch"])
     assert e.value.code == 2 and "absolute path or a URI" in capsys.readouterr().err
     assert submit.parse_args(["--output", "s3://bucket/x", "+experiment=launch"]).output == "s3://bucket/x"
+
+
+def test_kuberay_manifest_runs_the_campaign_with_token_auth_and_an_absolute_output_base():
+    import yaml
+
+    job = yaml.safe_load((REPO / "jobs" / "rayjob.yaml").read_text())
+    assert job["kind"] == "RayJob" and job["apiVersion"] == "ray.io/v1"
+    spec = job["spec"]
+    assert shlex.split(spec["entrypoint"])[:4] == ["python", "-m", "campaign", "+experiment=launch"]
+    env = yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]
+    assert Path(env["LUPEX_OUTPUT_BASE"]).is_absolute()
+    cluster = spec["rayClusterSpec"]
+    assert cluster["authOptions"]["mode"] == "token"
+    mounts = {m["mountPath"] for m in cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    assert any(env["LUPEX_OUTPUT_BASE"].startswith(m + "/") for m in mounts)  # the driver writes to the volume
+    assert spec["backoffLimit"] == 0  # a failed campaign is resumed explicitly, never rerun from scratch
