@@ -27,7 +27,7 @@ RESUME_IGNORED = ("run.resume", "run.output_dir", "run.progress", "cluster")
 
 @dataclass(frozen=True)
 class RunResult:
-    run_dir: Path
+    run_dir: Path | str  # a URI when the run directory is on object storage
     summary: dict
     shards_computed: int
     shards_reused: int

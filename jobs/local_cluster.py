@@ -226,6 +226,7 @@ def start(state_dir: Path, workers: int, cpus_per_node: int, timeout: float, sys
     while not (state_dir / STATE_FILE).exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             _kill_tree(_process_tree(proc.pid), grace=0)
+            _kill_group(proc.pid)
             proc.wait()
             tail = (state_dir / LOG_FILE).read_text(errors="replace")[-3000:]
             raise SystemExit(f"the cluster did not start (see {state_dir / LOG_FILE}):\n{tail}")
@@ -275,11 +276,21 @@ def _kill_tree(procs: list, grace: float) -> list:
     return _alive(procs)
 
 
+def _kill_group(pgid: int) -> None:
+    """SIGKILL the cluster's process group: Ray's node processes share it with the cluster process, and are
+    found there even when they outlived it (orphans are no longer in its tree)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def stop(state_dir: Path, grace: float = 60) -> None:
     """Shut the cluster down (gracefully, then by force) and verify that none of its processes is left."""
     state = read_state(state_dir)
     procs = _process_tree(state["pid"])
     left = _kill_tree(procs, grace)
+    _kill_group(state["pid"])
     for d in state.get("temp_dirs", []):
         shutil.rmtree(d, ignore_errors=True)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
