@@ -126,15 +126,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def follow(client, submission_id: str, timeout: float | None, out=sys.stdout) -> str:
-    """Print the job's log as it grows until the job ends (or ``timeout`` passes); return its final status."""
+    """Stream the job's log until the job ends (or ``timeout`` passes); return its final status.
+
+    The log is streamed (not fetched whole again and again: a long campaign's log grows for hours); if the
+    stream ends early (a dropped connection), the status is polled until the job ends."""
+    import asyncio
+
     deadline = None if timeout is None else time.monotonic() + timeout
-    shown = 0
+
+    async def stream() -> None:
+        async for lines in client.tail_job_logs(submission_id):
+            out.write(lines)
+            out.flush()
+
+    try:
+        asyncio.run(asyncio.wait_for(stream(), None if deadline is None else max(1.0, deadline - time.monotonic())))
+    except asyncio.TimeoutError:
+        return "TIMEOUT"
+    except Exception as e:  # the stream broke; the job goes on
+        print(f"(log stream interrupted: {type(e).__name__}: {e}; waiting for the job to end)", file=sys.stderr)
     while True:
         status = str(client.get_job_status(submission_id).value)
-        logs = client.get_job_logs(submission_id)
-        out.write(logs[shown:])
-        out.flush()
-        shown = len(logs)
         if status in TERMINAL:
             return status
         if deadline is not None and time.monotonic() > deadline:
