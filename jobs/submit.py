@@ -83,11 +83,14 @@ def build_request(args: argparse.Namespace) -> dict:
     overrides = list(args.overrides)
     if overrides and overrides[0] == "--":
         overrides = overrides[1:]
+    excludes = EXCLUDES + args.exclude
+    if "://" not in args.output and Path(args.output).resolve().is_relative_to(args.working_dir):
+        # Results kept inside the sources (e.g. a local cluster sharing this disk) are never uploaded with them.
+        excludes.append("/" + Path(args.output).resolve().relative_to(args.working_dir).as_posix())
     return {
         "entrypoint": " ".join([shlex.quote(args.python), "-m", "campaign", *map(shlex.quote, overrides)]),
         "submission_id": args.submission_id or default_submission_id(overrides),
-        "runtime_env": {"working_dir": str(args.working_dir), "excludes": EXCLUDES + args.exclude,
-                        "env_vars": env},
+        "runtime_env": {"working_dir": str(args.working_dir), "excludes": excludes, "env_vars": env},
         "entrypoint_num_cpus": args.entrypoint_num_cpus,
         "metadata": {"lupex_output": args.output},
     }

@@ -98,6 +98,12 @@ def test_submission_request_carries_the_command_output_base_and_excludes():
     assert re.fullmatch(r"lupex-launch-\d{8}-\d{6}-[0-9a-f]{6}", request["submission_id"])
 
 
+def test_results_inside_the_sources_are_not_uploaded():
+    submit = load_submit()
+    request = submit.build_request(submit.parse_args(["--output", str(REPO / "out" / "lupex"), "+experiment=launch"]))
+    assert "/out/lupex" in request["runtime_env"]["excludes"]
+
+
 def test_submission_refuses_a_relative_output(capsys):
     submit = load_submit()
     with pytest.raises(SystemExit) as e:
