@@ -81,7 +81,10 @@ def run_dirs(path: str | Path) -> list[Path]:
 
 def dataset(path: str | Path) -> ds.Dataset:
     """The Parquet dataset of a run directory (``samples/*.parquet``; hidden temporary files are ignored), or the
-    union of a sweep's runs when ``path`` is a sweep directory (their schemas must agree)."""
+    union of a sweep's runs when ``path`` is a sweep directory (their schemas must agree). A run directory may be
+    a URI (``s3://...``): pyarrow picks the filesystem."""
+    if "://" in str(path):
+        return ds.dataset(f"{str(path).rstrip('/')}/samples", format="parquet")
     runs = run_dirs(path)
     parts = [ds.dataset(r / "samples", format="parquet") for r in runs]
     return parts[0] if len(parts) == 1 else ds.dataset(parts)

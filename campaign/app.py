@@ -21,12 +21,13 @@ from .config import CampaignConfig, ConfigError, load
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 RESULTS_DIR = Path("results")
+OUTPUT_BASE_ENV = "LUPEX_OUTPUT_BASE"  # base of relative output paths (see output_location); set by jobs/submit.py
 RESUME_IGNORED = ("run.resume", "run.output_dir", "run.progress", "cluster")
 
 
 @dataclass(frozen=True)
 class RunResult:
-    run_dir: Path
+    run_dir: Path | str  # a URI when the run directory is on object storage
     summary: dict
     shards_computed: int
     shards_reused: int
@@ -62,7 +63,8 @@ def _differences(stored: dict, current: dict) -> list[str]:
 
 
 def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunResult:
-    """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` and return its summary."""
+    """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` (a path or a URI) and return its
+    summary."""
     if config.cluster.mode == "local" and not os.environ.get("RAY_ADDRESS"):
         # An embedded Ray must never listen beyond loopback, whatever the environment says; Ray reads this
         # at import. (A driver joining a multi-machine cluster must not set it: it would advertise 127.0.0.1.)
@@ -115,7 +117,10 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
         f"{len(todo)} shard(s) of {shard_size:,} on {int(resources.get('CPU', 1))} CPU(s), "
         f"sampler {config.sampler.value}, seed {config.run.seed}")
     progress = cluster.Progress(total=sum(s.count for s in todo), enabled=config.run.progress)
-    cluster.execute(spec, todo, config.cluster, schema, provenance, rs.write_shard, progress)
+    if config.cluster.direct_write:  # tasks write into the run directory themselves; the driver checks each file
+        cluster.execute(spec, todo, config.cluster, schema, provenance, rs.confirm_shard, progress, sink=rs.location)
+    else:
+        cluster.execute(spec, todo, config.cluster, schema, provenance, rs.write_shard, progress)
     rs.write_manifest(plan)
     summary = {"run": {k: provenance[k] for k in ("model", "samples", "seed", "sampler", "precision",
                                                    "code_revision")} | {"name": config.run.name},
@@ -126,14 +131,47 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
         summary = report.write_report(rs.root, summary, log=log)
     except Exception as e:  # the run is complete and valid: a failed report must not lose it
         log(f"error: the report failed ({type(e).__name__}: {e}); retry with: python -m campaign.report {rs.root}")
-    log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root / 'summary.json'}\n"
-        f"  report   {rs.root / 'report.md'}")
+    log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root}/summary.json\n"
+        f"  report   {rs.root}/report.md")
     return RunResult(rs.root, summary, len(todo), len(done))
 
 
-def default_run_dir(name: str, root: Path = RESULTS_DIR) -> Path:
-    """``results/<name>/<timestamp>``, with a numeric suffix if that directory is taken."""
-    base = (root / name / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")).resolve()
+def _under_ray_job() -> bool:
+    """True in the driver of a job submitted with ``ray job submit`` or the Jobs SDK (Ray sets this variable)."""
+    return "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
+
+
+def output_location(path: str | os.PathLike, key: str = "run.output_dir") -> Path | str:
+    """An output path from the config as an absolute location, decided on the driver: a URI as it is, an
+    absolute path resolved, a relative path relative to ``$LUPEX_OUTPUT_BASE`` (a path or a URI) when that is
+    set, else to the current directory.
+
+    The base exists for cluster jobs: under ``ray job submit`` the driver's working directory is a temporary
+    copy of the submitted sources, deleted by Ray, so ``results/...`` relative to it would be lost. jobs/submit.py
+    sets the base to the output location the user chose; a relative path in a job without one is an error.
+    """
+    from .store import is_uri
+
+    text = os.fspath(path)
+    if is_uri(text):
+        return text.rstrip("/")
+    base = os.environ.get(OUTPUT_BASE_ENV, "")
+    if is_uri(base) and not Path(text).expanduser().is_absolute():
+        return f"{base.rstrip('/')}/{Path(text).as_posix()}"
+    full = Path(base).expanduser() / Path(text).expanduser()
+    if not full.is_absolute() and _under_ray_job():
+        raise ConfigError([(key, f"{text!r} is a relative path, and this driver runs as a Ray job in a temporary "
+                                 "copy of the sources that Ray deletes: give an absolute path or a URI, or set "
+                                 f"{OUTPUT_BASE_ENV} to one (jobs/submit.py --output does)")])
+    return full.resolve()
+
+
+def default_run_dir(name: str, root: Path = RESULTS_DIR) -> Path | str:
+    """``results/<name>/<timestamp>`` (see :func:`output_location`), with a numeric suffix if that directory is
+    taken."""
+    base = output_location(root / name / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
+    if isinstance(base, str):  # a URI: a name taken by another run is refused when the run starts
+        return base
     candidate, k = base, 1
     while candidate.exists():
         candidate, k = base.with_name(f"{base.name}-{k}"), k + 1
@@ -142,21 +180,25 @@ def default_run_dir(name: str, root: Path = RESULTS_DIR) -> Path:
 
 def latest_run_dir(name: str, root: Path = RESULTS_DIR) -> Path:
     """The most recent incomplete run of ``name`` (for ``run.resume=true`` without ``run.output_dir``)."""
-    runs = sorted(p for p in (root / name).glob("*") if (p / "run.json").exists() and not (p / "manifest.json").exists())
+    parent = output_location(root / name)
+    if isinstance(parent, str):
+        raise ConfigError([("run.output_dir", f"run.resume=true needs the run directory when results go to a "
+                                              f"URI ({parent})")])
+    runs = sorted(p for p in parent.glob("*") if (p / "run.json").exists() and not (p / "manifest.json").exists())
     if not runs:
         raise ConfigError([("run.output_dir", f"run.resume=true needs the run directory: no incomplete run "
-                                              f"of '{name}' under {(root / name).resolve()}")])
+                                              f"of '{name}' under {parent}")])
     return runs[-1].resolve()
 
 
-def resolve_run_dir(config: CampaignConfig, hydra_job_dir: str | None) -> Path:
-    """Where this campaign writes, as an absolute path resolved on the driver."""
+def resolve_run_dir(config: CampaignConfig, hydra_job_dir: str | None) -> Path | str:
+    """Where this campaign writes, as an absolute path (or a URI) resolved on the driver."""
     if config.run.output_dir:
-        return Path(config.run.output_dir).expanduser().resolve()
+        return output_location(config.run.output_dir)
     if config.run.resume:
         return latest_run_dir(config.run.name)
     if hydra_job_dir:  # a multirun job: results/<name>/<sweep time>/<job number>
-        return Path(hydra_job_dir).resolve()
+        return output_location(hydra_job_dir, "hydra.sweep.dir")
     return default_run_dir(config.run.name)
 
 
@@ -182,7 +224,9 @@ def run_from_hydra(cfg: DictConfig) -> None:
     from hydra.types import RunMode
 
     hc = HydraConfig.get()
-    job_dir = hc.runtime.output_dir if hc.mode == RunMode.MULTIRUN else None
+    # The job directory as configured (hydra.sweep.dir/subdir), before Hydra made it absolute against the
+    # working directory: output_location resolves it (against $LUPEX_OUTPUT_BASE in a cluster job).
+    job_dir = os.path.join(str(hc.sweep.dir), str(hc.sweep.subdir)) if hc.mode == RunMode.MULTIRUN else None
     try:
         config = load(cfg)
         run_dir = resolve_run_dir(config, job_dir)
@@ -193,6 +237,8 @@ def run_from_hydra(cfg: DictConfig) -> None:
     from .cluster import ShardError
     from .store import StoreError
 
+    if job_dir and Path(job_dir).resolve() != run_dir:
+        _remove_if_empty(job_dir)  # the directory Hydra made here is not where this job writes
     try:
         run_campaign(config, run_dir)
     except ConfigError as e:

@@ -9,6 +9,11 @@
   so memory stays bounded whatever the number of missions.
 * A worker that dies is retried by Ray (``task_retries``); an exception raised by a model is not retried: the
   run stops, naming the shard and its sample range, after cancelling the tasks still in flight.
+* Results reach storage in one of two ways. By default each task returns its Arrow table and the driver
+  writes it, so worker nodes need no access to the output (nor credentials for it). With a ``sink`` (the run
+  directory, as a shared path or URI; ``cluster.direct_write=true``) each task writes its own shard file there
+  and returns only a receipt: the driver then moves no data. A failed write is an infrastructure error and is
+  retried like a dead worker.
 """
 
 from __future__ import annotations
@@ -29,11 +34,16 @@ import ray  # noqa: E402  (must follow the environment variable above)
 
 from .config import ClusterSettings  # noqa: E402
 from .engine import CampaignSpec, NonFiniteError, configure_jax, evaluate_shard  # noqa: E402
-from .store import Shard, shard_table  # noqa: E402
+from .store import SAMPLES_DIR, RunStore, Shard, shard_table  # noqa: E402
 
 
 class ShardError(RuntimeError):
     """A shard failed for a reason other than infrastructure (a model error): the run stops."""
+
+
+class ShardWriteError(RuntimeError):
+    """A task could not write its shard file to the sink (``cluster.direct_write``): retried by Ray, since
+    storage errors are usually transient; the message says what every node must be able to reach."""
 
 
 def default_jax_cache_dir() -> str:
@@ -67,20 +77,31 @@ def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
 
 
 @ray.remote
-def run_shard(spec: CampaignSpec, shard: Shard, schema, metadata: dict, jax_cache_dir: str | None):
-    """One Ray task: draw and simulate a shard, return its Arrow table (NumPy-backed, never JAX arrays)."""
+def run_shard(spec: CampaignSpec, shard: Shard, schema, metadata: dict, jax_cache_dir: str | None,
+              sink: str | None = None):
+    """One Ray task: draw and simulate a shard; return its Arrow table (NumPy-backed, never JAX arrays), or,
+    given a ``sink``, write it there (atomically, see :class:`campaign.store.RunStore`) and return its row count."""
     configure_jax(spec.precision, jax_cache_dir)
     columns = evaluate_shard(spec, shard.first, shard.count)
-    return shard_table(columns, spec.mission_model, schema,
-                       {**metadata, "shard": {"id": shard.id, "first_sample": shard.first, "rows": shard.count}})
+    table = shard_table(columns, spec.mission_model, schema,
+                        {**metadata, "shard": {"id": shard.id, "first_sample": shard.first, "rows": shard.count}})
+    if sink is None:
+        return table
+    try:
+        RunStore(sink).write_shard(shard, table)
+    except OSError as e:
+        raise ShardWriteError(f"cannot write {sink}/{SAMPLES_DIR}/{shard.filename} from this node "
+                              f"({type(e).__name__}: {e}); with cluster.direct_write=true every node must "
+                              "reach run.output_dir (a shared path or a URI)") from None
+    return table.num_rows
 
 
 def _shard_failure(shard: Shard, error: Exception) -> str:
-    """What to tell the user when a shard fails: a model's NaN report as it is; for anything unexpected, the
-    worker's traceback too (it is a defect to fix)."""
+    """What to tell the user when a shard fails: a model's NaN report or a storage error as it is; for anything
+    unexpected, the worker's traceback too (it is a defect to fix)."""
     where = f"shard {shard.id} (sample_index {shard.first}..{shard.first + shard.count - 1}) failed"
     cause = getattr(error, "cause", None)
-    if isinstance(cause, NonFiniteError):
+    if isinstance(cause, (NonFiniteError, ShardWriteError)):
         return f"{where}: {cause}"
     if isinstance(error, ray.exceptions.RayTaskError):
         return f"{where}:\n{getattr(error, 'traceback_str', error)}"
@@ -119,14 +140,15 @@ class Progress:
 
 
 def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettings, schema, metadata: dict,
-            on_result: Callable[[Shard, object], None], progress: Progress) -> None:
-    """Run ``shards`` on the cluster with a bounded window of tasks, calling ``on_result`` as each completes."""
+            on_result: Callable[[Shard, object], None], progress: Progress, sink: str | None = None) -> None:
+    """Run ``shards`` on the cluster with a bounded window of tasks, calling ``on_result`` as each completes
+    (with the shard's table, or with its row count when the tasks write to ``sink`` themselves)."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
     window = settings.max_tasks_in_flight or max(2, 2 * int(cpus / settings.cpus_per_task))
     task = run_shard.options(
         num_cpus=settings.cpus_per_task,
         max_retries=settings.task_retries,
-        retry_exceptions=False,
+        retry_exceptions=[ShardWriteError],  # and dead workers or nodes; never a model's exception
         runtime_env={"env_vars": worker_env(spec, settings)},
     )
     spec_ref = ray.put(spec)
@@ -139,7 +161,7 @@ def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettin
         shard = next(pending, None)
         if shard is None:
             return False
-        in_flight[task.remote(spec_ref, shard, schema_ref, metadata, cache)] = shard
+        in_flight[task.remote(spec_ref, shard, schema_ref, metadata, cache, sink)] = shard
         return True
 
     while len(in_flight) < window and submit_next():

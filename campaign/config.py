@@ -124,6 +124,7 @@ class ClusterSchema:
     max_tasks_in_flight: Optional[int] = None
     task_retries: int = MISSING
     jax_cache_dir: Optional[str] = None
+    direct_write: bool = False
 
 
 @dataclass
@@ -167,6 +168,7 @@ class ClusterSettings:
     max_tasks_in_flight: int | None
     task_retries: int
     jax_cache_dir: str | None
+    direct_write: bool = False
 
 
 @dataclass(frozen=True)
