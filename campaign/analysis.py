@@ -145,11 +145,12 @@ def landing_dispersion(table: pa.Table) -> dict:
     ellipse of a bivariate normal fitted to the (downrange, crossrange) of the safe landings (centre, semi-axes in metres, orientation of the major axis
     in degrees from downrange towards crossrange), and touchdown-speed percentiles."""
     col = lambda name: table.column(name).to_numpy(zero_copy_only=False).astype(float)  # noqa: E731
-    miss = col("miss_distance_m")
+    reached = ~np.isnan(col("miss_distance_m"))  # in a chained mission, null where no landing was attempted
+    miss = col("miss_distance_m")[reached]
     # The ellipse describes where landings that went to plan scatter: crashed and faulted flights (kilometres off
     # after an altimeter fault) would stretch a normal fit; the percentiles cover every touchdown.
-    safe = (table.column("landing_ok").to_numpy(zero_copy_only=False).astype(bool)
-            if "landing_ok" in table.column_names else np.ones(table.num_rows, dtype=bool))
+    safe = reached & (table.column("landing_ok").to_numpy(zero_copy_only=False).astype(bool)
+                      if "landing_ok" in table.column_names else True)
     x, y = col("landing_downrange_m")[safe], col("landing_crossrange_m")[safe]
     eigenvalues, eigenvectors = np.linalg.eigh(np.cov(np.stack([x, y])))
     major = eigenvectors[:, 1]
@@ -159,7 +160,7 @@ def landing_dispersion(table: pa.Table) -> dict:
                       "semi_major_m": float(np.sqrt(CHI2_2DOF_99 * eigenvalues[1])),
                       "semi_minor_m": float(np.sqrt(CHI2_2DOF_99 * max(eigenvalues[0], 0.0))),
                       "orientation_deg": float(np.degrees(np.arctan2(major[1], major[0])) % 180.0),
-                      "fraction_inside": None, "of": "safe landings" if not safe.all() else "all touchdowns",
+                      "fraction_inside": None, "of": "safe landings" if not safe[reached].all() else "all touchdowns",
                       "n": int(safe.sum())},
     }
     d = np.stack([x - x.mean(), y - y.mean()])
@@ -167,7 +168,7 @@ def landing_dispersion(table: pa.Table) -> dict:
     out["ellipse99"]["fraction_inside"] = float(inside.mean())
     for name in ("touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps"):
         if name in table.column_names:
-            out[name] = dict(zip(("p50", "p90", "p99"), map(float, np.percentile(col(name), [50, 90, 99]))))
+            out[name] = dict(zip(("p50", "p90", "p99"), map(float, np.percentile(col(name)[reached], [50, 90, 99]))))
     return out
 
 

@@ -6,9 +6,10 @@
 from ._spec import Input, Kind, MissionModel, Output, Param, Section
 from .landing import MODEL as LANDING
 from .launch import MODEL as LAUNCH
+from .mission import MODEL as MISSION
 from .night_survival import MODEL as NIGHT_SURVIVAL
 from .outcomes import Outcome, Phase
 
-MODELS: dict[str, MissionModel] = {m.name: m for m in (LAUNCH, LANDING, NIGHT_SURVIVAL)}
+MODELS: dict[str, MissionModel] = {m.name: m for m in (LAUNCH, LANDING, NIGHT_SURVIVAL, MISSION)}
 
 __all__ = ["MODELS", "Input", "Kind", "MissionModel", "Outcome", "Output", "Param", "Phase", "Section"]

@@ -50,6 +50,7 @@ SECTION = Section(
         Param("pdi_altitude_m", "m", "Altitude of powered-descent initiation", gt=0),
         Param("pdi_speed_mps", "m/s", "Horizontal speed at PDI", gt=0),
         Param("pdi_downrange_m", "m", "Ground distance from PDI to the target", gt=0),
+        Param("approach_azimuth_deg", "deg", "Direction of the approach track at the target, from north", ge=0, lt=360),
         Param("mass_at_pdi_kg", "kg", "Lander mass at PDI (from the transfer when phases are chained)", gt=0),
         Param("dry_mass_kg", "kg", "Lander mass with no usable propellant", gt=0),
         Param("engines", "1", "Number of main engines", ge=1, integer=True),
