@@ -194,7 +194,11 @@ def test_every_experiment_runs_at_a_tiny_size(experiment, tmp_path):
 
 def test_help_and_cfg_job_behave_as_in_hydra(tmp_path):
     help_text = run_ok("--help", cwd=tmp_path).stdout
-    assert "+experiment=NAME" in help_text and "mission: launch" in help_text
+    assert "+experiment=NAME" in help_text and "model: launch" in help_text  # the composed default config
+    block = help_text.split("Configuration groups")[1].split("Experiments (add one")[0]
+    groups = {name: options.split(", ") for name, options in
+              (line.split(": ", 1) for line in block.splitlines() if ": " in line)}
+    assert set(EXPERIMENTS) <= set(groups["experiment"]) and "connecting_ridge" in groups["site"]
     cfg = run_ok("+experiment=launch", "run.samples=7", "--cfg", "job", cwd=tmp_path).stdout
     assert "samples: 7" in cfg and "isp_s: 315" in cfg
     assert not (tmp_path / "results").exists()
