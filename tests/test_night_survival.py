@@ -96,9 +96,10 @@ def test_a_second_call_with_the_same_shapes_does_not_recompile(config):
     spec = config.spec(SAMPLE)
     structure = tuple((v.name, v.kind, v.level) for v in spec.variables)
     fn = engine.compiled(spec.model, structure, False, spec.precision)
+    before = fn._cache_size()  # other tests may have compiled other batch sizes of this structure
     engine.evaluate_batch(spec, 0)
     compiled_once = fn._cache_size()
     params = tuple((k, v * 1.1 if k == "power.battery_capacity_wh" else v) for k, v in spec.params)
     for changed in (spec, dataclasses.replace(spec, seed=3), dataclasses.replace(spec, params=params)):
         engine.evaluate_batch(changed, SAMPLE)
-    assert compiled_once == fn._cache_size() == 1
+    assert compiled_once == fn._cache_size() <= before + 1
