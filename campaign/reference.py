@@ -17,7 +17,9 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float) -> dict
     """One step for arrays of missions. ``p`` maps parameter names (as in the JAX model) to scalars or arrays;
     ``env`` holds ``solar_flux_w_m2, disk_fraction, array_cos_incidence, sink_temp_k, earth_visible``.
     Returns the new energy (Wh) and temperature (K), the served load and heater power (W), and whether the box
-    left its survival range."""
+    left its survival range; and, for the bookkeeping of a whole mission (``benchmarks/numpy_mission.py``), the
+    array power and the wanted load and heater (W), the energy stored (Wh), the capacity and floor (Wh), and
+    whether the essential load was served."""
     dt_s = dt_h * 3600.0
     age_years = step_index * dt_h / 24.0 / 365.25
     capacity = p["battery_capacity_wh"] * (1.0 - p["battery_fade_per_year"] * age_years)
@@ -60,4 +62,6 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float) -> dict
     energy = np.clip(energy_wh + stored - taken, floor, capacity)
     temperature, _, _, _ = exact_box(p["load_heat_fraction"] * load + heater)
     return {"energy_wh": energy, "temp_k": temperature, "load_w": load, "heater_w": heater,
-            "lost": (temperature < p["survival_temp_k"]) | (temperature > p["max_temp_k"])}
+            "lost": (temperature < p["survival_temp_k"]) | (temperature > p["max_temp_k"]),
+            "array_w": array_w, "wanted_load_w": wanted_load, "wanted_heater_w": wanted_heater, "stored_wh": stored,
+            "capacity_wh": capacity, "floor_wh": floor, "powered": on}

@@ -30,6 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _math
+
 MOON_RADIUS_KM = 1737.4  # DATA.md
 AU_KM = 149597870.7
 SUN_RADIUS_KM = 695700.0  # IAU 2015 nominal solar radius
@@ -179,8 +181,9 @@ def disk_fraction_visible(elevation_deg, horizon_deg, radius_deg):
     """Fraction of a uniform disk of angular radius ``radius_deg`` centred at ``elevation_deg`` that lies above
     a locally straight horizon at ``horizon_deg`` (circular-segment area). Works in NumPy or JAX."""
     xp = jnp if isinstance(elevation_deg, jax.Array) else np
+    arccos = _math.arccos if xp is jnp else np.arccos  # XLA's own arccos is scalar code on the CPU (see _math)
     y = xp.clip((horizon_deg - elevation_deg) / radius_deg, -1.0, 1.0)  # horizon height over the disk radius
-    return (xp.arccos(y) - y * xp.sqrt(1 - y * y)) / np.pi
+    return (arccos(y) - y * xp.sqrt(1 - y * y)) / np.pi
 
 
 def sun_radius_deg(distance_au):

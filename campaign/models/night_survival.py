@@ -6,10 +6,18 @@ limit are dispersed about their design values. Hour by hour (``surface.step_hour
 positions at the site (JPL DE421), the local horizon and the regolith temperature set the array power, the
 communication windows and the thermal sink; :mod:`campaign.models.power_thermal` does the rest.
 
-Host-side preparation (once per campaign, :func:`prepare`): Sun/Earth directions on an hourly grid covering the
-landing window plus the mission, the nominal horizon profile, and the regolith surface temperature from the 1-D
-model of :mod:`campaign.models.regolith` (spun up for 90 days before the window), driven by the nominal
-horizon's insolation on level ground.
+Host-side preparation (once per campaign, :func:`prepare`): an hourly table covering the landing window plus the
+mission of everything that depends on time only: the Sun's elevation, the nominal horizon under the Sun's
+azimuth, the Sun's apparent radius and flux, the Earth's elevation above the nominal horizon under it (all from
+DE421), and the regolith surface temperature from the 1-D model of :mod:`campaign.models.regolith` (spun up for
+90 days before the window), driven by the nominal horizon's insolation on level ground. A mission interpolates
+the table linearly at its own times; what depends on the mission (the horizon's shift, the rover) is applied to
+the interpolated values. Interpolating these angles rather than the direction vectors costs nothing in accuracy
+(second-order terms of an hourly grid, < 0.001 deg at the pole; ``tests/test_night_survival.py``) and takes every
+inverse trigonometric function off the per-step path.
+
+Time loop: the environment of a block of ``BLOCK_STEPS`` steps is computed at once (vectorised over the block,
+off the sequential path), then :func:`campaign.models.power_thermal.step` runs over the block in a ``lax.scan``.
 
 Assumptions (stated, not hidden): the landed position changes the site geometry negligibly (100 m is 0.003 deg of
 selenographic arc) and acts through the horizon: the horizon rises by ``horizon_gradient_deg_per_km`` per km from
@@ -35,6 +43,21 @@ SPIN_UP_DAYS = 90.0  # regolith model spin-up before the landing window (three l
 TABLE_STEP_HOURS = 1.0
 HORIZON_SAMPLES = 72  # horizon profile resolution: every 5 degrees of azimuth
 SKY_K = 3.0
+BLOCK_STEPS = 48  # steps whose environment is computed at once (measured: benchmarks/README.md)
+# Columns of the environment table (prepare -> "env.table"), one row per TABLE_STEP_HOURS.
+ENV_COLUMNS = (
+    "sun_elevation_deg",  # the Sun's centre above the local horizontal plane
+    "sun_horizon_deg",  # the nominal horizon's elevation at the Sun's azimuth
+    "sun_radius_deg",  # apparent radius of the solar disk
+    "solar_flux_w_m2",  # at the Moon's distance from the Sun, normal incidence
+    "sun_sin_elevation",
+    "sun_cos_elevation",
+    "earth_clearance_deg",  # the Earth's centre above the nominal horizon at its azimuth
+    "regolith_temp_k",  # surface temperature of level regolith under the nominal horizon
+)
+# Columns of site_table: what the rover's design sees, before the mission's own horizon shift.
+SITE_COLUMNS = ("sun_elevation_deg", "sun_horizon_deg", "sun_radius_deg", "solar_flux_w_m2", "array_cos_incidence",
+                "sink_temp_k", "earth_clearance_deg")
 
 SITE = Section(
     name="site",
@@ -160,8 +183,28 @@ def visible_disk(sun_enu: np.ndarray, distance_au: np.ndarray, horizon_deg: np.n
     return envmod.disk_fraction_visible(elevation, h, envmod.sun_radius_deg(distance_au))
 
 
+def environment_table(sun_enu: np.ndarray, earth_enu: np.ndarray, distance_au: np.ndarray, horizon_deg: np.ndarray,
+                      regolith_k: np.ndarray) -> np.ndarray:
+    """The time-only quantities of :data:`ENV_COLUMNS` (host, NumPy, float64) from Sun/Earth directions in ENU
+    (n, 3), the Sun's distance (n,), the nominal horizon profile and the regolith temperature (n,): shape
+    (n, len(ENV_COLUMNS))."""
+    sun_el, sun_az = envmod._elevation_azimuth_np(sun_enu)
+    earth_el, earth_az = envmod._elevation_azimuth_np(earth_enu)
+    columns = {
+        "sun_elevation_deg": sun_el,
+        "sun_horizon_deg": envmod.horizon_elevation(horizon_deg, sun_az),
+        "sun_radius_deg": envmod.sun_radius_deg(distance_au),
+        "solar_flux_w_m2": regolith.SOLAR_CONSTANT_W_M2 / distance_au**2,
+        "sun_sin_elevation": sun_enu[:, 2],
+        "sun_cos_elevation": np.hypot(sun_enu[:, 0], sun_enu[:, 1]),
+        "earth_clearance_deg": earth_el - envmod.horizon_elevation(horizon_deg, earth_az),
+        "regolith_temp_k": regolith_k,
+    }
+    return np.stack([columns[name] for name in ENV_COLUMNS], axis=1)
+
+
 def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
-    """Ephemeris table, horizon profile and regolith temperatures for a campaign (host side, once)."""
+    """Environment table (see :data:`ENV_COLUMNS`) for a campaign (host side, once)."""
     start = np.datetime64(str(params["surface.landing_window_start_utc"]), "s")
     span_days = SPIN_UP_DAYS + float(params["surface.landing_window_days"]) + float(params["surface.mission_days"]) + 2
     hours = np.arange(0.0, span_days * 24 + TABLE_STEP_HOURS, TABLE_STEP_HOURS)
@@ -176,36 +219,70 @@ def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
                                               TABLE_STEP_HOURS * 3600.0)
     steps = int(round(float(params["surface.mission_days"]) * 24 / float(params["surface.step_hours"])))
     return {
-        "env.sun_enu": d["sun_enu"],
-        "env.earth_enu": d["earth_enu"],
-        "env.sun_distance_au": d["sun_distance_au"],
-        "env.regolith_temp_k": regolith_k,
+        "env.table": environment_table(d["sun_enu"], d["earth_enu"], d["sun_distance_au"], horizon, regolith_k),
         "env.window_offset_h": np.float64(SPIN_UP_DAYS * 24),
-        "site.horizon_profile_deg": horizon,
         "surface.step_index": np.arange(steps, dtype=np.int32),
     }
 
 
-def environment_at(params, inputs, t_hours) -> pt.Env:
-    """What the rover experiences at ``t_hours`` after the start of the ephemeris table."""
-    sun = envmod.interpolate_directions(params["env.sun_enu"], t_hours, TABLE_STEP_HOURS)
-    earth = envmod.interpolate_directions(params["env.earth_enu"], t_hours, TABLE_STEP_HOURS)
-    distance_au = envmod.interpolate_series(params["env.sun_distance_au"], t_hours, TABLE_STEP_HOURS)
-    regolith_k = envmod.interpolate_series(params["env.regolith_temp_k"], t_hours, TABLE_STEP_HOURS)
-    sun_el, sun_az = envmod.elevation_azimuth(sun)
-    earth_el, earth_az = envmod.elevation_azimuth(earth)
-    profile = params["site.horizon_profile_deg"] + horizon_shift_deg(params, inputs)
-    disk = envmod.disk_fraction_visible(sun_el, envmod.horizon_elevation(profile, sun_az),
-                                        envmod.sun_radius_deg(distance_au))
+def landing_position(params, inputs) -> tuple[jax.Array, jax.Array]:
+    """Where the landing falls in the environment table: ``(row, fraction)``, the row an int32 and the fraction
+    in [0, 1). Whole rows and fractions are summed apart, so that in float32 the fraction keeps its own
+    precision (a position near row 5,000 held as one float32 would be off by up to 5e-4 rows)."""
+    a = params["env.window_offset_h"] / TABLE_STEP_HOURS
+    b = inputs["surface.landing_time_frac"] * params["surface.landing_window_days"] * (24.0 / TABLE_STEP_HOURS)
+    whole_a, whole_b = jnp.floor(a), jnp.floor(b)
+    frac = (a - whole_a) + (b - whole_b)
+    carry = frac >= 1.0
+    return (whole_a + whole_b).astype(jnp.int32) + carry.astype(jnp.int32), jnp.where(carry, frac - 1.0, frac)
+
+
+def step_position(landing, step_index, rows_per_step, table_rows: int) -> tuple[jax.Array, jax.Array]:
+    """Row and interpolation weight of the table at mission steps ``step_index`` (any shape) after a landing at
+    ``landing`` (see :func:`landing_position`), again summing whole rows and fractions apart."""
+    row, frac = landing
+    u = step_index.astype(frac.dtype) * rows_per_step
+    whole = jnp.floor(u)
+    y = frac + (u - whole)
+    carry = y >= 1.0
+    index = row + whole.astype(jnp.int32) + carry.astype(jnp.int32)
+    weight = jnp.where(carry, y - 1.0, y)
+    beyond = index > table_rows - 2  # never inside a campaign (the table has 2 days to spare): hold the end
+    return jnp.where(beyond, table_rows - 2, index), jnp.where(beyond, 1.0, weight)
+
+
+def site_table(params) -> jax.Array:
+    """The environment table as the rover's design sees it, one row per table instant: :data:`SITE_COLUMNS`,
+    shape (rows, len(SITE_COLUMNS)). The array's incidence (for its tilt) and the radiative sink (for the box's
+    view factor) depend on design values only, so they are computed once per batch here and interpolated like
+    the rest."""
+    table = params["env.table"]
+    col = lambda name: table[:, ENV_COLUMNS.index(name)]  # noqa: E731
     tilt = jnp.radians(params["power.array_tilt_deg"])
-    el = jnp.radians(sun_el)
     f = params["thermal.ground_view_factor"]
+    regolith_k2 = col("regolith_temp_k") ** 2
+    derived = {
+        "array_cos_incidence": jnp.maximum(col("sun_sin_elevation") * jnp.cos(tilt)
+                                           + col("sun_cos_elevation") * jnp.sin(tilt), 0.0),
+        "sink_temp_k": jnp.sqrt(jnp.sqrt(f * regolith_k2 * regolith_k2 + (1 - f) * SKY_K**4)),  # 4th root
+    }
+    return jnp.stack([derived[name] if name in derived else col(name) for name in SITE_COLUMNS], axis=1)
+
+
+def environment_at(table, shift_deg, index, weight) -> pt.Env:
+    """What the rover experiences at position ``index + weight`` (any shape) of a :func:`site_table`, for a
+    horizon raised by ``shift_deg`` (broadcast against it)."""
+    pair = jnp.vectorize(lambda i: jax.lax.dynamic_slice_in_dim(table, i, 2), signature="()->(n,m)")(index)
+    w = weight[..., None]
+    row = (1 - w) * pair[..., 0, :] + w * pair[..., 1, :]
+    c = {name: row[..., j] for j, name in enumerate(SITE_COLUMNS)}
     return pt.Env(
-        solar_flux_w_m2=regolith.SOLAR_CONSTANT_W_M2 / distance_au**2,
-        disk_fraction=disk,
-        array_cos_incidence=jnp.maximum(jnp.sin(el) * jnp.cos(tilt) + jnp.cos(el) * jnp.sin(tilt), 0.0),
-        sink_temp_k=(f * regolith_k**4 + (1 - f) * SKY_K**4) ** 0.25,
-        earth_visible=earth_el > envmod.horizon_elevation(profile, earth_az),
+        solar_flux_w_m2=c["solar_flux_w_m2"],
+        disk_fraction=envmod.disk_fraction_visible(c["sun_elevation_deg"], c["sun_horizon_deg"] + shift_deg,
+                                                   c["sun_radius_deg"]),
+        array_cos_incidence=c["array_cos_incidence"],
+        sink_temp_k=c["sink_temp_k"],
+        earth_visible=c["earth_clearance_deg"] > shift_deg,
     )
 
 
@@ -233,14 +310,23 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
     dtype = inputs["surface.landing_time_frac"].dtype
     p = rover_parameters(params, inputs)
     dt_h = params["surface.step_hours"]
-    landing_h = params["env.window_offset_h"] + inputs["surface.landing_time_frac"] * params[
-        "surface.landing_window_days"] * 24.0
+    shift = horizon_shift_deg(params, inputs)
+    landing = landing_position(params, inputs)
+    table = site_table(params)
 
-    def body(state, k):
-        env = environment_at(params, inputs, landing_h + k * dt_h)
-        return pt.step(p, state, env, dt_h), None
+    def advance(state, step_index):
+        """The environment of a block of steps at once, then the steps one after the other."""
+        env = environment_at(table, shift, *step_position(landing, step_index, dt_h / TABLE_STEP_HOURS, table.shape[0]))
+        return jax.lax.scan(lambda s_, e: (pt.step(p, s_, e, dt_h), None), state, env)[0]
 
-    s, _ = jax.lax.scan(body, pt.init(p, dtype), params["surface.step_index"])
+    step_index = params["surface.step_index"]
+    whole = step_index.shape[0] // BLOCK_STEPS * BLOCK_STEPS
+    s = pt.init(p, dtype)
+    if whole:
+        s, _ = jax.lax.scan(lambda st, block: (advance(st, block), None), s,
+                            step_index[:whole].reshape(-1, BLOCK_STEPS))
+    if whole < step_index.shape[0]:
+        s = advance(s, step_index[whole:])
     steps = params["surface.step_index"].shape[0]
     alive_hours = jnp.where(s.alive, steps, s.death_step) * dt_h
     had_night = jnp.isfinite(s.worst_night_margin_wh)
