@@ -25,12 +25,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="numpy,openturns,monaco (empty: none)")
     parser.add_argument("--memory-sizes", type=lambda s: tuple(int(float(x)) for x in s.split(",")),
                         help="launch-model campaign sizes, e.g. 1e5,1e6,1e7")
+    parser.add_argument("--only", type=lambda s: tuple(s.split(",")),
+                        help=f"sections to measure, of {','.join(harness.SECTIONS)} (scaling implies engine)")
     parser.add_argument("--out", type=Path, help="JSON file to write (default benchmarks/results/<time>.json)")
     args = parser.parse_args(argv)
 
     settings = harness.PRESETS[args.preset]
     changes = {"workers": args.workers, "window_s": args.window, "precisions": args.precisions,
-               "peers": args.peers, "memory_sizes": args.memory_sizes}
+               "peers": args.peers, "memory_sizes": args.memory_sizes, "sections": args.only}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731  (progress; the tables go to stdout)
     report = harness.run(settings, log=log)

@@ -42,6 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
 
 
+SECTIONS = ("engine", "peers", "scaling", "shards", "memory", "cost")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What to measure and how long (see :data:`PRESETS`)."""
@@ -62,6 +65,8 @@ class Settings:
     cost_step_hours: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     cost_batches: tuple[int, ...] = (256, 1024, 2048, 4096)
     timeout_s: float = 900.0
+    quiet_s: float = 180.0  # before each measurement, wait up to this long for other users' jobs to finish
+    sections: tuple[str, ...] = SECTIONS  # which measurements to make (scaling needs engine)
 
 
 PRESETS = {
@@ -70,7 +75,7 @@ PRESETS = {
     "tiny": Settings(window_s=1.0, pilot=False, precisions=("float32",),
                      overrides=("mission.surface.mission_days=2", "run.batch_size=256"), scaling_repeats=1,
                      numpy_sample=256, memory_sizes=(1_000,), memory_whole_run_up_to=1_000, cost_days=(),
-                     cost_step_hours=(), cost_batches=(256,), timeout_s=300.0),
+                     cost_step_hours=(), cost_batches=(256,), timeout_s=300.0, quiet_s=0.0),
 }
 
 
@@ -91,12 +96,68 @@ class Report:
 
 
 # ------------------------------------------------------------------------------------------ child processes
-def child(kind: str, args: dict, timeout: float, extra_env: dict | None = None) -> dict:
-    """Run one probe in a new session; kill its process group afterwards; return its RESULT."""
+_SESSIONS: set[int] = set()  # sessions of the probes this benchmark started (each probe leads its own)
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
+def cpu_times() -> dict[tuple[int, float], float]:
+    """CPU seconds used so far by every process this benchmark did not start, keyed by (pid, start time)."""
+    import psutil
+
+    mine = {os.getpid()} | {p.pid for p in psutil.Process().children(recursive=True)}
+    out = {}
+    for p in psutil.process_iter(["pid", "create_time", "cpu_times"]):
+        pid = p.info["pid"]
+        if pid not in mine and p.info["cpu_times"] is not None and _session(pid) not in _SESSIONS:
+            out[(pid, p.info["create_time"])] = p.info["cpu_times"].user + p.info["cpu_times"].system
+    return out
+
+
+def _wait_for_session_to_end(session: int, limit_s: float = 10.0) -> None:
+    import psutil
+
+    deadline = time.time() + limit_s
+    while time.time() < deadline and any(_session(p.pid) == session for p in psutil.process_iter()):
+        time.sleep(0.1)
+
+
+def foreign_cpus(before: dict, after: dict, seconds: float) -> float:
+    """Average number of CPUs that other processes (other users' jobs) kept busy between two snapshots."""
+    used = sum(t - before.get(key, 0.0) for key, t in after.items())
+    return round(used / max(seconds, 1e-9), 2)
+
+
+def wait_until_quiet(limit_s: float, threshold: float = 0.25, log=None) -> float:
+    """Wait (up to ``limit_s``) until other processes use less than ``threshold`` CPUs over 2 s; return the
+    last measured figure. On a shared machine this keeps other people's jobs out of most measurements."""
+    deadline = time.time() + limit_s
+    while True:
+        before, t = cpu_times(), time.time()
+        time.sleep(2.0)
+        busy = foreign_cpus(before, cpu_times(), time.time() - t)
+        if busy < threshold or time.time() > deadline:
+            return busy
+        if log:
+            log(f"    (other processes use {busy:.1f} CPUs: waiting)")
+
+
+def child(kind: str, args: dict, timeout: float, extra_env: dict | None = None, quiet_s: float = 0.0) -> dict:
+    """Run one probe in a new session; kill its process group afterwards; return its RESULT, with the CPUs
+    that other processes used meanwhile (``foreign_cpus``). Waits up to ``quiet_s`` for a quiet machine."""
+    if quiet_s:
+        wait_until_quiet(quiet_s)
+    snapshot, started = cpu_times(), time.time()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # always the embedded Ray
     env.update({"PYTHONUNBUFFERED": "1", LAUNCHED_ENV: repr(time.time()), **(extra_env or {})})
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.probes", kind, json.dumps(args)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _SESSIONS.add(proc.pid)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -107,10 +168,13 @@ def child(kind: str, args: dict, timeout: float, extra_env: dict | None = None) 
         except ProcessLookupError:
             pass
         proc.wait()
+        _wait_for_session_to_end(proc.pid)
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     if not lines:
         raise RuntimeError(f"benchmark probe '{kind}' failed:\n{err[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT "):])
+    result["foreign_cpus"] = foreign_cpus(snapshot, cpu_times(), time.time() - started)
+    return result
 
 
 def load_average() -> tuple[float, ...]:
@@ -159,6 +223,8 @@ def campaign_stats(r: dict, workers: int) -> dict:
         "end_to_end_missions_per_s": r["samples"] / (times[-1] - r["launched"]) if shards else None,
         "driver_peak_rss_mb": r["driver_peak_rss_execution"] / MB,
         "worker_peak_rss_mb": r["worker_peak_rss_execution"] / MB,
+        "workers_seen": r["workers_seen"], "foreign_cpus": r.get("foreign_cpus"),
+        "shard_times_s": [round(t - r["launched"], 3) for t in times],
     }
     if len(shards) > first_wave and times[-1] > times[first_wave - 1]:
         rows = sum(n for _, n in shards[first_wave:])
@@ -180,7 +246,7 @@ def run_campaign_probe(settings: Settings, work: Path, name: str, overrides: lis
         r = child("campaign", {"overrides": [*overrides, f"cluster.num_cpus={workers}", "run.progress=false",
                                              f"cluster.jax_cache_dir={cache}", f"run.output_dir={run_dir}"],
                                "run_dir": str(run_dir), "stop_after_execution": stop_after_execution},
-                  settings.timeout_s)
+                  settings.timeout_s, quiet_s=settings.quiet_s)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     return campaign_stats(r, workers)
@@ -297,8 +363,9 @@ def measure_cost(settings: Settings, report: Report, log) -> None:
         for h in settings.cost_step_hours:
             variants[f"{precision} step_hours={h:g}"] = [*base, f"run.precision={precision}",
                                                          f"mission.surface.step_hours={h}"]
-    report.cost = child("cost", {"variants": variants, "repeats": 3}, settings.timeout_s)
-    for name, c in report.cost.items():
+    result = child("cost", {"variants": variants, "repeats": 3}, settings.timeout_s, quiet_s=settings.quiet_s)
+    report.cost = {"foreign_cpus": result.pop("foreign_cpus"), "variants": result}
+    for name, c in result.items():
         log(f"  {name}: {c['ns_per_mission_step']:.1f} ns per mission-step ({c['steps']} steps, compile+first "
             f"{c['first_call_s']:.1f} s)")
 
@@ -328,12 +395,15 @@ def measure_peers(settings: Settings, work: Path, report: Report, log) -> None:
         if tool == "monaco":  # one mission per case: size the case count to the window from a pilot
             cases = 2 * processes
             if settings.pilot:
-                pilot = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env)
+                pilot = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env,
+                              settings.quiet_s)
                 cases = max(cases, math.ceil(pilot["missions_per_s"] * settings.window_s))
-            r = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env)
+            r = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env,
+                      settings.quiet_s)
         else:
             r = child(tool, {"sample": settings.numpy_sample * (processes if tool == "openturns" else 1),
-                             "window_s": settings.window_s, "processes": processes}, settings.timeout_s, env)
+                             "window_s": settings.window_s, "processes": processes}, settings.timeout_s, env,
+                      settings.quiet_s)
         engine = {"numpy": "vectorised NumPy, one process", "openturns": "PythonFunction(func_sample) on NumPy",
                   "monaco": "one mission per case, NumPy"}[tool]
         report.throughput.append({"engine": engine, "precision": "float64", **r})
@@ -347,19 +417,25 @@ def run(settings: Settings, log=print) -> Report:
     report = Report(settings=asdict(settings), machine=machine(), load_before=load_average())
     work = Path(tempfile.mkdtemp(prefix="lupex-bench-"))
     try:
-        log(f"Our engine ({settings.experiment}, {', '.join(settings.precisions)}):")
-        runs = measure_engine(settings, work, report, log)
-        log("Peers:")
-        measure_peers(settings, work, report, log)
-        log("Scaling with Ray workers:")
-        measure_scaling(settings, work, report, runs[settings.precisions[0]], log)
-        if settings.shard_sizes:
+        wanted = set(settings.sections) | ({"engine"} if "scaling" in settings.sections else set())
+        if "engine" in wanted:
+            log(f"Our engine ({settings.experiment}, {', '.join(settings.precisions)}):")
+            runs = measure_engine(settings, work, report, log)
+        if "peers" in wanted:
+            log("Peers:")
+            measure_peers(settings, work, report, log)
+        if "scaling" in wanted:
+            log("Scaling with Ray workers:")
+            measure_scaling(settings, work, report, runs[settings.precisions[0]], log)
+        if "shards" in wanted and settings.shard_sizes:
             log("Shard size:")
             measure_shard_sizes(settings, work, report, log)
-        log("Memory (launch model):")
-        measure_memory(settings, work, report, log)
-        log("Cost per mission-step (one core, no Ray):")
-        measure_cost(settings, report, log)
+        if "memory" in wanted:
+            log("Memory (launch model):")
+            measure_memory(settings, work, report, log)
+        if "cost" in wanted:
+            log("Cost per mission-step (one core, no Ray):")
+            measure_cost(settings, report, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report.load_after = load_average()
@@ -375,18 +451,20 @@ def format_report(report: Report) -> str:
     """The tables the command prints."""
     m = report.machine
     lines = [f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib'] or 0:.0f} GiB; load average "
-             f"{report.load_before} before, {report.load_after} after ({report.elapsed_s / 60:.1f} min)", ""]
+             f"{report.load_before} before, {report.load_after} after ({report.elapsed_s / 60:.1f} min). 'other CPUs':"
+             " CPUs kept busy by processes this benchmark did not start, during that measurement.", ""]
     peers = {r["tool"]: r for r in report.throughput if r["tool"] != "ours"}
     window = report.settings["window_s"]
     lines.append(f"Throughput, {report.settings['experiment']} (window ~{window:g} s each)")
     lines.append(f"  {'tool':<44} {'precision':<9} {'procs':>5} {'missions':>10} {'seconds':>8} {'missions/s':>11}"
-                 f" {'vs monaco':>10} {'vs OpenTURNS':>12}")
+                 f" {'vs monaco':>10} {'vs OpenTURNS':>12} {'other CPUs':>10}")
     for r in report.throughput:
         label = f"{r['tool']} ({r['engine']})"
         lines.append(f"  {label:<44} {r['precision']:<9} {r['processes']:>5} {r['missions']:>10,} "
                      f"{r['seconds'] or 0:>8.1f} {r['missions_per_s']:>11,.1f} "
                      f"{_ratio(r['missions_per_s'], peers.get('monaco', {}).get('missions_per_s')):>10} "
-                     f"{_ratio(r['missions_per_s'], peers.get('openturns', {}).get('missions_per_s')):>12}")
+                     f"{_ratio(r['missions_per_s'], peers.get('openturns', {}).get('missions_per_s')):>12} "
+                     f"{r.get('foreign_cpus', 0) or 0:>10.2f}")
     for tool, why in report.unavailable.items():
         lines.append(f"  {tool}: unavailable ({why})")
     lines += ["", "Time to first result (process start to the first shard file), all workers"]
@@ -400,8 +478,10 @@ def format_report(report: Report) -> str:
             by_workers.setdefault(r["workers"], []).append(r["steady_missions_per_s"] or 0.0)
         medians = {w: sorted(rates)[len(rates) // 2] for w, rates in by_workers.items()}
         for w, rates in sorted(by_workers.items()):
-            lines.append(f"  {w} worker(s): {medians[w]:>10,.0f} missions/s (runs: {', '.join(f'{x:,.0f}' for x in rates)})"
-                         f"  {_ratio(medians[w], medians[min(medians)])} of {min(medians)}")
+            other = [r.get("foreign_cpus") or 0.0 for r in report.scaling if r["workers"] == w]
+            lines.append(f"  {w} worker(s): {medians[w]:>10,.0f} missions/s (runs: {', '.join(f'{x:,.0f}' for x in rates)};"
+                         f" other CPUs {', '.join(f'{x:.2f}' for x in other)})  "
+                         f"{_ratio(medians[w], medians[min(medians)])} of {min(medians)}")
     if report.shard_sizes:
         lines += ["", "Shard size (all workers)"]
         for r in report.shard_sizes:
@@ -415,8 +495,8 @@ def format_report(report: Report) -> str:
                      f"{(f'{whole:,.0f} MB' if whole else 'not run'):>18} {r['worker_peak_rss_mb']:>12,.0f} MB "
                      f"{r['results_in_memory_mb']:>19,.0f} MB")
     if report.cost:
-        lines += ["", "Cost per mission-step, one core, no Ray (ns; compile + first call in seconds)"]
-        for name, c in report.cost.items():
+        lines += ["", f"Cost per mission-step, one core, no Ray (other CPUs {report.cost['foreign_cpus']:.2f})"]
+        for name, c in report.cost["variants"].items():
             lines.append(f"  {name:<28} {c['ns_per_mission_step']:7.1f} ns  {c['missions_per_s']:>9,.0f} missions/s"
                          f"  ({c['steps']} steps, batch {c['batch']}, compile+first {c['first_call_s']:.1f} s)")
     return "\n".join(lines)

@@ -68,9 +68,14 @@ def ensure_ray(settings: ClusterSettings) -> dict:
 
 
 def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
-    """Environment of shard workers: JAX precision and threads matched to the CPUs Ray gives each task."""
+    """Environment of shard workers: JAX precision and threads matched to the CPUs Ray gives each task.
+
+    ``PJRT_NPROC`` sizes the thread pool that XLA's CPU runtime splits every kernel over (by default one thread
+    per core of the machine, whatever Ray reserved): with one worker per core, the workers' pools fought over
+    the same cores, and 2 workers on 2 cores ran no faster than 1 (benchmarks/README.md)."""
     threads = max(1, int(settings.cpus_per_task))
-    env = {"JAX_ENABLE_X64": "1" if spec.precision == "float64" else "0", "JAX_PLATFORMS": "cpu"}
+    env = {"JAX_ENABLE_X64": "1" if spec.precision == "float64" else "0", "JAX_PLATFORMS": "cpu",
+           "PJRT_NPROC": str(threads)}
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     return env

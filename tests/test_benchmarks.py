@@ -44,6 +44,7 @@ def test_tiny_benchmark_measures_every_section_and_writes_json(tmp_path):
     (memory,) = report["memory"]
     assert memory["samples"] == 1000 and memory["driver_peak_rss_mb"] > 50 and memory["worker_peak_rss_mb"] > 50
     assert memory["driver_peak_rss_whole_run_mb"] >= memory["driver_peak_rss_mb"]
-    (cost,) = report["cost"].values()
+    (cost,) = report["cost"]["variants"].values()
     assert cost["steps"] == 48 and cost["ns_per_mission_step"] > 0 and cost["batch"] == 256
     assert len(report["load_before"]) == 3 and report["machine"]["cpus"] >= 1
+    assert all(r["foreign_cpus"] >= 0 for r in report["throughput"] + report["scaling"] + report["memory"])

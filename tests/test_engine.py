@@ -80,3 +80,16 @@ def test_automatic_shards_are_whole_batches_and_cover_the_campaign(samples, cpus
 def test_requested_shard_size_rounds_up_to_whole_batches():
     assert shard_size_for(10_000, 2, 1024, 65536, requested=1000) == 1024
     assert shard_size_for(10_000, 2, 1024, 65536, requested=2048) == 2048
+
+
+@pytest.mark.parametrize("cpus_per_task", [1, 2])
+def test_shard_workers_get_one_xla_thread_per_reserved_cpu(spec, cpus_per_task):
+    """XLA's CPU runtime splits every kernel over a pool of PJRT_NPROC threads (default: every core of the
+    machine), so without it one Ray worker per core oversubscribes the machine (benchmarks/README.md)."""
+    from campaign.cluster import worker_env
+    from campaign.config import ClusterSettings
+
+    settings = ClusterSettings(mode="local", address=None, num_cpus=None, cpus_per_task=cpus_per_task,
+                               max_tasks_in_flight=None, task_retries=0, jax_cache_dir=None)
+    env = worker_env(spec, settings)
+    assert env["PJRT_NPROC"] == str(cpus_per_task) and env["JAX_PLATFORMS"] == "cpu"
