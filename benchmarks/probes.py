@@ -3,8 +3,8 @@
 ``python -m benchmarks.probes KIND '<json arguments>'``; every kind prints ``RESULT <json>`` as its last line.
 
 * ``campaign``: a campaign through :func:`campaign.app.run_campaign` on the embedded Ray (bound to 127.0.0.1 as
-  the app does), watched by a thread that records when each shard file appears in the run directory, and the
-  resident memory (RSS) of this driver and of every Ray worker it can see, every ``poll_s`` seconds. With
+  the app does), watched by a thread that records when each shard file appears in the run directory (every
+  ``poll_s`` seconds), and the peak resident memory (RSS) of this driver and of every Ray worker. With
   ``stop_after_execution`` it reports and exits as soon as ``manifest.json`` is written (every shard stored),
   before the end-of-run summary and report, whose memory grows with the campaign (they read the dataset
   whole); the parent then kills the process group, Ray included.
@@ -45,10 +45,25 @@ def emit(result: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- campaign
-class Watcher(threading.Thread):
-    """Polls the run directory and the process tree: shard arrival times, peak RSS of driver and workers."""
+def peak_rss(pid: int | str = "self") -> int:
+    """Peak resident memory of a process so far (bytes): the kernel's high-water mark (``VmHWM``), exact
+    however short the peak was, and free to read (polling RSS would cost CPU that the niced Ray workers lose)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
-    def __init__(self, run_dir: Path, poll_s: float):
+
+class Watcher(threading.Thread):
+    """Records when each shard file appears (every ``poll_s``) and, every ``scan_s``, which Ray workers exist
+    and their peak resident memory. Cheap on purpose: Ray runs its workers at nice 15, so any CPU this driver
+    spends comes out of theirs."""
+
+    def __init__(self, run_dir: Path, poll_s: float, scan_s: float = 2.0):
         super().__init__(daemon=True)
         import psutil
 
@@ -56,22 +71,27 @@ class Watcher(threading.Thread):
         self.me = psutil.Process()
         self.samples = run_dir / "samples"
         self.manifest = run_dir / "manifest.json"
-        self.poll_s = poll_s
+        self.poll_s, self.scan_s = poll_s, scan_s
         self.seen: dict[str, float] = {}
-        self.driver_peak = 0
-        self.worker_peak = 0
-        self.workers: set[int] = set()
+        self.workers: dict[int, int] = {}  # pid -> peak RSS seen
         self.manifest_at: float | None = None
         self.driver_peak_at_manifest = 0
         self.worker_peak_at_manifest = 0
+        self.last_scan = 0.0
         self.stop = threading.Event()
 
-    def _is_worker(self, p) -> bool:
-        try:
-            name, cmd = p.name(), " ".join(p.cmdline()[:3])
-        except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
-            return False
-        return name.startswith("ray::") or "default_worker.py" in cmd
+    def scan_workers(self) -> None:
+        for p in self.me.children(recursive=True):
+            try:
+                if p.pid in self.workers or p.name().startswith("ray::") or "default_worker.py" in " ".join(
+                        p.cmdline()[:3]):
+                    self.workers[p.pid] = max(self.workers.get(p.pid, 0), peak_rss(p.pid))
+            except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
+                continue
+
+    @property
+    def worker_peak(self) -> int:
+        return max(self.workers.values(), default=0)
 
     def poll(self) -> None:
         now = time.time()
@@ -79,18 +99,13 @@ class Watcher(threading.Thread):
             for entry in os.scandir(self.samples):
                 if entry.name.endswith(".parquet") and entry.name not in self.seen:
                     self.seen[entry.name] = now
-        self.driver_peak = max(self.driver_peak, self.me.memory_info().rss)
-        for p in self.me.children(recursive=True):
-            if p.pid in self.workers or self._is_worker(p):
-                try:
-                    rss = p.memory_info().rss
-                except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
-                    continue
-                self.workers.add(p.pid)
-                self.worker_peak = max(self.worker_peak, rss)
+        if now - self.last_scan > self.scan_s:
+            self.scan_workers()
+            self.last_scan = now
         if self.manifest_at is None and self.manifest.exists():
             self.manifest_at = now
-            self.driver_peak_at_manifest, self.worker_peak_at_manifest = self.driver_peak, self.worker_peak
+            self.scan_workers()
+            self.driver_peak_at_manifest, self.worker_peak_at_manifest = peak_rss(), self.worker_peak
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -123,9 +138,9 @@ def probe_campaign(args: dict) -> dict:
             "phase": phase, "launched": launched, "started": started, "planned": marks.get("planned"),
             "shards": shards, "manifest_at": watcher.manifest_at, "ended": time.time(),
             "samples": total, "shard_size": size, "precision": info["precision"],
-            "driver_peak_rss_execution": watcher.driver_peak_at_manifest or watcher.driver_peak,
+            "driver_peak_rss_execution": watcher.driver_peak_at_manifest or peak_rss(),
             "worker_peak_rss_execution": watcher.worker_peak_at_manifest or watcher.worker_peak,
-            "driver_peak_rss": watcher.driver_peak, "worker_peak_rss": watcher.worker_peak,
+            "driver_peak_rss": peak_rss(), "worker_peak_rss": watcher.worker_peak,
             "workers_seen": len(watcher.workers), "cpus": _ray_cpus(),
         }
 
