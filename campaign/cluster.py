@@ -72,7 +72,7 @@ def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
 
     ``PJRT_NPROC`` sizes the thread pool that XLA's CPU runtime splits every kernel over (by default one thread
     per core of the machine, whatever Ray reserved): with one worker per core, the workers' pools fought over
-    the same cores, and 2 workers on 2 cores ran no faster than 1 (benchmarks/README.md)."""
+    the same cores, and 2 workers on 2 cores ran no faster than 1 (measured with `python -m benchmarks`)."""
     threads = max(1, int(settings.cpus_per_task))
     env = {"JAX_ENABLE_X64": "1" if spec.precision == "float64" else "0", "JAX_PLATFORMS": "cpu",
            "PJRT_NPROC": str(threads)}
