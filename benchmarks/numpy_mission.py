@@ -27,16 +27,10 @@ COLUMN = {name: j for j, name in enumerate(ns.SITE_COLUMNS)}
 
 
 def rover_parameters(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> dict:
-    """Power/thermal parameters of each mission (arrays where dispersed), as the JAX model's."""
-    p = {k.split(".", 1)[1]: float(v) for k, v in params.items()
-         if k.startswith(("power.", "thermal.")) and np.ndim(v) == 0}
-    p["array_efficiency"] = p["array_efficiency"] * inputs["power.array_efficiency_factor"]
-    p["battery_capacity_wh"] = p["battery_capacity_wh"] * inputs["power.battery_capacity_factor"]
-    p["load_factor"] = inputs["power.load_factor"]
-    p["insulation_conductance_w_per_k"] = (p["insulation_conductance_w_per_k"]
-                                           * inputs["thermal.insulation_conductance_factor"])
-    p["survival_temp_k"] = p["survival_temp_k"] + inputs["thermal.survival_temp_offset_k"]
-    return p
+    """Power/thermal parameters of each mission (arrays where dispersed). How the sampled dispersions apply is
+    configuration plumbing, not physics, so the JAX model's own mapping is used (it works on NumPy arrays)."""
+    scalars = {k: float(v) for k, v in params.items() if k.startswith(("power.", "thermal.")) and np.ndim(v) == 0}
+    return ns.rover_parameters(scalars, inputs)
 
 
 def table_positions(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
