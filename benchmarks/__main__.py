@@ -28,7 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=lambda s: tuple(s.split(",")),
                         help=f"sections to measure, of {','.join(harness.SECTIONS)} (scaling implies engine)")
     parser.add_argument("--out", type=Path, help="JSON file to write (default benchmarks/results/<time>.json)")
+    parser.add_argument("--from-json", type=Path, metavar="FILE",
+                        help="measure nothing: print the tables of an earlier run's JSON (e.g. benchmarks/results/"
+                             "2026-11-21_full.json)")
     args = parser.parse_args(argv)
+    if args.from_json:
+        data = json.loads(args.from_json.read_text())
+        print(harness.format_report(harness.Report(**{k: v for k, v in data.items()
+                                                      if k in harness.Report.__dataclass_fields__})))
+        return 0
 
     settings = harness.PRESETS[args.preset]
     changes = {"workers": args.workers, "window_s": args.window, "precisions": args.precisions,
