@@ -316,6 +316,8 @@ def load(cfg: DictConfig) -> CampaignConfig:
             p, v = _load_section(s, mission[s.name], problems, notes)
             params += p
             variables += v
+        if not problems and model.check is not None:
+            problems += model.check(dict(params))
     if problems:
         raise ConfigError(problems)
     return CampaignConfig(

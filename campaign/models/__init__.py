@@ -9,7 +9,8 @@ from .launch import MODEL as LAUNCH
 from .mission import MODEL as MISSION
 from .night_survival import MODEL as NIGHT_SURVIVAL
 from .outcomes import Outcome, Phase
+from .surface import MODEL as SURFACE
 
-MODELS: dict[str, MissionModel] = {m.name: m for m in (LAUNCH, LANDING, NIGHT_SURVIVAL, MISSION)}
+MODELS: dict[str, MissionModel] = {m.name: m for m in (LAUNCH, LANDING, NIGHT_SURVIVAL, SURFACE, MISSION)}
 
 __all__ = ["MODELS", "Input", "Kind", "MissionModel", "Outcome", "Output", "Param", "Phase", "Section"]

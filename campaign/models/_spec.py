@@ -116,6 +116,7 @@ class Section:
 
 SimulateFn = Callable[[Mapping[str, Array], Mapping[str, Array], Array], dict[str, Array]]
 PrepareFn = Callable[[Mapping[str, object]], dict[str, np.ndarray]]
+CheckFn = Callable[[Mapping[str, object]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ class MissionModel:
     # Optional host-side precomputation, once per campaign (NumPy, may read data files): takes every design
     # value (``"<section>.<param>"``, dates and lists included) and returns extra arrays for ``params``.
     prepare: PrepareFn | None = field(default=None, repr=False)
+    # Optional cross-field checks of the design values (same argument as ``prepare``), run when the config is
+    # loaded: ``(full key, message)`` for every problem, e.g. two lists whose lengths must agree.
+    check: CheckFn | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         names = [o.name for o in self.outputs]

@@ -1,4 +1,4 @@
-"""The mission chain: launch and transfer -> powered descent and landing -> surface survival.
+"""The mission chain: launch and transfer -> powered descent and landing -> rover deployment -> surface mission.
 
 Each phase runs on what the previous one delivered and only counts if that phase succeeded:
 
@@ -7,6 +7,10 @@ Each phase runs on what the previous one delivered and only counts if that phase
 * the surface phase starts where the lander touched down: the touchdown error (downrange, crossrange) is turned
   into the rover's offset east and north of the surveyed site using the approach azimuth, replacing the surface
   model's own landing-offset inputs (it moves the local horizon, see :mod:`campaign.models.night_survival`);
+* the deployment lowers the rover from a lander tilted by the slope at its touchdown point (plus its legs'
+  settling);
+* the surface mission (:mod:`campaign.models.surface`: 100 days of power/thermal, driving, drilling and water
+  science) runs only for a deployed rover;
 * outputs of a phase never reached are marked invalid (``valid_when``) and written as null; its flags are false.
 
 Every model still runs for every mission (``vmap`` does not branch), so the chain costs the sum of its phases.
@@ -21,8 +25,8 @@ from dataclasses import replace
 import jax
 import jax.numpy as jnp
 
-from . import landing, launch, night_survival
-from ._keys import subkey
+from . import deployment, landing, launch, surface
+from ._keys import open_uniform, subkey
 from ._spec import Kind, MissionModel
 from .outcomes import Outcome
 
@@ -35,11 +39,12 @@ def _gated(outputs, condition):
                  for o in outputs)
 
 
-OUTPUTS = launch.OUTPUTS + _gated(landing.OUTPUTS, "transfer_ok") + _gated(night_survival.OUTPUTS, "landing_ok")
+OUTPUTS = (launch.OUTPUTS + _gated(landing.OUTPUTS, "transfer_ok") + _gated(deployment.OUTPUTS, "landing_ok")
+           + _gated(surface.OUTPUTS, "deployment_ok"))
 
 
 def prepare(params: Mapping[str, object]) -> dict:
-    return {**landing.prepare(params), **night_survival.prepare(params)}
+    return {**landing.prepare(params), **surface.prepare(params)}
 
 
 def site_offset_m(downrange_m, crossrange_m, approach_azimuth_deg):
@@ -65,27 +70,31 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
     east, north = site_offset_m(second["landing_downrange_m"], second["landing_crossrange_m"],
                                 params["landing.approach_azimuth_deg"])
     surface_inputs = {**inputs, "site.landing_offset_east_m": east, "site.landing_offset_north_m": north}
-    third = night_survival.simulate(params, surface_inputs, subkey(key, "phase/surface"))
+    d = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("deployment.")}
+    third = deployment.deploy(d, second["slope_deg"], inputs["deployment.leg_settling_deg"],
+                              open_uniform(subkey(key, "phase/deployment"), second["slope_deg"].dtype))
+    fourth = surface.simulate(params, surface_inputs, subkey(key, "phase/surface"))
 
-    attempted_landing = first["transfer_ok"]
-    landed = attempted_landing & second["landing_ok"]
-    outcome = jnp.where(first["outcome"] != Outcome.SUCCESS, first["outcome"],
-                        jnp.where(second["outcome"] != Outcome.SUCCESS, second["outcome"], third["outcome"]))
+    reached = (first["transfer_ok"], first["transfer_ok"] & second["landing_ok"])
+    reached += (reached[1] & third["deployment_ok"],)
+    outcome = first["outcome"]
+    for phase in (second, third, fourth):
+        outcome = jnp.where(outcome != Outcome.SUCCESS, outcome, phase["outcome"])
     out = dict(first)
-    for name, value in second.items():
-        out[name] = value & attempted_landing if value.dtype == jnp.bool_ else value
-    for name, value in third.items():
-        out[name] = value & landed if value.dtype == jnp.bool_ else value
-    out["landing_ok"] = landed
+    for gate, phase in zip(reached, (second, third, fourth)):
+        for name, value in phase.items():
+            out[name] = value & gate if value.dtype == jnp.bool_ else value
+    out["landing_ok"], out["deployment_ok"] = reached[1], reached[2]
     out["outcome"] = outcome.astype(jnp.int16)
     return out
 
 
 MODEL = MissionModel(
     name="mission",
-    doc="Launch, transfer, powered descent and landing, then surface survival for the mission's length",
-    sections=launch.MODEL.sections + landing.MODEL.sections + night_survival.MODEL.sections,
+    doc="Launch, transfer, landing, rover deployment, then the surface mission: survival, driving, drilling, water",
+    sections=launch.MODEL.sections + landing.MODEL.sections + (deployment.SECTION,) + surface.MODEL.sections,
     outputs=OUTPUTS,
     simulate=simulate,
     prepare=prepare,
+    check=surface.check,
 )

@@ -304,29 +304,43 @@ def rover_parameters(params, inputs) -> dict:
     return p
 
 
-def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
-    """Simulate the surface mission of one rover (scalars in, scalars out)."""
-    del key  # every random quantity of this model is a sampled input
-    dtype = inputs["surface.landing_time_frac"].dtype
-    p = rover_parameters(params, inputs)
+def run_steps(params, inputs, step_fn, carry, record: bool = False):
+    """Run ``carry = step_fn(carry, env, step_index)`` over the surface mission's steps, the environment of a
+    block of :data:`BLOCK_STEPS` steps computed at once (vectorised, off the sequential path) and the steps of
+    the block then taken one after the other in a ``lax.scan``.
+
+    With ``record``, ``step_fn`` returns ``(carry, y)`` and the ``y`` of every step are returned too, stacked
+    along a leading axis of the mission's steps (for tests and diagnostics)."""
     dt_h = params["surface.step_hours"]
     shift = horizon_shift_deg(params, inputs)
     landing = landing_position(params, inputs)
     table = site_table(params)
 
-    def advance(state, step_index):
-        """The environment of a block of steps at once, then the steps one after the other."""
+    def one(c, xs):
+        env, i = xs
+        return step_fn(c, env, i) if record else (step_fn(c, env, i), None)
+
+    def advance(c, step_index):
         env = environment_at(table, shift, *step_position(landing, step_index, dt_h / TABLE_STEP_HOURS, table.shape[0]))
-        return jax.lax.scan(lambda s_, e: (pt.step(p, s_, e, dt_h), None), state, env)[0]
+        return jax.lax.scan(one, c, (env, step_index))
 
     step_index = params["surface.step_index"]
     whole = step_index.shape[0] // BLOCK_STEPS * BLOCK_STEPS
-    s = pt.init(p, dtype)
+    ys = []
     if whole:
-        s, _ = jax.lax.scan(lambda st, block: (advance(st, block), None), s,
-                            step_index[:whole].reshape(-1, BLOCK_STEPS))
+        carry, y = jax.lax.scan(advance, carry, step_index[:whole].reshape(-1, BLOCK_STEPS))
+        ys.append(jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), y))
     if whole < step_index.shape[0]:
-        s = advance(s, step_index[whole:])
+        carry, y = advance(carry, step_index[whole:])
+        ys.append(y)
+    if not record:
+        return carry
+    return carry, jax.tree.map(lambda *a: jnp.concatenate(a), *ys)
+
+
+def survival_outputs(params, inputs, s: pt.State) -> dict:
+    """The outputs of :data:`OUTPUTS` from the final power/thermal state, with ``outcome``."""
+    dt_h = params["surface.step_hours"]
     steps = params["surface.step_index"].shape[0]
     alive_hours = jnp.where(s.alive, steps, s.death_step) * dt_h
     had_night = jnp.isfinite(s.worst_night_margin_wh)
@@ -351,6 +365,16 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
         "energy_generated_kwh": s.generated_wh / 1000.0,
         "heater_energy_kwh": s.heater_wh / 1000.0,
     }
+
+
+def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
+    """Simulate the surface survival of one rover (scalars in, scalars out)."""
+    del key  # every random quantity of this model is a sampled input
+    p = rover_parameters(params, inputs)
+    dt_h = params["surface.step_hours"]
+    s = run_steps(params, inputs, lambda st, env, _: pt.step(p, st, env, dt_h),
+                  pt.init(p, inputs["surface.landing_time_frac"].dtype))
+    return survival_outputs(params, inputs, s)
 
 
 MODEL = MissionModel(

@@ -36,10 +36,15 @@ class Outcome(enum.IntEnum):
     LANDING_PROPELLANT_EXHAUSTED = 32  # ran dry before touchdown and fell
     LANDING_HAZARD = 33  # upright but on a slope or rock beyond the limits
     LANDING_HARD = 34  # touchdown speed beyond the specification, below destruction
+    # deployment: the rover lowered from the lander to the ground
+    DEPLOYMENT_MECHANISM = 40  # release, lowering or cutter failure, whatever the terrain
+    DEPLOYMENT_TILT = 41  # lander attitude and ground slope beyond what the lowering tolerates
     # surface: survival of every darkness period and of the days between
     SURFACE_FROZE_BATTERY_EXHAUSTED = 50  # battery at its floor, heater unpowered, box below survival temperature
     SURFACE_FROZE_HEATER_LIMITED = 51  # battery not empty, but the heater at full power could not hold the box
     SURFACE_OVERHEATED = 52  # box above its maximum temperature
+    SURFACE_COMPONENT_FAILURE = 53  # a random failure of a single-string component (avionics, power, radio)
+    SURFACE_THERMAL_FATIGUE = 54  # thermal cycling broke solder joints or harness before the mission's end
 
     @property
     def phase(self) -> Phase:

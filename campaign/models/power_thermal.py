@@ -70,6 +70,7 @@ class State(NamedTuple):
     unserved_wh: jnp.ndarray
     heat_in_j: jnp.ndarray
     heat_out_j: jnp.ndarray
+    load_served: jnp.ndarray  # bool: the last step's load was powered (an activity in it took place)
 
 
 def capacity_wh(p, t_days):
@@ -88,7 +89,7 @@ def init(p, dtype) -> State:
                  longest_dark_h=z, nights_survived=i, night_margin_wh=z + jnp.inf, worst_night_margin_wh=z + jnp.inf,
                  night_unserved_wh=z, cycle_armed=jnp.array(False), thermal_cycles=i, sunlit_hours=z,
                  earth_hours=z, generated_wh=z, curtailed_wh=z, load_wh=z, heater_wh=z, battery_loss_wh=z,
-                 unserved_wh=z, heat_in_j=z, heat_out_j=z)
+                 unserved_wh=z, heat_in_j=z, heat_out_j=z, load_served=jnp.array(True))
 
 
 def radiator_emissivity(p, temp_k):
@@ -120,8 +121,20 @@ def _computed_once(unit, *values):
     return tuple(v / unit for v in values)
 
 
-def step(p, s: State, env: Env, dt_h) -> State:
-    """Advance one step of ``dt_h`` hours. ``p`` holds the power/thermal parameters (see night_survival)."""
+def operate_w(p, earth_visible):
+    """Duty-cycle average of the awake load (W): idle plus drive, drill, analyse and, with the Earth in view,
+    communication, each weighted by its share of the awake time."""
+    return (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
+            + p["duty_analyse"] * p["analyse_w"] + jnp.where(earth_visible, p["duty_comm"] * p["comm_w"], 0.0))
+
+
+def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
+    """Advance one step of ``dt_h`` hours. ``p`` holds the power/thermal parameters (see night_survival).
+
+    ``demand_w``: the nominal electrical load of this step (W, before ``p["load_factor"]``) chosen by an
+    operations planner (:mod:`campaign.models.surface`). Without it the rover operates on the duty-cycle
+    average of :func:`operate_w` when the Sun is up and the battery above its operating threshold, and
+    hibernates otherwise."""
     unit = dt_h / dt_h  # see _computed_once
     dt_s = dt_h * 3600.0
     t_days = s.step * dt_h / 24.0
@@ -133,10 +146,10 @@ def step(p, s: State, env: Env, dt_h) -> State:
                * (1.0 - p["array_degradation_per_year"] * t_days / 365.25)
                * env.array_cos_incidence * env.disk_fraction)
     sunlit = env.disk_fraction > 0.5
-    operate = sunlit & (soc >= p["soc_operate_min"])
-    operate_w = (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
-                 + p["duty_analyse"] * p["analyse_w"] + jnp.where(env.earth_visible, p["duty_comm"] * p["comm_w"], 0.0))
-    load_req = p["load_factor"] * jnp.where(operate, operate_w, p["hibernate_w"])
+    if demand_w is None:
+        operate = sunlit & (soc >= p["soc_operate_min"])
+        demand_w = jnp.where(operate, operate_w(p, env.earth_visible), p["hibernate_w"])
+    load_req = p["load_factor"] * demand_w
 
     # Heater power that ends the step at the set point (0 if the box stays warm enough without it).
     heat_load = p["load_heat_fraction"] * load_req
@@ -210,6 +223,7 @@ def step(p, s: State, env: Env, dt_h) -> State:
         unserved_wh=s.unserved_wh + unserved,
         heat_in_j=s.heat_in_j + heat_w * dt_s,
         heat_out_j=s.heat_out_j + heat_lost_j,
+        load_served=powered,
     )
     # A dead rover stays as it died: keep every field of the old state.
     return State(*(jnp.where(s.alive, n, o) for n, o in zip(new, s)))

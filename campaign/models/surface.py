@@ -1,0 +1,467 @@
+"""The surface mission: power and thermal, mobility, drilling and water science in one time loop, run by a
+rule-based operations planner, with random component failures and thermal-cycle damage.
+
+Before the loop (per mission): the ground truth of every planned science site (:mod:`campaign.models.science`),
+what every possible drilling attempt at each site would do (:mod:`campaign.models.drill`: depth, time, wear,
+loss of the drill, the sample and its reported water), the odometer readings of the mobility hazards
+(:mod:`campaign.models.mobility`), the hour of a random component failure and the thermal cycles the rover
+survives. Precomputing what an attempt *would* do costs nothing in honesty: an attempt's outcome is fixed by
+its own draws, and the loop decides whether and when it happens.
+
+Each step (``surface.step_hours``), the planner looks at the light on the array where the rover is (a shadowed
+stretch of the route is dark), the Earth, the battery and the box temperature, and picks one mode:
+
+1. ``HIBERNATE`` unless awake: the box at most ``max_operating_temp_k``, and either in sunlight with the battery
+   at ``power.soc_operate_min`` or more, or in shadow with at least ``soc_dark_drive_min``;
+2. ``DRIVE`` out of shadow when, in shadow, the battery has fallen below ``soc_shadow_exit`` (the site it was
+   working at, or approaching, is abandoned);
+3. ``ANALYSE`` a sample waiting for the analysers;
+4. ``DRILL`` at a science site still open (an attempt runs over as many steps as it needs; a sample from the
+   target depth closes the site, so do ``drill.max_attempts_per_site`` attempts, a lost or worn-out drill);
+5. ``DRIVE`` along the plan: with the Earth in view (if ``needs_earth_to_drive``), and into shadow only with
+   ``soc_shadow_entry`` and a forecast of at least ``shadow_min_sun_ahead_h`` of sunshine after it (the
+   operators' illumination forecast, made with the surveyed horizon: :func:`sun_hours_ahead`); in darkness
+   never below ``soc_dark_drive_min``;
+6. ``IDLE`` otherwise (awake, communicating when the Earth is in view).
+
+The mode sets the electrical demand (idle plus the activity's load, plus communication with the Earth in view;
+hibernation load otherwise) for :func:`campaign.models.power_thermal.step`; an activity advances only in a step
+whose load was served. The rover dies of cold, heat, a component failure (exponential in time) or thermal
+fatigue (when its thermal cycles reach a log-normal number of cycles to failure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import drill as drillmod
+from . import environment as envmod
+from . import mobility as mob
+from . import night_survival as ns
+from . import power_thermal as pt
+from . import science as sci
+from ._keys import open_uniform, subkey
+from ._spec import Kind, MissionModel, Output, Param, Section
+from .outcomes import Outcome
+
+HIBERNATE, IDLE, DRIVE, DRILL, ANALYSE = range(5)
+MODES = ("hibernate", "idle", "drive", "drill", "analyse")
+
+OPERATIONS = Section(
+    name="operations",
+    params=(
+        Param("soc_shadow_entry", "1", "State of charge needed to drive into shadow", ge=0, le=1),
+        Param("soc_shadow_exit", "1", "In shadow, below this state of charge the rover leaves", ge=0, le=1),
+        Param("soc_dark_drive_min", "1", "No driving (and no work) in darkness below this state of charge", ge=0,
+              le=1),
+        Param("max_operating_temp_k", "K", "Box temperature above which the rover stops working to cool down", gt=0),
+        Param("needs_earth_to_drive", "1", "1: driving needs the Earth in view (ground in the loop), 0: autonomous",
+              ge=0, le=1),
+        Param("shadow_min_sun_ahead_h", "h", "Enter shadow only if the forecast keeps the Sun up this long", ge=0),
+    ),
+    inputs=(),
+)
+RELIABILITY = Section(
+    name="reliability",
+    params=(
+        Param("component_failure_per_year", "1/yr", "Rate of fatal random failures of single-string components",
+              ge=0),
+        Param("fatigue_cycles_median", "1", "Median number of box thermal cycles to a fatal solder/harness failure",
+              gt=0),
+        Param("fatigue_sigma_log", "1", "Log-normal spread of the cycles to failure", ge=0),
+    ),
+    inputs=(),
+)
+
+OUTPUTS = ns.OUTPUTS + (
+    Output("water_goal_met", Kind.BOOL, "", "The water goal, counted from what the rover measured", role="goal"),
+    Output("sites_water_quantified", Kind.INT, "1", "Sites with water quantified in a sample from the target depth"),
+    Output("shadow_sites_water_quantified", Kind.INT, "1", "Of those, sites in or at the edge of shadow"),
+    Output("samples_analysed", Kind.INT, "1", "Drilled samples analysed"),
+    Output("target_depth_samples", Kind.INT, "1", "Analysed samples from the target depth"),
+    Output("sample_analysed", Kind.BOOL, "", "At least one sample was analysed"),
+    Output("best_reported_water_wt", Kind.FLOAT, "wt%", "Highest water content reported by the analysers",
+           valid_when="sample_analysed"),
+    Output("sites_reached", Kind.INT, "1", "Planned science sites reached"),
+    Output("drill_attempts", Kind.INT, "1", "Drilling attempts completed"),
+    Output("drilled", Kind.BOOL, "", "At least one drilling attempt was completed"),
+    Output("max_depth_m", Kind.FLOAT, "m", "Deepest hole", valid_when="drilled"),
+    Output("mean_depth_m", Kind.FLOAT, "m", "Mean depth of the completed attempts", valid_when="drilled"),
+    Output("drill_lost", Kind.BOOL, "", "The drill was lost to a jam or its bit wore out"),
+    Output("km_driven", Kind.FLOAT, "km", "Odometer: distance driven"),
+    Output("traverse_km", Kind.FLOAT, "km", "Distance driven with the radar and neutron spectrometer working"),
+    Output("drive_hours", Kind.FLOAT, "h", "Hours spent driving"),
+    Output("shadow_hours", Kind.FLOAT, "h", "Hours spent in shadow"),
+    Output("plan_completed", Kind.BOOL, "", "Every planned site visited and the route driven to its end"),
+    Output("immobilised", Kind.BOOL, "", "Mobility lost (entrapment, wheel or actuator failure)"),
+    Output("mobility_loss", Kind.INT, "1", "0: mobile, 1: entrapped, 2: wheel or actuator failure"),
+    Output("immobilised_day", Kind.FLOAT, "d", "Day mobility was lost", valid_when="immobilised"),
+)
+SECTIONS = (ns.SITE, ns.SURFACE, ns.POWER, ns.THERMAL, mob.SECTION, drillmod.SECTION, sci.SECTION, OPERATIONS,
+            RELIABILITY)
+
+
+def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Cross-field checks of the plan (lists whose lengths must agree, thresholds that must be ordered)."""
+    problems = []
+    legs, shadowed = list(params["mobility.leg_km"]), list(params["science.site_shadowed"])
+    if len(shadowed) != len(legs):
+        problems.append(("mission.science.site_shadowed", f"must have one entry per planned site, like "
+                         f"mission.mobility.leg_km ({len(legs)}), got {len(shadowed)}"))
+    if any(v not in (0.0, 1.0) for v in shadowed):
+        problems.append(("mission.science.site_shadowed", f"entries must be 0 or 1, got {shadowed}"))
+    if params["operations.soc_shadow_exit"] < params["operations.soc_dark_drive_min"]:
+        problems.append(("mission.operations.soc_shadow_exit", "must be >= mission.operations.soc_dark_drive_min "
+                         "(the rover must still be allowed to drive out when it decides to leave)"))
+    if params["science.goal_shadow_sites"] > params["science.goal_sites"]:
+        problems.append(("mission.science.goal_shadow_sites", "must be <= mission.science.goal_sites"))
+    return problems
+
+
+def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """The night-survival tables plus the plan as arrays: legs (with a last leg out of the last site's shadow),
+    the shadow flag of each leg's end, and one slot per possible attempt at a site."""
+    legs = np.asarray(params["mobility.leg_km"], dtype=np.float64)
+    shadowed = np.asarray(params["science.site_shadowed"], dtype=np.float64)
+    park = float(params["mobility.shadow_reach_km"]) * shadowed[-1]
+    tables = ns.prepare(params)
+    return {
+        **tables,
+        "plan.sun_hours_ahead": sun_hours_ahead(tables["env.table"]),
+        "plan.legs_km": np.append(legs, park),
+        "plan.shadowed": np.append(shadowed, 0.0),
+        "plan.attempt_slots": np.arange(int(params["drill.max_attempts_per_site"]), dtype=np.int32),
+    }
+
+
+def sun_hours_ahead(env_table: np.ndarray) -> np.ndarray:
+    """The operators' forecast (host, once per campaign): for each row of the environment table, the hours of
+    uninterrupted sunlight (most of the solar disk above the *surveyed* horizon) from that instant on. The
+    planner uses it as the team would use their illumination predictions: the true horizon may differ."""
+    col = lambda name: env_table[:, ns.ENV_COLUMNS.index(name)]  # noqa: E731
+    lit = envmod.disk_fraction_visible(col("sun_elevation_deg"), col("sun_horizon_deg"), col("sun_radius_deg")) > 0.5
+    ahead = np.zeros(lit.shape[0])
+    run = 0.0
+    for i in range(lit.shape[0] - 1, -1, -1):
+        run = run + ns.TABLE_STEP_HOURS if lit[i] else 0.0
+        ahead[i] = run
+    return ahead
+
+
+def section_params(params, name: str) -> dict:
+    return {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(name + ".")}
+
+
+class Plan(NamedTuple):
+    """Per-mission quantities fixed before the loop. Attempt arrays are flat, index ``site * A + attempt``."""
+
+    legs_km: jnp.ndarray  # (sites + 1,)
+    shadowed: jnp.ndarray  # (sites + 1,) bool
+    attempt_h: jnp.ndarray  # setup plus drilling
+    depth_m: jnp.ndarray
+    reached: jnp.ndarray
+    drill_lost: jnp.ndarray
+    wear_m: jnp.ndarray
+    delivered: jnp.ndarray
+    reported_wt: jnp.ndarray
+    true_wt: jnp.ndarray  # of the sample (the dry layer's if shallower)
+    km_entrapment: jnp.ndarray
+    km_wheel: jnp.ndarray
+    failure_hour: jnp.ndarray
+    fatigue_cycles: jnp.ndarray
+
+
+def make_plan(params, inputs, key) -> Plan:
+    """Draw everything the loop needs from this mission's key (one purpose, one tag)."""
+    dtype = inputs["surface.landing_time_frac"].dtype
+    legs = params["plan.legs_km"].astype(dtype)
+    shadowed = params["plan.shadowed"] > 0.5
+    sites = legs.shape[0] - 1
+    attempts = params["plan.attempt_slots"].shape[0]
+    d, s = section_params(params, "drill"), section_params(params, "science")
+    ground = sci.ground_truth(s, shadowed[:sites], inputs["science.regional_mean_wt"], subkey(key, "surface/ground"))
+
+    slot = jnp.arange(sites * attempts)
+    site_of = slot // attempts
+    draw = lambda tag: jax.vmap(lambda i: open_uniform(jax.random.fold_in(subkey(key, tag), i), dtype))(slot)  # noqa: E731
+    a = drillmod.attempt(d, ground.water_wt[site_of], ground.dry_layer_m[site_of], inputs["drill.ice_critical_wt"],
+                         inputs["drill.rock_abundance_factor"], draw("surface/drill/rock"), draw("surface/drill/jam"),
+                         draw("surface/drill/lose"))
+    true_wt = sci.sample_water_wt(s, ground.water_wt[site_of], ground.dry_layer_m[site_of], a.depth_m)
+    noise = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(subkey(key, "surface/measure"), i), (), dtype))(slot)
+
+    m = section_params(params, "mobility")
+    km_entrapment, km_wheel = mob.km_to_hazards(m, inputs["mobility.hazard_factor"],
+                                                open_uniform(subkey(key, "surface/entrapment"), dtype),
+                                                open_uniform(subkey(key, "surface/wheel"), dtype))
+    rate_per_h = params["reliability.component_failure_per_year"] / (365.25 * 24.0)
+    failure_hour = jnp.where(rate_per_h > 0, -jnp.log(open_uniform(subkey(key, "surface/component"), dtype))
+                             / jnp.maximum(rate_per_h, 1e-30), jnp.inf)
+    fatigue = params["reliability.fatigue_cycles_median"] * jnp.exp(
+        params["reliability.fatigue_sigma_log"] * jax.random.normal(subkey(key, "surface/fatigue"), (), dtype))
+    return Plan(legs_km=legs, shadowed=shadowed, attempt_h=d["setup_h"] + a.drilling_h, depth_m=a.depth_m,
+                reached=a.reached_target, drill_lost=a.drill_lost, wear_m=a.wear_m,
+                delivered=a.depth_m >= d["min_sample_depth_m"], reported_wt=sci.measure(s, true_wt, noise),
+                true_wt=true_wt, km_entrapment=km_entrapment, km_wheel=km_wheel, failure_hour=failure_hour,
+                fatigue_cycles=fatigue)
+
+
+class Ops(NamedTuple):
+    """What the rover has done and where it is (scalars)."""
+
+    leg: jnp.ndarray  # index into Plan.legs_km; the last leg leads out of the last site's shadow
+    to_go_km: jnp.ndarray  # left on the current leg
+    site_open: jnp.ndarray  # the site ending the current leg still wants drilling
+    attempt: jnp.ndarray  # attempts completed at the current site
+    drill_h: jnp.ndarray  # progress into the current attempt
+    drill_ok: jnp.ndarray
+    wear_m: jnp.ndarray
+    pending: jnp.ndarray  # attempt slot of the sample waiting for the analysers, -1 if none
+    analyse_left_h: jnp.ndarray
+    mobile: jnp.ndarray
+    mobility_loss: jnp.ndarray
+    immobilised_step: jnp.ndarray
+    odometer_km: jnp.ndarray
+    traverse_km: jnp.ndarray
+    drive_h: jnp.ndarray
+    shadow_h: jnp.ndarray
+    attempts: jnp.ndarray
+    depth_max_m: jnp.ndarray
+    depth_sum_m: jnp.ndarray
+    sites_reached: jnp.ndarray
+    samples: jnp.ndarray
+    target_samples: jnp.ndarray
+    sites_quantified: jnp.ndarray
+    shadow_sites_quantified: jnp.ndarray
+    best_reported_wt: jnp.ndarray
+
+
+def init_ops(plan: Plan) -> Ops:
+    dtype = plan.legs_km.dtype
+    z, i = jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
+    yes = jnp.array(True)
+    return Ops(leg=i, to_go_km=plan.legs_km[0], site_open=yes, attempt=i, drill_h=z, drill_ok=yes, wear_m=z,
+               pending=i - 1, analyse_left_h=z, mobile=yes, mobility_loss=i, immobilised_step=i, odometer_km=z,
+               traverse_km=z, drive_h=z, shadow_h=z, attempts=i, depth_max_m=z, depth_sum_m=z, sites_reached=i,
+               samples=i, target_samples=i, sites_quantified=i, shadow_sites_quantified=i, best_reported_wt=z - jnp.inf)
+
+
+class Record(NamedTuple):
+    """One step as seen by the planner (with ``record=True``; for tests and diagnostics)."""
+
+    mode: jnp.ndarray
+    worked: jnp.ndarray  # the step's load was served and the rover alive
+    dark: jnp.ndarray  # less than 1% of the solar disk on the array where the rover is
+    in_shadow: jnp.ndarray
+    earth_visible: jnp.ndarray
+    soc: jnp.ndarray  # at the start of the step
+    drive_km: jnp.ndarray
+    leg: jnp.ndarray
+    alive: jnp.ndarray  # at the end of the step
+
+
+def _advance_leg(op: Ops, plan: Plan, advance) -> Ops:
+    """Move on to the next leg where ``advance``: the site ahead is done with (or abandoned)."""
+    last = plan.legs_km.shape[0] - 1
+    nxt = jnp.minimum(op.leg + 1, last)
+    return op._replace(leg=jnp.where(advance, nxt, op.leg), to_go_km=jnp.where(advance, plan.legs_km[nxt], op.to_go_km),
+                       site_open=op.site_open | advance, attempt=jnp.where(advance, 0, op.attempt),
+                       drill_h=jnp.where(advance, 0.0, op.drill_h))
+
+
+def make_step(params, inputs, plan: Plan, record: bool):
+    """The step function ``(state, env, step_index) -> state`` of one mission (closing over its parameters)."""
+    p = ns.rover_parameters(params, inputs)
+    o, m, s = section_params(params, "operations"), section_params(params, "mobility"), section_params(params, "science")
+    dt_h = params["surface.step_hours"]
+    last = plan.legs_km.shape[0] - 1  # the leg out of the last site's shadow (length 0 if none)
+    attempts_per_site = params["plan.attempt_slots"].shape[0]
+    step_km = m["drive_speed_kmph"] * inputs["mobility.speed_factor"] * dt_h
+    analysers_ok = inputs["science.analysers_ok"] > 0.5
+    spectrometers_ok = inputs["science.spectrometers_ok"] > 0.5
+    bit_life = params["drill.bit_life_m"]
+    landing = ns.landing_position(params, inputs)
+    forecast = params["plan.sun_hours_ahead"]
+
+    def shadow_at(op):
+        return mob.in_shadow(m, plan.legs_km, plan.shadowed, op.leg, op.to_go_km)
+
+    def step(state, env: pt.Env, step_index):
+        ps, op = state
+        t_days = step_index * dt_h / 24.0
+        soc = ps.energy_wh / pt.capacity_wh(p, t_days)
+        cool = ps.temp_k <= o["max_operating_temp_k"]
+
+        # Leave behind a site that is done with, or abandon the one whose shadow the battery cannot afford.
+        shadow = shadow_at(op)
+        lit = (env.disk_fraction > 0.5) & ~shadow
+        awake = ps.alive & cool & ((lit & (soc >= p["soc_operate_min"])) | (shadow & (soc >= o["soc_dark_drive_min"])))
+        at_end = op.to_go_km <= 0.0
+        site_leg = op.leg < last
+        target_shadow = plan.shadowed[op.leg] & (op.to_go_km <= m["shadow_reach_km"])
+        leaving = awake & shadow & (soc < o["soc_shadow_exit"]) & op.mobile
+        done_here = at_end & site_leg & (~op.site_open | ~op.drill_ok)
+        op = _advance_leg(op, plan, done_here | (leaving & site_leg & target_shadow))
+
+        shadow = shadow_at(op)
+        env = env._replace(disk_fraction=jnp.where(shadow, 0.0, env.disk_fraction),
+                           sink_temp_k=jnp.where(shadow, m["shadow_sink_temp_k"], env.sink_temp_k))
+        lit = env.disk_fraction > 0.5
+        dark = env.disk_fraction < pt.DARK_DISK_FRACTION
+        at_end = op.to_go_km <= 0.0
+        site_leg = op.leg < last
+        awake = ps.alive & cool & ((lit & (soc >= p["soc_operate_min"])) | (shadow & (soc >= o["soc_dark_drive_min"])))
+        leaving = awake & shadow & (soc < o["soc_shadow_exit"]) & op.mobile & ~at_end
+        analyse = awake & ~leaving & (op.analyse_left_h > 0)
+        drill = awake & ~leaving & ~analyse & at_end & site_leg & op.site_open & op.drill_ok
+        entering = ~shadow & plan.shadowed[op.leg] & (op.to_go_km - step_km <= m["shadow_reach_km"])
+        row, _ = ns.step_position(landing, step_index, dt_h / ns.TABLE_STEP_HOURS, forecast.shape[0])
+        sun_ahead_h = forecast[row]
+        drive = (awake & ~analyse & ~drill & op.mobile & ~at_end
+                 & (leaving | ((env.earth_visible | (o["needs_earth_to_drive"] < 0.5))
+                               & (~entering | ((soc >= o["soc_shadow_entry"])
+                                               & (sun_ahead_h >= o["shadow_min_sun_ahead_h"])))
+                               & (~dark | (soc >= o["soc_dark_drive_min"])))))
+        mode = jnp.where(~awake, HIBERNATE,
+                         jnp.where(drive, DRIVE, jnp.where(analyse, ANALYSE, jnp.where(drill, DRILL, IDLE))))
+        activity_w = jnp.where(mode == DRIVE, p["drive_w"],
+                               jnp.where(mode == DRILL, p["drill_w"], jnp.where(mode == ANALYSE, p["analyse_w"], 0.0)))
+        demand = jnp.where(awake, p["idle_w"] + activity_w + jnp.where(env.earth_visible, p["duty_comm"] * p["comm_w"],
+                                                                       0.0), p["hibernate_w"])
+        new = pt.step(p, ps, env, dt_h, demand)
+        worked = ps.alive & new.load_served
+
+        # Driving, up to the end of the leg or to the odometer reading of a mobility hazard.
+        driving = worked & (mode == DRIVE)
+        stop_km = jnp.minimum(plan.km_entrapment, plan.km_wheel)
+        km = jnp.where(driving, jnp.clip(jnp.minimum(step_km, op.to_go_km), 0.0, stop_km - op.odometer_km), 0.0)
+        odometer = op.odometer_km + km
+        stuck = driving & (odometer >= stop_km)
+        to_go = op.to_go_km - km
+        arrived = driving & (to_go <= 0.0) & site_leg
+
+        # Drilling: an attempt completes once its hours are in.
+        slot = op.leg * attempts_per_site + jnp.minimum(op.attempt, attempts_per_site - 1)
+        drill_h = op.drill_h + jnp.where(worked & (mode == DRILL), dt_h, 0.0)
+        completes = worked & (mode == DRILL) & (drill_h >= plan.attempt_h[slot])
+        attempt = op.attempt + completes.astype(jnp.int32)
+        wear = op.wear_m + jnp.where(completes, plan.wear_m[slot], 0.0)
+        drill_ok = op.drill_ok & ~(completes & plan.drill_lost[slot]) & (wear < bit_life)
+        site_open = op.site_open & ~(completes & (plan.reached[slot] | (attempt >= attempts_per_site)))
+        to_analyse = completes & plan.delivered[slot] & analysers_ok
+
+        # Analysis: the sample's result counts once its hours are in.
+        analysing = worked & (mode == ANALYSE)
+        left = op.analyse_left_h - jnp.where(analysing, dt_h, 0.0)
+        result = analysing & (left <= 0.0)
+        q = jnp.maximum(op.pending, 0)
+        at_target = result & plan.reached[q]
+        found = at_target & sci.quantified(s, plan.reported_wt[q])
+        in_shadow_site = plan.shadowed[q // attempts_per_site]
+
+        op = Ops(
+            leg=op.leg, to_go_km=to_go, site_open=site_open, attempt=attempt,
+            drill_h=jnp.where(completes, 0.0, drill_h), drill_ok=drill_ok, wear_m=wear,
+            pending=jnp.where(to_analyse, slot, jnp.where(result, -1, op.pending)),
+            analyse_left_h=jnp.where(to_analyse, s["analyse_h"], jnp.where(result, 0.0, left)),
+            mobile=op.mobile & ~stuck,
+            mobility_loss=jnp.where(stuck & op.mobile, jnp.where(odometer >= plan.km_entrapment, mob.ENTRAPPED,
+                                                                 mob.WHEEL_FAILED), op.mobility_loss),
+            immobilised_step=jnp.where(stuck & op.mobile, step_index + 1, op.immobilised_step),
+            odometer_km=odometer, traverse_km=op.traverse_km + jnp.where(spectrometers_ok, km, 0.0),
+            drive_h=op.drive_h + jnp.where(driving, dt_h, 0.0),
+            shadow_h=op.shadow_h + jnp.where(ps.alive & shadow, dt_h, 0.0),
+            attempts=op.attempts + completes.astype(jnp.int32),
+            depth_max_m=jnp.where(completes, jnp.maximum(op.depth_max_m, plan.depth_m[slot]), op.depth_max_m),
+            depth_sum_m=op.depth_sum_m + jnp.where(completes, plan.depth_m[slot], 0.0),
+            sites_reached=op.sites_reached + arrived.astype(jnp.int32),
+            samples=op.samples + result.astype(jnp.int32),
+            target_samples=op.target_samples + at_target.astype(jnp.int32),
+            sites_quantified=op.sites_quantified + found.astype(jnp.int32),
+            shadow_sites_quantified=op.shadow_sites_quantified + (found & in_shadow_site).astype(jnp.int32),
+            best_reported_wt=jnp.where(result, jnp.maximum(op.best_reported_wt, plan.reported_wt[q]),
+                                       op.best_reported_wt),
+        )
+
+        # Random component failure and thermal fatigue end the mission like the cold does.
+        hours = (step_index + 1) * dt_h
+        component = new.alive & (hours >= plan.failure_hour)
+        fatigue = new.alive & ~component & (new.thermal_cycles >= plan.fatigue_cycles)
+        dies = component | fatigue
+        new = new._replace(alive=new.alive & ~dies, death_step=jnp.where(dies, step_index + 1, new.death_step),
+                           cause=jnp.where(component, Outcome.SURFACE_COMPONENT_FAILURE,
+                                           jnp.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, new.cause)
+                                           ).astype(jnp.int16))
+        if not record:
+            return new, op
+        return (new, op), Record(mode=mode, worked=worked, dark=dark, in_shadow=shadow, earth_visible=env.earth_visible,
+                                 soc=soc, drive_km=km, leg=op.leg, alive=new.alive)
+
+    return step, p
+
+
+def _run(params, inputs, key, record: bool):
+    plan = make_plan(params, inputs, key)
+    step, p = make_step(params, inputs, plan, record)
+    init = (pt.init(p, inputs["surface.landing_time_frac"].dtype), init_ops(plan))
+    return ns.run_steps(params, inputs, step, init, record=record), plan
+
+
+def outputs(params, inputs, ps: pt.State, op: Ops) -> dict:
+    """The outputs of :data:`OUTPUTS` from the final state, with ``outcome``."""
+    out = ns.survival_outputs(params, inputs, ps)
+    s = section_params(params, "science")
+    last = params["plan.legs_km"].shape[0] - 1
+    drilled = op.attempts > 0
+    out.update({
+        "water_goal_met": sci.goal_met(s, op.sites_quantified, op.shadow_sites_quantified, op.traverse_km),
+        "sites_water_quantified": op.sites_quantified,
+        "shadow_sites_water_quantified": op.shadow_sites_quantified,
+        "samples_analysed": op.samples,
+        "target_depth_samples": op.target_samples,
+        "sample_analysed": op.samples > 0,
+        "best_reported_water_wt": jnp.where(op.samples > 0, op.best_reported_wt, 0.0),
+        "sites_reached": op.sites_reached,
+        "drill_attempts": op.attempts,
+        "drilled": drilled,
+        "max_depth_m": op.depth_max_m,
+        "mean_depth_m": op.depth_sum_m / jnp.maximum(op.attempts, 1),
+        "drill_lost": ~op.drill_ok,
+        "km_driven": op.odometer_km,
+        "traverse_km": op.traverse_km,
+        "drive_hours": op.drive_h,
+        "shadow_hours": op.shadow_h,
+        "plan_completed": (op.leg == last) & (op.to_go_km <= 0.0),
+        "immobilised": ~op.mobile,
+        "mobility_loss": op.mobility_loss,
+        "immobilised_day": op.immobilised_step * params["surface.step_hours"] / 24.0,
+    })
+    return out
+
+
+def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
+    """Simulate the surface mission of one deployed rover (scalars in, scalars out)."""
+    ((ps, op), _plan) = _run(params, inputs, key, record=False)
+    return outputs(params, inputs, ps, op)
+
+
+def trajectory(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array):
+    """The surface mission with every step recorded: ``(outputs, Record of arrays (steps,), Plan)``."""
+    ((ps, op), rec), plan = _run(params, inputs, key, record=True)
+    return outputs(params, inputs, ps, op), rec, plan
+
+
+MODEL = MissionModel(
+    name="surface",
+    doc="100 days on the surface: power/thermal, driving, drilling and water science under an operations planner",
+    sections=SECTIONS,
+    outputs=OUTPUTS,
+    simulate=simulate,
+    prepare=prepare,
+    check=check,
+)
