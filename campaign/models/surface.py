@@ -13,8 +13,8 @@ stretch of the route is dark), the Earth, the battery and the box temperature, a
 
 1. ``HIBERNATE`` unless awake: the box at most ``max_operating_temp_k``, and either in sunlight with the battery
    at ``power.soc_operate_min`` or more, or in shadow with at least ``soc_dark_drive_min``;
-2. ``DRIVE`` out of shadow when, in shadow, the battery has fallen below ``soc_shadow_exit`` (the site it was
-   working at, or approaching, is abandoned);
+2. ``DRIVE`` out of shadow when, in shadow, the battery has fallen to the reserve ``soc_shadow_exit`` plus the
+   energy to drive the whole shadowed stretch (the site it was working at, or approaching, is abandoned);
 3. ``ANALYSE`` a sample waiting for the analysers;
 4. ``DRILL`` at a science site still open (an attempt runs over as many steps as it needs; a sample from the
    target depth closes the site, so do ``drill.max_attempts_per_site`` attempts, a lost or worn-out drill);
@@ -56,7 +56,7 @@ OPERATIONS = Section(
     name="operations",
     params=(
         Param("soc_shadow_entry", "1", "State of charge needed to drive into shadow", ge=0, le=1),
-        Param("soc_shadow_exit", "1", "In shadow, below this state of charge the rover leaves", ge=0, le=1),
+        Param("soc_shadow_exit", "1", "Reserve the rover keeps when it has driven out of shadow", ge=0, le=1),
         Param("soc_dark_drive_min", "1", "No driving (and no work) in darkness below this state of charge", ge=0,
               le=1),
         Param("max_operating_temp_k", "K", "Box temperature above which the rover stops working to cool down", gt=0),
@@ -291,10 +291,17 @@ def make_step(params, inputs, plan: Plan, record: bool):
     def shadow_at(op):
         return mob.in_shadow(m, plan.legs_km, plan.shadowed, op.leg, op.to_go_km)
 
+    drive_out_wh = (m["shadow_reach_km"] / (step_km / dt_h) * p["load_factor"]
+                    * (p["idle_w"] + p["drive_w"] + p["duty_comm"] * p["comm_w"] + p["heater_max_w"]))
+
     def step(state, env: pt.Env, step_index):
         ps, op = state
         t_days = step_index * dt_h / 24.0
-        soc = ps.energy_wh / pt.capacity_wh(p, t_days)
+        capacity = pt.capacity_wh(p, t_days)
+        soc = ps.energy_wh / capacity
+        # In shadow the rover leaves once the battery is down to the reserve it wants to keep plus what driving
+        # the whole shadowed stretch (at most shadow_reach_km, heater at full power) will take.
+        leave_below = o["soc_shadow_exit"] + drive_out_wh / capacity / p["discharge_efficiency"]
         cool = ps.temp_k <= o["max_operating_temp_k"]
 
         # Leave behind a site that is done with, or abandon the one whose shadow the battery cannot afford.
@@ -304,7 +311,7 @@ def make_step(params, inputs, plan: Plan, record: bool):
         at_end = op.to_go_km <= 0.0
         site_leg = op.leg < last
         target_shadow = plan.shadowed[op.leg] & (op.to_go_km <= m["shadow_reach_km"])
-        leaving = awake & shadow & (soc < o["soc_shadow_exit"]) & op.mobile
+        leaving = awake & shadow & (soc < leave_below) & op.mobile
         done_here = at_end & site_leg & (~op.site_open | ~op.drill_ok)
         op = _advance_leg(op, plan, done_here | (leaving & site_leg & target_shadow))
 
@@ -316,7 +323,7 @@ def make_step(params, inputs, plan: Plan, record: bool):
         at_end = op.to_go_km <= 0.0
         site_leg = op.leg < last
         awake = ps.alive & cool & ((lit & (soc >= p["soc_operate_min"])) | (shadow & (soc >= o["soc_dark_drive_min"])))
-        leaving = awake & shadow & (soc < o["soc_shadow_exit"]) & op.mobile & ~at_end
+        leaving = awake & shadow & (soc < leave_below) & op.mobile & ~at_end
         analyse = awake & ~leaving & (op.analyse_left_h > 0)
         drill = awake & ~leaving & ~analyse & at_end & site_leg & op.site_open & op.drill_ok
         entering = ~shadow & plan.shadowed[op.leg] & (op.to_go_km - step_km <= m["shadow_reach_km"])
