@@ -11,6 +11,7 @@ import pytest
 
 from campaign import engine, reference
 from campaign.models import power_thermal as pt
+from campaign.models._spec import section_params
 from campaign.models.outcomes import Outcome
 from tests.helpers import compose
 
@@ -23,7 +24,7 @@ def night_config():
 @pytest.fixture(scope="module")
 def design(night_config) -> dict:
     """The default rover's power/thermal parameters, dispersions at their nominal values."""
-    p = {k.split(".", 1)[1]: v for k, v in night_config.params if k.startswith(("power.", "thermal."))}
+    p = section_params(dict(night_config.params), "power", "thermal")
     return {**p, "load_factor": 1.0}
 
 

@@ -16,6 +16,7 @@ from campaign.models import deployment as dep
 from campaign.models import drill as drillmod
 from campaign.models import science as sci
 from campaign.models import surface as sf
+from campaign.models._spec import section_params
 from tests.helpers import compose
 
 N = 256  # missions per sample (one batch)
@@ -125,7 +126,7 @@ def test_ground_truth_is_patchy_around_the_regional_mean():
 
 def test_the_samples_reported_in_a_mission_are_unbiased(recorded):
     _, _, plan, params = recorded
-    p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("science.")}
+    p = section_params(params, "science")
     z = (plan.reported_wt - plan.true_wt) / np.asarray(sci.precision_wt(p, plan.true_wt))
     assert abs(z.mean()) < 4 / np.sqrt(z.size) and z.std() == pytest.approx(1.0, abs=0.1)
 

@@ -21,6 +21,13 @@ def subkey(key: jax.Array, purpose: str) -> jax.Array:
     return jax.random.fold_in(key, stable_id(purpose))
 
 
+def indexed(key: jax.Array, purpose: str, index: jax.Array, draw):
+    """``draw(k)`` for each element ``i`` of ``index`` (1-D), ``k`` the key of ``purpose`` folded with ``i``: one
+    independent draw per site, attempt, ... that does not depend on how many there are."""
+    parent = subkey(key, purpose)
+    return jax.vmap(lambda i: draw(jax.random.fold_in(parent, i)))(index)
+
+
 def open_uniform(key: jax.Array, dtype) -> jax.Array:
     """One uniform draw strictly inside (0, 1), safe for ``log`` and inverse CDFs at either end."""
     eps = jax.numpy.finfo(dtype).eps

@@ -105,6 +105,12 @@ class Output:
     valid_when: str | None = None
 
 
+def section_params(params: Mapping[str, object], *sections: str) -> dict:
+    """The values of ``params`` (keyed ``"<section>.<name>"``) belonging to ``sections``, keyed by ``name``."""
+    prefixes = tuple(f"{s}." for s in sections)
+    return {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(prefixes)}
+
+
 @dataclass(frozen=True)
 class Section:
     """The part of a mission's config belonging to one physical model (``mission.<name>``)."""

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 from . import deployment, landing, launch, surface
 from ._keys import open_uniform, subkey
-from ._spec import Kind, MissionModel
+from ._spec import Kind, MissionModel, section_params
 from .outcomes import Outcome
 
 
@@ -70,8 +70,7 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
     east, north = site_offset_m(second["landing_downrange_m"], second["landing_crossrange_m"],
                                 params["landing.approach_azimuth_deg"])
     surface_inputs = {**inputs, "site.landing_offset_east_m": east, "site.landing_offset_north_m": north}
-    d = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("deployment.")}
-    third = deployment.deploy(d, second["slope_deg"], inputs["deployment.leg_settling_deg"],
+    third = deployment.deploy(section_params(params, "deployment"), second["slope_deg"], inputs["deployment.leg_settling_deg"],
                               open_uniform(subkey(key, "phase/deployment"), second["slope_deg"].dtype))
     fourth = surface.simulate(params, surface_inputs, subkey(key, "phase/surface"))
 

@@ -36,7 +36,7 @@ import numpy as np
 from . import environment as envmod
 from . import power_thermal as pt
 from . import regolith
-from ._spec import Input, Kind, MissionModel, Output, Param, Section
+from ._spec import Input, Kind, MissionModel, Output, Param, Section, section_params
 from .outcomes import Outcome
 
 SPIN_UP_DAYS = 90.0  # regolith model spin-up before the landing window (three lunations)
@@ -294,7 +294,7 @@ def horizon_shift_deg(params, inputs):
 
 def rover_parameters(params, inputs) -> dict:
     """Power/thermal parameters of this mission: design values with their sampled dispersions applied."""
-    p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(("power.", "thermal."))}
+    p = section_params(params, "power", "thermal")
     p["array_efficiency"] = p["array_efficiency"] * inputs["power.array_efficiency_factor"]
     p["battery_capacity_wh"] = p["battery_capacity_wh"] * inputs["power.battery_capacity_factor"]
     p["load_factor"] = inputs["power.load_factor"]

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._keys import open_uniform, subkey
+from ._keys import indexed, open_uniform
 from ._spec import Input, Param, Section
 
 SECTION = Section(
@@ -68,10 +68,10 @@ def ground_truth(p, shadowed, regional_mean_wt, key) -> Ground:
     """Draw the water at each site (``shadowed``: bool, shape (sites,)) for one mission."""
     n = shadowed.shape[0]
     dtype = regional_mean_wt.dtype
-    per_site = jax.vmap(lambda i, tag: open_uniform(jax.random.fold_in(subkey(key, tag), i), dtype), (0, None))
     sites = jnp.arange(n)
-    u_wet, u_dry_layer = per_site(sites, "science/wet"), per_site(sites, "science/dry_layer")
-    z = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(subkey(key, "science/content"), i), (), dtype))(sites)
+    u_wet, u_dry_layer = (indexed(key, tag, sites, lambda k: open_uniform(k, dtype))
+                          for tag in ("science/wet", "science/dry_layer"))
+    z = indexed(key, "science/content", sites, lambda k: jax.random.normal(k, (), dtype))
     wet = u_wet < jnp.where(shadowed, p["wet_fraction_shadowed"], p["wet_fraction_sunlit"])
     wet_mean = regional_mean_wt / jnp.maximum(p["wet_fraction_shadowed"], 1e-6)
     sigma = p["wet_sigma_log"]

@@ -45,8 +45,8 @@ from . import mobility as mob
 from . import night_survival as ns
 from . import power_thermal as pt
 from . import science as sci
-from ._keys import open_uniform, subkey
-from ._spec import Kind, MissionModel, Output, Param, Section
+from ._keys import indexed, open_uniform, subkey
+from ._spec import Kind, MissionModel, Output, Param, Section, section_params
 from .outcomes import Outcome
 
 HIBERNATE, IDLE, DRIVE, DRILL, ANALYSE = range(5)
@@ -153,10 +153,6 @@ def sun_hours_ahead(env_table: np.ndarray) -> np.ndarray:
     return ahead
 
 
-def section_params(params, name: str) -> dict:
-    return {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(name + ".")}
-
-
 class Plan(NamedTuple):
     """Per-mission quantities fixed before the loop. Attempt arrays are flat, index ``site * A + attempt``."""
 
@@ -188,12 +184,12 @@ def make_plan(params, inputs, key) -> Plan:
 
     slot = jnp.arange(sites * attempts)
     site_of = slot // attempts
-    draw = lambda tag: jax.vmap(lambda i: open_uniform(jax.random.fold_in(subkey(key, tag), i), dtype))(slot)  # noqa: E731
+    draw = lambda tag: indexed(key, tag, slot, lambda k: open_uniform(k, dtype))  # noqa: E731
     a = drillmod.attempt(d, ground.water_wt[site_of], ground.dry_layer_m[site_of], inputs["drill.ice_critical_wt"],
                          inputs["drill.rock_abundance_factor"], draw("surface/drill/rock"), draw("surface/drill/jam"),
                          draw("surface/drill/lose"))
     true_wt = sci.sample_water_wt(s, ground.water_wt[site_of], ground.dry_layer_m[site_of], a.depth_m)
-    noise = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(subkey(key, "surface/measure"), i), (), dtype))(slot)
+    noise = indexed(key, "surface/measure", slot, lambda k: jax.random.normal(k, (), dtype))
 
     m = section_params(params, "mobility")
     km_entrapment, km_wheel = mob.km_to_hazards(m, inputs["mobility.hazard_factor"],
@@ -291,6 +287,10 @@ def make_step(params, inputs, plan: Plan, record: bool):
     def shadow_at(op):
         return mob.in_shadow(m, plan.legs_km, plan.shadowed, op.leg, op.to_go_km)
 
+    def awake_at(ps, soc, cool, lit, shadow):
+        """In sunlight above the operating reserve, or in shadow above the darkness margin (and cool enough)."""
+        return ps.alive & cool & ((lit & (soc >= p["soc_operate_min"])) | (shadow & (soc >= o["soc_dark_drive_min"])))
+
     drive_out_wh = (m["shadow_reach_km"] / (step_km / dt_h) * p["load_factor"]
                     * (p["idle_w"] + p["drive_w"] + p["duty_comm"] * p["comm_w"] + p["heater_max_w"]))
 
@@ -307,7 +307,7 @@ def make_step(params, inputs, plan: Plan, record: bool):
         # Leave behind a site that is done with, or abandon the one whose shadow the battery cannot afford.
         shadow = shadow_at(op)
         lit = (env.disk_fraction > 0.5) & ~shadow
-        awake = ps.alive & cool & ((lit & (soc >= p["soc_operate_min"])) | (shadow & (soc >= o["soc_dark_drive_min"])))
+        awake = awake_at(ps, soc, cool, lit, shadow)
         at_end = op.to_go_km <= 0.0
         site_leg = op.leg < last
         target_shadow = plan.shadowed[op.leg] & (op.to_go_km <= m["shadow_reach_km"])
@@ -322,7 +322,7 @@ def make_step(params, inputs, plan: Plan, record: bool):
         dark = env.disk_fraction < pt.DARK_DISK_FRACTION
         at_end = op.to_go_km <= 0.0
         site_leg = op.leg < last
-        awake = ps.alive & cool & ((lit & (soc >= p["soc_operate_min"])) | (shadow & (soc >= o["soc_dark_drive_min"])))
+        awake = awake_at(ps, soc, cool, lit, shadow)
         leaving = awake & shadow & (soc < leave_below) & op.mobile & ~at_end
         analyse = awake & ~leaving & (op.analyse_left_h > 0)
         drill = awake & ~leaving & ~analyse & at_end & site_leg & op.site_open & op.drill_ok
