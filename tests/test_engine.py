@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 
 from campaign import engine
-from campaign.app import shard_size_for
+from campaign.app import SHARD_ROUNDS, shard_size_for
 from campaign.distributions import DistKind
 from campaign.store import plan_shards
 from tests.helpers import compose
@@ -66,15 +67,22 @@ def test_nan_from_the_model_is_caught_in_evaluate_shard(spec):
         engine.evaluate_shard(bad, 512, 20)
 
 
-@pytest.mark.parametrize("samples, cpus", [(1, 1), (300, 2), (6000, 2), (10**6, 2), (10**7, 16), (12345, 3)])
-def test_automatic_shards_are_whole_batches_and_cover_the_campaign(samples, cpus):
-    size = shard_size_for(samples, cpus, batch_size=1024, max_shard_size=65536)
-    assert size % 1024 == 0 and 1024 <= size <= 65536
+@pytest.mark.parametrize("samples, cpus, batch_size", [
+    (1, 1, 1024), (300, 2, 1024), (6000, 2, 1024), (10**6, 2, 1024), (10**7, 16, 1024), (12345, 3, 1024),
+    (735_232, 2, 2048), (20_000, 2, 2048), (3 * 10**6, 4, 2048)])
+def test_automatic_shards_are_whole_batches_cover_the_campaign_and_keep_every_cpu_busy(samples, cpus, batch_size):
+    size = shard_size_for(samples, cpus, batch_size=batch_size, max_shard_size=65536)
+    assert size % batch_size == 0 and batch_size <= size <= 65536
     plan = plan_shards(samples, size)
     assert sum(s.count for s in plan) == samples
     assert [s.first for s in plan] == list(range(0, samples, size))
-    if samples >= 8 * cpus * 1024 * 4:
-        assert len(plan) >= 4 * cpus  # several shards per CPU when there is enough work
+    if samples >= 64 * cpus * batch_size:  # enough work for several shards per CPU
+        assert len(plan) >= SHARD_ROUNDS * cpus
+        # Shards run in rounds of one per CPU: the work done over the slots of every round is >= 95% of it (a
+        # last shard much shorter than the others would leave CPUs idle; 735,232 in shards of 65,536 on 2 CPUs:
+        # 93.5%).
+        rounds = math.ceil(len(plan) / cpus)
+        assert samples / (rounds * cpus * size) >= 0.95
 
 
 def test_requested_shard_size_rounds_up_to_whole_batches():
