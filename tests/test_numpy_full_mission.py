@@ -3,7 +3,8 @@ model's own internal draws, it gives the same outputs; and its own NumPy draws g
 
 from __future__ import annotations
 
-import time
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +15,7 @@ from benchmarks import numpy_full_mission as nfm
 from campaign import engine, sampling
 from campaign.models._keys import indexed, open_uniform, subkey
 from campaign.models.outcomes import Outcome
-from tests.helpers import compose
+from tests.helpers import REPO, compose
 
 LANDING_UNIFORMS = ("misalign", "engine_out", "engine_out_time", "altimeter_fault", "slope_quantile_target",
                     "rock_target", "hazard_detected", "divert_direction", "divert_distance", "slope_quantile_safe",
@@ -65,3 +66,103 @@ def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:
         }
 
     return {name: np.asarray(values) for name, values in jax.jit(jax.vmap(one))(words).items()}
+
+
+N = 512  # two engine batches: every phase's failures, surface deaths, successes and met water goals (asserted)
+# Missions allowed to differ in a discrete output. A decision taken on a value within a few ulp of its threshold
+# (the descent step that touches down, a planner's state-of-charge or sunlight test) can go either way between
+# XLA's and NumPy's order of floating-point operations, and the mission then follows another path. None do on
+# this sample on the machines we test on; one in 512 is allowed for another CPU's code generation.
+MAX_DIVERGED = 1
+
+
+@pytest.fixture(scope="module")
+def sample():
+    config = compose("+experiment=full_mission", "run.batch_size=256", "run.seed=4")
+    spec = config.spec(N)
+    columns = engine.evaluate_shard(spec, 0, N)
+    inputs = {v.name: columns[v.name] for v in spec.variables}
+    return config, spec, columns, inputs, jax_draws(spec, N)
+
+
+def test_numpy_full_mission_agrees_with_the_jax_model(sample):
+    config, spec, columns, inputs, draws = sample
+    ours = nfm.simulate(dict(spec.params), inputs, draws)
+    assert set(ours) == {o.name for o in config.model.outputs} | {"outcome"}
+    phases = set(np.unique(columns["outcome"]) // 10)
+    assert {0, 1, 3, 5} <= phases, f"the sample must hold successes and launch, landing and surface failures: {phases}"
+    assert (columns["water_goal_met"] & (columns["outcome"] == Outcome.SUCCESS)).sum() >= 5
+
+    discrete = [name for name, values in columns.items() if name in ours and not np.issubdtype(values.dtype, np.floating)]
+    diverged = np.zeros(N, bool)
+    for name in discrete:
+        assert ours[name].dtype == columns[name].dtype, name
+        diverged |= ours[name] != columns[name]
+    assert diverged.sum() <= MAX_DIVERGED, f"missions {np.flatnonzero(diverged)} took another path"
+    same = ~diverged
+    for name, values in ours.items():
+        if name not in discrete:
+            assert values.dtype == columns[name].dtype, name
+            np.testing.assert_allclose(values[same], columns[name][same], rtol=1e-7, atol=1e-9, err_msg=name)
+
+
+def test_one_mission_at_a_time_gives_the_same_answer_as_the_batch(sample):
+    """monaco calls the function with one mission per case (scalar inputs, one mission's draws)."""
+    _, spec, columns, inputs, draws = sample
+    picks = [int(np.flatnonzero(columns["outcome"] == code)[0]) for code in (Outcome.SUCCESS, Outcome.LAUNCH_VEHICLE_FAILURE)]
+    picks.append(int(np.flatnonzero(columns["outcome"] // 10 == 5)[0]))
+    params = dict(spec.params)
+    batch = nfm.simulate(params, {k: v[picks] for k, v in inputs.items()}, {k: v[picks] for k, v in draws.items()})
+    for j, i in enumerate(picks):
+        one = nfm.simulate(params, {k: v[i] for k, v in inputs.items()}, {k: v[i] for k, v in draws.items()})
+        for name, values in one.items():
+            assert values.shape == (1,) and values[0] == batch[name][j], name
+
+
+def test_numpy_draws_have_the_shapes_and_ranges_of_the_jax_draws(sample):
+    _, spec, _, _, jax_drawn = sample
+    ours = nfm.draws(np.random.default_rng(1), dict(spec.params), 7)
+    assert set(ours) == set(jax_drawn)
+    for name, (kind, shape) in nfm.draw_shapes(dict(spec.params)).items():
+        assert ours[name].shape == (7, *shape) and jax_drawn[name].shape == (N, *shape), name
+        if kind == nfm.UNIFORM:
+            assert 0 < ours[name].min() and ours[name].max() < 1, name
+
+
+@pytest.mark.slow
+def test_numpy_draws_give_the_campaign_of_the_jax_engine():
+    """Same sampled inputs, the model's own draws from NumPy instead of the mission keys: the probabilities of
+    surviving the surface and of meeting the water goal agree within the sampling error."""
+    n = 2048
+    config = compose("+experiment=full_mission", "run.batch_size=256", "run.seed=5")
+    spec = config.spec(n)
+    columns = engine.evaluate_shard(spec, 0, n)
+    params = dict(spec.params)
+    ours = nfm.simulate(params, {v.name: columns[v.name] for v in spec.variables},
+                        nfm.draws(np.random.default_rng(7), params, n))
+    for goal in ("surface_ok", "water_goal_met", "landing_ok"):
+        p_jax, p_ours = columns[goal].mean(), ours[goal].mean()
+        se = np.sqrt(2 * max(p_jax * (1 - p_jax), 1e-3) / n)  # two independent estimates at most
+        assert abs(p_ours - p_jax) < 4 * se, (goal, p_ours, p_jax)
+
+
+NO_JAX_RUN = """
+import sys
+import numpy as np
+from benchmarks import numpy_full_mission as nfm
+from tests.helpers import compose
+params = dict(compose("+experiment=full_mission").spec(256).params)
+inputs = dict(np.load(sys.argv[1]))
+out = nfm.simulate(params, inputs, nfm.draws(np.random.default_rng(1), params, 3))
+assert out["outcome"].shape == (3,)
+"""
+
+
+def test_no_jax_runs_in_the_numpy_mission(sample, tmp_path):
+    """Peers fork worker processes: the NumPy mission must run where JAX cannot even start a backend."""
+    _, spec, columns, _, _ = sample
+    np.savez(tmp_path / "inputs.npz", **{v.name: columns[v.name][:3] for v in spec.variables})
+    env = {"JAX_PLATFORMS": "none-allowed", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", NO_JAX_RUN, str(tmp_path / "inputs.npz")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
