@@ -500,7 +500,8 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
         advance = done_here | (leaving & (leg < last) & shadowed[leg] & (to_go <= reach))
         nxt = np.minimum(leg + 1, last)
         leg, to_go = np.where(advance, nxt, leg), np.where(advance, legs[nxt], to_go)
-        site_open, attempt, drill_h = site_open | advance, np.where(advance, 0, attempt), np.where(advance, 0.0, drill_h)
+        site_open = site_open | advance
+        attempt, drill_h = np.where(advance, 0, attempt), np.where(advance, 0.0, drill_h)
 
         # The light where the rover is now, and the mode.
         shadow = in_shadow(leg, to_go)
@@ -591,7 +592,8 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
 
     return {
         **nm.survival_outputs(params, x, ps, distance_m),
-        "water_goal_met": ((sites_quantified >= sci["goal_sites"]) & (shadow_sites_quantified >= sci["goal_shadow_sites"])
+        "water_goal_met": ((sites_quantified >= sci["goal_sites"])
+                           & (shadow_sites_quantified >= sci["goal_shadow_sites"])
                            & (traverse >= sci["goal_traverse_km"])),
         "sites_water_quantified": sites_quantified,
         "shadow_sites_water_quantified": shadow_sites_quantified,
@@ -637,7 +639,8 @@ def simulate(params: Mapping[str, object], inputs: Mapping[str, object],
     propellant = params["launch.propellant_load_kg"] + x["launch.propellant_load_error_kg"]
     dry = (params["launch.dry_mass_kg"] * (1 + x["launch.dry_mass_growth_frac"])
            + params["launch.unusable_propellant_frac"] * propellant)
-    second = landing(params, x, d, first["mass_at_pdi_kg"] + 0.0, dry)  # the transfer's dispersion replaces the landing's
+    # The descent starts from the mass the transfer delivered (its dispersions replace the landing's own).
+    second = landing(params, x, d, first["mass_at_pdi_kg"], dry)
     third = deployment(params, second["slope_deg"], x["deployment.leg_settling_deg"], d["deployment.lowering"])
     east, north = site_offset_m(second["landing_downrange_m"], second["landing_crossrange_m"],
                                 params["landing.approach_azimuth_deg"])
