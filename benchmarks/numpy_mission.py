@@ -71,98 +71,127 @@ def environment(table: np.ndarray, shift_deg: np.ndarray, position: np.ndarray) 
     }
 
 
+def initial_state(p: Mapping[str, object], n: int) -> dict[str, np.ndarray]:
+    """The rover's power/thermal state at landing for ``n`` missions (``p`` from :func:`rover_parameters`): the
+    battery at its initial state of charge, the box at the heater set point, and the mission's bookkeeping
+    (:class:`campaign.models.power_thermal.State`, the fields the outputs need)."""
+    full = lambda v, dtype=np.float64: np.full(n, v, dtype=dtype)  # noqa: E731
+    setpoint = p["heater_setpoint_k"]
+    return {
+        "energy_wh": p["soc_initial"] * p["battery_capacity_wh"] + np.zeros(n), "temp_k": full(setpoint),
+        "alive": full(True, bool), "death_step": full(0, np.int64), "cause": full(0, np.int16),
+        "min_soc": full(p["soc_initial"]), "min_temp_k": full(setpoint), "max_temp_k": full(setpoint),
+        "dark_hours": full(0.0), "longest_dark_h": full(0.0), "nights_survived": full(0, np.int64),
+        "night_margin_wh": full(np.inf), "worst_night_margin_wh": full(np.inf), "night_unserved_wh": full(0.0),
+        "cycle_armed": full(False, bool), "thermal_cycles": full(0, np.int64), "sunlit_hours": full(0.0),
+        "earth_hours": full(0.0), "generated_wh": full(0.0), "heater_wh": full(0.0),
+    }
+
+
+def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, demand_w=None) -> dict:
+    """Step ``k`` of the power/thermal model for every mission in ``s`` (updated in place; a rover dead at the
+    start of the step stays as it died). ``demand_w``: the electrical load a planner chose, as in
+    :func:`campaign.reference.step`. Returns that step's result (served power, whether the load was powered)."""
+    r = reference.step(p, s["energy_wh"], s["temp_k"], k, env, dt_h, demand_w)
+    e, t = r["energy_wh"], r["temp_k"]
+    too_hot = t > p["max_temp_k"]
+    exhausted = ~r["powered"] | (e <= r["floor_wh"] + 1e-9 * r["capacity_wh"])
+    new_cause = np.where(too_hot, Outcome.SURFACE_OVERHEATED,
+                         np.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED,
+                                  Outcome.SURFACE_FROZE_HEATER_LIMITED)).astype(np.int16)
+    a = s["alive"]
+    dies = a & r["lost"]
+    unserved = (r["wanted_load_w"] - r["load_w"] + r["wanted_heater_w"] - r["heater_w"]) * dt_h
+    dark = env["disk_fraction"] < pt.DARK_DISK_FRACTION
+    dark_hours = np.where(dark, s["dark_hours"] + dt_h, 0.0)
+    night_unserved = np.where(dark, s["night_unserved_wh"] + unserved, 0.0)
+    night_margin = np.where(dark, np.minimum(s["night_margin_wh"], e - r["floor_wh"] - night_unserved), np.inf)
+    night_ended = (s["dark_hours"] >= pt.NIGHT_MIN_HOURS) & (~dark | dies)
+    ended_margin = np.where(dies & dark, night_margin, s["night_margin_wh"])
+    worst = np.where(night_ended | (dies & dark), np.minimum(s["worst_night_margin_wh"], ended_margin),
+                     s["worst_night_margin_wh"])
+    completes_cycle = s["cycle_armed"] & (t > p["heater_setpoint_k"] + p["cycle_amplitude_k"])
+    armed = np.where(completes_cycle, False, s["cycle_armed"] | (t < p["heater_setpoint_k"] + 2.0))
+    used_wh = (r["load_w"] + r["heater_w"]) * dt_h + r["stored_wh"] / p["charge_efficiency"]
+
+    # Only the missions alive at the start of the step change.
+    s["energy_wh"], s["temp_k"] = np.where(a, e, s["energy_wh"]), np.where(a, t, s["temp_k"])
+    s["death_step"] = np.where(dies, k + 1, s["death_step"])
+    s["cause"] = np.where(dies, new_cause, s["cause"])
+    s["min_soc"] = np.where(a, np.minimum(s["min_soc"], e / r["capacity_wh"]), s["min_soc"])
+    s["min_temp_k"] = np.where(a, np.minimum(s["min_temp_k"], t), s["min_temp_k"])
+    s["max_temp_k"] = np.where(a, np.maximum(s["max_temp_k"], t), s["max_temp_k"])
+    s["dark_hours"] = np.where(a, dark_hours, s["dark_hours"])
+    s["longest_dark_h"] = np.where(a, np.maximum(s["longest_dark_h"], dark_hours), s["longest_dark_h"])
+    s["nights_survived"] = s["nights_survived"] + (a & night_ended & ~dies)
+    s["night_margin_wh"] = np.where(a, night_margin, s["night_margin_wh"])
+    s["worst_night_margin_wh"] = np.where(a, worst, s["worst_night_margin_wh"])
+    s["night_unserved_wh"] = np.where(a, night_unserved, s["night_unserved_wh"])
+    s["thermal_cycles"] = s["thermal_cycles"] + (a & completes_cycle)
+    s["cycle_armed"] = np.where(a, armed, s["cycle_armed"])
+    s["sunlit_hours"] = s["sunlit_hours"] + np.where(a & (env["disk_fraction"] > 0.5), dt_h, 0.0)
+    s["earth_hours"] = s["earth_hours"] + np.where(a & env["earth_visible"], dt_h, 0.0)
+    s["generated_wh"] = s["generated_wh"] + np.where(a, np.minimum(r["array_w"] * dt_h, used_wh), 0.0)
+    s["heater_wh"] = s["heater_wh"] + np.where(a, r["heater_w"] * dt_h, 0.0)
+    s["alive"] = a & ~dies
+    return r
+
+
+def survival_outputs(params: Mapping[str, object], inputs: Mapping[str, np.ndarray], s: Mapping[str, np.ndarray],
+                     distance_m: np.ndarray) -> dict[str, np.ndarray]:
+    """The outputs of :func:`campaign.models.night_survival.survival_outputs` from a final state ``s``."""
+    dt_h = float(params["surface.step_hours"])
+    alive = s["alive"]
+    alive_hours = np.where(alive, len(params["surface.step_index"]), s["death_step"]) * dt_h
+    had_night = np.isfinite(s["worst_night_margin_wh"])
+    return {
+        "outcome": np.where(alive, int(Outcome.SUCCESS), s["cause"]).astype(np.int16),
+        "surface_ok": alive,
+        "reached_100_days": alive & (float(params["surface.mission_days"]) >= 100.0),
+        "days_survived": alive_hours / 24.0,
+        "landing_day": inputs["surface.landing_time_frac"] * float(params["surface.landing_window_days"]),
+        "landing_distance_m": distance_m,
+        "nights_survived": s["nights_survived"],
+        "had_night": had_night,
+        "longest_darkness_h": s["longest_dark_h"],
+        "worst_night_energy_margin_wh": np.where(had_night, s["worst_night_margin_wh"], 0.0),
+        "min_soc": s["min_soc"],
+        "min_box_temp_k": s["min_temp_k"],
+        "max_box_temp_k": s["max_temp_k"],
+        "thermal_cycles": s["thermal_cycles"],
+        "sunlit_fraction": s["sunlit_hours"] / np.maximum(alive_hours, dt_h),
+        "earth_visible_fraction": s["earth_hours"] / np.maximum(alive_hours, dt_h),
+        "energy_generated_kwh": s["generated_wh"] / 1000.0,
+        "heater_energy_kwh": s["heater_wh"] / 1000.0,
+    }
+
+
+def horizon_shift(params: Mapping[str, object], inputs: Mapping[str, np.ndarray], east_m, north_m):
+    """Landed distance from the surveyed site (m) and the horizon's shift there (deg) of each mission."""
+    distance_m = np.hypot(east_m, north_m)
+    return distance_m, (inputs["site.horizon_error_deg"]
+                        + float(params["site.horizon_gradient_deg_per_km"]) * distance_m / 1000.0)
+
+
+def as_arrays(inputs: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """Sampled inputs as float64 arrays of shape (n,) (a scalar is one mission)."""
+    return {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in inputs.items()}
+
+
 def simulate(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Outputs of :func:`campaign.models.night_survival.simulate` (same names and units) for arrays of missions.
 
     ``params`` maps ``"<section>.<param>"`` to the design values and the arrays of the model's ``prepare`` (as
     :meth:`campaign.config.CampaignConfig.numeric_params` returns them); ``inputs`` maps each sampled input's
     name to an array of shape (n,)."""
-    inputs = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in inputs.items()}
-    n = inputs["surface.landing_time_frac"].shape[0]
+    inputs = as_arrays(inputs)
     p = rover_parameters(params, inputs)
     table = site_table(params)
     dt_h = float(params["surface.step_hours"])
-    steps = len(params["surface.step_index"])
-    distance_m = np.hypot(inputs["site.landing_offset_east_m"], inputs["site.landing_offset_north_m"])
-    shift = inputs["site.horizon_error_deg"] + float(params["site.horizon_gradient_deg_per_km"]) * distance_m / 1000.0
+    distance_m, shift = horizon_shift(params, inputs, inputs["site.landing_offset_east_m"],
+                                      inputs["site.landing_offset_north_m"])
     start, rows_per_step = table_positions(params, inputs)
-
-    full = lambda v, dtype=np.float64: np.full(n, v, dtype=dtype)  # noqa: E731
-    setpoint = p["heater_setpoint_k"]
-    energy = p["soc_initial"] * p["battery_capacity_wh"]
-    temp = full(setpoint)
-    alive, death_step, cause = full(True, bool), full(0, np.int64), full(0, np.int16)
-    min_soc, min_temp, max_temp = full(p["soc_initial"]), full(setpoint), full(setpoint)
-    dark_hours, longest_dark, nights = full(0.0), full(0.0), full(0, np.int64)
-    night_margin, worst_margin, night_unserved = full(np.inf), full(np.inf), full(0.0)
-    armed, cycles = full(False, bool), full(0, np.int64)
-    sunlit_hours, earth_hours, generated_wh, heater_wh = full(0.0), full(0.0), full(0.0), full(0.0)
-    low, high = setpoint + 2.0, setpoint + p["cycle_amplitude_k"]
-
-    for k in range(steps):
-        env = environment(table, shift, start + k * rows_per_step)
-        r = reference.step(p, energy, temp, k, env, dt_h)
-        e, t = r["energy_wh"], r["temp_k"]
-        too_hot = t > p["max_temp_k"]
-        exhausted = ~r["powered"] | (e <= r["floor_wh"] + 1e-9 * r["capacity_wh"])
-        new_cause = np.where(too_hot, Outcome.SURFACE_OVERHEATED,
-                             np.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED,
-                                      Outcome.SURFACE_FROZE_HEATER_LIMITED)).astype(np.int16)
-        dies = alive & r["lost"]
-        unserved = (r["wanted_load_w"] - r["load_w"] + r["wanted_heater_w"] - r["heater_w"]) * dt_h
-        dark = env["disk_fraction"] < pt.DARK_DISK_FRACTION
-        new_dark_hours = np.where(dark, dark_hours + dt_h, 0.0)
-        new_night_unserved = np.where(dark, night_unserved + unserved, 0.0)
-        new_night_margin = np.where(dark, np.minimum(night_margin, e - r["floor_wh"] - new_night_unserved), np.inf)
-        night_ended = (dark_hours >= pt.NIGHT_MIN_HOURS) & (~dark | dies)
-        ended_margin = np.where(dies & dark, new_night_margin, night_margin)
-        new_worst = np.where(night_ended | (dies & dark), np.minimum(worst_margin, ended_margin), worst_margin)
-        completes_cycle = armed & (t > high)
-        new_armed = np.where(completes_cycle, False, armed | (t < low))
-        used_wh = (r["load_w"] + r["heater_w"]) * dt_h + r["stored_wh"] / p["charge_efficiency"]
-        sunlit = env["disk_fraction"] > 0.5
-
-        # A dead rover stays as it died: only the missions alive at the start of the step change.
-        a = alive
-        energy, temp = np.where(a, e, energy), np.where(a, t, temp)
-        death_step = np.where(dies, k + 1, death_step)
-        cause = np.where(dies, new_cause, cause)
-        min_soc = np.where(a, np.minimum(min_soc, e / r["capacity_wh"]), min_soc)
-        min_temp, max_temp = np.where(a, np.minimum(min_temp, t), min_temp), np.where(a, np.maximum(max_temp, t), max_temp)
-        dark_hours = np.where(a, new_dark_hours, dark_hours)
-        longest_dark = np.where(a, np.maximum(longest_dark, new_dark_hours), longest_dark)
-        nights = nights + (a & night_ended & ~dies)
-        night_margin = np.where(a, new_night_margin, night_margin)
-        worst_margin = np.where(a, new_worst, worst_margin)
-        night_unserved = np.where(a, new_night_unserved, night_unserved)
-        cycles = cycles + (a & completes_cycle)
-        armed = np.where(a, new_armed, armed)
-        sunlit_hours = sunlit_hours + np.where(a & sunlit, dt_h, 0.0)
-        earth_hours = earth_hours + np.where(a & env["earth_visible"], dt_h, 0.0)
-        generated_wh = generated_wh + np.where(a, np.minimum(r["array_w"] * dt_h, used_wh), 0.0)
-        heater_wh = heater_wh + np.where(a, r["heater_w"] * dt_h, 0.0)
-        alive = alive & ~dies
-
-    alive_hours = np.where(alive, steps, death_step) * dt_h
-    had_night = np.isfinite(worst_margin)
-    mission_days = float(params["surface.mission_days"])
-    return {
-        "outcome": np.where(alive, int(Outcome.SUCCESS), cause).astype(np.int16),
-        "surface_ok": alive,
-        "reached_100_days": alive & (mission_days >= 100.0),
-        "days_survived": alive_hours / 24.0,
-        "landing_day": inputs["surface.landing_time_frac"] * float(params["surface.landing_window_days"]),
-        "landing_distance_m": distance_m,
-        "nights_survived": nights,
-        "had_night": had_night,
-        "longest_darkness_h": longest_dark,
-        "worst_night_energy_margin_wh": np.where(had_night, worst_margin, 0.0),
-        "min_soc": min_soc,
-        "min_box_temp_k": min_temp,
-        "max_box_temp_k": max_temp,
-        "thermal_cycles": cycles,
-        "sunlit_fraction": sunlit_hours / np.maximum(alive_hours, dt_h),
-        "earth_visible_fraction": earth_hours / np.maximum(alive_hours, dt_h),
-        "energy_generated_kwh": generated_wh / 1000.0,
-        "heater_energy_kwh": heater_wh / 1000.0,
-    }
+    s = initial_state(p, inputs["surface.landing_time_frac"].shape[0])
+    for k in range(len(params["surface.step_index"])):
+        advance(s, p, environment(table, shift, start + k * rows_per_step), k, dt_h)
+    return survival_outputs(params, inputs, s, distance_m)

@@ -13,9 +13,12 @@ import numpy as np
 SIGMA = 5.670374419e-8
 
 
-def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float) -> dict:
+def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float, demand_w=None) -> dict:
     """One step for arrays of missions. ``p`` maps parameter names (as in the JAX model) to scalars or arrays;
     ``env`` holds ``solar_flux_w_m2, disk_fraction, array_cos_incidence, sink_temp_k, earth_visible``.
+    ``demand_w`` is the nominal electrical load an operations planner chose (W, before ``p["load_factor"]``), as
+    in :func:`campaign.models.power_thermal.step`; without it the rover runs its duty-cycle average when the Sun
+    is up and the battery above its operating threshold, and hibernates otherwise.
     Returns the new energy (Wh) and temperature (K), the served load and heater power (W), and whether the box
     left its survival range; and, for the bookkeeping of a whole mission (``benchmarks/numpy_mission.py``), the
     array power and the wanted load and heater (W), the energy stored (Wh), the capacity and floor (Wh), and
@@ -28,11 +31,13 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float) -> dict
     array_w = (env["solar_flux_w_m2"] * p["array_area_m2"] * p["array_efficiency"]
                * (1.0 - p["array_degradation_per_year"] * age_years)
                * env["array_cos_incidence"] * env["disk_fraction"])
-    awake = (env["disk_fraction"] > 0.5) & (energy_wh / capacity >= p["soc_operate_min"])
-    comm = np.where(env["earth_visible"], p["duty_comm"] * p["comm_w"], 0.0)
-    awake_w = (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
-               + p["duty_analyse"] * p["analyse_w"] + comm)
-    wanted_load = p["load_factor"] * np.where(awake, awake_w, p["hibernate_w"])
+    if demand_w is None:
+        awake = (env["disk_fraction"] > 0.5) & (energy_wh / capacity >= p["soc_operate_min"])
+        comm = np.where(env["earth_visible"], p["duty_comm"] * p["comm_w"], 0.0)
+        awake_w = (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
+                   + p["duty_analyse"] * p["analyse_w"] + comm)
+        demand_w = np.where(awake, awake_w, p["hibernate_w"])
+    wanted_load = p["load_factor"] * demand_w
 
     def exact_box(heat_w):
         opening = np.clip((temp_k - p["heater_setpoint_k"] - 10.0) / 20.0, 0.0, 1.0)
