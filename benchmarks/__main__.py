@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="launch-model campaign sizes, e.g. 1e5,1e6,1e7")
     parser.add_argument("--only", type=lambda s: tuple(s.split(",")),
                         help=f"sections to measure, of {','.join(harness.SECTIONS)} (scaling implies engine)")
-    parser.add_argument("--experiment", help="experiment our engine runs (default night_survival; e.g. full_mission, "
-                                             "with --peers '' since the peers implement night survival only)")
+    parser.add_argument("--experiment", help="experiment to measure (default night_survival; the peers also run "
+                                             "full_mission; for any other, e.g. drill_campaign, pass --peers '')")
     parser.add_argument("--out", type=Path, help="JSON file to write (default benchmarks/results/<time>.json)")
     parser.add_argument("--from-json", type=Path, metavar="FILE",
                         help="measure nothing: print the tables of an earlier run's JSON (e.g. benchmarks/results/"
@@ -44,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     changes = {"experiment": args.experiment, "workers": args.workers, "window_s": args.window,
                "precisions": args.precisions, "peers": args.peers, "memory_sizes": args.memory_sizes, "sections": args.only}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
-    if settings.experiment != "night_survival" and settings.peers and "peers" in settings.sections:
-        parser.error(f"the peers implement night survival only: with --experiment {settings.experiment} pass "
-                     "--peers '' or --only engine,scaling,shards")
+    if settings.peers and "peers" in settings.sections:
+        try:
+            harness.peer_model(settings)
+        except ValueError as e:
+            parser.error(str(e))
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731  (progress; the tables go to stdout)
     report = harness.run(settings, log=log)
     print(harness.format_report(report))

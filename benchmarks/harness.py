@@ -58,7 +58,7 @@ class Settings:
     scaling_repeats: int = 2  # interleaved repetitions of each worker count
     shard_sizes: tuple[int, ...] = ()  # shard-size study (missions per shard); empty: skipped
     peers: tuple[str, ...] = ("numpy", "openturns", "monaco")
-    numpy_sample: int = 8192  # missions per vectorised call (NumPy, OpenTURNS per process)
+    numpy_sample: int | None = None  # missions per vectorised call (NumPy, OpenTURNS per process); None: by model
     memory_sizes: tuple[int, ...] = (100_000, 1_000_000, 10_000_000)  # launch-model campaigns
     memory_whole_run_up_to: int = 1_000_000  # larger campaigns stop when every shard is stored
     cost_days: tuple[float, ...] = (25.0, 50.0, 100.0, 200.0)
@@ -371,13 +371,32 @@ def measure_cost(settings: Settings, report: Report, log) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- peers
+# Missions per vectorised peer call, by model: ~3 s of NumPy on one core (the whole mission's internal draws
+# hold ~50 kB per mission, so its calls are kept to ~100 MB).
+PEER_SAMPLE = {"night_survival": 8192, "mission": 2048}
+
+
+def peer_model(settings: Settings) -> str:
+    """The model of the benchmarked experiment, checked to be one the peers implement."""
+    from benchmarks.peers import OUTPUTS
+    from benchmarks.probes import compose
+
+    model = compose(*night_overrides(settings, "float64")).model.name
+    if model not in OUTPUTS:
+        raise ValueError(f"the peers implement the models {', '.join(sorted(OUTPUTS))} (experiments night_survival "
+                         f"and full_mission), not '{model}' of +experiment={settings.experiment}: pass --peers '' "
+                         "or --only engine,scaling,shards")
+    return model
+
+
 def write_campaign(settings: Settings, path: Path) -> None:
-    """The night-survival campaign for the peers: design values and environment table, input distributions."""
+    """The campaign for the peers: its model, design values and tables, input distributions (always float64: the
+    precision of the NumPy code)."""
     from benchmarks.probes import compose
 
     config = compose(*night_overrides(settings, "float64"))
     with open(path, "wb") as fh:
-        pickle.dump({"params": dict(config.numeric_params()),
+        pickle.dump({"model": config.model.name, "seed": config.run.seed, "params": dict(config.numeric_params()),
                      "variables": [(v.name, v.kind.value, v.theta) for v in config.variables]}, fh)
 
 
@@ -401,7 +420,8 @@ def measure_peers(settings: Settings, work: Path, report: Report, log) -> None:
             r = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env,
                       settings.quiet_s)
         else:
-            r = child(tool, {"sample": settings.numpy_sample * (processes if tool == "openturns" else 1),
+            sample = settings.numpy_sample or PEER_SAMPLE[peer_model(settings)]
+            r = child(tool, {"sample": sample * (processes if tool == "openturns" else 1),
                              "window_s": settings.window_s, "processes": processes}, settings.timeout_s, env,
                       settings.quiet_s)
         engine = {"numpy": "vectorised NumPy, one process", "openturns": "PythonFunction(func_sample) on NumPy",

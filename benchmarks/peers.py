@@ -1,4 +1,6 @@
-"""The peer tools, each used as its documentation recommends, on the same physics (:mod:`benchmarks.numpy_mission`).
+"""The peer tools, each used as its documentation recommends, on the same physics: :mod:`benchmarks.numpy_mission`
+for the night-survival experiment, :mod:`benchmarks.numpy_full_mission` for the whole mission (which also draws,
+with NumPy, the random numbers the JAX model draws inside itself from each mission's key; that cost is counted).
 
 * **OpenTURNS**: an ``ot.PythonFunction`` with a vectorised ``func_sample`` (the whole sample in one NumPy call)
   and ``n_cpus`` processes (OpenTURNS splits each sample over a ``multiprocessing`` pool), evaluated on samples
@@ -24,14 +26,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmarks import numpy_mission
+from benchmarks import numpy_full_mission, numpy_mission
 
 CAMPAIGN_ENV = "LUPEX_BENCH_CAMPAIGN"  # path of the pickled campaign, inherited by pool workers
 
 
 @lru_cache(maxsize=1)
 def campaign() -> dict:
-    """``{"params": {...}, "variables": [(name, kind, theta), ...]}`` of the benchmarked campaign."""
+    """``{"model": name, "params": {...}, "variables": [(name, kind, theta), ...]}`` of the benchmarked campaign."""
     with open(os.environ[CAMPAIGN_ENV], "rb") as fh:
         return pickle.load(fh)
 
@@ -40,7 +42,30 @@ def input_names() -> list[str]:
     return [name for name, _, _ in campaign()["variables"]]
 
 
-OUTPUTS = ("outcome", "surface_ok", "days_survived", "min_soc", "worst_night_energy_margin_wh")
+# What each peer returns per mission, by the campaign's model (the models the NumPy code implements).
+OUTPUTS = {"night_survival": ("outcome", "surface_ok", "days_survived", "min_soc", "worst_night_energy_margin_wh"),
+           "mission": ("outcome", "surface_ok", "water_goal_met", "days_survived", "km_driven")}
+
+
+def outputs() -> tuple[str, ...]:
+    return OUTPUTS[campaign()["model"]]
+
+
+@lru_cache(maxsize=1)
+def _generator() -> np.random.Generator:
+    """This process's stream for the whole mission's internal draws (one per pool process)."""
+    return np.random.default_rng([int(campaign().get("seed", 1)), os.getpid()])
+
+
+def simulate(inputs: dict, n: int | None) -> dict:
+    """The campaign's model on ``inputs`` (arrays of ``n`` missions, or scalars when ``n`` is None: one mission)."""
+    c = campaign()
+    if c["model"] == "night_survival":
+        return numpy_mission.simulate(c["params"], inputs)
+    draws = numpy_full_mission.draws(_generator(), c["params"], n or 1)
+    if n is None:
+        draws = {k: v[0] for k, v in draws.items()}
+    return numpy_full_mission.simulate(c["params"], inputs, draws)
 
 
 def scipy_distribution(kind: str, theta):
@@ -57,6 +82,14 @@ def scipy_distribution(kind: str, theta):
             return stats.truncnorm, {"a": (low - mean) / std, "b": (high - mean) / std, "loc": mean, "scale": std}
         case "lognormal":
             return stats.lognorm, {"s": theta[1], "scale": theta[0]}
+        case "triangular":
+            low, mode, high = theta
+            return stats.triang, {"c": (mode - low) / (high - low), "loc": low, "scale": high - low}
+        case "beta":
+            a, b, low, high = theta
+            return stats.beta, {"a": a, "b": b, "loc": low, "scale": high - low}
+        case "bernoulli":
+            return stats.bernoulli, {"p": theta[0]}
     raise ValueError(f"no scipy.stats mapping for a '{kind}' input in this benchmark")
 
 
@@ -72,15 +105,21 @@ def openturns_distribution(kind: str, theta):
             return ot.TruncatedNormal(*theta)
         case "lognormal":
             return ot.LogNormal(math.log(theta[0]), theta[1], 0.0)
+        case "triangular":
+            return ot.Triangular(*theta)
+        case "beta":
+            return ot.Beta(*theta)
+        case "bernoulli":
+            return ot.Bernoulli(theta[0])
     raise ValueError(f"no OpenTURNS mapping for a '{kind}' input in this benchmark")
 
 
 def simulate_sample(x) -> np.ndarray:
-    """The vectorised model on an (n, inputs) sample: (n, len(OUTPUTS)) floats. Module level, so that pools
+    """The vectorised model on an (n, inputs) sample: (n, len(outputs())) floats. Module level, so that pools
     can pickle it."""
     x = np.asarray(x, dtype=np.float64)
-    out = numpy_mission.simulate(campaign()["params"], {name: x[:, j] for j, name in enumerate(input_names())})
-    return np.stack([np.asarray(out[name], dtype=np.float64) for name in OUTPUTS], axis=1)
+    out = simulate({name: x[:, j] for j, name in enumerate(input_names())}, x.shape[0])
+    return np.stack([np.asarray(out[name], dtype=np.float64) for name in outputs()], axis=1)
 
 
 # monaco's three functions (module level: its process pool pickles them with each case).
@@ -89,12 +128,12 @@ def monaco_preprocess(case):
 
 
 def monaco_run(*values):
-    out = numpy_mission.simulate(campaign()["params"], dict(zip(input_names(), values)))
-    return tuple(float(out[name][0]) for name in OUTPUTS)
+    out = simulate(dict(zip(input_names(), values)), None)
+    return tuple(float(np.reshape(out[name], -1)[0]) for name in outputs())
 
 
 def monaco_postprocess(case, *values):
-    for name, value in zip(OUTPUTS, values):
+    for name, value in zip(outputs(), values):
         case.addOutVal(name, value)
 
 
@@ -129,7 +168,7 @@ def run_openturns(args: dict) -> dict:
     joint = getattr(ot, "JointDistribution", None) or ot.ComposedDistribution
     inputs = joint([openturns_distribution(k, t) for _, k, t in campaign()["variables"]])
     processes = int(args["processes"])
-    model = ot.PythonFunction(len(input_names()), len(OUTPUTS), func_sample=simulate_sample,
+    model = ot.PythonFunction(len(input_names()), len(outputs()), func_sample=simulate_sample,
                               n_cpus=processes if processes > 1 else None)
     n = int(args["sample"])
 
@@ -154,7 +193,7 @@ def run_monaco(args: dict) -> dict:
 
     def one_round() -> int:
         nonlocal seed
-        sim = mc.Sim(name="night_survival", ndraws=cases, fcns=fcns, firstcaseismedian=False,
+        sim = mc.Sim(name=campaign()["model"], ndraws=cases, fcns=fcns, firstcaseismedian=False,
                      samplemethod=mc.SampleMethod.RANDOM, seed=seed, singlethreaded=processes == 1,
                      ncores=processes, verbose=False, debug=True, resultsdir=results)
         seed += 1

@@ -3,18 +3,19 @@ of a tiny run mean nothing). Peers that are not installed are reported as unavai
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from importlib.util import find_spec
 
+import numpy as np
 import pytest
 
+from campaign.models.outcomes import Outcome
 from tests.helpers import REPO, cli_env, kill_group
 
-pytestmark = pytest.mark.slow
-
-
+@pytest.mark.slow
 def test_tiny_benchmark_measures_every_section_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks", "--preset", "tiny", "--workers", "1",
@@ -48,3 +49,48 @@ def test_tiny_benchmark_measures_every_section_and_writes_json(tmp_path):
     assert cost["steps"] == 48 and cost["ns_per_mission_step"] > 0 and cost["batch"] == 256
     assert len(report["load_before"]) == 3 and report["machine"]["cpus"] >= 1
     assert all(r["foreign_cpus"] >= 0 for r in report["throughput"] + report["scaling"] + report["memory"])
+
+
+@pytest.fixture
+def whole_mission_campaign(tmp_path, monkeypatch):
+    """The peers' pickled campaign of the whole mission (two days on the surface), as the harness writes it."""
+    from benchmarks import harness, peers
+
+    settings = dataclasses.replace(harness.PRESETS["tiny"], experiment="full_mission")
+    path = tmp_path / "campaign.pkl"
+    harness.write_campaign(settings, path)
+    monkeypatch.setenv(peers.CAMPAIGN_ENV, str(path))
+    peers.campaign.cache_clear()
+    peers._generator.cache_clear()
+    yield peers
+    peers.campaign.cache_clear()
+    peers._generator.cache_clear()
+
+
+def test_the_peers_run_the_whole_mission_in_a_batch_and_one_case_at_a_time(whole_mission_campaign):
+    peers = whole_mission_campaign
+    assert peers.campaign()["model"] == "mission"
+    rng = np.random.default_rng(3)
+    x = np.column_stack([dist.rvs(size=128, random_state=rng, **kw)
+                         for dist, kw in (peers.scipy_distribution(k, t) for _, k, t in peers.campaign()["variables"])])
+    y = peers.simulate_sample(x)
+    assert y.shape == (128, len(peers.outputs())) and np.all(np.isfinite(y))
+    outcome = dict(zip(peers.outputs(), y.T))["outcome"]
+    assert {int(Outcome.SUCCESS), int(Outcome.LAUNCH_VEHICLE_FAILURE)} <= set(outcome.astype(int))
+    one = peers.monaco_run(*x[0])  # monaco's case: scalars in, one value per output
+    assert len(one) == len(peers.outputs()) and all(isinstance(v, float) for v in one)
+
+
+def test_peer_distributions_are_the_campaigns(whole_mission_campaign):
+    """scipy.stats (monaco) and OpenTURNS get the same distribution for every input of the whole mission."""
+    peers = whole_mission_campaign
+    pytest.importorskip("openturns")
+    kinds = set()
+    for name, kind, theta in peers.campaign()["variables"]:
+        dist, kwargs = peers.scipy_distribution(kind, theta)
+        theirs = peers.openturns_distribution(kind, theta)
+        mean, var = dist.stats(moments="mv", **kwargs)
+        assert theirs.getMean()[0] == pytest.approx(float(mean), rel=1e-6, abs=1e-12), name
+        assert theirs.getCovariance()[0, 0] == pytest.approx(float(var), rel=1e-6, abs=1e-15), name
+        kinds.add(kind)
+    assert {"beta", "triangular", "bernoulli", "lognormal", "truncnormal"} <= kinds

@@ -20,7 +20,8 @@ SAMPLE = 2048  # missions of the fixed sample (one batch)
 
 @pytest.fixture(scope="module")
 def config():
-    return compose("+experiment=night_survival", f"run.batch_size={SAMPLE}", "run.seed=8")
+    # The experiment's default precision is float32, the one this file checks against float64.
+    return compose("+experiment=night_survival", f"run.batch_size={SAMPLE}", "run.seed=8", "run.precision=float64")
 
 
 @pytest.fixture(scope="module")
