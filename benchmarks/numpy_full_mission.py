@@ -50,7 +50,7 @@ UNIFORM, NORMAL = "uniform", "normal"
 
 def draw_shapes(params: Mapping[str, object]) -> dict[str, tuple[str, tuple[int, ...]]]:
     """``name -> (distribution, shape of one mission's draws)`` of every draw the model makes inside itself."""
-    steps = len(params["landing.step_index"])
+    steps, fixes = len(params["landing.step_index"]), len(params["landing.fix_index"])
     sites = len(params["plan.legs_km"]) - 1
     slots = sites * len(params["plan.attempt_slots"])  # slot = site * attempts + attempt
     one = lambda kind: (kind, ())  # noqa: E731
@@ -61,7 +61,7 @@ def draw_shapes(params: Mapping[str, object]) -> dict[str, tuple[str, tuple[int,
             "hazard_detected", "divert_direction", "divert_distance", "slope_quantile_safe", "slope_quantile_landed",
             "rock_landed")},
         "landing.od_position": (NORMAL, (3,)), "landing.accel_bias": (NORMAL, (3,)),
-        "landing.feature_matching": (NORMAL, (steps, 3)), "landing.altimeter": (NORMAL, (steps,)),
+        "landing.feature_matching": (NORMAL, (fixes, 3)), "landing.altimeter": (NORMAL, (steps,)),
         "deployment.lowering": one(UNIFORM),
         "science.wet": (UNIFORM, (sites,)), "science.dry_layer": (UNIFORM, (sites,)),
         "science.content": (NORMAL, (sites,)),
@@ -258,9 +258,10 @@ def landing(params, x, d, mass0, dry) -> dict[str, np.ndarray]:
         local_up = new_r / norm(new_r)[:, None]
         nav_v = nav_v + bias * dt
         nav_r = nav_r + nav_v * dt
-        fm_fix = ((p["map_relative_nav"] > 0.5) & (h < p["fm_max_altitude_m"])
-                  & (np.floor(t / fm_interval) != np.floor((t + dt) / fm_interval)))
-        fresh = (x["fm_error_floor_m"] + p["fm_error_per_altitude"] * h)[:, None] * d["landing.feature_matching"][:, k]
+        fix = int(np.floor((t + dt) / fm_interval))  # a fix when a new period begins within the step
+        fm_fix = (p["map_relative_nav"] > 0.5) & (h < p["fm_max_altitude_m"]) & (np.floor(t / fm_interval) != fix)
+        fix_normals = d["landing.feature_matching"][:, min(fix, d["landing.feature_matching"].shape[1] - 1)]
+        fresh = (x["fm_error_floor_m"] + p["fm_error_per_altitude"] * h)[:, None] * fix_normals
         nav_r = np.where(fm_fix[:, None], fresh, nav_r)
         nav_v = np.where(fm_fix[:, None], 0.1 * nav_v, nav_v)
         measured = h < p["altimeter_max_altitude_m"]

@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks import numpy_full_mission as nfm
 from campaign import engine, sampling
+from campaign.models import landing as landmod
 from campaign.models._keys import indexed, open_uniform, subkey
 from campaign.models.outcomes import Outcome
 from tests.helpers import REPO, compose
@@ -30,7 +31,7 @@ def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:
     f64 = jnp.float64
     root = sampling.root_key(jnp.asarray(np.concatenate(sampling.split_words(np.array([spec.seed]))), jnp.uint32))
     words = jnp.asarray(np.stack(sampling.split_words(np.arange(count, dtype=np.int64)), axis=1))
-    steps = jnp.asarray(params["landing.step_index"])
+    steps = len(params["landing.step_index"])
     sites = jnp.arange(len(params["plan.legs_km"]) - 1)
     slots = jnp.arange(sites.shape[0] * len(params["plan.attempt_slots"]))
     uniform = lambda k: open_uniform(k, f64)  # noqa: E731
@@ -41,18 +42,15 @@ def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:
         launch, landing, surface = (subkey(key, f"phase/{name}") for name in ("launch", "landing", "surface"))
         ground = subkey(surface, "surface/ground")
 
-        def navigation(tag, shape):
-            step_key = lambda k: jax.random.fold_in(subkey(landing, "navigation"), k)  # noqa: E731
-            return jax.vmap(lambda k: jax.random.normal(subkey(step_key(k), tag), shape, f64))(steps)
-
+        fixes, altimeter = landmod.navigation_draws(landing, steps, len(params["landing.fix_index"]), f64)
         return {
             "launch.ascent": uniform(subkey(launch, "launch/ascent")),
             "launch.engine": uniform(subkey(launch, "launch/engine")),
             **{f"landing.{name}": jax.random.uniform(subkey(landing, name), (), f64) for name in LANDING_UNIFORMS},
             "landing.od_position": jax.random.normal(subkey(landing, "od_position"), (3,), f64),
             "landing.accel_bias": jax.random.normal(subkey(landing, "accel_bias"), (3,), f64),
-            "landing.feature_matching": navigation("feature_matching", (3,)),
-            "landing.altimeter": navigation("altimeter", ()),
+            "landing.feature_matching": fixes,
+            "landing.altimeter": altimeter,
             "deployment.lowering": uniform(subkey(key, "phase/deployment")),
             "science.wet": indexed(ground, "science/wet", sites, uniform),
             "science.dry_layer": indexed(ground, "science/dry_layer", sites, uniform),
