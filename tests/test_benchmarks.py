@@ -94,3 +94,18 @@ def test_peer_distributions_are_the_campaigns(whole_mission_campaign):
         assert theirs.getCovariance()[0, 0] == pytest.approx(float(var), rel=1e-6, abs=1e-15), name
         kinds.add(kind)
     assert {"beta", "triangular", "bernoulli", "lognormal", "truncnormal"} <= kinds
+
+
+def test_peer_distributions_have_the_campaigns_quantiles(whole_mission_campaign):
+    """The scipy.stats distribution handed to the peers for every input of the whole mission has the campaign's
+    own inverse CDF (:func:`campaign.distributions.icdf`), so both draw from the same distributions."""
+    import jax.numpy as jnp
+
+    from campaign.distributions import DistKind, icdf
+
+    peers = whole_mission_campaign
+    u = np.array([0.002, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 0.998])
+    for name, kind, theta in peers.campaign()["variables"]:
+        dist, kwargs = peers.scipy_distribution(kind, theta)
+        ours = np.asarray(icdf(DistKind(kind), jnp.asarray(theta, jnp.float64), jnp.asarray(u)))
+        np.testing.assert_allclose(dist.ppf(u, **kwargs), ours, rtol=1e-6, atol=1e-12, err_msg=name)
