@@ -150,7 +150,7 @@ import sys
 import numpy as np
 from benchmarks import numpy_full_mission as nfm
 from tests.helpers import compose
-params = dict(compose("+experiment=full_mission").spec(256).params)
+params = dict(compose("+experiment=full_mission", "run.batch_size=256").spec(256).params)
 inputs = dict(np.load(sys.argv[1]))
 out = nfm.simulate(params, inputs, nfm.draws(np.random.default_rng(1), params, 3))
 assert out["outcome"].shape == (3,)
