@@ -74,7 +74,7 @@ def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
     per core of the machine, whatever Ray reserved): with one worker per core, the workers' pools fought over
     the same cores, and 2 workers on 2 cores ran no faster than 1 (measured with `python -m benchmarks`)."""
     threads = max(1, int(settings.cpus_per_task))
-    env = {"JAX_ENABLE_X64": "1" if spec.precision == "float64" else "0", "JAX_PLATFORMS": "cpu",
+    env = {"JAX_ENABLE_X64": "0" if spec.precision == "float32" else "1", "JAX_PLATFORMS": "cpu",
            "PJRT_NPROC": str(threads)}
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"

@@ -28,6 +28,7 @@ from .sampling import SamplerKind, Variable
 class Precision(enum.Enum):
     float32 = "float32"
     float64 = "float64"
+    mixed = "mixed"  # float64, but the surface mission's hourly loop in float32
 
 
 class ConfigError(ValueError):

@@ -38,6 +38,7 @@ import numpy as np
 from . import distributions
 from .distributions import Level
 from .models import MODELS, MissionModel
+from .models._spec import loop_precision
 from .sampling import (
     PURPOSE_ALEATORY,
     PURPOSE_EPISTEMIC,
@@ -78,7 +79,7 @@ class CampaignSpec:
 
     @property
     def dtype(self):
-        return jnp.float64 if self.precision == "float64" else jnp.float32
+        return campaign_dtype(self.precision)
 
     @property
     def mission_model(self) -> MissionModel:
@@ -88,10 +89,16 @@ class CampaignSpec:
         return tuple(v for v in self.variables if v.level is level)
 
 
+def campaign_dtype(precision: str):
+    """The float type of a campaign's inputs, parameters and outputs: float32 only for ``float32``; ``mixed`` is
+    float64 but for the surface mission's time loop (see :func:`campaign.models._spec.loop_precision`)."""
+    return jnp.float32 if precision == "float32" else jnp.float64
+
+
 def configure_jax(precision: str, cache_dir: str | None = None) -> None:
     """Set this process's JAX precision and persistent compilation cache. Call before any JAX computation
     in a worker: the driver's settings are not inherited by Ray workers."""
-    jax.config.update("jax_enable_x64", precision == "float64")
+    jax.config.update("jax_enable_x64", precision != "float32")
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", cache_dir)
@@ -110,7 +117,8 @@ def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind
     ``u_*`` are host uniforms (ignored, and zero-sized, for Monte Carlo, which draws them here).
     """
     model = MODELS[model_name]
-    dtype = jnp.float64 if precision == "float64" else jnp.float32
+    dtype = campaign_dtype(precision)
+    loop = jnp.float32 if precision == "mixed" else None
     static = [Variable(name, kind, (), level) for name, kind, level in variables]
     position = {v.name: j for j, v in enumerate(static)}
     aleatory = tuple(v for v in static if v.level is Level.aleatory)
@@ -135,7 +143,8 @@ def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind
             inputs.update({name: values[outer_pos] for name, values in per_outer.items()})
         inputs = {v.name: inputs[v.name] for v in static}  # declaration order
         keys = jax.vmap(lambda w: index_key(root, PURPOSE_MODEL, w[0], w[1]))(sample_words)
-        return inputs, jax.vmap(model.simulate, in_axes=(None, 0, 0))(params, inputs, keys)
+        with loop_precision(loop):  # read while the models are traced
+            return inputs, jax.vmap(model.simulate, in_axes=(None, 0, 0))(params, inputs, keys)
 
     return jax.jit(batch)
 

@@ -86,7 +86,7 @@ def _field_meta(**kv: object) -> dict[bytes, bytes]:
 
 def build_schema(model: MissionModel, variables: Iterable, precision: str) -> pa.Schema:
     """The explicit Arrow schema of a campaign's rows: index, sampled inputs, outcome, outputs."""
-    real = pa.float64() if precision == "float64" else pa.float32()
+    real = pa.float32() if precision == "float32" else pa.float64()
     kinds = {Kind.FLOAT: real, Kind.INT: pa.int32(), Kind.BOOL: pa.bool_()}
     inputs = {f"{s.name}.{i.name}": i for s in model.sections for i in s.inputs}
     fields = [pa.field("sample_index", pa.int64(), nullable=False,

@@ -77,7 +77,7 @@ MAX_DIVERGED = 1
 
 @pytest.fixture(scope="module")
 def sample():
-    config = compose("+experiment=full_mission", "run.batch_size=256", "run.seed=4")
+    config = compose("+experiment=full_mission", "run.batch_size=256", "run.seed=4", "run.precision=float64")
     spec = config.spec(N)
     columns = engine.evaluate_shard(spec, 0, N)
     inputs = {v.name: columns[v.name] for v in spec.variables}
@@ -133,7 +133,7 @@ def test_numpy_draws_give_the_campaign_of_the_jax_engine():
     """Same sampled inputs, the model's own draws from NumPy instead of the mission keys: the probabilities of
     surviving the surface and of meeting the water goal agree within the sampling error."""
     n = 2048
-    config = compose("+experiment=full_mission", "run.batch_size=256", "run.seed=5")
+    config = compose("+experiment=full_mission", "run.batch_size=256", "run.seed=5", "run.precision=float64")
     spec = config.spec(n)
     columns = engine.evaluate_shard(spec, 0, n)
     params = dict(spec.params)

@@ -7,9 +7,11 @@ their sources), so no default lives in two places. Nothing here imports Ray, Hyd
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import jax
@@ -109,6 +111,34 @@ def section_params(params: Mapping[str, object], *sections: str) -> dict:
     """The values of ``params`` (keyed ``"<section>.<name>"``) belonging to ``sections``, keyed by ``name``."""
     prefixes = tuple(f"{s}." for s in sections)
     return {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(prefixes)}
+
+
+_LOOP_DTYPE: contextvars.ContextVar = contextvars.ContextVar("loop_dtype", default=None)
+
+
+@contextlib.contextmanager
+def loop_precision(dtype) -> Iterator[None]:
+    """While models are traced in this context, the long time loops that support it (the surface mission's)
+    compute in ``dtype`` (e.g. float32 in a float64 campaign: ``run.precision=mixed``); ``None``: the campaign's
+    own precision. The engine enters it inside the traced batch function, so it is read at trace time."""
+    token = _LOOP_DTYPE.set(dtype)
+    try:
+        yield
+    finally:
+        _LOOP_DTYPE.reset(token)
+
+
+def loop_dtype():
+    """The float type the time loop should compute in (see :func:`loop_precision`), or ``None``."""
+    return _LOOP_DTYPE.get()
+
+
+def as_dtype(tree, dtype):
+    """``tree`` with every floating-point array cast to ``dtype`` (integers and booleans unchanged)."""
+    import jax.numpy as jnp
+
+    return jax.tree_util.tree_map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a, tree)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from . import night_survival as ns
 from . import power_thermal as pt
 from . import science as sci
 from ._keys import indexed, open_uniform, subkey
-from ._spec import Kind, MissionModel, Output, Param, Section, section_params
+from ._spec import Kind, MissionModel, Output, Param, Section, as_dtype, loop_dtype, section_params
 from .outcomes import Outcome
 
 HIBERNATE, IDLE, DRIVE, DRILL, ANALYSE = range(5)
@@ -413,10 +413,17 @@ def make_step(params, inputs, plan: Plan, record: bool):
 
 
 def _run(params, inputs, key, record: bool):
+    """The plan (drawn in the campaign's precision), then the time loop, in :func:`loop_dtype` if one is set
+    (``run.precision=mixed``: float32 in a float64 campaign), with outputs returned in the campaign's precision."""
     plan = make_plan(params, inputs, key)
+    dtype = inputs["surface.landing_time_frac"].dtype
+    loop = loop_dtype()
+    if loop is not None and loop != dtype:
+        params, inputs, plan = as_dtype((dict(params), dict(inputs), plan), loop)
     step, p = make_step(params, inputs, plan, record)
     init = (pt.init(p, inputs["surface.landing_time_frac"].dtype), init_ops(plan))
-    return ns.run_steps(params, inputs, step, init, record=record), plan
+    carry = ns.run_steps(params, inputs, step, init, record=record)
+    return as_dtype(carry, dtype), plan
 
 
 def outputs(params, inputs, ps: pt.State, op: Ops) -> dict:
