@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=lambda s: tuple(int(x) for x in s.split(",")),
                         help="Ray worker counts for the scaling study, e.g. 1,2,4 (the largest is used elsewhere)")
     parser.add_argument("--window", type=float, help="seconds each throughput measurement is sized to")
-    parser.add_argument("--precisions", type=lambda s: tuple(s.split(",")), help="float32,float64")
+    parser.add_argument("--precisions", type=lambda s: tuple(s.split(",")), help="of float32,float64,mixed")
     parser.add_argument("--peers", type=lambda s: tuple(x for x in s.split(",") if x),
                         help="numpy,openturns,monaco (empty: none)")
     parser.add_argument("--memory-sizes", type=lambda s: tuple(int(float(x)) for x in s.split(",")),
