@@ -135,10 +135,8 @@ def loop_dtype():
 
 def as_dtype(tree, dtype):
     """``tree`` with every floating-point array cast to ``dtype`` (integers and booleans unchanged)."""
-    import jax.numpy as jnp
-
-    return jax.tree_util.tree_map(
-        lambda a: a.astype(dtype) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a, tree)
+    floating = lambda a: jax.numpy.issubdtype(jax.numpy.asarray(a).dtype, jax.numpy.floating)  # noqa: E731
+    return jax.tree_util.tree_map(lambda a: a.astype(dtype) if floating(a) else a, tree)
 
 
 @dataclass(frozen=True)
