@@ -389,20 +389,22 @@ def peer_model(settings: Settings) -> str:
     return model
 
 
-def write_campaign(settings: Settings, path: Path) -> None:
-    """The campaign for the peers: its model, design values and tables, input distributions (always float64: the
-    precision of the NumPy code)."""
+def write_campaign(settings: Settings, path: Path) -> str:
+    """Write the campaign for the peers: its model, design values and tables, input distributions (always
+    float64: the precision of the NumPy code). Returns the model's name."""
     from benchmarks.probes import compose
 
     config = compose(*night_overrides(settings, "float64"))
     with open(path, "wb") as fh:
         pickle.dump({"model": config.model.name, "seed": config.run.seed, "params": dict(config.numeric_params()),
                      "variables": [(v.name, v.kind.value, v.theta) for v in config.variables]}, fh)
+    return config.model.name
 
 
 def measure_peers(settings: Settings, work: Path, report: Report, log) -> None:
     campaign = work / "campaign.pkl"
-    write_campaign(settings, campaign)
+    model = write_campaign(settings, campaign)
+    sample = settings.numpy_sample or PEER_SAMPLE[model]
     env = {CAMPAIGN_ENV: str(campaign)}
     processes = max(settings.workers)
     for tool in settings.peers:
@@ -420,7 +422,6 @@ def measure_peers(settings: Settings, work: Path, report: Report, log) -> None:
             r = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env,
                       settings.quiet_s)
         else:
-            sample = settings.numpy_sample or PEER_SAMPLE[peer_model(settings)]
             r = child(tool, {"sample": sample * (processes if tool == "openturns" else 1),
                              "window_s": settings.window_s, "processes": processes}, settings.timeout_s, env,
                       settings.quiet_s)

@@ -51,7 +51,7 @@ def shard_size_for(samples: int, cpus: int, batch_size: int, max_shard_size: int
     batches = max(1, math.ceil(samples / batch_size))
     most = max(1, max_shard_size // batch_size)
     rounds = max(SHARD_ROUNDS, math.ceil(batches / (cpus * most)))
-    return batch_size * min(most, math.ceil(batches / (rounds * cpus)))
+    return batch_size * math.ceil(batches / (rounds * cpus))  # <= most batches, by the choice of rounds
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

@@ -33,7 +33,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 import ray  # noqa: E402  (must follow the environment variable above)
 
 from .config import ClusterSettings  # noqa: E402
-from .engine import CampaignSpec, NonFiniteError, configure_jax, evaluate_shard  # noqa: E402
+from .engine import CampaignSpec, NonFiniteError, configure_jax, enables_x64, evaluate_shard  # noqa: E402
 from .store import SAMPLES_DIR, RunStore, Shard, shard_table  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
     per core of the machine, whatever Ray reserved): with one worker per core, the workers' pools fought over
     the same cores, and 2 workers on 2 cores ran no faster than 1 (measured with `python -m benchmarks`)."""
     threads = max(1, int(settings.cpus_per_task))
-    env = {"JAX_ENABLE_X64": "0" if spec.precision == "float32" else "1", "JAX_PLATFORMS": "cpu",
+    env = {"JAX_ENABLE_X64": "1" if enables_x64(spec.precision) else "0", "JAX_PLATFORMS": "cpu",
            "PJRT_NPROC": str(threads)}
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"

@@ -95,10 +95,15 @@ def campaign_dtype(precision: str):
     return jnp.float32 if precision == "float32" else jnp.float64
 
 
+def enables_x64(precision: str) -> bool:
+    """Whether a process running a campaign of ``precision`` needs JAX's 64-bit types."""
+    return campaign_dtype(precision) == jnp.float64
+
+
 def configure_jax(precision: str, cache_dir: str | None = None) -> None:
     """Set this process's JAX precision and persistent compilation cache. Call before any JAX computation
     in a worker: the driver's settings are not inherited by Ray workers."""
-    jax.config.update("jax_enable_x64", precision != "float32")
+    jax.config.update("jax_enable_x64", enables_x64(precision))
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", cache_dir)

@@ -8,6 +8,7 @@ import pytest
 
 from campaign import engine
 from campaign.models import Outcome
+from campaign.models import surface as surface_model
 from campaign.models.mission import site_offset_m
 from tests.helpers import compose
 
@@ -136,7 +137,7 @@ def test_mixed_precision_agrees_with_float64_on_the_same_missions():
     deployed = wide["deployment_ok"]
     assert deployed.sum() > 1000 and 0.1 < wide["surface_ok"][deployed].mean() < 0.9
     assert wide["water_goal_met"].sum() >= 20
-    surface = {o.name for o in compose("+experiment=drill_campaign").model.outputs}
+    surface = {o.name for o in surface_model.OUTPUTS}
     for name, values in wide.items():
         if name not in surface and name != "outcome":  # inputs and the phases before the surface
             np.testing.assert_array_equal(mixed[name], values, err_msg=name)
