@@ -134,11 +134,11 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
     rs.write_manifest(plan)
     summary = {"run": {k: provenance[k] for k in ("model", "samples", "seed", "sampler", "precision",
                                                    "code_revision")} | {"name": config.run.name},
-               **analysis.summarize(rs.root)}
+               **analysis.summarize(analysis.Results.load(rs.location))}
     rs.write_summary(summary)
     log(analysis.format_summary(summary))
     try:  # adds the report's sections to summary.json, writes report.md and plots/
-        summary = report.write_report(rs.root, summary, log=log)
+        summary = report.write_report(rs.location, summary, log=log)
     except Exception as e:  # the run is complete and valid: a failed report must not lose it
         log(f"error: the report failed ({type(e).__name__}: {e}); retry with: python -m campaign.report {rs.root}")
     log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root}/summary.json\n"

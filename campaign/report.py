@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import analysis
-from .analysis import Results
+from .analysis import Location, Results
 
 PLOTS_DIR = "plots"
 LANDING_COLUMNS = ("landing_downrange_m", "landing_crossrange_m")
@@ -41,42 +41,48 @@ PHASE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 # ============================================================================================== entry
 def write_report(path: str | Path, summary: Mapping | None = None, out_dir: str | Path | None = None,
                  plots: bool = True, log: Callable[[str], None] = print) -> dict:
-    """Analyse the dataset at ``path`` (a run or a sweep directory), then write ``summary.json``, ``report.md``
-    and ``plots/*.png`` into ``out_dir`` (default ``path``). ``summary`` is the base summary a campaign has just
-    computed (``run`` plus :func:`campaign.analysis.summarize`); it is computed here when not given. Returns the
-    full summary: the base keys unchanged, plus the sections of :func:`campaign.analysis.analyse` and ``report``
-    (the plots written and those skipped, with the reason)."""
+    """Analyse the dataset at ``path`` (a run or a sweep directory, as a local path or a URI), then write
+    ``summary.json``, ``report.md`` and ``plots/*.png`` into ``out_dir`` (default ``path``). ``summary`` is the
+    base summary a campaign has just computed (``run`` plus :func:`campaign.analysis.summarize`); it is computed
+    here when not given. Returns the full summary: the base keys unchanged, plus the sections of
+    :func:`campaign.analysis.analyse` and ``report`` (the plots written and those skipped, with the reason)."""
     started = time.perf_counter()
-    path = Path(path).resolve()
-    out = Path(out_dir).resolve() if out_dir else path
     res = Results.load(path)
-    base = dict(summary) if summary is not None else {"run": _run_section(res, path), **analysis.summarize(path)}
+    root = Location.of(path)
+    out = Location.of(out_dir) if out_dir else root
+    base = dict(summary) if summary is not None else {"run": _run_section(res, root), **analysis.summarize(res)}
     full = {**base, **analysis.analyse(res)}
     written, skipped = {}, {}
     if plots:
         import matplotlib
 
         matplotlib.use("Agg", force=True)  # files only: no display, no GUI toolkit
-        (out / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
-        for name, plot in PLOTS.items():
-            reason = plot(res, full, out / PLOTS_DIR / f"{name}.png")
-            if reason:
-                skipped[name] = reason
-                (out / PLOTS_DIR / f"{name}.png").unlink(missing_ok=True)  # no stale plot from an earlier report
-            else:
-                written[name] = f"{PLOTS_DIR}/{name}.png"
+        with tempfile.TemporaryDirectory(prefix="lupex-plots-") as scratch:
+            # Drawn locally, then copied: the output may be on object storage, where matplotlib cannot write.
+            for name, plot in PLOTS.items():
+                file = Path(scratch) / f"{name}.png"
+                reason = plot(res, full, file)
+                target = out / PLOTS_DIR / f"{name}.png"
+                if reason:
+                    skipped[name] = reason
+                    if target.is_file():  # no stale plot from an earlier report
+                        target.fs.delete_file(target.path)
+                else:
+                    target.write_bytes(file.read_bytes())
+                    written[name] = f"{PLOTS_DIR}/{name}.png"
     full["report"] = {"plots": written, "skipped": skipped, "markdown": "report.md",
-                      "incomplete_runs": [str(r) for r in res.runs if not (r / "manifest.json").exists()],
+                      "incomplete_runs": [str(r) for j, r in enumerate(res.runs) if not res.complete(j)],
                       "seconds": round(time.perf_counter() - started, 3)}
     full = analysis.json_safe(full)
-    _write_text_atomic(out / "summary.json", json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    _write_text_atomic(out / "report.md", markdown(full))
+    (out / "summary.json").write_bytes(
+        (json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    (out / "report.md").write_bytes(markdown(full).encode())
     log(f"Report: {out / 'report.md'} ({len(written)} plots, {len(skipped)} skipped, "
         f"{time.perf_counter() - started:.1f} s)")
     return full
 
 
-def _run_section(res: Results, path: Path) -> dict:
+def _run_section(res: Results, path: Location) -> dict:
     """The ``run`` section from run.json (what a campaign records at its end), or the sweep's runs."""
     keys = ("model", "samples", "seed", "sampler", "precision", "code_revision")
     if len(res.runs) == 1:
@@ -85,12 +91,6 @@ def _run_section(res: Results, path: Path) -> dict:
     return {"sweep": str(path), "jobs": [r.name for r in res.runs],
             "name": res.run_info[0].get("config", {}).get("run", {}).get("name")} | {
         k: res.run_info[0].get(k) for k in keys if k != "code_revision"}
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ============================================================================================== plots
@@ -325,7 +325,8 @@ def plot_convergence(res: Results, summary: Mapping, file: Path) -> str | None:
 
 
 def plot_epistemic(res: Results, summary: Mapping, file: Path) -> str | None:
-    """Histogram of P(target) across epistemic outer draws, with its median and 5-95% band."""
+    """Histogram of each draw's estimate of P(target) across epistemic outer draws, with the marginal P and the
+    5-95% band of P across states of knowledge (binomial noise removed)."""
     epi = summary["epistemic"]
     targets = [t for t in tornado_targets(res, summary) if t in epi["flags"]] or list(epi["flags"])[-1:]
     if not targets:
@@ -334,10 +335,12 @@ def plot_epistemic(res: Results, summary: Mapping, file: Path) -> str | None:
     for ax, t in zip(axes.flat, targets[:3]):
         e = epi["flags"][t]
         ax.hist(e["per_draw"], bins=min(40, max(8, e["draws"] // 3)), color=PHASE_COLOURS[4], alpha=0.8)
-        ax.axvline(e["median"], color="k", lw=1.5, label=f"median {e['median']:.3f}")
-        for q in (e["p05"], e["p95"]):
-            ax.axvline(q, color="k", lw=1, ls="--")
-        ax.plot([], [], "k--", label=f"5-95%: [{e['p05']:.3f}, {e['p95']:.3f}]")
+        ax.axvline(e["marginal"]["p"], color="k", lw=1.5, label=f"marginal P {e['marginal']['p']:.3f}")
+        band = e["band"].get("band")
+        if band:
+            for q in band:
+                ax.axvline(q, color="k", lw=1, ls="--")
+            ax.plot([], [], "k--", label=f"5-95% of P, noise removed: [{band[0]:.3f}, {band[1]:.3f}]")
         ax.set_xlabel(f"P({t}) within one epistemic draw")
         ax.set_ylabel("Epistemic draws")
         ax.set_title(f"{t}: {e['draws']} draws of {e['missions_per_draw']:,} missions", fontsize=10)
@@ -415,12 +418,31 @@ def _p(x: float | None) -> str:
     return f"{x:.4f}" if x == 0 or abs(x) >= 1e-3 else f"{x:.1e}"
 
 
+def _interval_label(s: Mapping) -> str:
+    name = s.get("interval", "")
+    return {"wilson": "Wilson", analysis.KORN_GRAUBARD: "Korn-Graubard"}.get(name, name)
+
+
 def _prob_rows(items: Mapping[str, Mapping]) -> list[str]:
-    rows = ["| | P | 95% interval (Wilson) | successes / n |", "| --- | ---: | --- | ---: |"]
+    """A table of probabilities: P, the valid 95% interval and its method, the epistemic band (where there is one)
+    and the counts."""
+    band = any("epistemic" in s for s in items.values())
+    rows = ["| | P | 95% interval | method |" + (" P across states of knowledge, 5-95% |" if band else "")
+            + " successes / n |", "| --- | ---: | --- | --- |" + (" --- |" if band else "") + " ---: |"]
     for name, s in items.items():
-        rows.append(f"| {name.replace('|', '&#124;')} | {_p(s['p'])} | [{_p(s['ci95'][0])}, {_p(s['ci95'][1])}] | "
-                    f"{s['successes']:,} / {s['n']:,} |")
+        cells = [name.replace("|", "&#124;"), _p(s["p"]), f"[{_p(s['ci95'][0])}, {_p(s['ci95'][1])}]",
+                 _interval_label(s)]
+        if band:
+            e = s.get("epistemic") or {}
+            cells.append(f"[{_p(e['band'][0])}, {_p(e['band'][1])}] ({e['draws']} draws)" if e.get("band")
+                         else e.get("note", ""))
+        cells.append(f"{s['successes']:,} / {s['n']:,}")
+        rows.append("| " + " | ".join(cells) + " |")
     return rows
+
+
+def _finite(x: float | None) -> float:
+    return 0.0 if x is None or not math.isfinite(x) else float(x)
 
 
 def markdown(summary: Mapping) -> str:
@@ -437,9 +459,21 @@ def markdown(summary: Mapping) -> str:
     if summary["report"].get("incomplete_runs"):
         lines += ["**Incomplete: no manifest.json in " + ", ".join(f"`{r}`" for r in summary["report"][
             "incomplete_runs"]) + "; these statistics cover only the shards written so far.**", ""]
-    lines += ["Intervals are 95%. Probabilities use the Wilson score interval, which treats missions as independent;",
-              "with epistemic inputs, missions of one outer draw share a state of knowledge, and the clustered",
-              "interval of the epistemic section is the honest one for the marginal probability.", ""]
+    design = summary.get("design", {})
+    if design.get("draws"):
+        lines += [f"Intervals are 95%. {len(design['epistemic_inputs'])} epistemic inputs are drawn once per "
+                  f"{design['missions_per_draw']:,} missions ({design['draws']:,} draws): missions of one draw share a "
+                  "state of knowledge, so each probability's interval is the Korn-Graubard interval over the draws, "
+                  "and the band beside it is how uncertain the probability itself is (the 5-95% range of P across "
+                  "states of knowledge, each draw's binomial noise removed).", ""]
+    else:
+        lines += ["Intervals are 95%. Every input is aleatory: missions are independent and probabilities carry "
+                  "Wilson's interval.", ""]
+    if design.get("warning"):
+        lines += [f"**Warning: {design['warning']}.**", ""]
+    if summary.get("stop"):
+        lines += [analysis.summary.format_stop(summary["stop"]) + ". The intervals are those of the confidence "
+                  "sequence, valid although the campaign's length depended on its results.", ""]
     for title, key in (("Phases", "phases"), ("Goals", "goals"), ("Conditional on the previous phase",
                                                                   "conditional")):
         if summary[key]:
@@ -508,14 +542,34 @@ def markdown(summary: Mapping) -> str:
     epi = summary["epistemic"]
     if epi["flags"]:
         lines += [f"Inputs drawn once per {epi['inner_samples']:,} missions: "
-                  + ", ".join(f"`{i}`" for i in epi["epistemic_inputs"]) + ".", "",
-                  "| | draws | median | 5-95% band | sd (epistemic) | sd (binomial noise) | marginal P, clustered 95% |",
-                  "| --- | ---: | ---: | --- | ---: | ---: | --- |"]
+                  + ", ".join(f"`{i}`" for i in epi["epistemic_inputs"]) + ". Each draw is a state of knowledge; "
+                  "its missions estimate P in that state. The band is the 5-95% range of P across states with each "
+                  "draw's binomial noise removed (a beta fitted by moments); the raw range of the per-draw "
+                  "estimates includes that noise.", "",
+                  "| | draws | marginal P [95%, Korn-Graubard] | band of P, 5-95% | raw 5-95% of draws "
+                  "| sd (epistemic) | sd (binomial noise) |", "| --- | ---: | --- | --- | --- | ---: | ---: |"]
         for name, e in epi["flags"].items():
-            lines.append(f"| {name} | {e['draws']} | {_p(e['median'])} | [{_p(e['p05'])}, {_p(e['p95'])}] | "
-                         f"{_p(e['sd_epistemic'])} | {_p(e['sd_binomial_noise'])} | {_p(e['marginal']['p'])} "
-                         f"[{_p(e['marginal']['ci95'][0])}, {_p(e['marginal']['ci95'][1])}] |")
+            band = e["band"].get("band")
+            lines.append(f"| {name} | {e['draws']} | {_p(e['marginal']['p'])} [{_p(e['marginal']['ci95'][0])}, "
+                         f"{_p(e['marginal']['ci95'][1])}] | "
+                         + (f"[{_p(band[0])}, {_p(band[1])}]" if band else e["band"].get("note", "n/a"))
+                         + f" | [{_p(e['p05'])}, {_p(e['p95'])}] | {_p(e['sd_epistemic'])} | "
+                         f"{_p(e['sd_binomial_noise'])} |")
         lines.append("")
+        shared = [(name, e) for name, e in epi["flags"].items() if e.get("variance_shares")]
+        if shared:
+            lines += ["### What to pin down first", "",
+                      "Share of the variance of P across states of knowledge that each epistemic input explains on "
+                      "its own (first-order index of P(theta) over the draws, +- one bootstrap standard error). "
+                      "Learning the input with the largest share narrows P most.", ""]
+            inputs = epi["epistemic_inputs"]
+            lines += ["| input | " + " | ".join(name for name, _ in shared) + " |",
+                      "| --- |" + " ---: |" * len(shared)]
+            for i in sorted(inputs, key=lambda i: -max(_finite(e["variance_shares"][i]["share"]) for _, e in shared)):
+                lines.append(f"| `{i}` | " + " | ".join(
+                    f"{_finite(e['variance_shares'][i]['share']):.3f} +- {_finite(e['variance_shares'][i]['se']):.3f}"
+                    for _, e in shared) + " |")
+            lines += ["| sum | " + " | ".join(f"{e['variance_shares_sum']:.3f}" for _, e in shared) + " |", ""]
     else:
         lines += [f"{epi.get('note', '')}.", ""]
     lines += figure("epistemic", "Epistemic spread")
@@ -585,8 +639,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m campaign.report", description=(
         "Write summary.json, report.md and plots/*.png for a campaign run directory, or for a sweep directory "
         "(the union of its runs plus the trade study)."))
-    parser.add_argument("path", type=Path, help="run directory (holds samples/) or sweep directory")
-    parser.add_argument("--out", type=Path, default=None, help="where to write (default: PATH)")
+    parser.add_argument("path", help="run directory (holds samples/) or sweep directory, a path or a URI")
+    parser.add_argument("--out", default=None, help="where to write, a path or a URI (default: PATH)")
     parser.add_argument("--no-plots", action="store_true", help="statistics and report.md only")
     args = parser.parse_args(argv)
     try:
@@ -594,8 +648,6 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
     write_report(args.path, out_dir=args.out, plots=not args.no_plots)
     return 0
 

@@ -1,0 +1,61 @@
+"""Statistics of a campaign's results, computed from the Parquet dataset (the source of truth).
+
+Knows Parquet and statistics, not models: column roles come from the schema's field metadata (``role=phase|goal|
+metric|input``, ``unit``, ``level=aleatory|epistemic`` on inputs, ``valid_when`` on metrics that are null where a
+phase was not reached), so it works on any run directory, on the union of a sweep's runs, and on any Parquet
+dataset whose roles are named. One concept per module:
+
+* :mod:`.loading`: :class:`Results`, the one loader (run, sweep or any Parquet dataset, on any pyarrow filesystem);
+* :mod:`.intervals`: Wilson, Korn-Graubard over epistemic draws, the epistemic band, cluster-robust means;
+* :mod:`.sequential`: confidence sequences for campaigns that stop at a target precision;
+* :mod:`.summary`: the headline (phases, goals, conditional, failures, metrics, landing) and :func:`analyse`;
+* :mod:`.survival`: Kaplan-Meier with Greenwood's band;
+* :mod:`.convergence`: running estimates against the number of missions;
+* :mod:`.sensitivity`: given-data first-order indices, Spearman, Saltelli/Jansen estimators;
+* :mod:`.epistemic`: the spread of P across states of knowledge and the variance share of each epistemic input;
+* :mod:`.trade`: sweeps compared design by design on common random numbers.
+"""
+
+from .convergence import convergence, sample_counts
+from .epistemic import epistemic, epistemic_spread, variance_shares
+from .headline import Headline
+from .intervals import (
+    KORN_GRAUBARD,
+    WILSON,
+    Z95,
+    clustered_proportion,
+    epistemic_band,
+    korn_graubard,
+    mean_interval,
+    proportion,
+    wilson_bounds,
+    wilson_interval,
+)
+from .loading import Location, MetadataError, Results, run_dirs, swept_keys
+from .sensitivity import (
+    default_bins,
+    first_order_given_data,
+    rank_correlation,
+    saltelli_indices,
+    saltelli_matrices,
+    sensitivity,
+)
+from .summary import (
+    analyse,
+    format_summary,
+    json_safe,
+    landing_dispersion,
+    pareto,
+    summarize,
+)
+from .survival import SURVIVAL_COLUMN, KaplanMeier, kaplan_meier, survival
+from .trade import paired_difference, trade_study
+
+__all__ = [
+    "KORN_GRAUBARD", "SURVIVAL_COLUMN", "WILSON", "Z95", "Headline", "KaplanMeier", "Location", "MetadataError",
+    "Results", "analyse", "clustered_proportion", "convergence", "default_bins", "epistemic", "epistemic_band",
+    "epistemic_spread", "first_order_given_data", "format_summary", "json_safe", "kaplan_meier", "korn_graubard",
+    "landing_dispersion", "mean_interval", "paired_difference", "pareto", "proportion", "rank_correlation", "run_dirs",
+    "saltelli_indices", "saltelli_matrices", "sample_counts", "sensitivity", "summarize", "survival", "swept_keys",
+    "trade_study", "variance_shares", "wilson_bounds", "wilson_interval",
+]

@@ -1,0 +1,218 @@
+"""The headline of a campaign: every phase and goal probability with an interval valid for the campaign's design
+and, where epistemic inputs vary, the epistemic band beside it; conditional phase probabilities; the failure-cause
+Pareto; metric quantiles; the landing dispersion. :func:`format_summary` prints it; :func:`analyse` adds every
+other analysis for ``summary.json``.
+
+Which interval (named under ``interval`` in every entry):
+
+* every input aleatory: missions are independent, Wilson's interval (:func:`.intervals.proportion`);
+* epistemic inputs vary: missions of one outer draw share a state of knowledge; the Korn-Graubard interval over
+  the draws (:func:`.intervals.clustered_proportion`), and the 5-95% band of P across the draws
+  (:func:`.intervals.epistemic_band`) under ``epistemic``;
+* a campaign that stopped at a target precision (``run.stop``): the confidence sequence's interval, which stays
+  valid although the stopping time depended on the data (:mod:`.sequential`), replaces ``ci95``; the fixed-size
+  interval is kept under ``ci95_fixed_n`` for comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from .convergence import convergence
+from .epistemic import epistemic
+from .headline import Headline
+from .intervals import KORN_GRAUBARD
+from .loading import Results
+from .sensitivity import sensitivity
+from .survival import survival
+from .trade import trade_study
+
+CHI2_2DOF_99 = 9.210340371976182  # 99% quantile of the chi-square distribution with 2 degrees of freedom
+LANDING_COLUMNS = ("landing_downrange_m", "landing_crossrange_m", "miss_distance_m")
+
+
+def summarize(res: Results) -> dict:
+    """The headline sections of ``summary.json``: ``design`` (how intervals were made), ``phases`` and ``goals``
+    (every flag's probability with its interval, counts and epistemic band), ``conditional`` (each phase given
+    the previous one), ``failures`` (first failure by cause), ``metrics`` (quantiles where defined) and, with the
+    landing columns, ``landing``."""
+    head = Headline(res)
+    out: dict = {"missions": res.n, "design": head.design(), "phases": {}, "goals": {}, "conditional": {},
+                 "failures": [], "metrics": {}}
+    reached, previous = None, ""
+    for name in res.flags:
+        values = res.column(name).astype(bool)
+        section = "phases" if name in res.phases else "goals"
+        out[section][name] = head.probability(values)
+        if section == "phases":
+            if reached is not None:  # the first phase's conditional is its marginal: not repeated
+                out["conditional"][f"{name} | {previous}"] = head.probability(values, among=reached, band=False)
+            previous, reached = name, values
+    if res.has("outcome_name", "failed_phase"):
+        out["failures"] = [{k: c[k] for k in c if k != "cumulative_share_of_failures"}
+                           for c in pareto(res, head)["by_cause"]]
+    for name in res.metrics:
+        values = res.column(name)
+        values = values[~np.isnan(values)]
+        if values.size:
+            q = np.quantile(values, [0.05, 0.5, 0.95])
+            out["metrics"][name] = {"n": int(values.size), "mean": float(values.mean()), "p05": float(q[0]),
+                                    "p50": float(q[1]), "p95": float(q[2]), "unit": res.unit(name)}
+    if res.has(*LANDING_COLUMNS):
+        out["landing"] = landing_dispersion(res)
+    return out
+
+
+def pareto(res: Results, head: Headline | None = None) -> dict:
+    """Failure causes (first failure of each mission) sorted by frequency: per cause its phase, count, share of
+    all missions with its interval (:class:`Headline`), and the cumulative share of failures; and the totals per
+    phase. Empty without the ``outcome_name`` and ``failed_phase`` columns."""
+    if not res.has("outcome_name", "failed_phase"):
+        return {"missions": res.n, "failures": 0, "by_cause": [], "by_phase": []}
+    head = head or Headline(res)
+    names, phases = res.column("outcome_name"), res.column("failed_phase")
+    failed = names != "success"
+    total = int(failed.sum())
+    causes, counts = np.unique(names[failed].astype(str), return_counts=True)
+    phase_of = {str(a): str(b) for a, b in zip(names[failed], phases[failed])}
+    by_cause, cumulative = [], 0
+    for i in np.argsort(-counts, kind="stable"):
+        cumulative += int(counts[i])
+        by_cause.append({"outcome": str(causes[i]), "phase": phase_of[str(causes[i])],
+                         **head.probability(names == causes[i], band=False),
+                         "cumulative_share_of_failures": cumulative / total})
+    ph, ph_counts = np.unique(phases[failed].astype(str), return_counts=True)
+    by_phase = [{"phase": str(ph[i]), **head.probability(failed & (phases == ph[i]), band=False)}
+                for i in np.argsort(-ph_counts, kind="stable")]
+    return {"missions": res.n, "failures": total, "by_cause": by_cause, "by_phase": by_phase}
+
+
+def landing_dispersion(res: Results) -> dict:
+    """Touchdown dispersion: miss-distance percentiles (50/90/99%, empirical, every touchdown), the 99% dispersion
+    ellipse of a bivariate normal fitted to the (downrange, crossrange) of the safe landings (centre, semi-axes in
+    metres, orientation of the major axis in degrees from downrange towards crossrange, the fraction of safe
+    landings inside), and touchdown-speed percentiles."""
+    miss_all = res.column("miss_distance_m")
+    reached = ~np.isnan(miss_all)  # in a chained mission, null where no landing was attempted
+    miss = miss_all[reached]
+    # The ellipse describes where landings that went to plan scatter: crashed and faulted flights (kilometres off
+    # after an altimeter fault) would stretch a normal fit; the percentiles cover every touchdown.
+    safe = reached & (res.column("landing_ok").astype(bool) if res.has("landing_ok") else True)
+    x, y = res.column("landing_downrange_m")[safe], res.column("landing_crossrange_m")[safe]
+    cov = np.cov(np.stack([x, y]))
+    eigenvalues, eigenvectors = np.linalg.eigh(cov)
+    major = eigenvectors[:, 1]
+    d = np.stack([x - x.mean(), y - y.mean()])
+    inside = np.einsum("in,ij,jn->n", d, np.linalg.pinv(cov), d) <= CHI2_2DOF_99
+    out = {
+        "miss_distance_m": dict(zip(("p50", "p90", "p99"), map(float, np.percentile(miss, [50, 90, 99])))),
+        "ellipse99": {"centre_m": [float(x.mean()), float(y.mean())],
+                      "semi_major_m": float(np.sqrt(CHI2_2DOF_99 * eigenvalues[1])),
+                      "semi_minor_m": float(np.sqrt(CHI2_2DOF_99 * max(eigenvalues[0], 0.0))),
+                      "orientation_deg": float(np.degrees(np.arctan2(major[1], major[0])) % 180.0),
+                      "fraction_inside": float(inside.mean()),
+                      "of": "safe landings" if not safe[reached].all() else "all touchdowns", "n": int(safe.sum())},
+    }
+    for name in ("touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps"):
+        if res.has(name):
+            out[name] = dict(zip(("p50", "p90", "p99"), map(float, np.percentile(res.column(name)[reached],
+                                                                                   [50, 90, 99]))))
+    return out
+
+
+def _prob(x: float) -> str:
+    return f"{x:.4f}" if x == 0 or x >= 1e-3 else f"{x:.1e}"
+
+
+def _interval_name(s: Mapping) -> str:
+    name = s.get("interval", "")
+    if name.startswith("confidence sequence"):
+        return "CS"
+    return "clustered" if name == KORN_GRAUBARD else "Wilson"
+
+
+def format_summary(summary: Mapping) -> str:
+    """A readable table of a summary (what a run prints at its end)."""
+    design = summary.get("design", {})
+    lines = [f"{summary['missions']:,} missions"]
+    if design.get("draws"):
+        lines[0] += (f" in {design['draws']:,} epistemic draws of {design['missions_per_draw']:,} (missions of one "
+                     "draw share a state of knowledge: intervals are clustered by draw)")
+    if design.get("warning"):
+        lines.append(f"warning: {design['warning']}")
+    band = any("epistemic" in s for key in ("phases", "goals") for s in summary.get(key, {}).values())
+
+    def row(label: str, s: Mapping) -> str:
+        lo, hi = s["ci95"]
+        text = f"  {label:<44} {_prob(s['p']):>8}   [{_prob(lo)}, {_prob(hi)}] {_interval_name(s):<9}".ljust(88)
+        if band:
+            e = (s.get("epistemic") or {}).get("band")
+            text += (f"[{_prob(e[0])}, {_prob(e[1])}]" if e else "").ljust(20)
+        return text + f"{s['successes']:>10,} / {s['n']:,}"
+
+    def header(title: str) -> str:
+        text = f"{title:<46} {'P':>8}   95% interval".ljust(88)
+        return text + ("P, 5-95% over draws".ljust(20) if band else "") + f"{'successes':>10} / n"
+
+    for title, key in (("Phase success", "phases"), ("Goals", "goals"),
+                       ("Conditional on the previous phase", "conditional")):
+        if summary.get(key):
+            lines.append(header(title))
+            lines += [row(name, s) for name, s in summary[key].items()]
+    if summary.get("failures"):
+        lines.append(header("Failure causes (first failure)"))
+        lines += [row(f"{f['phase']}: {f['outcome']}", f) for f in summary["failures"]]
+    if summary.get("stop"):
+        lines.append(format_stop(summary["stop"]))
+    if summary.get("landing"):
+        d = summary["landing"]
+        e = d["ellipse99"]
+        lines.append(f"{'Landing dispersion':<46} {'p50':>10} {'p90':>10} {'p99':>10}")
+        for name in ("miss_distance_m", "touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps"):
+            if name in d:
+                lines.append(f"  {name:<44} {d[name]['p50']:10.4g} {d[name]['p90']:10.4g} {d[name]['p99']:10.4g}")
+        lines.append(f"  99% ellipse: {e['semi_major_m']:.1f} m x {e['semi_minor_m']:.1f} m, major axis at "
+                     f"{e['orientation_deg']:.0f} deg from downrange, centre ({e['centre_m'][0]:.1f}, "
+                     f"{e['centre_m'][1]:.1f}) m, holds {100 * e['fraction_inside']:.1f}% of the {e['of']}")
+    if summary.get("metrics"):
+        lines.append(f"{'Metric (where defined)':<46} {'p05':>10} {'median':>10} {'p95':>10}   unit")
+        for name, m in summary["metrics"].items():
+            lines.append(f"  {name:<44} {m['p05']:10.4g} {m['p50']:10.4g} {m['p95']:10.4g}   {m['unit']}")
+    return "\n".join(lines)
+
+
+def format_stop(stop: Mapping) -> str:
+    """One line on why an adaptive campaign stopped (see :mod:`.sequential`)."""
+    widths = ", ".join(f"{k} {v:.4f}" for k, v in stop.get("half_widths", {}).items())
+    return (f"Stopped: {stop['reason']} after {stop['missions']:,} missions ({stop['looks']} looks); "
+            f"half-widths {widths} (target {stop['target_half_width']:g})")
+
+
+def analyse(res: Results) -> dict:
+    """Every further analysis on one dataset, as JSON-ready ``summary.json`` sections: ``survival`` (null
+    without ``days_survived``), ``pareto``, ``convergence``, ``sensitivity``, ``epistemic`` and, for a sweep,
+    ``trade``."""
+    out = {"survival": survival(res), "pareto": pareto(res), "convergence": convergence(res),
+           "sensitivity": sensitivity(res), "epistemic": epistemic(res)}
+    trade = trade_study(res)
+    if trade is not None:
+        out["trade"] = trade
+    return out
+
+
+def json_safe(obj: object) -> object:
+    """``obj`` with NaN and infinities replaced by None and NumPy scalars by Python ones (strict JSON)."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
