@@ -24,7 +24,7 @@ class Headline:
     def __init__(self, res: Results):
         self.res = res
         self.epistemic_inputs = res.epistemic_inputs
-        self.outer = res.outer
+        self.outer = res.clusters
         self.draws = int(np.unique(self.outer).size)
         self.clustered = bool(self.epistemic_inputs) and self.draws >= 2
 

@@ -277,6 +277,12 @@ class Results:
         return self.job * per_run + index // self.inner_samples
 
     @property
+    def clusters(self) -> np.ndarray:
+        """The independent units of the sampling design, shape (n,), int64: rows that share a label are dependent
+        and intervals must treat them as one unit. Each epistemic outer draw (:attr:`outer`) by default."""
+        return self.outer
+
+    @property
     def epistemic_inputs(self) -> list[str]:
         """The epistemic inputs that vary in this dataset (their missions share a state of knowledge per draw)."""
         return [i for i in self.inputs if self.meta(i, "level") == "epistemic" and np.ptp(self.column(i)) > 0]
