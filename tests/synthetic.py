@@ -65,13 +65,13 @@ SCHEMA = pa.schema([
 
 
 def simulate(n: int, seed: int = 0, inner_samples: int = 500, battery_capacity_wh: float = 1200.0,
-             first: int = 0) -> dict[str, np.ndarray]:
+             first: int = 0, epistemic: bool = True) -> dict[str, np.ndarray]:
     """Columns of missions ``first .. first + n - 1`` (every array of shape (n,))."""
     index = np.arange(first, first + n, dtype=np.int64)
     outer = index // inner_samples
     rng = np.random.default_rng([seed, first, n])  # same scenarios whatever the design value
     reliability = np.array([np.random.default_rng([seed, 7, int(o)]).beta(18.0, 2.0) for o in np.unique(outer)])
-    reliability = reliability[outer - outer.min()]
+    reliability = reliability[outer - outer.min()] if epistemic else np.full(n, 0.9)
     nav = rng.normal(0.0, 40.0, n)
     slope = rng.uniform(0.0, 16.0, n)
     insulation = rng.normal(0.0, 0.15, n)
@@ -127,8 +127,9 @@ def table(columns: dict[str, np.ndarray]) -> pa.Table:
 
 
 def write_run(root: Path, n: int = 4000, seed: int = 0, inner_samples: int = 500,
-              battery_capacity_wh: float = 1200.0, shards: int = 2) -> Path:
-    """A complete run directory (run.json, samples/part-*.parquet, manifest.json) of ``n`` toy missions."""
+              battery_capacity_wh: float = 1200.0, shards: int = 2, epistemic: bool = True) -> Path:
+    """A complete run directory (run.json, samples/part-*.parquet, manifest.json) of ``n`` toy missions;
+    ``epistemic=False`` fixes the ascent reliability (every input aleatory)."""
     root = Path(root)
     (root / "samples").mkdir(parents=True, exist_ok=False)
     config = {"run": {"name": "toy", "samples": n, "seed": seed, "inner_samples": inner_samples,
@@ -138,7 +139,7 @@ def write_run(root: Path, n: int = 4000, seed: int = 0, inner_samples: int = 500
                                                "samples": n, "seed": seed, "sampler": "monte_carlo",
                                                "precision": "float64", "code_revision": "test"}))
     bounds = np.linspace(0, n, shards + 1).astype(int)
-    cols = simulate(n, seed, inner_samples, battery_capacity_wh)  # one stream, then split into shards
+    cols = simulate(n, seed, inner_samples, battery_capacity_wh, epistemic=epistemic)  # one stream, then shards
     for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
         pq.write_table(table({k: v[a:b] for k, v in cols.items()}), root / "samples" / f"part-{s:05d}.parquet")
     (root / "manifest.json").write_text(json.dumps({"rows": n}))

@@ -26,6 +26,7 @@ from .intervals import (
     clustered_proportion,
     epistemic_band,
     korn_graubard,
+    korn_graubard_bounds,
     mean_interval,
     proportion,
     wilson_bounds,
@@ -54,7 +55,7 @@ from .trade import paired_difference, trade_study
 __all__ = [
     "KORN_GRAUBARD", "SURVIVAL_COLUMN", "WILSON", "Z95", "Headline", "KaplanMeier", "Location", "MetadataError",
     "Results", "analyse", "clustered_proportion", "convergence", "default_bins", "epistemic", "epistemic_band",
-    "epistemic_spread", "first_order_given_data", "format_summary", "json_safe", "kaplan_meier", "korn_graubard",
+    "epistemic_spread", "first_order_given_data", "format_summary", "json_safe", "kaplan_meier", "korn_graubard", "korn_graubard_bounds",
     "landing_dispersion", "mean_interval", "paired_difference", "pareto", "proportion", "rank_correlation", "run_dirs",
     "saltelli_indices", "saltelli_matrices", "sample_counts", "sensitivity", "summarize", "survival", "swept_keys",
     "trade_study", "variance_shares", "wilson_bounds", "wilson_interval",

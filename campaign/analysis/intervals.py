@@ -82,31 +82,45 @@ def ratio_variance(y: np.ndarray, m: np.ndarray) -> tuple[float, float]:
     return p, var
 
 
-def korn_graubard(y: np.ndarray, m: np.ndarray, confidence: float = 0.95) -> dict:
-    """The Korn-Graubard interval of a proportion from cluster totals (see the module docstring).
+def korn_graubard_bounds(y: np.ndarray, m: np.ndarray, confidence: float = 0.95
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The Korn-Graubard interval of a proportion from cluster totals (see the module docstring), vectorised.
 
-    ``y``, ``m``: successes and missions per cluster (shape (K,)), missions in one cluster dependent, clusters
-    independent. The effective sample size ``n_eff = p (1 - p) / Var`` is bounded to ``[n / max m, n]`` (a
-    design effect between 1 and the cluster size); at ``p`` = 0 or 1, where the variance says nothing, it is
-    ``n / max m``, the conservative end. ``n_eff`` is then multiplied by ``(z / t_{K-1})^2`` and the
+    ``y``, ``m``: successes and missions per cluster, shape (..., K): missions in one cluster dependent,
+    clusters independent; leading axes are independent problems. The effective sample size
+    ``n_eff = p (1 - p) / Var`` (:func:`ratio_variance`) is bounded to ``[n / max m, n]`` (a design effect between
+    1 and the cluster size); at ``p`` = 0 or 1, where the variance says nothing, it is ``n / max m``, the
+    conservative end. ``n_eff`` is multiplied by ``(z / t_{K-1})^2`` (the draws' degrees of freedom) and the
     Clopper-Pearson interval of ``p n_eff`` successes in ``n_eff`` trials is returned.
-    Returns ``{"p", "ci95": [lo, hi], "n_effective", "design_effect", "draws"}``.
+    Returns ``(p, lower, upper, n_eff)``, each of shape (...,).
     """
     y, m = np.asarray(y, dtype=float), np.asarray(m, dtype=float)
-    n, k = float(m.sum()), int(m.size)
-    p, var = ratio_variance(y, m)
-    if k < 2 or n == 0:
-        return {"p": p, "ci95": [0.0, 1.0], "n_effective": math.nan, "design_effect": math.nan, "draws": k}
-    smallest = n / float(m.max())
-    n_eff = p * (1 - p) / var if 0 < p < 1 and var > 0 else smallest
-    n_eff = min(max(n_eff, smallest), n)
+    k = y.shape[-1]
+    n = m.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = y.sum(axis=-1) / n
+        var = k / (k - 1) * np.sum((y - p[..., None] * m) ** 2, axis=-1) / n**2 if k > 1 else np.nan * n
+        smallest = n / m.max(axis=-1)
+        inner = (p > 0) & (p < 1) & (var > 0)
+        n_eff = np.clip(np.where(inner, p * (1 - p) / np.where(inner, var, 1.0), smallest), smallest, n)
+    if k < 2:
+        return p, np.zeros_like(p), np.ones_like(p), np.full_like(p, np.nan)
     alpha = 1 - confidence
-    z, t = stats.norm.ppf(1 - alpha / 2), stats.t.ppf(1 - alpha / 2, k - 1)
-    n_star = n_eff * (z / t) ** 2
+    n_star = n_eff * (stats.norm.ppf(1 - alpha / 2) / stats.t.ppf(1 - alpha / 2, k - 1)) ** 2
     x = p * n_star
-    lo = 0.0 if p <= 0 else float(stats.beta.ppf(alpha / 2, x, n_star - x + 1))
-    hi = 1.0 if p >= 1 else float(stats.beta.ppf(1 - alpha / 2, x + 1, n_star - x))
-    return {"p": p, "ci95": [lo, hi], "n_effective": n_eff, "design_effect": n / n_eff, "draws": k}
+    tiny = np.finfo(float).tiny  # beta.ppf needs positive shapes; the ends are set exactly below
+    lower = np.where(p <= 0, 0.0, stats.beta.ppf(alpha / 2, np.maximum(x, tiny), n_star - x + 1))
+    upper = np.where(p >= 1, 1.0, stats.beta.ppf(1 - alpha / 2, x + 1, np.maximum(n_star - x, tiny)))
+    return p, lower, upper, n_eff
+
+
+def korn_graubard(y: np.ndarray, m: np.ndarray, confidence: float = 0.95) -> dict:
+    """:func:`korn_graubard_bounds` of one proportion (``y``, ``m`` of shape (K,)) as
+    ``{"p", "ci95": [lo, hi], "n_effective", "design_effect", "draws"}``."""
+    m = np.asarray(m, dtype=float)
+    p, lo, hi, n_eff = korn_graubard_bounds(y, m, confidence)
+    return {"p": float(p), "ci95": [float(lo), float(hi)], "n_effective": float(n_eff),
+            "design_effect": float(m.sum() / n_eff), "draws": int(m.size)}
 
 
 def clustered_proportion(flag: np.ndarray, clusters: np.ndarray, among: np.ndarray | None = None) -> dict:

@@ -1,0 +1,74 @@
+"""The one loader: run directories as paths or URIs, sweeps, and Parquet datasets without the project's metadata
+(a clear error, or roles named by the caller)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from campaign import analysis, report
+from campaign.analysis import MetadataError, Results
+from tests import synthetic
+
+
+def test_a_run_directory_given_as_a_file_uri_is_analysed_and_reported(tmp_path):
+    run = synthetic.write_run(tmp_path / "run", n=3000, seed=1)
+    uri = run.as_uri()  # file:///...
+    by_path, by_uri = Results.load(run), Results.load(uri)
+    assert by_uri.n == by_path.n == 3000 and by_uri.runs[0].uri == uri
+    np.testing.assert_array_equal(by_uri.column("surface_ok"), by_path.column("surface_ok"))
+    assert analysis.summarize(by_uri) == analysis.summarize(by_path)
+    out = tmp_path / "elsewhere"
+    full = report.write_report(uri, out_dir=out.as_uri(), log=lambda _: None)
+    written = json.loads((out / "summary.json").read_text())
+    assert written["phases"] == analysis.json_safe(full["phases"]) and (out / "report.md").is_file()
+    assert full["report"]["plots"] and all((out / p).is_file() for p in full["report"]["plots"].values())
+    assert full["report"]["incomplete_runs"] == []
+
+
+def test_a_sweep_directory_given_as_a_uri_is_the_union_of_its_runs(tmp_path):
+    for job in range(2):
+        synthetic.write_run(tmp_path / "sweep" / str(job), n=1000, seed=2, battery_capacity_wh=1000.0 + job)
+    res = Results.load((tmp_path / "sweep").as_uri())
+    assert res.n == 2000 and [r.name for r in res.runs] == ["0", "1"]
+    assert analysis.trade_study(res)["swept_keys"] == ["mission.surface.battery_capacity_wh"]
+
+
+def _plain_parquet(path, n=500):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=n)
+    table = pa.table({"x": x, "z": rng.uniform(size=n), "ok": x + rng.normal(size=n) > 0,
+                      "score": x * 2 + rng.normal(size=n)})
+    pq.write_table(table, path)
+    return path
+
+
+def test_a_dataset_without_column_roles_fails_with_a_message_that_says_how_to_name_them(tmp_path):
+    path = _plain_parquet(tmp_path / "export.parquet")
+    with pytest.raises(MetadataError) as err:
+        Results.load(path)
+    message = str(err.value)
+    assert "no column roles" in message and "Results.load(path, inputs=" in message and "x, z, ok, score" in message
+
+
+def test_a_dataset_without_metadata_is_analysed_once_its_roles_are_named(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _plain_parquet(folder / "a.parquet")
+    res = Results.load(folder, inputs=["x", "z"], phases=["ok"], metrics=["score"])
+    assert res.inputs == ["x", "z"] and res.phases == ["ok"] and res.metrics == ["score"] and res.n == 500
+    summary = analysis.summarize(res)
+    assert summary["phases"]["ok"]["interval"] == analysis.WILSON and summary["failures"] == []
+    sens = analysis.sensitivity(res)["targets"]["score"]["indices"]
+    assert sens["x"]["first_order"] > 0.5 > abs(sens["z"]["first_order"])
+    with pytest.raises(KeyError, match="'nope'"):
+        Results.load(folder, inputs=["nope"])
+
+
+def test_a_location_that_does_not_exist_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Results.load(tmp_path / "missing")
