@@ -65,41 +65,76 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _differences(stored: dict, current: dict) -> list[str]:
+def _differences(stored: dict, current: dict, ignored: tuple[str, ...] = RESUME_IGNORED) -> list[str]:
     a, b = _flatten(stored), _flatten(current)
     keys = sorted(k for k in set(a) | set(b)
-                  if a.get(k) != b.get(k) and not any(k == p or k.startswith(p + ".") for p in RESUME_IGNORED))
+                  if a.get(k) != b.get(k) and not any(k == p or k.startswith(p + ".") for p in ignored))
     return [f"{k}: run has {a.get(k)!r}, now {b.get(k)!r}" for k in keys]
+
+
+def _stored_shard_size(config: CampaignConfig, info: dict) -> int:
+    """The shard size of the run being resumed, after checking that it is the same campaign. Only where and how
+    it runs may differ, and, for a campaign that stops at a target precision, the target (``run.stop``: a
+    confidence sequence stays valid when a stopped campaign continues to a tighter target)."""
+    stored_adaptive = (info["config"]["run"].get("stop") or {}).get("halfwidth") is not None
+    ignored = RESUME_IGNORED + (("run.stop",) if stored_adaptive and config.run.adaptive else ())
+    diffs = _differences(info["config"], config.resolved, ignored)
+    if diffs:
+        raise ConfigError([("run.resume", "the run directory holds a different campaign:\n    "
+                            + "\n    ".join(diffs))])
+    return int(info["shard_size"])
+
+
+def _shard_size(config: CampaignConfig, cpus: int, unit: int, log) -> int:
+    """A new campaign's shard size: balanced over the CPUs, or, for a campaign that stops at a target, fixed by
+    the configuration alone (its looks must not depend on the workers; :func:`campaign.adaptive.shard_size`)."""
+    from . import adaptive
+
+    run = config.run
+    if run.adaptive:
+        size = adaptive.shard_size(run.samples, run.batch_size, unit, run.shard_size)
+    else:
+        size = shard_size_for(run.samples, cpus, run.batch_size, run.max_shard_size, run.shard_size)
+    if run.shard_size not in (None, size):
+        log(f"note: run.shard_size={run.shard_size} rounded up to {size}, a whole number of batches of "
+            f"run.batch_size={run.batch_size}" + (" and of epistemic draws" if unit > 1 else ""))
+    return size
+
+
+def _controller(config: CampaignConfig, unit: int, shard_size: int):
+    """The looks of a campaign that stops at a target precision (None for a fixed-size campaign)."""
+    from .adaptive import Controller
+
+    if not config.run.adaptive:
+        return None
+    outputs = config.model.outputs
+    flags = (config.run.stop.on or tuple(o.name for o in outputs if o.role == "goal")
+             or tuple(o.name for o in outputs if o.role == "phase"))  # a model without goals: its phases
+    return Controller(flags, unit, shard_size, config.run.stop.halfwidth, config.run.samples)
 
 
 def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunResult:
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` (a path or a URI) and return its
-    summary."""
+    summary. With ``run.stop.halfwidth`` the campaign stops at the first look where every named probability is
+    precise enough (:mod:`campaign.adaptive`), ``run.samples`` being the cap."""
     if config.cluster.mode == "local" and not os.environ.get("RAY_ADDRESS"):
         # An embedded Ray must never listen beyond loopback, whatever the environment says; Ray reads this
         # at import. (A driver joining a multi-machine cluster must not set it: it would advertise 127.0.0.1.)
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    from . import analysis, cluster, report, store  # Ray is imported here, after validation
+    from . import adaptive, analysis, cluster, report, store  # Ray is imported here, after validation
 
     for note in config.notes:
         log(f"note: {note}")
     rs = store.RunStore(run_dir)
     resources = cluster.ensure_ray(config.cluster)  # before any JAX work in this process
+    cpus = int(resources.get("CPU", 1))
+    unit = adaptive.unit_size(config.run.inner_samples, config.has_epistemic)
     if config.run.resume:
         if not rs.exists():
             raise store.StoreError(f"run.resume=true but {rs.root} holds no run (no run.json)")
-        info = rs.read_run()
-        diffs = _differences(info["config"], config.resolved)
-        if diffs:
-            raise ConfigError([("run.resume", "the run directory holds a different campaign:\n    "
-                                + "\n    ".join(diffs))])
-        shard_size = int(info["shard_size"])
+        shard_size = _stored_shard_size(config, rs.read_run())
     else:
-        shard_size = shard_size_for(config.run.samples, int(resources.get("CPU", 1)), config.run.batch_size,
-                                    config.run.max_shard_size, config.run.shard_size)
-        if config.run.shard_size not in (None, shard_size):
-            log(f"note: run.shard_size={config.run.shard_size} rounded up to {shard_size}, a whole number of "
-                f"batches of run.batch_size={config.run.batch_size}")
+        shard_size = _shard_size(config, cpus, unit, log)
     spec = config.spec(shard_size)
     plan = store.plan_shards(config.run.samples, shard_size)
     provenance = {
@@ -115,23 +150,21 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
         "code_revision": store.code_revision(),
         "command": store.command_line(),
     }
+    looks = _controller(config, unit, shard_size)
     if config.run.resume:
         done = rs.completed(plan, log=log)
         log(f"Resuming {rs.root}: {len(done)} of {len(plan)} shards already done")
+        for shard in (s for s in plan if looks is not None and s.id in done):  # replay the looks, in order
+            looks.add(shard.id, rs.read_columns(shard, looks.flags))
     else:
         rs.create(provenance)
         done = set()
-    todo = [s for s in plan if s.id not in done]
-    schema = store.build_schema(config.model, config.variables, config.run.precision)
-    log(f"Campaign '{config.run.name}': {config.run.samples:,} missions of model '{config.model.name}', "
-        f"{len(todo)} shard(s) of {shard_size:,} on {int(resources.get('CPU', 1))} CPU(s), "
-        f"sampler {config.sampler.value}, seed {config.run.seed}")
-    progress = cluster.Progress(total=sum(s.count for s in todo), enabled=config.run.progress)
-    if config.cluster.direct_write:  # tasks write into the run directory themselves; the driver checks each file
-        cluster.execute(spec, todo, config.cluster, schema, provenance, rs.confirm_shard, progress, sink=rs.location)
-    else:
-        cluster.execute(spec, todo, config.cluster, schema, provenance, rs.write_shard, progress)
-    rs.write_manifest(plan)
+    todo = [s for s in plan if s.id not in done and not (looks and looks.should_stop())]
+    _execute(config, spec, rs, todo, looks, cpus, shard_size, provenance, log)
+    final = store.plan_shards(looks.stopped_at or config.run.samples, shard_size) if looks else plan
+    if looks:
+        rs.discard_beyond(final, log=log)
+    rs.write_manifest(final, {"stop": looks.record()} if looks else None)
     summary = {"run": {k: provenance[k] for k in ("model", "samples", "seed", "sampler", "precision",
                                                    "code_revision")} | {"name": config.run.name},
                **analysis.summarize(analysis.Results.load(rs.location))}
@@ -144,6 +177,32 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
     log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root}/summary.json\n"
         f"  report   {rs.root}/report.md")
     return RunResult(rs.root, summary, len(todo), len(done))
+
+
+def _execute(config: CampaignConfig, spec, rs, todo: list, looks, cpus: int, shard_size: int, provenance: dict,
+             log) -> None:
+    """Run the shards still to do on the cluster, storing each as it arrives and, for a campaign that stops at
+    a target, folding it into the looks (which may stop the campaign before ``todo`` is exhausted)."""
+    from . import cluster, store
+
+    schema = store.build_schema(config.model, config.variables, config.run.precision)
+    target = f", stopping at half-width {config.run.stop.halfwidth:g}" if looks else ""
+    log(f"Campaign '{config.run.name}': {config.run.samples:,} missions{' at most' if looks else ''} of model "
+        f"'{config.model.name}', {len(todo)} shard(s) of {shard_size:,} on {cpus} CPU(s), "
+        f"sampler {config.sampler.value}, seed {config.run.seed}{target}")
+    progress = cluster.Progress(total=sum(s.count for s in todo), enabled=config.run.progress,
+                                note=looks.status if looks else None)
+    direct = config.cluster.direct_write  # tasks write into the run directory themselves; the driver checks
+    store_shard = rs.confirm_shard if direct else rs.write_shard
+
+    def on_result(shard, result) -> None:
+        store_shard(shard, result)
+        if looks is not None:
+            looks.add(shard.id, rs.read_columns(shard, looks.flags) if direct
+                      else {f: result.column(f).to_numpy(zero_copy_only=False) for f in looks.flags})
+
+    cluster.execute(spec, todo, config.cluster, schema, provenance, on_result, progress,
+                    sink=rs.location if direct else None, stop=looks.should_stop if looks else None)
 
 
 def _under_ray_job() -> bool:

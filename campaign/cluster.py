@@ -120,6 +120,7 @@ class Progress:
     total: int
     enabled: bool = True
     done: int = 0
+    note: Callable[[], str] | None = None  # appended to the line (an adaptive campaign's half-width)
 
     def __post_init__(self) -> None:
         self.start = self.last = time.monotonic()
@@ -135,7 +136,8 @@ class Progress:
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else float("inf")
         line = (f"  {100 * self.done / max(self.total, 1):5.1f}% | {self.done:,}/{self.total:,} missions | "
-                f"{rate:,.0f} missions/s | elapsed {elapsed:,.0f} s | ETA {eta:,.0f} s")
+                f"{rate:,.0f} missions/s | elapsed {elapsed:,.0f} s | "
+                + (f"{self.note()}" if self.note else f"ETA {eta:,.0f} s"))
         print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -145,9 +147,12 @@ class Progress:
 
 
 def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettings, schema, metadata: dict,
-            on_result: Callable[[Shard, object], None], progress: Progress, sink: str | None = None) -> None:
+            on_result: Callable[[Shard, object], None], progress: Progress, sink: str | None = None,
+            stop: Callable[[], bool] | None = None) -> None:
     """Run ``shards`` on the cluster with a bounded window of tasks, calling ``on_result`` as each completes
-    (with the shard's table, or with its row count when the tasks write to ``sink`` themselves)."""
+    (with the shard's table, or with its row count when the tasks write to ``sink`` themselves). When ``stop()``
+    turns true after a result, the tasks still in flight are cancelled and waited for (so none writes after this
+    returns) and nothing more is submitted."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
     window = settings.max_tasks_in_flight or max(2, 2 * int(cpus / settings.cpus_per_task))
     task = run_shard.options(
@@ -182,8 +187,12 @@ def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettin
                     raise ShardError(_shard_failure(shard, e)) from None
                 on_result(shard, table)
                 progress.update(shard.count)
+                if stop is not None and stop():
+                    return
                 submit_next()
     finally:
         for ref in in_flight:
             ray.cancel(ref, force=True)
+        if in_flight:  # a cancelled task must not write its shard after the caller has moved on
+            ray.wait(list(in_flight), num_returns=len(in_flight), timeout=60)
         progress.close()

@@ -92,6 +92,12 @@ MissionSchema = make_dataclass(
 
 
 @dataclass
+class StopSchema:
+    halfwidth: Optional[float] = None
+    on: List[str] = field(default_factory=list)
+
+
+@dataclass
 class RunSchema:
     name: str = MISSING
     samples: int = MISSING
@@ -104,6 +110,7 @@ class RunSchema:
     resume: bool = False
     precision: Precision = MISSING
     progress: bool = True
+    stop: StopSchema = field(default_factory=StopSchema)
 
 
 @dataclass
@@ -146,6 +153,16 @@ def register_configs() -> None:
 
 # ------------------------------------------------------------------------------------------ typed config
 @dataclass(frozen=True)
+class StopSettings:
+    """``run.stop``: stop once every named probability's valid 95% half-width is at most ``halfwidth`` (None: a
+    fixed-size campaign of ``run.samples``, which is otherwise the cap). ``on``: the phase or goal flags the
+    target applies to (every goal when empty)."""
+
+    halfwidth: float | None = None
+    on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunSettings:
     name: str
     samples: int
@@ -158,6 +175,12 @@ class RunSettings:
     resume: bool
     precision: str
     progress: bool
+    stop: StopSettings = StopSettings()
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the campaign stops at a target precision (``run.stop.halfwidth`` set)."""
+        return self.stop.halfwidth is not None
 
 
 @dataclass(frozen=True)
@@ -184,6 +207,11 @@ class CampaignConfig:
     variables: tuple[Variable, ...]
     resolved: dict = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()  # harmless oddities worth telling the user (printed before the run)
+
+    @property
+    def has_epistemic(self) -> bool:
+        """Whether an epistemic input varies (then missions of one outer draw share a state of knowledge)."""
+        return any(v.level is Level.epistemic and v.kind is not DistKind.fixed for v in self.variables)
 
     def numeric_params(self) -> tuple[tuple[str, object], ...]:
         """What the model receives: the numeric design values plus what its ``prepare`` hook computes from all
@@ -293,6 +321,14 @@ def load(cfg: DictConfig) -> CampaignConfig:
         problems.append(("run.seed", f"must be in [0, 2^63), got {run['seed']}"))
     if not run["name"] or any(c in run["name"] for c in "/\\"):
         problems.append(("run.name", f"must be a non-empty name without path separators, got {run['name']!r}"))
+    stop = run.get("stop") or {}
+    if stop.get("halfwidth") is not None and not 0 < stop["halfwidth"] < 0.5:
+        problems.append(("run.stop.halfwidth", f"must be in (0, 0.5) (a probability's 95% half-width), got "
+                                               f"{stop['halfwidth']}"))
+    if stop.get("halfwidth") is not None and resolved["sampler"]["name"] != SamplerKind.monte_carlo.value:
+        problems.append(("run.stop.halfwidth", "stopping at a target precision needs sampler=monte_carlo: its "
+                                               "interval assumes independent draws, which quasi-random and Latin "
+                                               f"hypercube points are not (got sampler={resolved['sampler']['name']})"))
     _check_bounds(problems, "cluster.num_cpus", cl["num_cpus"], 1, allow_none=True)
     _check_bounds(problems, "cluster.cpus_per_task", cl["cpus_per_task"], 0, strict=True)
     _check_bounds(problems, "cluster.max_tasks_in_flight", cl["max_tasks_in_flight"], 1, allow_none=True)
@@ -319,10 +355,15 @@ def load(cfg: DictConfig) -> CampaignConfig:
             variables += v
         if not problems and model.check is not None:
             problems += model.check(dict(params))
+        flags = [o.name for o in model.outputs if o.role in ("phase", "goal")]
+        unknown = [name for name in stop.get("on") or [] if name not in flags]
+        if unknown:
+            problems.append(("run.stop.on", f"{', '.join(map(repr, unknown))} not a phase or goal of model "
+                                            f"'{model.name}' (allowed: {', '.join(flags)})"))
     if problems:
         raise ConfigError(problems)
     return CampaignConfig(
-        run=RunSettings(**run),
+        run=RunSettings(**{**run, "stop": StopSettings(stop.get("halfwidth"), tuple(stop.get("on") or ()))}),
         sampler=SamplerKind(resolved["sampler"]["name"]),
         cluster=ClusterSettings(**cl),
         model=model,

@@ -272,8 +272,24 @@ class RunStore:
                              "as the driver reads it: with cluster.direct_write=true, run.output_dir must be "
                              "storage that every node and the driver share (a shared path or a URI)")
 
-    def write_manifest(self, plan: list[Shard]) -> None:
-        """Mark the run complete: every planned shard is present (checked) and listed."""
+    def read_columns(self, shard: Shard, names: Iterable[str]) -> dict[str, np.ndarray]:
+        """Columns ``names`` of one written shard, as NumPy arrays (what an adaptive campaign needs on resume)."""
+        table = pq.read_table(self._path(SAMPLES_DIR, shard.filename), columns=list(names), filesystem=self.fs)
+        return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+    def discard_beyond(self, plan: list[Shard], log=print) -> None:
+        """Remove shard files that ``plan`` does not hold (shards an adaptive campaign computed ahead of the look
+        at which it stopped), so the dataset is exactly the planned missions."""
+        keep = {s.filename for s in plan}
+        extra = sorted(i.path for i in self._list(self._path(SAMPLES_DIR)) if i.base_name not in keep)
+        for path in extra:
+            self.fs.delete_file(path)
+        if extra:
+            log(f"  discarded {len(extra)} shard(s) computed ahead of the stopping look")
+
+    def write_manifest(self, plan: list[Shard], extra: Mapping[str, object] | None = None) -> None:
+        """Mark the run complete: every planned shard is present (checked) and listed; ``extra`` adds keys (an
+        adaptive campaign's ``stop`` record)."""
         present = {info.base_name for info in self._list(self._path(SAMPLES_DIR))}
         missing = [s.filename for s in plan if s.filename not in present]
         if missing:
@@ -287,6 +303,7 @@ class RunStore:
             "rows": sum(s.count for s in plan),
             "shards": [{"file": f"{SAMPLES_DIR}/{s.filename}", "first_sample": s.first, "rows": s.count}
                        for s in plan],
+            **(extra or {}),
         })
 
     def write_summary(self, summary: Mapping[str, object]) -> str:

@@ -287,6 +287,14 @@ class Results:
         """The epistemic inputs that vary in this dataset (their missions share a state of knowledge per draw)."""
         return [i for i in self.inputs if self.meta(i, "level") == "epistemic" and np.ptp(self.column(i)) > 0]
 
+    @property
+    def stop(self) -> dict | None:
+        """The record of a single run that stopped at a target precision (``stop`` of its manifest.json), or
+        None (a fixed-size run, a sweep, a foreign dataset)."""
+        if len(self.runs) != 1 or not self.run_info[0]:
+            return None
+        return (self.runs[0] / "manifest.json").read_json().get("stop")
+
     def complete(self, job: int) -> bool:
         """Whether run ``job`` finished (its manifest.json exists); a foreign dataset counts as complete."""
         return not self.run_info[job] or (self.runs[job] / "manifest.json").is_file()

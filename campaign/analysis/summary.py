@@ -63,6 +63,8 @@ def summarize(res: Results) -> dict:
                                     "p50": float(q[1]), "p95": float(q[2]), "unit": res.unit(name)}
     if res.has(*LANDING_COLUMNS):
         out["landing"] = landing_dispersion(res)
+    if head.stop:
+        out["stop"] = head.stop
     return out
 
 
