@@ -72,3 +72,17 @@ def test_a_dataset_without_metadata_is_analysed_once_its_roles_are_named(tmp_pat
 def test_a_location_that_does_not_exist_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Results.load(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_a_campaign_whose_output_is_a_file_uri_completes_with_summary_and_report(tmp_path):
+    from tests.helpers import run_cli
+
+    uri = (tmp_path / "uri-run").as_uri()
+    result = run_cli("+experiment=launch", "run.samples=20000", f"run.output_dir={uri}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "the report failed" not in result.stdout + result.stderr
+    run = tmp_path / "uri-run"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["missions"] == 20000 and summary["phases"]["launch_ok"]["interval"] == analysis.KORN_GRAUBARD
+    assert (run / "report.md").is_file() and (run / "manifest.json").is_file() and summary["report"]["plots"]
