@@ -293,7 +293,8 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
 
 
 def plot_convergence(res: Results, summary: Mapping, file: Path) -> str | None:
-    """Running estimate of every flag's probability with its 95% Wilson interval against the number of missions."""
+    """Running estimate of every flag's probability with its valid 95% interval (Wilson, or Korn-Graubard over
+    the epistemic draws when they vary) against the number of missions."""
     conv = summary["convergence"]
     flags = list(conv["flags"])[:9]
     if not flags or len(conv["n"]) < 2:
@@ -304,11 +305,12 @@ def plot_convergence(res: Results, summary: Mapping, file: Path) -> str | None:
     n = np.asarray(conv["n"])
     for ax, name in zip(axes.flat, flags):
         f = conv["flags"][name]
-        if "lower_clustered" in f:
-            ax.fill_between(n, f["lower_clustered"], f["upper_clustered"], color=PHASE_COLOURS[1], alpha=0.2,
-                            label="95%, clustered by epistemic draw")
-        ax.fill_between(n, f["lower"], f["upper"], color=PHASE_COLOURS[0], alpha=0.3,
-                        label="95% Wilson (independent missions)")
+        if "lower_clustered" in f:  # the valid interval when missions share states of knowledge
+            ax.fill_between(n, f["lower_clustered"], f["upper_clustered"], color=PHASE_COLOURS[1], alpha=0.3,
+                            label="95% (Korn-Graubard over epistemic draws)")
+        else:
+            ax.fill_between(n, f["lower"], f["upper"], color=PHASE_COLOURS[0], alpha=0.3,
+                            label="95% Wilson (independent missions)")
         ax.plot(n, f["p"], color=PHASE_COLOURS[0], label="running estimate")
         ax.axhline(f["p"][-1], color="k", lw=0.8, ls="--", label=f"final {f['p'][-1]:.4f}")
         ax.set_xscale("log")
@@ -434,7 +436,7 @@ def _prob_rows(items: Mapping[str, Mapping]) -> list[str]:
                  _interval_label(s)]
         if band:
             e = s.get("epistemic") or {}
-            cells.append(f"[{_p(e['band'][0])}, {_p(e['band'][1])}] ({e['draws']} draws)" if e.get("band")
+            cells.append(f"[{_p(e['band'][0])}, {_p(e['band'][1])}] ({e['draws']:,} draws)" if e.get("band")
                          else e.get("note", ""))
         cells.append(f"{s['successes']:,} / {s['n']:,}")
         rows.append("| " + " | ".join(cells) + " |")
@@ -577,11 +579,15 @@ def markdown(summary: Mapping) -> str:
     lines += ["## Convergence", ""]
     conv = summary["convergence"]
     if conv["flags"]:
-        lines += ["Half-width of the 95% Wilson interval at the full sample: " + ", ".join(
-            f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items()) + "."]
         if any("final_half_width_clustered" in v for v in conv["flags"].values()):
-            lines += ["", "Clustered by epistemic draw (the honest one when epistemic inputs vary): " + ", ".join(
-                f"{k} {_p(v['final_half_width_clustered'])}" for k, v in conv["flags"].items()) + "."]
+            lines += ["Half-width of the 95% interval at the full sample, clustered by epistemic draw (the valid "
+                      "one; it shrinks with the number of draws): " + ", ".join(
+                          f"{k} {_p(v['final_half_width_clustered'])}" for k, v in conv["flags"].items())
+                      + ". Counting missions as independent (Wilson) would claim: " + ", ".join(
+                          f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items()) + "."]
+        else:
+            lines += ["Half-width of the 95% Wilson interval at the full sample: " + ", ".join(
+                f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items()) + "."]
         lines.append("")
     lines += figure("convergence", "Convergence")
 
