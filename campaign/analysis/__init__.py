@@ -11,7 +11,8 @@ dataset whose roles are named. One concept per module:
 * :mod:`.summary`: the headline (phases, goals, conditional, failures, metrics, landing) and :func:`analyse`;
 * :mod:`.survival`: Kaplan-Meier with Greenwood's band;
 * :mod:`.convergence`: running estimates against the number of missions;
-* :mod:`.sensitivity`: given-data first-order indices, Spearman, Saltelli/Jansen estimators;
+* :mod:`.sensitivity`: given-data first-order indices, Spearman, the Saltelli design's first-order and total
+  indices (centred Saltelli/Jansen estimators, noise-corrected at the epistemic level);
 * :mod:`.epistemic`: the spread of P across states of knowledge and the variance share of each epistemic input;
 * :mod:`.trade`: sweeps compared design by design on common random numbers.
 """
@@ -21,6 +22,7 @@ from .epistemic import epistemic, epistemic_spread, variance_shares
 from .headline import Headline
 from .intervals import (
     KORN_GRAUBARD,
+    KORN_GRAUBARD_BLOCKS,
     WILSON,
     Z95,
     clustered_proportion,
@@ -35,7 +37,9 @@ from .loading import Location, MetadataError, Results, run_dirs, swept_keys
 from .sensitivity import (
     default_bins,
     first_order_given_data,
+    radial_indices,
     rank_correlation,
+    saltelli,
     saltelli_indices,
     saltelli_matrices,
     sensitivity,
@@ -52,10 +56,11 @@ from .survival import SURVIVAL_COLUMN, KaplanMeier, kaplan_meier, survival
 from .trade import paired_difference, trade_study
 
 __all__ = [
-    "KORN_GRAUBARD", "SURVIVAL_COLUMN", "WILSON", "Z95", "Headline", "KaplanMeier", "Location", "MetadataError",
-    "Results", "analyse", "clustered_proportion", "convergence", "default_bins", "epistemic", "epistemic_band",
-    "epistemic_spread", "first_order_given_data", "format_summary", "json_safe", "kaplan_meier", "korn_graubard",
-    "landing_dispersion", "mean_interval", "paired_difference", "pareto", "proportion", "rank_correlation", "run_dirs",
-    "saltelli_indices", "saltelli_matrices", "sample_counts", "sensitivity", "summarize", "survival", "swept_keys",
-    "trade_study", "variance_shares", "wilson_bounds", "wilson_interval",
+    "KORN_GRAUBARD", "KORN_GRAUBARD_BLOCKS", "SURVIVAL_COLUMN", "WILSON", "Z95", "Headline", "KaplanMeier", "Location",
+    "MetadataError", "Results", "analyse", "clustered_proportion", "convergence", "default_bins", "epistemic",
+    "epistemic_band", "epistemic_spread", "first_order_given_data", "format_summary", "json_safe", "kaplan_meier",
+    "korn_graubard", "landing_dispersion", "mean_interval", "paired_difference", "pareto", "proportion",
+    "radial_indices", "rank_correlation", "run_dirs", "saltelli", "saltelli_indices", "saltelli_matrices",
+    "sample_counts", "sensitivity", "summarize", "survival", "swept_keys", "trade_study", "variance_shares",
+    "wilson_bounds", "wilson_interval",
 ]
