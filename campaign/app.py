@@ -18,6 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from .config import CampaignConfig, ConfigError, load
+from .sampling import SamplerKind, saltelli_layout
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 RESULTS_DIR = Path("results")
@@ -150,6 +151,8 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
         "code_revision": store.code_revision(),
         "command": store.command_line(),
     }
+    if config.sampler is SamplerKind.saltelli:  # the analysis reads the design's blocks from here
+        provenance["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
     looks = _controller(config, unit, shard_size)
     if config.run.resume:
         done = rs.completed(plan, log=log)

@@ -22,7 +22,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from .distributions import ALL_PARAMETER_NAMES, PARAMETERS, DistKind, Level, check, support, theta_of
 from .engine import CampaignSpec
 from .models import MODELS, MissionModel, Section
-from .sampling import SamplerKind, Variable
+from .sampling import SamplerKind, Variable, saltelli_design, saltelli_layout
 
 
 class Precision(enum.Enum):
@@ -304,6 +304,42 @@ def _load_section(section: Section, node: dict, problems: list, notes: list) -> 
     return params, variables
 
 
+SALTELLI_MIN_BLOCKS = 2  # the estimators' standard errors need two blocks (a spread of per-block terms)
+
+
+def _check_saltelli(variables: tuple[Variable, ...], run: dict, problems: list, notes: list) -> None:
+    """Problems and notes of ``sampler=saltelli`` (:func:`campaign.sampling.saltelli_uniforms`): something must
+    vary; at the epistemic level each draw needs two missions (its binomial noise is estimated from them); the
+    campaign must hold whole blocks, and a partial last block is worth a note (the indices leave it out)."""
+    design = saltelli_design(variables)
+    if not design:
+        problems.append(("sampler", ("'saltelli' needs at least one uncertain input that varies, but every "
+                                     "mission.<section>.uncertain.<input> is 'fixed': give one a distribution, or "
+                                     "use sampler=monte_carlo")))
+        return
+    layout = saltelli_layout(design, run["inner_samples"])
+    per_block, d = layout["missions_per_block"], layout["d"]
+    where = f"{d} {layout['level']} input(s) vary, so a block is {d} + 2 = {d + 2} "
+    if layout["level"] == Level.epistemic.value:
+        where += f"outer draws of run.inner_samples={run['inner_samples']} missions ({per_block:,} missions)"
+        if run["inner_samples"] < 2:
+            problems.append(("run.inner_samples", ("sampler=saltelli over epistemic inputs estimates each draw's "
+                                                   "probability and its binomial noise from its missions: needs "
+                                                   f">= 2, got {run['inner_samples']}")))
+            return
+    else:
+        where += "missions"
+    blocks, rest = divmod(run["samples"], per_block)
+    if blocks < SALTELLI_MIN_BLOCKS:
+        problems.append(("run.samples", (f"sampler=saltelli needs at least {SALTELLI_MIN_BLOCKS} whole blocks: "
+                                         f"{where}, so run.samples >= {SALTELLI_MIN_BLOCKS * per_block:,}, got "
+                                         f"{run['samples']:,}")))
+    elif rest:
+        notes.append(f"run.samples: {where}; the last {rest:,} missions form a partial block, left out of the "
+                     f"Saltelli indices (run.samples={blocks * per_block:,} or {(blocks + 1) * per_block:,} has "
+                     "none)")
+
+
 def load(cfg: DictConfig) -> CampaignConfig:
     """Validate a composed config and return the typed campaign configuration (raises :class:`ConfigError`)."""
     resolved = _plain(cfg)
@@ -360,11 +396,14 @@ def load(cfg: DictConfig) -> CampaignConfig:
         if unknown:
             problems.append(("run.stop.on", f"{', '.join(map(repr, unknown))} not a phase or goal of model "
                                             f"'{model.name}' (allowed: {', '.join(flags)})"))
+    sampler = SamplerKind(resolved["sampler"]["name"])
+    if sampler is SamplerKind.saltelli and not problems:
+        _check_saltelli(tuple(variables), run, problems, notes)
     if problems:
         raise ConfigError(problems)
     return CampaignConfig(
         run=RunSettings(**{**run, "stop": StopSettings(stop.get("halfwidth"), tuple(stop.get("on") or ()))}),
-        sampler=SamplerKind(resolved["sampler"]["name"]),
+        sampler=sampler,
         cluster=ClusterSettings(**cl),
         model=model,
         params=tuple(params),

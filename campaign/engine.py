@@ -50,6 +50,7 @@ from .sampling import (
     mc_uniforms,
     outer_block,
     root_key,
+    saltelli_design,
     split_words,
 )
 
@@ -166,7 +167,8 @@ def evaluate_batch(spec: CampaignSpec, first: int) -> dict[str, np.ndarray]:
     host = spec.sampler is not SamplerKind.monte_carlo
     aleatory, epistemic = spec.of_level(Level.aleatory), spec.of_level(Level.epistemic)
     if host:
-        args = (spec.seed, spec.inner_samples, spec.samples)
+        design = saltelli_design(spec.variables) if spec.sampler is SamplerKind.saltelli else ()
+        args = (spec.seed, spec.inner_samples, spec.samples, design)
         u_a = host_uniforms(spec.sampler, aleatory, index, *args)
         u_e = host_uniforms(spec.sampler, epistemic, outer, *args)
     else:

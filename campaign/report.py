@@ -422,7 +422,8 @@ def _p(x: float | None) -> str:
 
 def _interval_label(s: Mapping) -> str:
     name = s.get("interval", "")
-    return {"wilson": "Wilson", analysis.KORN_GRAUBARD: "Korn-Graubard"}.get(name, name)
+    return {"wilson": "Wilson", analysis.KORN_GRAUBARD: "Korn-Graubard",
+            analysis.KORN_GRAUBARD_BLOCKS: "Korn-Graubard over blocks"}.get(name, name)
 
 
 def _prob_rows(items: Mapping[str, Mapping]) -> list[str]:
@@ -447,6 +448,42 @@ def _finite(x: float | None) -> float:
     return 0.0 if x is None or not math.isfinite(x) else float(x)
 
 
+def _saltelli_markdown(salt: Mapping | None) -> list[str]:
+    """The section of a ``sampler=saltelli`` campaign (:func:`campaign.analysis.saltelli`): a table of first-order
+    and total indices for every goal and the last phase (the mission's success); none for other samplers."""
+    if not salt:
+        return []
+    rows = salt["rows_per_block"]
+    output = ("each epistemic draw's probability (its binomial noise removed)" if salt["level"] == "epistemic"
+              else "each mission's outcome")
+    intro = (f"Sampled with `sampler=saltelli`: {salt['blocks']:,} whole blocks of {rows} rows (A, B and one AB_i "
+             f"per input, {salt['missions_per_block']:,} missions) over the {salt['d']} {salt['level']} inputs; the "
+             f"output is {output}. S1 is the share of the output's variance an input explains alone, ST the share "
+             "it explains with all its interactions (ST - S1: through interactions only); an input with ST ~ 0 can "
+             "be fixed anywhere in its range. +- one standard error; every flag and metric is in summary.json "
+             "(`saltelli`).")
+    lines = ["## Total-effect indices (Saltelli design)", "", intro, ""]
+    lines += [f"* {note}" for note in salt["notes"]] + ([""] if salt["notes"] else [])
+    entries = salt["targets"]
+    phases = [t for t, e in entries.items() if e["role"] == "phase"]
+    shown = [t for t, e in entries.items() if e["role"] == "goal"] + phases[-1:]
+    for t in shown:
+        e = entries[t]
+        if not e.get("indices"):
+            lines += [f"**{t}**: {e.get('note', 'no indices')}.", ""]
+            continue
+        lines += [f"**{t}** ({e['blocks']:,} blocks, sum of S1 {e['sum_first_order']:.3f}"
+                  + (f"; {e['note']}" if e.get("note") else "") + ")", "",
+                  "| input | S1 | ST | ST - S1 |", "| --- | ---: | ---: | ---: |"]
+        ranked = sorted(e["indices"].items(), key=lambda kv: -_finite(kv[1]["total"]))
+        for i, v in ranked:
+            lines.append(f"| `{i}` | {_finite(v['first_order']):.3f} +- {_finite(v['first_order_se']):.3f} | "
+                         f"{_finite(v['total']):.3f} +- {_finite(v['total_se']):.3f} | "
+                         f"{_finite(v['total']) - _finite(v['first_order']):+.3f} |")
+        lines.append("")
+    return lines
+
+
 def markdown(summary: Mapping) -> str:
     """The human-readable report of a full summary (see :func:`write_report`)."""
     run = summary["run"]
@@ -462,7 +499,13 @@ def markdown(summary: Mapping) -> str:
         lines += ["**Incomplete: no manifest.json in " + ", ".join(f"`{r}`" for r in summary["report"][
             "incomplete_runs"]) + "; these statistics cover only the shards written so far.**", ""]
     design = summary.get("design", {})
-    if design.get("draws"):
+    if design.get("blocks"):
+        band = (" (the band beside it is the 5-95% range of P across the epistemic draws, each draw's binomial noise "
+                "removed)." if design.get("draws") else ".")
+        lines += [(f"Intervals are 95%. The missions follow a Saltelli design of {design['blocks']:,} blocks of "
+                   f"{design['missions_per_block']:,} missions: rows of one block share its base points, so each "
+                   f"probability's interval is the Korn-Graubard interval over the blocks{band}"), ""]
+    elif design.get("draws"):
         lines += [f"Intervals are 95%. {len(design['epistemic_inputs'])} epistemic inputs are drawn once per "
                   f"{design['missions_per_draw']:,} missions ({design['draws']:,} draws): missions of one draw share a "
                   "state of knowledge, so each probability's interval is the Korn-Graubard interval over the draws, "
@@ -539,6 +582,7 @@ def markdown(summary: Mapping) -> str:
                           if v["spearman"] is not None else f"`{i}` {_p(v['first_order'])}" for i, v in top)
         lines.append(f"* **{t}** (n={entry['n']:,}, sum of first-order {entry['sum_first_order']:.3f}): {cells}")
     lines += ["", *figure("sensitivity", "Sensitivity tornado")]
+    lines += _saltelli_markdown(summary.get("saltelli"))
 
     lines += ["## Epistemic spread", ""]
     epi = summary["epistemic"]

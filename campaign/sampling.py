@@ -15,6 +15,9 @@ shard size or the number of workers.
   ``perm_v`` is a keyed pseudo-random permutation of ``[0, N)`` (a Feistel network with cycle walking) that is
   evaluated per index without materialising it. Each variable has its own permutation and jitter keyed by its
   stable tag, so adding a variable leaves the others unchanged here too.
+* ``saltelli`` (host): the radial A/B/AB_i design of Saltelli et al. (2010) at one level, for first-order and
+  total Sobol indices (:func:`saltelli_uniforms`; the estimators are in :mod:`campaign.analysis.sensitivity`).
+  The design's columns are the inputs that vary, in variable order: adding or fixing one changes every draw.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class SamplerKind(enum.Enum):
     monte_carlo = "monte_carlo"
     sobol = "sobol"
     latin_hypercube = "latin_hypercube"
+    saltelli = "saltelli"
 
 
 # One tag per purpose under the root key: fold_in of distinct tags never collide, whereas mixing split and
@@ -156,12 +160,85 @@ def _sobol_block(d: int, first: int, count: int, seed: int, purpose: str) -> np.
         return engine.random(count)
 
 
+def saltelli_design(variables: tuple[Variable, ...]) -> tuple[Variable, ...]:
+    """The variables of a campaign's Saltelli design, in campaign order: the epistemic variables that vary (dist
+    other than ``fixed``) when there are any, else the aleatory ones that vary. Their common level is the design
+    level; empty when nothing varies (the configuration refuses that)."""
+    varying = [v for v in variables if v.kind is not DistKind.fixed]
+    epistemic = tuple(v for v in varying if v.level is Level.epistemic)
+    return epistemic or tuple(v for v in varying if v.level is Level.aleatory)
+
+
+def saltelli_layout(variables: tuple[Variable, ...], inner_samples: int) -> dict:
+    """What a campaign's Saltelli design is, for run.json (``saltelli_design``) and the analysis: ``level``,
+    ``inputs`` (the design's column names, in order), ``d``, ``rows_per_block`` (d + 2 indices of the design
+    level per block) and ``missions_per_block`` (``(d + 2) * inner_samples`` at the epistemic level, d + 2 at
+    the aleatory level)."""
+    design = saltelli_design(variables)
+    if not design:
+        raise ValueError("a Saltelli design needs at least one variable that varies")
+    level, d = design[0].level, len(design)
+    per_row = inner_samples if level is Level.epistemic else 1
+    return {"level": level.value, "inputs": [v.name for v in design], "d": d, "rows_per_block": d + 2,
+            "missions_per_block": (d + 2) * per_row}
+
+
+def saltelli_uniforms(variables: tuple[Variable, ...], index: np.ndarray, seed: int,
+                      design: tuple[Variable, ...]) -> np.ndarray:
+    """Uniforms of the ``saltelli`` sampler, shape ``(len(index), len(variables))``, float64 in (0, 1).
+
+    The radial design of Saltelli et al. (2010, "Variance based sensitivity analysis of model output. Design and
+    estimator for the total sensitivity index", CPC 181, section 3) over the d variables of ``design``
+    (:func:`saltelli_design`), at their level. Index ``o`` of that level (an outer index
+    ``sample_index // inner_samples`` at the epistemic level, each draw's probability estimated by its inner
+    missions; a sample index at the aleatory level) belongs to block ``b = o // (d + 2)`` in role
+    ``r = o % (d + 2)``: r = 0 is ``A_b``, r = 1 is ``B_b``, r = 2 + i is ``A_b`` with column i taken from
+    ``B_b``. ``A_b`` and ``B_b`` are the first and last d coordinates of point b of a scrambled Sobol sequence of
+    dimension 2d (Saltelli 2002, CPC 145: one 2d-dimensional sequence keeps A and B independent and each
+    stratified), reached with ``fast_forward`` for the blocks that ``index`` touches, so any shard is drawn
+    alone and a point does not depend on where the shard starts.
+
+    A whole design of B blocks takes ``B * (d + 2)`` indices of the design level, i.e. ``B * (d + 2) *
+    inner_samples`` missions at the epistemic level and ``B * (d + 2)`` at the aleatory level (the Sobol points
+    are best balanced for B a power of two). The estimators use whole blocks only: a partial last block is left
+    out of the indices (``campaign.analysis.sensitivity.saltelli`` says so in its notes); its missions still
+    count in every probability.
+
+    ``variables`` (one level, as in :func:`host_uniforms`) that are not in ``design`` (the other level, and
+    ``fixed`` variables whose uniform is unused) draw plain counter-based uniforms per index
+    (:func:`hash_uniform`, keyed by the variable's tag), independent from index to index: at the epistemic
+    level the aleatory inputs of each mission are plain Monte Carlo, so each draw's probability carries binomial
+    noise, independent between the draws of a block (the estimators remove its bias).
+    """
+    index = np.asarray(index, dtype=np.int64)
+    u = np.empty((index.size, len(variables)), dtype=np.float64)
+    if not variables or not index.size:
+        return u
+    purpose = f"saltelli/{variables[0].level.value}"
+    names = [v.name for v in design]
+    columns = [j for j, v in enumerate(variables) if v.name in names]
+    for j, v in enumerate(variables):
+        if j not in columns:
+            u[:, j] = hash_uniform(seed, v.tag, purpose, index)
+    if columns:
+        d = len(design)
+        block, role = index // (d + 2), index % (d + 2)
+        first = int(block[0])
+        point = _sobol_block(2 * d, first, int(block[-1]) - first + 1, seed, f"{purpose}/design")[block - first]
+        position = np.array([names.index(variables[j].name) for j in columns])
+        from_b = (role[:, None] == 1) | (role[:, None] - 2 == position[None, :])
+        u[:, columns] = np.where(from_b, point[:, d + position], point[:, position])
+    return u
+
+
 def host_uniforms(kind: SamplerKind, variables: tuple[Variable, ...], index: np.ndarray,
-                  seed: int, inner_samples: int, total_samples: int) -> np.ndarray:
+                  seed: int, inner_samples: int, total_samples: int,
+                  design: tuple[Variable, ...] = ()) -> np.ndarray:
     """Uniforms of the host-side samplers, shape ``(len(index), len(variables))``.
 
     ``index`` are consecutive indices: sample indices for aleatory ``variables``, outer indices for epistemic
-    ones (all ``variables`` must share one level, given by their first element).
+    ones (all ``variables`` must share one level, given by their first element). ``design``: the campaign's
+    :func:`saltelli_design` (``saltelli`` only: which variables, of either level, form the radial design).
     """
     index = np.asarray(index, dtype=np.int64)
     u = np.empty((index.size, len(variables)), dtype=np.float64)
@@ -178,6 +255,8 @@ def host_uniforms(kind: SamplerKind, variables: tuple[Variable, ...], index: np.
         for j, v in enumerate(variables):
             jitter = hash_uniform(seed, v.tag, f"lhs/{level.value}", index)
             u[:, j] = np.where(inside, (permute(strata, n, seed, v.tag) + jitter) / n, jitter)
+    elif kind is SamplerKind.saltelli:
+        u[:] = saltelli_uniforms(variables, index, seed, design)
     else:
         raise ValueError(f"{kind} draws its uniforms inside the compiled model, not on the host")
     return _clip_open(u)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from campaign.config import ConfigError
+from campaign.models import MODELS
 from tests.helpers import compose, run_cli
 
+LAUNCH_INPUTS = tuple(i.name for s in MODELS["launch"].sections for i in s.inputs)  # every uncertain input
 CASES = {
     "unknown key": (["mission.launch.isp_seconds=300"], ["isp_seconds"]),
     "wrong type": (["run.samples=many"], ["run.samples", "many"]),
@@ -24,6 +26,9 @@ CASES = {
     "unknown precision": (["run.precision=float16"], ["run.precision", "float32", "float64"]),
     "bad level": (["mission.launch.uncertain.isp_dispersion_frac.level=sometimes"],
                   ["level", "aleatory", "epistemic"]),
+    "saltelli with nothing varying": (["sampler=saltelli", *(f"mission.launch.uncertain.{name}={{dist:fixed,value:0}}"
+                                                              for name in LAUNCH_INPUTS)],
+                                      ["sampler: 'saltelli' needs at least one uncertain input that varies"]),
 }
 
 

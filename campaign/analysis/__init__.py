@@ -11,7 +11,8 @@ dataset whose roles are named. One concept per module:
 * :mod:`.summary`: the headline (phases, goals, conditional, failures, metrics, landing) and :func:`analyse`;
 * :mod:`.survival`: Kaplan-Meier with Greenwood's band;
 * :mod:`.convergence`: running estimates against the number of missions;
-* :mod:`.sensitivity`: given-data first-order indices, Spearman, Saltelli/Jansen estimators;
+* :mod:`.sensitivity`: given-data first-order indices, Spearman, the Saltelli design's first-order and total
+  indices (centred Saltelli/Jansen estimators, noise-corrected at the epistemic level);
 * :mod:`.epistemic`: the spread of P across states of knowledge and the variance share of each epistemic input;
 * :mod:`.trade`: sweeps compared design by design on common random numbers.
 """
@@ -21,6 +22,7 @@ from .epistemic import epistemic, epistemic_spread, variance_shares
 from .headline import Headline
 from .intervals import (
     KORN_GRAUBARD,
+    KORN_GRAUBARD_BLOCKS,
     WILSON,
     Z95,
     clustered_proportion,
@@ -36,7 +38,9 @@ from .loading import Location, MetadataError, Results, run_dirs, swept_keys
 from .sensitivity import (
     default_bins,
     first_order_given_data,
+    radial_indices,
     rank_correlation,
+    saltelli,
     saltelli_indices,
     saltelli_matrices,
     sensitivity,
@@ -54,6 +58,7 @@ from .trade import paired_difference, trade_study
 
 __all__ = [
     "KORN_GRAUBARD",
+    "KORN_GRAUBARD_BLOCKS",
     "SURVIVAL_COLUMN",
     "WILSON",
     "Z95",
@@ -80,8 +85,10 @@ __all__ = [
     "paired_difference",
     "pareto",
     "proportion",
+    "radial_indices",
     "rank_correlation",
     "run_dirs",
+    "saltelli",
     "saltelli_indices",
     "saltelli_matrices",
     "sample_counts",

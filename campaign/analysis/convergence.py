@@ -24,11 +24,11 @@ def convergence(res: Results, points: int = 40) -> dict:
     interval, and each floating metric's mean (where defined) with its normal interval. These intervals treat
     missions as independent (Wilson 1927). When epistemic inputs vary, missions of one outer draw are dependent
     and each flag also gets the Korn-Graubard interval over the outer draws (:func:`.intervals.clustered_proportion`,
-    the headline's interval)."""
+    the headline's interval; over the blocks of a Saltelli design, :attr:`.loading.Results.clusters`)."""
     counts = sample_counts(res.n, points)
     out: dict = {"n": counts.tolist(), "flags": {}, "metrics": {}}
-    clustered = bool(res.epistemic_inputs)
-    outer = res.outer
+    clustered = bool(res.epistemic_inputs) or res.saltelli_design is not None
+    outer = res.clusters
     for name in res.flags:
         y = res.column(name)
         s = np.concatenate([[0], np.cumsum(y)])[counts]

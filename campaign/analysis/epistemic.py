@@ -20,10 +20,12 @@ from .sensitivity import _anova_between, _bin_labels, default_bins
 BOOTSTRAP = 200  # resamples of the draws for the standard errors of the variance shares (assumed: SE to ~5%)
 
 
-def epistemic_spread(flag: np.ndarray, outer: np.ndarray) -> dict:
+def epistemic_spread(flag: np.ndarray, outer: np.ndarray, clusters: np.ndarray | None = None) -> dict:
     """The distribution of a probability across epistemic outer draws.
 
-    ``flag`` (shape (n,), bool) and ``outer`` (shape (n,), int: the outer index ``sample_index // inner_samples``).
+    ``flag`` (shape (n,), bool) and ``outer`` (shape (n,), int: the outer index ``sample_index // inner_samples``);
+    ``clusters`` (shape (n,), int, default ``outer``): the design's independent units, for the marginal's interval
+    (the blocks of a Saltelli design, :attr:`.loading.Results.clusters`).
     For each draw k the estimate ``p_k`` is the flag's mean over its missions. Returned: the median and the
     empirical 5-95% of the ``p_k`` (which include each draw's binomial noise), the band of the true P with that
     noise removed (:func:`.intervals.epistemic_band`), the standard deviations (observed, expected from binomial
@@ -36,7 +38,7 @@ def epistemic_spread(flag: np.ndarray, outer: np.ndarray) -> dict:
     noise = float(np.sqrt(np.mean(p * (1 - p) / np.maximum(m - 1, 1))))
     var = float(np.var(p, ddof=1)) if p.size > 1 else math.nan
     band = epistemic_band(y, m)
-    marginal = clustered_proportion(np.asarray(flag, dtype=bool), outer)
+    marginal = clustered_proportion(np.asarray(flag, dtype=bool), outer if clusters is None else clusters)
     return {"draws": int(p.size), "missions_per_draw": band["missions_per_draw"], "median": float(q50),
             "p05": float(q05), "p95": float(q95), "mean": float(p.mean()), "sd": math.sqrt(var) if p.size > 1
             else math.nan, "sd_binomial_noise": noise, "sd_epistemic": band["sd"], "band": band,
@@ -99,7 +101,7 @@ def epistemic(res: Results) -> dict:
         return out
     thetas = np.stack([res.column(i)[first] for i in inputs], axis=1)
     for name in res.flags:
-        spread = epistemic_spread(res.column(name), outer)
+        spread = epistemic_spread(res.column(name), outer, res.clusters)
         y, m = cluster_sums(res.column(name), outer)
         full = m == np.max(m)  # a last, partial draw would weigh as much as a whole one
         if spread["missions_per_draw"] >= 2 and full.sum() >= 4:

@@ -1,6 +1,7 @@
 """The estimator of every headline probability: Wilson's interval for independent missions, the Korn-Graubard
-interval over epistemic draws with the epistemic band beside it when missions share states of knowledge, and the
-confidence sequence's interval in a campaign that stopped at a target precision."""
+interval over epistemic draws (or a Saltelli design's blocks) with the epistemic band beside it when missions
+share states of knowledge, and the confidence sequence's interval in a campaign that stopped at a target
+precision."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from .intervals import (
     FEW_DRAWS,
     KORN_GRAUBARD,
+    KORN_GRAUBARD_BLOCKS,
     WILSON,
     cluster_sums,
     clustered_proportion,
@@ -21,26 +23,38 @@ from .sequential import SEQUENCE, sequence_by_shards
 
 class Headline:
     """The estimator of a dataset's probabilities: Wilson for independent missions, Korn-Graubard with the
-    epistemic band when missions share states of knowledge (see the module docstring)."""
+    epistemic band when missions share states of knowledge (see the module docstring). The interval's clusters
+    are the design's independent units (:attr:`.loading.Results.clusters`: the epistemic draws, or the blocks of
+    a Saltelli design, whose rows share base points); the band is always over the epistemic draws. After a stop
+    at a target precision (``res.stop``), unconditional probabilities carry the confidence sequence's interval."""
 
     def __init__(self, res: Results):
         self.res = res
         self.epistemic_inputs = res.epistemic_inputs
-        self.outer = res.clusters
+        self.outer = res.outer
+        self.clusters = res.clusters
+        self.saltelli = res.saltelli_design
         self.draws = int(np.unique(self.outer).size)
-        self.clustered = bool(self.epistemic_inputs) and self.draws >= 2
+        self.units = int(np.unique(self.clusters).size)
+        self.clustered = (bool(self.epistemic_inputs) or self.saltelli is not None) and self.units >= 2
+        self.interval = KORN_GRAUBARD_BLOCKS if self.saltelli is not None else KORN_GRAUBARD
         self.stop = res.stop
 
     def design(self) -> dict:
         """How the intervals were made, for ``summary.json`` (``design``) and the printed table."""
-        out: dict = {"missions": self.res.n, "interval": KORN_GRAUBARD if self.clustered else WILSON,
+        out: dict = {"missions": self.res.n, "interval": self.interval if self.clustered else WILSON,
                      "epistemic_inputs": self.epistemic_inputs}
         if self.clustered:
-            out |= {"draws": self.draws, "missions_per_draw": self.res.inner_samples}
-            if self.draws < FEW_DRAWS and not self.stop:
-                out["warning"] = (f"the intervals rest on {self.draws} epistemic draws: below {FEW_DRAWS} they can "
+            unit = "epistemic draws"
+            if self.epistemic_inputs:
+                out |= {"draws": self.draws, "missions_per_draw": self.res.inner_samples}
+            if self.saltelli is not None:
+                unit = "Saltelli blocks"
+                out |= {"blocks": self.units, "missions_per_block": int(self.saltelli["missions_per_block"])}
+            if self.units < FEW_DRAWS and not self.stop:
+                out["warning"] = (f"the intervals rest on {self.units} {unit}: below {FEW_DRAWS} they can "
                                   "cover less than 95% at small probabilities (tests/test_intervals.py); lower "
-                                  "run.inner_samples or raise run.samples for more draws")
+                                  f"run.inner_samples or raise run.samples for more {unit}")
         if self.stop:
             out |= {"interval": SEQUENCE, "interval_fixed_n": out["interval"],
                     "stop": {k: self.stop[k] for k in ("reason", "missions", "target_half_width", "on")}}
@@ -54,8 +68,8 @@ class Headline:
             hits = flag if among is None else flag & among
             out = proportion(int(np.sum(hits)), reached)
         else:
-            out = clustered_proportion(flag, self.outer, among)
-            if band:
+            out = clustered_proportion(flag, self.clusters, among) | {"interval": self.interval}
+            if band and self.epistemic_inputs:
                 y, m = cluster_sums(flag if among is None else flag & among, self.outer)
                 if among is not None:
                     m, _ = cluster_sums(among, self.outer)

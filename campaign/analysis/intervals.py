@@ -30,6 +30,7 @@ from scipy import stats
 Z95 = 1.959963984540054  # standard-normal quantile at 0.975
 WILSON = "wilson"
 KORN_GRAUBARD = "korn-graubard (clustered by epistemic draw)"
+KORN_GRAUBARD_BLOCKS = "korn-graubard (clustered by Saltelli block)"  # the same interval over a Saltelli design's blocks
 FEW_DRAWS = 50  # below this many epistemic draws the clustered interval can undercover at small P (tested)
 
 

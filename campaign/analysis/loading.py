@@ -277,10 +277,48 @@ class Results:
         return self.job * per_run + index // self.inner_samples
 
     @property
+    def saltelli_design(self) -> dict | None:
+        """The radial design of a dataset sampled with ``sampler=saltelli`` (every run's run.json says so, all with
+        one design), else None: ``level`` (``epistemic``: a row of the design is an outer draw; ``aleatory``: a
+        mission), ``inputs`` (the design's columns, in order), ``d``, ``rows_per_block`` (d + 2) and
+        ``missions_per_block``. Read from run.json (``saltelli_design``, written when the run is created:
+        :func:`campaign.sampling.saltelli_layout`); for a run.json without it, rebuilt from the inputs' field
+        metadata as the sampler chose it (the epistemic inputs whose ``dist`` is not ``fixed`` when there are any,
+        else such aleatory inputs, in column order, which is the campaign's)."""
+        if "__saltelli" not in self._cache:
+            self._cache["__saltelli"] = self._saltelli_design()
+        return self._cache["__saltelli"]
+
+    def _saltelli_design(self) -> dict | None:
+        if not self.run_info or any(i.get("sampler") != "saltelli" for i in self.run_info):
+            return None
+        stored = [i.get("saltelli_design") for i in self.run_info]
+        if all(stored):
+            return stored[0] if all(s == stored[0] for s in stored) else None
+        varying = [i for i in self.inputs if self.meta(i, "dist") not in ("", "fixed")]
+        for level in ("epistemic", "aleatory"):
+            inputs = [i for i in varying if self.meta(i, "level") == level]
+            if inputs:
+                d = len(inputs)
+                per_row = self.inner_samples if level == "epistemic" else 1
+                return {"level": level, "inputs": inputs, "d": d, "rows_per_block": d + 2,
+                        "missions_per_block": (d + 2) * per_row}
+        return None
+
+    @property
     def clusters(self) -> np.ndarray:
         """The independent units of the sampling design, shape (n,), int64: rows that share a label are dependent
-        and intervals must treat them as one unit. Each epistemic outer draw (:attr:`outer`) by default."""
-        return self.outer
+        and intervals must treat them as one unit, unique across the runs of a sweep. Each epistemic outer draw
+        (:attr:`outer`) by default; for a Saltelli design (:attr:`saltelli_design`) each block, whose rows share
+        the coordinates of its base points A and B (``sample_index // missions_per_block``: at the epistemic level
+        ``outer // (d + 2)``, at the aleatory level ``sample_index // (d + 2)``)."""
+        design = self.saltelli_design
+        if design is None:
+            return self.outer
+        index = self._cache["sample_index"]
+        per_block = int(design["missions_per_block"])
+        per_run = int(index.max(initial=0)) // per_block + 1
+        return self.job * per_run + index // per_block
 
     @property
     def epistemic_inputs(self) -> list[str]:

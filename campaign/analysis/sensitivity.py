@@ -1,11 +1,13 @@
 """Sensitivity from the sample itself: given-data first-order Sobol indices by binning (Plischke, Borgonovo &
-Smith 2013; Strong & Oakley 2013) with an ANOVA bias correction, Spearman rank correlations, and the Saltelli
-(2010) / Jansen (1999) estimators for A/B/AB designs."""
+Smith 2013; Strong & Oakley 2013) with an ANOVA bias correction, Spearman rank correlations; and, for a campaign
+sampled with ``sampler=saltelli``, first-order and total indices from its radial A/B/AB_i design by the
+centred Saltelli (2010) / Jansen (1999) estimators, corrected for the binomial noise of each epistemic draw's
+estimated probability (:func:`saltelli`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -169,23 +171,196 @@ def saltelli_matrices(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ab
 
 
+def radial_indices(f: np.ndarray, noise: np.ndarray | None = None) -> dict:
+    """First-order and total Sobol indices, centred, from the whole blocks of a radial A/B/AB_i design.
+
+    ``f`` (shape (n, d + 2)): the output on the rows of n blocks, in the sampler's roles
+    (:func:`campaign.sampling.saltelli_uniforms`): column 0 ``f(A_b)``, 1 ``f(B_b)``, 2 + i ``f(AB_i,b)`` (``A_b``
+    with input i taken from ``B_b``). ``noise`` (optional, same shape): an unbiased estimate of the variance of
+    each value's noise about the function of the inputs, the noise independent between rows; for a probability
+    estimated from m missions, ``p (1 - p) / (m - 1)`` (its expectation is ``P (1 - P) / m``).
+
+    With ``mu`` the mean of f over the A and B rows (Sobol' 2001, Math. Comput. Simul. 55: shifting f by a
+    constant near its mean lowers the Monte Carlo error of the products, which otherwise grows with ``mu^2``):
+
+    * ``V = Var(f over A and B) - mean(noise over A and B)``: the variance of the function of the inputs;
+    * first order ``S_i = mean((f_B - mu) (f_AB_i - f_A)) / V`` (Saltelli et al. 2010, CPC 181, Table 2 (b)):
+      independent noise has mean zero in the numerator (the B row's noise multiplies a difference of the
+      other rows), so it needs no correction;
+    * total ``ST_i = mean((f_A - f_AB_i)^2 / 2 - (noise_A + noise_AB_i) / 2) / V`` (Jansen 1999; Saltelli et al.
+      2010, Table 2 (f)): the noise of both rows adds its variance to the squared difference in expectation.
+
+    So the corrected estimators are unbiased for the indices of the function of the inputs (up to the ratio's
+    O(1/n) bias); without ``noise`` V and the ST numerators keep the noise, S_i is shrunk by ``V_f / (V_f +
+    noise)`` and ST_i pulled towards 1. Standard errors: each index is a ratio of means of per-block terms over
+    independent blocks; the delta method gives ``std_b(t_b - S v_b) / (sqrt(n) V)``, with ``t_b`` the block's
+    numerator term and ``v_b`` its term of V, so the error of V counts too. Scrambled Sobol base points are
+    usually more even than independent blocks, which makes these errors conservative.
+
+    Returns ``first``, ``first_se``, ``total``, ``total_se`` (shape (d,)), ``variance`` (V), ``noise_variance``
+    (the mean noise variance over A and B that was removed, 0 without ``noise``) and ``blocks`` (n); indices are
+    NaN when V <= 0 (no variance beyond the noise).
+    """
+    f = np.asarray(f, dtype=float)
+    n, d = f.shape[0], f.shape[1] - 2
+    noise = np.zeros(f.shape) if noise is None else np.asarray(noise, dtype=float)
+    f_a, f_b, f_ab = f[:, 0], f[:, 1], f[:, 2:]
+    mu = float(np.mean(f[:, :2]))
+    pooled = 2 * n / (2 * n - 1) if n > 1 else math.nan  # the unbiased variance over the 2n base rows
+    v_terms = 0.5 * ((f_a - mu) ** 2 + (f_b - mu) ** 2) * pooled - 0.5 * (noise[:, 0] + noise[:, 1])
+    v = float(np.mean(v_terms))
+    first_terms = (f_b - mu)[:, None] * (f_ab - f_a[:, None])
+    total_terms = 0.5 * (f_a[:, None] - f_ab) ** 2 - 0.5 * (noise[:, :1] + noise[:, 2:])
+    out = {"variance": v, "noise_variance": float(np.mean(noise[:, :2])), "blocks": n}
+    for key, terms in (("first", first_terms), ("total", total_terms)):
+        if not v > 0:
+            out[key], out[f"{key}_se"] = np.full(d, math.nan), np.full(d, math.nan)
+            continue
+        index = terms.mean(axis=0) / v
+        linear = (terms - index[None, :] * v_terms[:, None]) / v
+        out[key] = index
+        out[f"{key}_se"] = linear.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.full(d, math.nan)
+    return out
+
+
 def saltelli_indices(f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray) -> dict:
-    """First-order and total Sobol indices from a Saltelli A/B/AB design.
+    """First-order and total Sobol indices from a Saltelli A/B/AB design given as separate matrices.
 
     ``f_a``, ``f_b``: model outputs on the base samples, shape (n,); ``f_ab``: outputs on
-    :func:`saltelli_matrices`, shape (d, n). With ``V = Var([f_a, f_b])``:
-    first order ``S_i = mean(f_b * (f_ab_i - f_a)) / V`` (Saltelli et al. 2010, Table 2 (b)),
-    total ``ST_i = mean((f_a - f_ab_i)^2) / (2 V)`` (Jansen 1999; Saltelli et al. 2010, Table 2 (f)).
-    Each is a mean of per-row terms, so its standard error is ``std(terms) / (sqrt(n) V)`` (ignoring the error
-    of V). Returns arrays of shape (d,): ``first``, ``first_se``, ``total``, ``total_se``, and ``variance``.
+    :func:`saltelli_matrices`, shape (d, n). The centred estimators of :func:`radial_indices` (row b of A, B and
+    every AB_i forms one block). Returns arrays of shape (d,): ``first``, ``first_se``, ``total``, ``total_se``,
+    and ``variance``.
     """
-    f_a, f_b, f_ab = (np.asarray(v, dtype=float) for v in (f_a, f_b, f_ab))
-    n = f_a.size
-    v = float(np.var(np.concatenate([f_a, f_b]), ddof=1))
-    first_terms = f_b[None, :] * (f_ab - f_a[None, :])
-    total_terms = 0.5 * (f_a[None, :] - f_ab) ** 2
-    return {"first": first_terms.mean(axis=1) / v, "first_se": first_terms.std(axis=1, ddof=1) / math.sqrt(n) / v,
-            "total": total_terms.mean(axis=1) / v, "total_se": total_terms.std(axis=1, ddof=1) / math.sqrt(n) / v,
-            "variance": v}
+    f = np.column_stack([np.asarray(f_a, dtype=float), np.asarray(f_b, dtype=float),
+                         np.asarray(f_ab, dtype=float).T])
+    est = radial_indices(f)
+    return {k: est[k] for k in ("first", "first_se", "total", "total_se", "variance")}
 
 
+SALTELLI_METHOD = ("radial A/B/AB_i design (Saltelli et al. 2010), centred estimators: first order Saltelli 2010 "
+                   "Table 2 (b), total Jansen 1999; delta-method standard errors over whole blocks")
+DESIGN_RTOL = 1e-5  # assumed: an input recomputed from the same uniform in another batch differs in its last bits
+MIN_BLOCKS = 2  # a standard error needs a spread of per-block terms (the config refuses fewer, likewise)
+
+
+def _blocks(res: Results, design: Mapping) -> tuple[np.ndarray, ...]:
+    """The R rows of the design present in a dataset (an outer draw at the epistemic level, a mission at the
+    aleatory level) and where each sits in the whole blocks.
+
+    Returns ``inverse`` (shape (n,): each mission's row), ``first`` (shape (R,): each row's first mission, whose
+    inputs are the row's), ``missions`` (shape (R,): missions per row), ``keep`` (shape (R,), bool: the row belongs
+    to a whole block, every row present with all its missions) and ``slot`` (shape (R,), int: ``block position *
+    (d + 2) + role`` among the kept rows).
+    """
+    rows = int(design["rows_per_block"])
+    per_row = res.inner_samples if design["level"] == "epistemic" else 1
+    unit = res.column("sample_index").astype(np.int64) // per_row
+    labels, first, inverse, missions = np.unique(unit, return_index=True, return_inverse=True, return_counts=True)
+    block, role = labels // rows, labels % rows
+    full_rows = np.bincount(block[missions == per_row], minlength=int(block.max(initial=0)) + 1)
+    whole = np.flatnonzero(full_rows == rows)
+    keep = np.isin(block, whole)
+    slot = np.full(labels.shape, -1, dtype=np.int64)
+    slot[keep] = np.searchsorted(whole, block[keep]) * rows + role[keep]
+    return inverse, first, missions, keep, slot
+
+
+def _arrange(values: np.ndarray, keep: np.ndarray, slot: np.ndarray, rows: int) -> np.ndarray:
+    """Per-row ``values`` (shape (R,)) of the kept rows as shape (blocks, d + 2), in the design's roles."""
+    out = np.empty(int(keep.sum()))
+    out[slot[keep]] = values[keep]
+    return out.reshape(-1, rows)
+
+
+def _follows_design(x: np.ndarray) -> np.ndarray:
+    """Whether each block's inputs (shape (blocks, d + 2, d)) are radial: row 2 + i equals row 0 (A) but in
+    column i, which equals row 1's (B). Shape (blocks,), bool."""
+    d = x.shape[2]
+    expected = np.repeat(x[:, :1, :], d, axis=1)
+    idx = np.arange(d)
+    expected[:, idx, idx] = x[:, 1, :]
+    close = np.isclose(x[:, 2:, :], expected, rtol=DESIGN_RTOL, atol=0.0)
+    return close.all(axis=(1, 2))
+
+
+def saltelli(res: Results) -> dict | None:
+    """First-order and total Sobol indices of a campaign sampled with ``sampler=saltelli``; None for any other
+    sampler (and for a sweep: each run's own summary holds its indices).
+
+    The design (:attr:`.loading.Results.saltelli_design`) is rebuilt from ``sample_index``: at the epistemic level
+    row ``o = sample_index // inner_samples`` is an outer draw and its output is the draw's estimated probability
+    ``p_o`` (the mean of a flag over its m missions, binomial noise ``p (1 - p) / (m - 1)`` removed by
+    :func:`radial_indices`): the indices split the variance of ``P(theta)`` across the epistemic inputs, i.e.
+    which state of knowledge matters for the probability. At the aleatory level each mission is a row and its
+    outputs (every flag, and every numeric metric over the blocks where it is defined) are the function of the
+    inputs; the model's own random draws (keyed by sample index) then change between a block's rows, so each
+    ST_i also holds their share (Jansen's numerator counts any input that changed) and S_i does not.
+
+    Only whole blocks are used: missions of a partial last block (or of missing shards) are left out, with a
+    note. The inputs are checked against the radial pattern (AB_i is A but for column i, taken from B).
+
+    Returns ``method``, ``level``, ``inputs``, ``d``, ``rows_per_block``, ``missions_per_block``, ``blocks``,
+    ``missions_used``, ``missions_left_out``, ``noise_corrected``, ``notes`` and ``targets``: per flag (and metric)
+    ``role``, ``blocks``, ``variance``, ``noise_variance``, ``indices`` (per input ``first_order``,
+    ``first_order_se``, ``total``, ``total_se``), ``sum_first_order``, ``sum_total`` (or a ``note``).
+    """
+    design = res.saltelli_design
+    if design is None or len(res.runs) > 1:
+        return None
+    inputs, rows, d = list(design["inputs"]), int(design["rows_per_block"]), int(design["d"])
+    epistemic = design["level"] == "epistemic"
+    out: dict = {"method": SALTELLI_METHOD, "level": design["level"], "inputs": inputs, "d": d,
+                 "rows_per_block": rows, "missions_per_block": int(design["missions_per_block"]), "blocks": 0,
+                 "missions_used": 0, "missions_left_out": res.n, "noise_corrected": epistemic, "notes": [],
+                 "targets": {}}
+    absent = [i for i in inputs if not res.has(i)]
+    if absent:
+        out["notes"].append(f"the design's inputs {', '.join(absent)} are not columns of the dataset")
+        return out
+    inverse, first, missions, keep, slot = _blocks(res, design)
+    blocks = int(keep.sum()) // rows
+    used = int(missions[keep].sum())
+    out |= {"blocks": blocks, "missions_used": used, "missions_left_out": res.n - used}
+    if res.n > used:
+        out["notes"].append(f"{res.n - used:,} missions outside whole blocks of {out['missions_per_block']:,} (a "
+                            "partial last block, or missing shards) are left out of the indices; they count in "
+                            "every probability")
+    if blocks < MIN_BLOCKS:
+        out["notes"].append(f"{blocks} whole block(s): at least {MIN_BLOCKS} are needed")
+        return out
+    x = np.stack([_arrange(res.column(i)[first], keep, slot, rows) for i in inputs], axis=2)
+    radial = _follows_design(x)
+    if not radial.all():
+        out["notes"].append(f"the inputs of {int((~radial).sum())} of {blocks} blocks do not follow the radial "
+                            "design (AB_i = A but for input i, taken from B): indices not computed")
+        return out
+    if epistemic:
+        m = _arrange(missions.astype(float), keep, slot, rows)
+        out["notes"].append(f"each epistemic draw's probability is estimated from {int(m.min()):,} missions: its "
+                            "binomial noise is removed from the variance and from the total-effect numerators")
+    else:
+        out["notes"].append("aleatory level: the model's own random draws change between a block's rows, so each "
+                            "total-effect index includes their share of the variance (first-order ones do not)")
+    targets = res.flags + ([] if epistemic else res.metrics)
+    for t in targets:
+        y = res.column(t).astype(float)
+        per_row = np.bincount(inverse, weights=y, minlength=missions.size) / missions
+        f = _arrange(per_row, keep, slot, rows)
+        noise = f * (1 - f) / (m - 1) if epistemic else None
+        defined = np.isfinite(f).all(axis=1)
+        entry: dict = {"role": res.meta(t, "role"), "blocks": int(defined.sum())}
+        if defined.sum() < MIN_BLOCKS or np.ptp(f[defined]) == 0:
+            out["targets"][t] = entry | {"note": "constant, or defined in fewer than 2 whole blocks"}
+            continue
+        est = radial_indices(f[defined], None if noise is None else noise[defined])
+        entry |= {"variance": est["variance"], "noise_variance": est["noise_variance"],
+                  "indices": {i: {"first_order": float(est["first"][j]), "first_order_se": float(est["first_se"][j]),
+                                  "total": float(est["total"][j]), "total_se": float(est["total_se"][j])}
+                              for j, i in enumerate(inputs)},
+                  "sum_first_order": float(np.nansum(est["first"])), "sum_total": float(np.nansum(est["total"]))}
+        if defined.sum() < blocks:
+            entry["note"] = f"defined (every row not null) in {int(defined.sum())} of {blocks} blocks"
+        if not est["variance"] > 0:
+            entry["note"] = "no variance beyond the binomial noise of the draws: indices undefined"
+        out["targets"][t] = entry
+    return out

@@ -24,9 +24,9 @@ import numpy as np
 from .convergence import convergence
 from .epistemic import epistemic
 from .headline import Headline
-from .intervals import KORN_GRAUBARD
+from .intervals import KORN_GRAUBARD, KORN_GRAUBARD_BLOCKS
 from .loading import Results
-from .sensitivity import sensitivity
+from .sensitivity import saltelli, sensitivity
 from .survival import survival
 from .trade import trade_study
 
@@ -133,14 +133,17 @@ def _interval_name(s: Mapping) -> str:
     name = s.get("interval", "")
     if name.startswith("confidence sequence"):
         return "CS"
-    return "clustered" if name == KORN_GRAUBARD else "Wilson"
+    return "clustered" if name in (KORN_GRAUBARD, KORN_GRAUBARD_BLOCKS) else "Wilson"
 
 
 def format_summary(summary: Mapping) -> str:
     """A readable table of a summary (what a run prints at its end)."""
     design = summary.get("design", {})
     lines = [f"{summary['missions']:,} missions"]
-    if design.get("draws"):
+    if design.get("blocks"):  # a Saltelli design: its blocks, not its draws, are the independent units
+        lines[0] += (f" in {design['blocks']:,} Saltelli blocks of {design['missions_per_block']:,} (rows of one block "
+                     "share its base points: intervals are clustered by block)")
+    elif design.get("draws"):
         lines[0] += (f" in {design['draws']:,} epistemic draws of {design['missions_per_draw']:,} (missions of one "
                      "draw share a state of knowledge: intervals are clustered by draw)")
     if design.get("warning"):
@@ -195,10 +198,11 @@ def format_stop(stop: Mapping) -> str:
 
 def analyse(res: Results) -> dict:
     """Every further analysis on one dataset, as JSON-ready ``summary.json`` sections: ``survival`` (null
-    without ``days_survived``), ``pareto``, ``convergence``, ``sensitivity``, ``epistemic`` and, for a sweep,
-    ``trade``."""
+    without ``days_survived``), ``pareto``, ``convergence``, ``sensitivity``, ``epistemic``, ``saltelli`` (null
+    unless ``sampler=saltelli``) and, for a sweep, ``trade``."""
     out = {"survival": survival(res), "pareto": pareto(res), "convergence": convergence(res),
            "sensitivity": sensitivity(res), "epistemic": epistemic(res)}
+    out["saltelli"] = saltelli(res)
     trade = trade_study(res)
     if trade is not None:
         out["trade"] = trade

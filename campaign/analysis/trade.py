@@ -39,7 +39,8 @@ def trade_study(res: Results) -> dict | None:
     (:class:`.headline.Headline`: clustered by epistemic draw when epistemic inputs vary) and counts, and each
     floating metric's mean; then paired differences between neighbouring designs (ordered by
     the swept value when one numeric key was swept, else by job number) on the missions both share (the same
-    ``sample_index``: common random numbers), clustered by epistemic outer draw. None for a single run."""
+    ``sample_index``: common random numbers), clustered by epistemic outer draw (by block for a Saltelli design). None
+    for a single run."""
     if len(res.runs) < 2:
         return None
     configs = [i.get("config", {}) for i in res.run_info]
@@ -64,7 +65,7 @@ def trade_study(res: Results) -> dict | None:
             entry["metrics"][name] = mean_interval(y[~np.isnan(y)]) | {"unit": res.unit(name)}
         designs.append(entry)
     pairs = []
-    outer = res.outer
+    outer = res.clusters  # the design's independent units: epistemic draws, or a Saltelli design's blocks
     for j, k in zip(order[:-1], order[1:]):
         common, ia, ib = np.intersect1d(index[per_job[j]], index[per_job[k]], return_indices=True)
         ra, rb = per_job[j][ia], per_job[k][ib]
