@@ -462,7 +462,7 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
     table = nm.site_table(params)
     distance_m, shift = nm.horizon_shift(params, x, east_m, north_m)
     start, rows_per_step = nm.table_positions(params, x)
-    ps = nm.initial_state(p, n)
+    ps, light = nm.initial_state(p, n), nm.initial_site_light(n)
 
     def in_shadow(leg, to_go):
         """Near the end of a leg into a shadowed site, or near the start of the leg out of one."""
@@ -486,6 +486,7 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
     for k in range(len(params["surface.step_index"])):
         position = start + k * rows_per_step
         env = nm.environment(table, shift, position)
+        nm.tally_site_light(light, env, dt_h)  # the landing site's light, before the rover's shadow darkens env
         alive = ps["alive"]
         capacity = p["battery_capacity_wh"] * (1.0 - p["battery_fade_per_year"] * (k * dt_h / 24.0) / 365.25)
         soc = ps["energy_wh"] / capacity
@@ -592,7 +593,7 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
                                np.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, ps["cause"])).astype(np.int16)
 
     return {
-        **nm.survival_outputs(params, x, ps, distance_m),
+        **nm.survival_outputs(params, x, ps, light, distance_m),
         "water_goal_met": ((sites_quantified >= sci["goal_sites"])
                            & (shadow_sites_quantified >= sci["goal_shadow_sites"])
                            & (traverse >= sci["goal_traverse_km"])),

@@ -3,9 +3,11 @@
 The same physics as :mod:`campaign.models.night_survival` (which the engine compiles with JAX), written the way
 an analyst would write it for a peer tool: the environment table of the model's ``prepare`` hook, the host
 functions of :mod:`campaign.models.environment`, the NumPy power/thermal step of :mod:`campaign.reference`, and
-the mission's bookkeeping (darkness periods, thermal cycles, first failure) with boolean masks. It is the
-physics that the benchmark's peers run: OpenTURNS calls :func:`simulate` on a whole sample, monaco on one
-mission at a time. ``tests/test_numpy_mission.py`` checks that it agrees with the JAX model on a fixed sample.
+the mission's bookkeeping (darkness periods, thermal cycles, first failure) with boolean masks, and the landing
+site's light over the planned stay (its longest darkness, sunlit and Earth-visible hours) tallied apart, at every
+step whatever happens to the rover. It is the physics that the benchmark's peers run: OpenTURNS calls
+:func:`simulate` on a whole sample, monaco on one mission at a time. ``tests/test_numpy_mission.py`` checks
+that it agrees with the JAX model on a fixed sample.
 
 Only NumPy runs here (JAX is imported by the campaign modules but never used), so forked worker processes are
 safe.
@@ -81,11 +83,26 @@ def initial_state(p: Mapping[str, object], n: int) -> dict[str, np.ndarray]:
         "energy_wh": p["soc_initial"] * p["battery_capacity_wh"] + np.zeros(n), "temp_k": full(setpoint),
         "alive": full(True, bool), "death_step": full(0, np.int64), "cause": full(0, np.int16),
         "min_soc": full(p["soc_initial"]), "min_temp_k": full(setpoint), "max_temp_k": full(setpoint),
-        "dark_hours": full(0.0), "longest_dark_h": full(0.0), "nights_survived": full(0, np.int64),
-        "night_margin_wh": full(np.inf), "worst_night_margin_wh": full(np.inf), "night_unserved_wh": full(0.0),
-        "cycle_armed": full(False, bool), "thermal_cycles": full(0, np.int64), "sunlit_hours": full(0.0),
-        "earth_hours": full(0.0), "generated_wh": full(0.0), "heater_wh": full(0.0),
+        "dark_hours": full(0.0), "nights_survived": full(0, np.int64), "night_margin_wh": full(np.inf),
+        "worst_night_margin_wh": full(np.inf), "night_unserved_wh": full(0.0), "cycle_armed": full(False, bool),
+        "thermal_cycles": full(0, np.int64), "generated_wh": full(0.0), "heater_wh": full(0.0),
     }
+
+
+def initial_site_light(n: int) -> dict[str, np.ndarray]:
+    """Hours of the landing site's light tallied so far (:class:`campaign.models.night_survival.SiteLight`), for
+    ``n`` missions at landing: none."""
+    return {name: np.zeros(n) for name in ("dark_hours", "longest_dark_h", "sunlit_hours", "earth_hours")}
+
+
+def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float) -> None:
+    """Add one step of ``dt_h`` hours in the landing site's environment ``env`` to ``light`` (in place), for
+    every mission, alive or not: the current darkness (less than 1% of the solar disk visible) and the longest
+    so far, the hours with most of the disk visible, and with the Earth above the horizon."""
+    light["dark_hours"] = np.where(env["disk_fraction"] < pt.DARK_DISK_FRACTION, light["dark_hours"] + dt_h, 0.0)
+    light["longest_dark_h"] = np.maximum(light["longest_dark_h"], light["dark_hours"])
+    light["sunlit_hours"] = light["sunlit_hours"] + np.where(env["disk_fraction"] > 0.5, dt_h, 0.0)
+    light["earth_hours"] = light["earth_hours"] + np.where(env["earth_visible"], dt_h, 0.0)
 
 
 def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, demand_w=None) -> dict:
@@ -122,15 +139,12 @@ def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, de
     s["min_temp_k"] = np.where(a, np.minimum(s["min_temp_k"], t), s["min_temp_k"])
     s["max_temp_k"] = np.where(a, np.maximum(s["max_temp_k"], t), s["max_temp_k"])
     s["dark_hours"] = np.where(a, dark_hours, s["dark_hours"])
-    s["longest_dark_h"] = np.where(a, np.maximum(s["longest_dark_h"], dark_hours), s["longest_dark_h"])
     s["nights_survived"] = s["nights_survived"] + (a & night_ended & ~dies)
     s["night_margin_wh"] = np.where(a, night_margin, s["night_margin_wh"])
     s["worst_night_margin_wh"] = np.where(a, worst, s["worst_night_margin_wh"])
     s["night_unserved_wh"] = np.where(a, night_unserved, s["night_unserved_wh"])
     s["thermal_cycles"] = s["thermal_cycles"] + (a & completes_cycle)
     s["cycle_armed"] = np.where(a, armed, s["cycle_armed"])
-    s["sunlit_hours"] = s["sunlit_hours"] + np.where(a & (env["disk_fraction"] > 0.5), dt_h, 0.0)
-    s["earth_hours"] = s["earth_hours"] + np.where(a & env["earth_visible"], dt_h, 0.0)
     s["generated_wh"] = s["generated_wh"] + np.where(a, np.minimum(r["array_w"] * dt_h, used_wh), 0.0)
     s["heater_wh"] = s["heater_wh"] + np.where(a, r["heater_w"] * dt_h, 0.0)
     s["alive"] = a & ~dies
@@ -138,11 +152,14 @@ def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, de
 
 
 def survival_outputs(params: Mapping[str, object], inputs: Mapping[str, np.ndarray], s: Mapping[str, np.ndarray],
-                     distance_m: np.ndarray) -> dict[str, np.ndarray]:
-    """The outputs of :func:`campaign.models.night_survival.survival_outputs` from a final state ``s``."""
+                     light: Mapping[str, np.ndarray], distance_m: np.ndarray) -> dict[str, np.ndarray]:
+    """The outputs of :func:`campaign.models.night_survival.survival_outputs` from a final state ``s`` and the
+    site's light ``light`` (:func:`tally_site_light`)."""
     dt_h = float(params["surface.step_hours"])
     alive = s["alive"]
-    alive_hours = np.where(alive, len(params["surface.step_index"]), s["death_step"]) * dt_h
+    steps = len(params["surface.step_index"])
+    alive_hours = np.where(alive, steps, s["death_step"]) * dt_h
+    stay_hours = max(steps * dt_h, dt_h)
     had_night = np.isfinite(s["worst_night_margin_wh"])
     return {
         "outcome": np.where(alive, int(Outcome.SUCCESS), s["cause"]).astype(np.int16),
@@ -153,14 +170,14 @@ def survival_outputs(params: Mapping[str, object], inputs: Mapping[str, np.ndarr
         "landing_distance_m": distance_m,
         "nights_survived": s["nights_survived"],
         "had_night": had_night,
-        "longest_darkness_h": s["longest_dark_h"],
+        "longest_darkness_h": light["longest_dark_h"],
         "worst_night_energy_margin_wh": np.where(had_night, s["worst_night_margin_wh"], 0.0),
         "min_soc": s["min_soc"],
         "min_box_temp_k": s["min_temp_k"],
         "max_box_temp_k": s["max_temp_k"],
         "thermal_cycles": s["thermal_cycles"],
-        "sunlit_fraction": s["sunlit_hours"] / np.maximum(alive_hours, dt_h),
-        "earth_visible_fraction": s["earth_hours"] / np.maximum(alive_hours, dt_h),
+        "sunlit_fraction": light["sunlit_hours"] / stay_hours,
+        "earth_visible_fraction": light["earth_hours"] / stay_hours,
         "energy_generated_kwh": s["generated_wh"] / 1000.0,
         "heater_energy_kwh": s["heater_wh"] / 1000.0,
     }
@@ -191,7 +208,10 @@ def simulate(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> 
     distance_m, shift = horizon_shift(params, inputs, inputs["site.landing_offset_east_m"],
                                       inputs["site.landing_offset_north_m"])
     start, rows_per_step = table_positions(params, inputs)
-    s = initial_state(p, inputs["surface.landing_time_frac"].shape[0])
+    n = inputs["surface.landing_time_frac"].shape[0]
+    s, light = initial_state(p, n), initial_site_light(n)
     for k in range(len(params["surface.step_index"])):
-        advance(s, p, environment(table, shift, start + k * rows_per_step), k, dt_h)
-    return survival_outputs(params, inputs, s, distance_m)
+        env = environment(table, shift, start + k * rows_per_step)
+        tally_site_light(light, env, dt_h)
+        advance(s, p, env, k, dt_h)
+    return survival_outputs(params, inputs, s, light, distance_m)

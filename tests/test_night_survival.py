@@ -1,5 +1,5 @@
 """Night survival: the tabulated environment against the exact ephemeris, float32 against float64 on the same
-missions, and one compilation per campaign structure."""
+missions, the site's light independent of the rover, and one compilation per campaign structure."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from campaign import engine
+from campaign import analysis, engine
 from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
+from campaign.models import power_thermal as pt
 from tests.helpers import compose
 
 SAMPLE = 2048  # missions of the fixed sample (one batch)
+SITE_LIGHT = ("longest_darkness_h", "sunlit_fraction", "earth_visible_fraction")  # the landing site's, not the rover's
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +29,13 @@ def config():
 @pytest.fixture(scope="module")
 def sample(config) -> dict[str, np.ndarray]:
     """Inputs and float64 outputs of a fixed sample of missions, drawn and run by the engine."""
+    return engine.evaluate_shard(config.spec(SAMPLE), 0, SAMPLE)
+
+
+def another_rover(*overrides: str) -> dict[str, np.ndarray]:
+    """The fixed sample's missions (the same landings: common random numbers) with another rover design."""
+    config = compose("+experiment=night_survival", f"run.batch_size={SAMPLE}", "run.seed=8", "run.precision=float64",
+                     *overrides)
     return engine.evaluate_shard(config.spec(SAMPLE), 0, SAMPLE)
 
 
@@ -90,6 +99,74 @@ def test_float32_agrees_with_float64_on_the_same_missions(config, sample):
              "earth_visible_fraction": (0.0, 3 / 2400)}
     for name, (rtol, atol) in close.items():
         np.testing.assert_allclose(narrow[name], wide[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+def test_the_sites_light_does_not_depend_on_the_rover(config, sample):
+    """The same landings with a rover of half the battery and twice the insulation's conductance: its rovers die
+    earlier, the darkness and light of their landing sites over the planned stay are the same, to the bit."""
+    weak = another_rover("mission.power.battery_capacity_wh=2000",
+                         "mission.thermal.insulation_conductance_w_per_k=0.16")
+    for v in config.spec(SAMPLE).variables:
+        np.testing.assert_array_equal(weak[v.name], sample[v.name], err_msg=v.name)
+    earlier = weak["days_survived"] < sample["days_survived"]
+    assert earlier.mean() > 0.3 and not (weak["days_survived"] > sample["days_survived"]).any()
+    for name in SITE_LIGHT:
+        np.testing.assert_array_equal(weak[name], sample[name], err_msg=name)
+
+
+def test_the_rovers_design_does_not_drive_the_sites_darkness(sample):
+    """The as-built insulation decides how long the rover lives (rank correlation with the days survived: -0.29
+    on this sample), the landing date decides the site's light (+0.39 with the longest darkness, -0.49 with the
+    sunlit fraction); the rover's insulation and battery do not: their rank correlations with the site's light
+    are those of independent draws, |rho| < 0.1 (4.5 standard errors of 1/sqrt(2047); observed at most 0.043).
+    Counted while the rover lived, the longest darkness had rho = -0.53 with the insulation's conductance on this
+    sample (a rover that froze early saw a short darkness), and the Earth-visible fraction +0.35 with the date."""
+    insulation, battery = sample["thermal.insulation_conductance_factor"], sample["power.battery_capacity_factor"]
+    date = sample["surface.landing_time_frac"]
+    assert analysis.rank_correlation(insulation, sample["days_survived"]) < -0.2
+    for name in SITE_LIGHT:
+        for factor, x in (("insulation", insulation), ("battery", battery)):
+            assert abs(analysis.rank_correlation(x, sample[name])) < 0.1, (name, factor)
+    assert analysis.rank_correlation(date, sample["longest_darkness_h"]) > 0.3
+    assert analysis.rank_correlation(date, sample["sunlit_fraction"]) < -0.3
+
+
+def test_the_sites_light_is_counted_over_the_whole_stay(config, sample):
+    """Step by step, recording the site's light and whether the rover is alive: the longest darkness and the
+    fractions are those of the site's every step (recounted here from the record); the longest darkness is at
+    least the one the rover lived through, the same where it survived, longer for many that froze; fractions
+    lie in [0, 1]."""
+    n = 256
+    spec = config.spec(SAMPLE)
+    params = {k: engine._as_param(v, jnp.float64) for k, v in spec.params}
+    inputs = {v.name: jnp.asarray(sample[v.name][:n]) for v in spec.variables}
+    dt_h = float(params["surface.step_hours"])
+
+    def one(i):
+        p = ns.rover_parameters(params, i)
+
+        def step(s, env, _):  # records the step's light and whether the rover started it alive
+            return pt.step(p, s, env, params["surface.step_hours"]), (env.disk_fraction, env.earth_visible, s.alive)
+        _, _, record = ns.run_steps(params, i, step, pt.init(p, jnp.float64), record=True)
+        return record
+
+    disk, earth, alive = (np.asarray(a) for a in jax.jit(jax.vmap(one))(inputs))  # (n, steps) each
+    run_h = np.zeros_like(disk)  # length of the darkness under way at each step
+    for k in range(disk.shape[1]):
+        run_h[:, k] = np.where(disk[:, k] < pt.DARK_DISK_FRACTION, (run_h[:, k - 1] if k else 0.0) + dt_h, 0.0)
+    out = {name: sample[name][:n] for name in (*SITE_LIGHT, "surface_ok")}
+    np.testing.assert_array_equal(out["longest_darkness_h"], run_h.max(axis=1))
+    np.testing.assert_allclose(out["sunlit_fraction"], (disk > 0.5).mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(out["earth_visible_fraction"], earth.mean(axis=1), rtol=1e-12)
+
+    lived_through = np.where(alive, run_h, 0.0).max(axis=1)  # the dying step counts: the rover froze in it
+    assert np.all(out["longest_darkness_h"] >= lived_through)
+    survived = out["surface_ok"]
+    assert 0.1 < survived.mean() < 0.9
+    np.testing.assert_array_equal(out["longest_darkness_h"][survived], lived_through[survived])
+    assert (out["longest_darkness_h"][~survived] > lived_through[~survived]).mean() > 0.5
+    for name in ("sunlit_fraction", "earth_visible_fraction"):
+        assert np.all((sample[name] >= 0) & (sample[name] <= 1)), name
 
 
 def test_a_second_call_with_the_same_shapes_does_not_recompile(config):

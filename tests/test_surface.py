@@ -14,6 +14,7 @@ from campaign.config import ConfigError
 from campaign.models import Outcome
 from campaign.models import deployment as dep
 from campaign.models import drill as drillmod
+from campaign.models import night_survival as ns
 from campaign.models import science as sci
 from campaign.models import surface as sf
 from campaign.models._spec import section_params
@@ -205,6 +206,29 @@ def test_more_battery_never_hurts_on_common_random_numbers():
     small, large = campaign("mission.power.battery_capacity_wh=3000"), campaign("mission.power.battery_capacity_wh=6000")
     assert large["reached_100_days"].mean() > small["reached_100_days"].mean()
     assert large["water_goal_met"].mean() >= small["water_goal_met"].mean()
+
+
+def test_the_sites_light_is_the_landing_sites_whatever_the_rover_does():
+    """The same landings with a rover of a quarter of the battery: it dies at other times and drives into shadow
+    differently, yet the longest darkness, sunlit and Earth-visible fractions are the same, to the bit, and they
+    are what the night-survival model gives for the same landings: the landing site's light over the planned
+    stay, not the rover's (its shadowed stretches, or nothing once it is dead)."""
+    base, weak = campaign(), campaign("mission.power.battery_capacity_wh=1000")
+    config = compose("+experiment=drill_campaign", f"run.samples={N}", f"run.batch_size={N}", "run.seed=5")
+    spec = config.spec(N)
+    for v in spec.variables:
+        np.testing.assert_array_equal(weak[v.name], base[v.name], err_msg=v.name)
+    assert (weak["days_survived"] != base["days_survived"]).mean() > 0.3
+    assert (weak["shadow_hours"] != base["shadow_hours"]).mean() > 0.3 and (base["shadow_hours"] > 0).mean() > 0.3
+    params = {k: engine._as_param(v, jnp.float64) for k, v in spec.params}
+    inputs = {v.name: jnp.asarray(base[v.name]) for v in spec.variables}
+    # Parameters passed in, as the engine does: closed over as constants, they would let XLA round the fractions'
+    # division otherwise (by the last bit).
+    night_survival = jax.jit(jax.vmap(lambda i, p: ns.simulate(p, i, None), in_axes=(0, None)))
+    site = jax.device_get(night_survival(inputs, params))
+    for name in ("longest_darkness_h", "sunlit_fraction", "earth_visible_fraction"):
+        np.testing.assert_array_equal(weak[name], base[name], err_msg=name)
+        np.testing.assert_array_equal(site[name], base[name], err_msg=name)
 
 
 def test_component_failures_and_fatigue_end_missions_with_their_own_codes():

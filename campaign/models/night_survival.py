@@ -18,6 +18,10 @@ inverse trigonometric function off the per-step path.
 
 Time loop: the environment of a block of ``BLOCK_STEPS`` steps is computed at once (vectorised over the block,
 off the sequential path), then :func:`campaign.models.power_thermal.step` runs over the block in a ``lax.scan``.
+Beside the rover's state, the loop tallies the landing site's light (:class:`SiteLight`) at every step of the
+planned stay, whatever happens to the rover: the longest darkness and the sunlit and Earth-visible fractions are
+properties of the site and the landing date, and a tally that stopped with the rover would make them look driven
+by the rover's design (a rover that freezes early "sees" a short darkness).
 
 Assumptions (stated, not hidden): the landed position changes the site geometry negligibly (100 m is 0.003 deg of
 selenographic arc) and acts through the horizon: the horizon rises by ``horizon_gradient_deg_per_km`` per km from
@@ -28,6 +32,7 @@ its radiating hemisphere and 3 K sky over the rest. The array turns towards the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -151,15 +156,18 @@ OUTPUTS = (
     Output("landing_distance_m", Kind.FLOAT, "m", "Landed distance from the surveyed site"),
     Output("nights_survived", Kind.INT, "1", "Darkness periods of 24 h or more survived"),
     Output("had_night", Kind.BOOL, "", "At least one darkness period of 24 h or more occurred"),
-    Output("longest_darkness_h", Kind.FLOAT, "h", "Longest darkness (<1% of the solar disk visible) endured"),
+    Output("longest_darkness_h", Kind.FLOAT, "h", "Longest darkness (<1% of the solar disk visible) over the "
+           "planned stay, at the landing site, whatever happens to the rover"),
     Output("worst_night_energy_margin_wh", Kind.FLOAT, "Wh",
            "Lowest battery energy above its floor, net of unserved demand, over the worst night", valid_when="had_night"),
     Output("min_soc", Kind.FLOAT, "1", "Lowest battery state of charge"),
     Output("min_box_temp_k", Kind.FLOAT, "K", "Lowest box temperature"),
     Output("max_box_temp_k", Kind.FLOAT, "K", "Highest box temperature"),
     Output("thermal_cycles", Kind.INT, "1", "Box thermal cycles (swings of cycle_amplitude_k above the set point)"),
-    Output("sunlit_fraction", Kind.FLOAT, "1", "Fraction of the time alive with most of the solar disk visible"),
-    Output("earth_visible_fraction", Kind.FLOAT, "1", "Fraction of the time alive with the Earth above the horizon"),
+    Output("sunlit_fraction", Kind.FLOAT, "1", "Fraction of the planned stay with most of the solar disk visible, "
+           "at the landing site, whatever happens to the rover"),
+    Output("earth_visible_fraction", Kind.FLOAT, "1", "Fraction of the planned stay with the Earth above the horizon, "
+           "at the landing site, whatever happens to the rover"),
     Output("energy_generated_kwh", Kind.FLOAT, "kWh", "Array energy put to use"),
     Output("heater_energy_kwh", Kind.FLOAT, "kWh", "Energy spent on the box heater"),
 )
@@ -304,13 +312,42 @@ def rover_parameters(params, inputs) -> dict:
     return p
 
 
+class SiteLight(NamedTuple):
+    """The landing site's light over the planned stay (scalars, hours), tallied at every step of it whatever
+    happens to the rover: from the environment of the landed position (its horizon included), before anything the
+    rover does changes its own light (a shadowed stretch of its route, :mod:`campaign.models.surface`)."""
+
+    dark_h: jnp.ndarray  # length of the current darkness (0 in light)
+    longest_dark_h: jnp.ndarray
+    sunlit_h: jnp.ndarray
+    earth_h: jnp.ndarray
+
+
+def site_light_init(dtype) -> SiteLight:
+    """No light tallied yet: at landing."""
+    z = jnp.zeros((), dtype)
+    return SiteLight(dark_h=z, longest_dark_h=z, sunlit_h=z, earth_h=z)
+
+
+def site_light_step(light: SiteLight, env: pt.Env, dt_h) -> SiteLight:
+    """``light`` after one step of ``dt_h`` hours in the site's environment ``env``. Darkness and sunlight are
+    decided as the rover's power model decides them (less than :data:`~campaign.models.power_thermal.DARK_DISK_FRACTION`
+    of the solar disk visible; more than half of it), so that for a rover alive throughout they are its own."""
+    dark_h = jnp.where(env.disk_fraction < pt.DARK_DISK_FRACTION, light.dark_h + dt_h, 0.0)
+    return SiteLight(dark_h=dark_h, longest_dark_h=jnp.maximum(light.longest_dark_h, dark_h),
+                     sunlit_h=light.sunlit_h + jnp.where(env.disk_fraction > 0.5, dt_h, 0.0),
+                     earth_h=light.earth_h + jnp.where(env.earth_visible, dt_h, 0.0))
+
+
 def run_steps(params, inputs, step_fn, carry, record: bool = False):
     """Run ``carry = step_fn(carry, env, step_index)`` over the surface mission's steps, the environment of a
     block of :data:`BLOCK_STEPS` steps computed at once (vectorised, off the sequential path) and the steps of
-    the block then taken one after the other in a ``lax.scan``.
+    the block then taken one after the other in a ``lax.scan``. ``env`` is the landing site's environment; the
+    loop tallies its :class:`SiteLight` at every step, beside ``carry`` and whatever ``step_fn`` does with it.
 
-    With ``record``, ``step_fn`` returns ``(carry, y)`` and the ``y`` of every step are returned too, stacked
-    along a leading axis of the mission's steps (for tests and diagnostics)."""
+    Returns ``(carry, light)``, the final carry and the site's :class:`SiteLight`. With ``record``,
+    ``step_fn`` returns ``(carry, y)`` and the ``y`` of every step are returned too, ``(carry, light, ys)``,
+    stacked along a leading axis of the mission's steps (for tests and diagnostics)."""
     dt_h = params["surface.step_hours"]
     shift = horizon_shift_deg(params, inputs)
     landing = landing_position(params, inputs)
@@ -318,7 +355,10 @@ def run_steps(params, inputs, step_fn, carry, record: bool = False):
 
     def one(c, xs):
         env, i = xs
-        return step_fn(c, env, i) if record else (step_fn(c, env, i), None)
+        c, light = c
+        light = site_light_step(light, env, dt_h)
+        c, y = step_fn(c, env, i) if record else (step_fn(c, env, i), None)
+        return (c, light), y
 
     def advance(c, step_index):
         env = environment_at(table, shift, *step_position(landing, step_index, dt_h / TABLE_STEP_HOURS, table.shape[0]))
@@ -326,6 +366,7 @@ def run_steps(params, inputs, step_fn, carry, record: bool = False):
 
     step_index = params["surface.step_index"]
     whole = step_index.shape[0] // BLOCK_STEPS * BLOCK_STEPS
+    carry = (carry, site_light_init(inputs["surface.landing_time_frac"].dtype))
     ys = []
     if whole:
         carry, y = jax.lax.scan(advance, carry, step_index[:whole].reshape(-1, BLOCK_STEPS))
@@ -335,14 +376,15 @@ def run_steps(params, inputs, step_fn, carry, record: bool = False):
         ys.append(y)
     if not record:
         return carry
-    return carry, jax.tree.map(lambda *a: jnp.concatenate(a), *ys)
+    return (*carry, jax.tree.map(lambda *a: jnp.concatenate(a), *ys))
 
 
-def survival_outputs(params, inputs, s: pt.State) -> dict:
-    """The outputs of :data:`OUTPUTS` from the final power/thermal state, with ``outcome``."""
+def survival_outputs(params, inputs, s: pt.State, light: SiteLight) -> dict:
+    """The outputs of :data:`OUTPUTS` from the final power/thermal state and the site's light, with ``outcome``."""
     dt_h = params["surface.step_hours"]
     steps = params["surface.step_index"].shape[0]
     alive_hours = jnp.where(s.alive, steps, s.death_step) * dt_h
+    stay_hours = jnp.maximum(steps * dt_h, dt_h)
     had_night = jnp.isfinite(s.worst_night_margin_wh)
     outcome = jnp.where(s.alive, Outcome.SUCCESS, s.cause).astype(jnp.int16)
     return {
@@ -354,14 +396,14 @@ def survival_outputs(params, inputs, s: pt.State) -> dict:
         "landing_distance_m": jnp.hypot(inputs["site.landing_offset_east_m"], inputs["site.landing_offset_north_m"]),
         "nights_survived": s.nights_survived,
         "had_night": had_night,
-        "longest_darkness_h": s.longest_dark_h,
+        "longest_darkness_h": light.longest_dark_h,
         "worst_night_energy_margin_wh": jnp.where(had_night, s.worst_night_margin_wh, 0.0),
         "min_soc": s.min_soc,
         "min_box_temp_k": s.min_temp_k,
         "max_box_temp_k": s.max_temp_k,
         "thermal_cycles": s.thermal_cycles,
-        "sunlit_fraction": s.sunlit_hours / jnp.maximum(alive_hours, dt_h),
-        "earth_visible_fraction": s.earth_hours / jnp.maximum(alive_hours, dt_h),
+        "sunlit_fraction": light.sunlit_h / stay_hours,
+        "earth_visible_fraction": light.earth_h / stay_hours,
         "energy_generated_kwh": s.generated_wh / 1000.0,
         "heater_energy_kwh": s.heater_wh / 1000.0,
     }
@@ -372,9 +414,9 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
     del key  # every random quantity of this model is a sampled input
     p = rover_parameters(params, inputs)
     dt_h = params["surface.step_hours"]
-    s = run_steps(params, inputs, lambda st, env, _: pt.step(p, st, env, dt_h),
-                  pt.init(p, inputs["surface.landing_time_frac"].dtype))
-    return survival_outputs(params, inputs, s)
+    s, light = run_steps(params, inputs, lambda st, env, _: pt.step(p, st, env, dt_h),
+                         pt.init(p, inputs["surface.landing_time_frac"].dtype))
+    return survival_outputs(params, inputs, s, light)
 
 
 MODEL = MissionModel(

@@ -14,8 +14,10 @@ it sees. The radiator term is linearised about the step's start temperature, and
 heater is sized in closed form to end the step at its set point, within its maximum power.
 
 Survival: the box below its survival temperature ends the mission (cause: the battery was exhausted, or the
-heater could not keep up); above its maximum temperature too. Darkness periods (less than 1% of the solar disk
-visible), their length and the battery margin through each, and thermal cycles are tracked.
+heater could not keep up); above its maximum temperature too. The rover's darkness periods (less than 1% of the
+solar disk visible on its array), the nights among them and the battery margin through each, and thermal cycles are
+tracked. Like every field of the state, they stop when the rover dies: the light of the landing site over the
+whole planned stay is tallied apart (:class:`campaign.models.night_survival.SiteLight`).
 """
 
 from __future__ import annotations
@@ -51,16 +53,13 @@ class State(NamedTuple):
     min_soc: jnp.ndarray
     min_temp_k: jnp.ndarray
     max_temp_k: jnp.ndarray
-    dark_hours: jnp.ndarray
-    longest_dark_h: jnp.ndarray
+    dark_hours: jnp.ndarray  # length of the rover's current darkness (0 in light)
     nights_survived: jnp.ndarray
     night_margin_wh: jnp.ndarray  # lowest (energy above floor - unserved demand) in the current darkness
     worst_night_margin_wh: jnp.ndarray
     night_unserved_wh: jnp.ndarray
     cycle_armed: jnp.ndarray
     thermal_cycles: jnp.ndarray
-    sunlit_hours: jnp.ndarray
-    earth_hours: jnp.ndarray
     # Cumulative bookkeeping (Wh electrical, J thermal) for conservation checks and reports.
     generated_wh: jnp.ndarray  # array output put to use (loads, heater, charging)
     curtailed_wh: jnp.ndarray  # array output with nowhere to go (battery full)
@@ -86,10 +85,10 @@ def init(p, dtype) -> State:
     return State(step=i, energy_wh=e0, temp_k=p["heater_setpoint_k"] + z, alive=jnp.array(True),
                  death_step=i, cause=jnp.zeros((), jnp.int16), min_soc=p["soc_initial"] + z,
                  min_temp_k=p["heater_setpoint_k"] + z, max_temp_k=p["heater_setpoint_k"] + z, dark_hours=z,
-                 longest_dark_h=z, nights_survived=i, night_margin_wh=z + jnp.inf, worst_night_margin_wh=z + jnp.inf,
-                 night_unserved_wh=z, cycle_armed=jnp.array(False), thermal_cycles=i, sunlit_hours=z,
-                 earth_hours=z, generated_wh=z, curtailed_wh=z, load_wh=z, heater_wh=z, battery_loss_wh=z,
-                 unserved_wh=z, heat_in_j=z, heat_out_j=z, load_served=jnp.array(True))
+                 nights_survived=i, night_margin_wh=z + jnp.inf, worst_night_margin_wh=z + jnp.inf,
+                 night_unserved_wh=z, cycle_armed=jnp.array(False), thermal_cycles=i, generated_wh=z,
+                 curtailed_wh=z, load_wh=z, heater_wh=z, battery_loss_wh=z, unserved_wh=z, heat_in_j=z, heat_out_j=z,
+                 load_served=jnp.array(True))
 
 
 def radiator_emissivity(p, temp_k):
@@ -210,12 +209,9 @@ def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
         death_step=jnp.where(dies, s.step + 1, s.death_step), cause=jnp.where(dies, cause, s.cause),
         min_soc=jnp.minimum(s.min_soc, energy / cap), min_temp_k=jnp.minimum(s.min_temp_k, temp),
         max_temp_k=jnp.maximum(s.max_temp_k, temp), dark_hours=dark_hours,
-        longest_dark_h=jnp.maximum(s.longest_dark_h, dark_hours),
         nights_survived=s.nights_survived + (night_ended & ~dies).astype(jnp.int32), night_margin_wh=night_margin,
         worst_night_margin_wh=worst_margin, night_unserved_wh=night_unserved, cycle_armed=armed,
         thermal_cycles=s.thermal_cycles + completes_cycle.astype(jnp.int32),
-        sunlit_hours=s.sunlit_hours + jnp.where(sunlit, dt_h, 0.0),
-        earth_hours=s.earth_hours + jnp.where(env.earth_visible, dt_h, 0.0),
         generated_wh=s.generated_wh + generated, curtailed_wh=s.curtailed_wh + curtailed,
         load_wh=s.load_wh + load_w * dt_h, heater_wh=s.heater_wh + heater_w * dt_h,
         battery_loss_wh=s.battery_loss_wh + (used_for_charge_wh - charge_wh)

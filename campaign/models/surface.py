@@ -28,6 +28,10 @@ The mode sets the electrical demand (idle plus the activity's load, plus communi
 hibernation load otherwise) for :func:`campaign.models.power_thermal.step`; an activity advances only in a step
 whose load was served. The rover dies of cold, heat, a component failure (exponential in time) or thermal
 fatigue (when its thermal cycles reach a log-normal number of cycles to failure).
+
+The longest darkness and the sunlit and Earth-visible fractions are those of the landing site over the planned
+stay (:class:`campaign.models.night_survival.SiteLight`), as in the night-survival model: a shadowed stretch darkens
+the rover, not the site, and the site's light goes on when the rover dies.
 """
 
 from __future__ import annotations
@@ -422,13 +426,15 @@ def _run(params, inputs, key, record: bool):
         params, inputs, plan = as_dtype((dict(params), dict(inputs), plan), loop)
     step, p = make_step(params, inputs, plan, record)
     init = (pt.init(p, inputs["surface.landing_time_frac"].dtype), init_ops(plan))
-    carry = ns.run_steps(params, inputs, step, init, record=record)
-    return as_dtype(carry, dtype), plan
+    # The loop tallies the landing site's light from the environment it hands the step, before the step puts
+    # the rover in a shadowed stretch of its route: the site's, not the rover's.
+    result = ns.run_steps(params, inputs, step, init, record=record)
+    return as_dtype(result, dtype), plan
 
 
-def outputs(params, inputs, ps: pt.State, op: Ops) -> dict:
-    """The outputs of :data:`OUTPUTS` from the final state, with ``outcome``."""
-    out = ns.survival_outputs(params, inputs, ps)
+def outputs(params, inputs, ps: pt.State, op: Ops, light: ns.SiteLight) -> dict:
+    """The outputs of :data:`OUTPUTS` from the final state and the landing site's light, with ``outcome``."""
+    out = ns.survival_outputs(params, inputs, ps, light)
     s = section_params(params, "science")
     last = params["plan.legs_km"].shape[0] - 1
     drilled = op.attempts > 0
@@ -460,14 +466,14 @@ def outputs(params, inputs, ps: pt.State, op: Ops) -> dict:
 
 def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
     """Simulate the surface mission of one deployed rover (scalars in, scalars out)."""
-    ((ps, op), _plan) = _run(params, inputs, key, record=False)
-    return outputs(params, inputs, ps, op)
+    ((ps, op), light), _plan = _run(params, inputs, key, record=False)
+    return outputs(params, inputs, ps, op, light)
 
 
 def trajectory(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array):
     """The surface mission with every step recorded: ``(outputs, Record of arrays (steps,), Plan)``."""
-    ((ps, op), rec), plan = _run(params, inputs, key, record=True)
-    return outputs(params, inputs, ps, op), rec, plan
+    ((ps, op), light, rec), plan = _run(params, inputs, key, record=True)
+    return outputs(params, inputs, ps, op, light), rec, plan
 
 
 MODEL = MissionModel(
