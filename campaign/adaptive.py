@@ -23,7 +23,7 @@ import numpy as np
 from .analysis.sequential import SEQUENCE, ConfidenceSequence, unit_means
 
 ALPHA = 0.05  # 95% intervals, as everywhere in the summary
-SHARDS_AT_CAP = 128  # automatic shard size: about this many shards at run.samples (assumed: fine enough looks,
+SHARDS_AT_CAP = 512  # automatic shard size: about this many shards at run.samples (assumed: fine enough looks,
 #                      few enough files)
 
 

@@ -49,7 +49,7 @@ def write_report(path: str | Path, summary: Mapping | None = None, out_dir: str 
     started = time.perf_counter()
     res = Results.load(path)
     root = Location.of(path)
-    out = Location.of(out_dir) if out_dir else root
+    out = Location.of(out_dir) if out_dir else root if root.is_dir() else root.parent
     base = dict(summary) if summary is not None else {"run": _run_section(res, root), **analysis.summarize(res)}
     full = {**base, **analysis.analyse(res)}
     written, skipped = {}, {}
@@ -689,13 +689,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m campaign.report", description=(
         "Write summary.json, report.md and plots/*.png for a campaign run directory, or for a sweep directory "
         "(the union of its runs plus the trade study)."))
-    parser.add_argument("path", help="run directory (holds samples/) or sweep directory, a path or a URI")
-    parser.add_argument("--out", default=None, help="where to write, a path or a URI (default: PATH)")
+    parser.add_argument("path", help="run directory (holds samples/), sweep directory, or a Parquet file or directory "
+                                     "with the campaign's column metadata; a path or a URI")
+    parser.add_argument("--out", default=None, help="where to write, a path or a URI (default: PATH, or the folder "
+                                                    "of a Parquet file)")
     parser.add_argument("--no-plots", action="store_true", help="statistics and report.md only")
     args = parser.parse_args(argv)
     try:
-        analysis.run_dirs(args.path)
-    except FileNotFoundError as e:
+        analysis.Results.load(args.path)  # fails early, with the reason, on a missing or role-less dataset
+    except (FileNotFoundError, analysis.MetadataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     write_report(args.path, out_dir=args.out, plots=not args.no_plots)

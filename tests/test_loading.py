@@ -86,3 +86,15 @@ def test_a_campaign_whose_output_is_a_file_uri_completes_with_summary_and_report
     summary = json.loads((run / "summary.json").read_text())
     assert summary["missions"] == 20000 and summary["phases"]["launch_ok"]["interval"] == analysis.KORN_GRAUBARD
     assert (run / "report.md").is_file() and (run / "manifest.json").is_file() and summary["report"]["plots"]
+
+
+def test_the_report_command_names_a_dataset_without_roles_and_reports_a_parquet_file(tmp_path, capsys):
+    plain = _plain_parquet(tmp_path / "export.parquet")
+    assert report.main([str(plain)]) == 2
+    assert "no column roles" in capsys.readouterr().err
+    run = synthetic.write_run(tmp_path / "run", n=1000, seed=4)
+    part = run / "samples" / "part-00000.parquet"  # one shard file alone: its metadata carries the roles
+    assert report.main([str(part), "--no-plots"]) == 0
+    written = json.loads((part.parent / "summary.json").read_text())
+    assert written["missions"] == 500 and "launch_ok" in written["phases"]
+    assert Results.load(run).n == 1000  # the report written beside the shards is not read as data

@@ -65,6 +65,10 @@ class Location:
         return posixpath.basename(self.path)
 
     @property
+    def parent(self) -> Location:
+        return Location(self.fs, posixpath.dirname(self.path), self.uri.rsplit("/", 1)[0])
+
+    @property
     def local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
 
@@ -116,8 +120,18 @@ def run_dirs(path: object, filesystem: pafs.FileSystem | None = None) -> list[Lo
 
 
 def _parquet(where: Location) -> ds.Dataset:
-    return ds.dataset(where.path, format="parquet", filesystem=where.fs,
-                      exclude_invalid_files=False, ignore_prefixes=[".", "_"])
+    """The Parquet dataset at a file or a directory. In a directory, the ``*.parquet`` files below it (a report
+    or a note written beside them is not data), or every file when none is so named; hidden files (``.``, ``_``:
+    writes in progress) never."""
+    if not where.is_dir():
+        return ds.dataset(where.path, format="parquet", filesystem=where.fs)
+    infos = where.fs.get_file_info(pafs.FileSelector(where.path, recursive=True))
+    hidden = lambda path: any(part.startswith((".", "_")) for part in posixpath.relpath(path, where.path).split("/"))  # noqa: E731
+    files = sorted(i.path for i in infos if i.type == pafs.FileType.File and not hidden(i.path))
+    named = [f for f in files if f.endswith(".parquet")]
+    if not (named or files):
+        raise FileNotFoundError(f"{where} holds no Parquet files")
+    return ds.dataset(named or files, format="parquet", filesystem=where.fs)
 
 
 def _flatten(d: Mapping, prefix: str = "") -> dict:
