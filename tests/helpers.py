@@ -46,6 +46,21 @@ def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Completed
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def kill_mid_run(args: tuple[str, ...], cwd: Path, samples: Path, shards: int, limit_s: float = 240) -> None:
+    """Start ``python -m campaign ARGS`` in ``cwd`` and SIGKILL it (driver and Ray processes) as soon as
+    ``samples`` holds ``shards`` shard files (or after ``limit_s``, or when it ends by itself)."""
+    proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=cwd, env=cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and proc.poll() is None:
+            if samples.exists() and len(list(samples.glob("part-*.parquet"))) >= shards:
+                break
+            time.sleep(0.05)
+    finally:
+        kill_group(proc)
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """Kill a process started with ``start_new_session=True`` and everything in its group (Ray's daemons
     share the driver's group and outlive a killed driver otherwise)."""

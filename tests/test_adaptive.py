@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
 from campaign import adaptive
 from campaign.analysis import intervals
-from campaign.analysis.sequential import SEQUENCE, ConfidenceSequence, confidence_sequence, sequence_by_shards
+from campaign.analysis.sequential import (
+    SEQUENCE,
+    ConfidenceSequence,
+    confidence_sequence,
+    sequence_by_shards,
+)
 from campaign.config import ConfigError
-from tests.helpers import cli_env, compose, kill_group, read_run, run_cli
+from tests.helpers import compose, kill_mid_run, read_run, run_cli
 
 CAMPAIGNS = 1000
 
@@ -153,18 +156,7 @@ def test_an_adaptive_campaign_stops_at_the_same_look_with_one_and_two_workers(tm
 @pytest.mark.slow
 def test_a_killed_adaptive_campaign_resumes_to_the_identical_result(tmp_path):
     args = (*ADAPTIVE[:-2], "run.stop.halfwidth=0.01", "run.seed=6", "cluster.num_cpus=1")
-    proc = subprocess.Popen([sys.executable, "-m", "campaign", *args, "run.output_dir=run"], cwd=tmp_path,
-                            env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    samples = tmp_path / "run" / "samples"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if samples.exists() and len(list(samples.glob("part-*.parquet"))) >= 3:
-                break
-            time.sleep(0.05)
-    finally:
-        kill_group(proc)
+    kill_mid_run((*args, "run.output_dir=run"), tmp_path, tmp_path / "run" / "samples", shards=3)
     assert not (tmp_path / "run" / "manifest.json").exists(), "the run finished before it could be killed"
     _run(tmp_path, *args, "run.output_dir=run", "run.resume=true")
     _run(tmp_path, *args, "run.output_dir=whole")

@@ -10,15 +10,18 @@ import json
 import re
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import EXPERIMENTS, cli_env, kill_group, read_run, run_cli
+from tests.helpers import (
+    EXPERIMENTS,
+    kill_mid_run,
+    read_run,
+    run_cli,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -128,17 +131,8 @@ def test_sweep_runs_one_campaign_per_value_on_common_random_numbers(tmp_path):
 def test_killed_run_resumes_without_duplicates_and_equals_an_uninterrupted_run(tmp_path):
     args = ("+experiment=launch", "run.samples=400000", "run.seed=3", "run.shard_size=2048", "cluster.num_cpus=1",
             "run.output_dir=run")
-    proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=tmp_path, env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     samples = tmp_path / "run" / "samples"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if samples.exists() and len(list(samples.glob("part-*.parquet"))) >= 5:
-                break
-            time.sleep(0.05)
-    finally:
-        kill_group(proc)  # SIGKILL the driver and its Ray processes mid-run
+    kill_mid_run(args, tmp_path, samples, shards=5)  # SIGKILL the driver and its Ray processes mid-run
     assert not (tmp_path / "run" / "manifest.json").exists(), "the run finished before it could be killed"
     written = sorted(samples.glob("part-*.parquet"))
     assert 5 <= len(written) < 196
