@@ -130,7 +130,8 @@ def _parquet(where: Location) -> ds.Dataset:
     files = sorted(i.path for i in infos if i.type == pafs.FileType.File and not hidden(i.path))
     named = [f for f in files if f.endswith(".parquet")]
     if not (named or files):
-        raise FileNotFoundError(f"{where} holds no Parquet files")
+        raise FileNotFoundError(f"{where} holds no results: no samples/, no run directories with samples/, no "
+                                "Parquet files")
     return ds.dataset(named or files, format="parquet", filesystem=where.fs)
 
 
