@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .intervals import cluster_sums, clustered_proportion, epistemic_band
+from .intervals import cluster_sums, clustered_proportion, epistemic_band, epistemic_variance
 from .loading import Results
 from .sensitivity import _anova_between, _bin_labels, default_bins
 
@@ -48,8 +48,7 @@ def epistemic_spread(flag: np.ndarray, outer: np.ndarray, clusters: np.ndarray |
 
 def _shares(p: np.ndarray, m: float, thetas: np.ndarray, bins: int) -> tuple[np.ndarray, float]:
     """Point estimates of :func:`variance_shares` (shape (J,)) and the epistemic variance they divide."""
-    mu = float(p.mean())
-    total = (float(np.var(p, ddof=1)) - mu * (1 - mu) / m) / (1 - 1 / m) if m > 1 else float(np.var(p, ddof=1))
+    total = epistemic_variance(p, m) if m > 1 else float(np.var(p, ddof=1))
     out = np.full(thetas.shape[1], math.nan)
     if total <= 0:
         return out, total

@@ -30,7 +30,7 @@ from scipy import stats
 Z95 = 1.959963984540054  # standard-normal quantile at 0.975
 WILSON = "wilson"
 KORN_GRAUBARD = "korn-graubard (clustered by epistemic draw)"
-KORN_GRAUBARD_BLOCKS = "korn-graubard (clustered by Saltelli block)"  # the same interval over a Saltelli design's blocks
+KORN_GRAUBARD_BLOCKS = "korn-graubard (clustered by Saltelli block)"  # over a Saltelli design's blocks
 FEW_DRAWS = 50  # below this many epistemic draws the clustered interval can undercover at small P (tested)
 
 
@@ -143,14 +143,22 @@ def clustered_proportion(flag: np.ndarray, clusters: np.ndarray, among: np.ndarr
             "design_effect": kg["design_effect"]}
 
 
+def epistemic_variance(p: np.ndarray, size: float) -> float:
+    """The variance of the true P across states of knowledge, from the draws' estimates ``p`` (shape (K,)) of
+    ``size`` missions each, their binomial noise removed by moments (Kleinman 1973):
+    ``Var(p_hat) = s2 (1 - 1/m) + mu (1 - mu) / m``, so ``s2 = (Var(p_hat) - mu (1 - mu) / m) / (1 - 1/m)``.
+    May come out negative (no spread beyond the noise, up to sampling error); needs ``size`` >= 2."""
+    mu = float(np.mean(p))
+    return (float(np.var(p, ddof=1)) - mu * (1 - mu) / size) / (1 - 1 / size)
+
+
 def epistemic_band(y: np.ndarray, m: np.ndarray, low: float = 0.05, high: float = 0.95) -> dict:
     """The ``low``-``high`` quantiles of P across states of knowledge, from the successes ``y`` and missions
     ``m`` of each epistemic draw (shape (K,)).
 
-    Each draw's estimate ``y_k / m_k`` carries binomial noise on top of the draw's true P. By moments
-    (Kleinman 1973): ``Var(p_hat) = s2 (1 - 1/m) + mu (1 - mu) / m`` for the mean ``mu`` and the variance ``s2``
-    of the true P, so ``s2 = (Var(p_hat) - mu (1 - mu) / m) / (1 - 1 / m)`` (``m`` the median draw size); the
-    band is the quantiles of the beta distribution of that mean and variance. ``s2 <= 0`` (no spread beyond
+    Each draw's estimate ``y_k / m_k`` carries binomial noise on top of the draw's true P; the variance ``s2`` of
+    the true P is :func:`epistemic_variance` (``m`` the median draw size), and the band is the quantiles of the
+    beta distribution of the draws' mean ``mu`` and that variance. ``s2 <= 0`` (no spread beyond
     the noise) gives a band of zero width at ``mu``; one mission per draw cannot separate the two (``band``
     None, with a ``note``). Returns ``{"band": [lo, hi] | None, "sd": sqrt(s2), "draws", "missions_per_draw",
     "method"}``.
@@ -164,9 +172,8 @@ def epistemic_band(y: np.ndarray, m: np.ndarray, low: float = 0.05, high: float 
                        "from the missions' own noise (raise run.inner_samples)" if size < 2 else
                        "fewer than 3 epistemic draws")
         return out
-    p = y / m
     mu = float(y.sum() / m.sum())
-    s2 = (float(np.var(p, ddof=1)) - mu * (1 - mu) / size) / (1 - 1 / size)
+    s2 = epistemic_variance(y / m, size)
     if mu in (0.0, 1.0) or s2 <= 0:
         out |= {"band": [mu, mu], "sd": 0.0}
         return out
