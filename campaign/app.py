@@ -114,9 +114,9 @@ def _controller(config: CampaignConfig, unit: int, shard_size: int):
     return Controller(flags, unit, shard_size, config.run.stop.halfwidth, config.run.samples)
 
 
-def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunResult:
+def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report: bool = True) -> RunResult:
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` (a path or a URI) and return its
-    summary. With ``run.stop.halfwidth`` the campaign stops at the first look where every named probability is
+    summary (``report``: also write report.md and the plots; a design search's candidates do not). With ``run.stop.halfwidth`` the campaign stops at the first look where every named probability is
     precise enough (:mod:`campaign.adaptive`), ``run.samples`` being the cap."""
     if config.cluster.mode == "local" and not os.environ.get("RAY_ADDRESS"):
         # An embedded Ray must never listen beyond loopback, whatever the environment says; Ray reads this
@@ -171,8 +171,12 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print) -> RunR
     summary = {"run": {k: provenance[k] for k in ("model", "samples", "seed", "sampler", "precision",
                                                    "code_revision")} | {"name": config.run.name},
                **analysis.summarize(analysis.Results.load(rs.location))}
+    if config.mass is not None:
+        summary["mass"] = config.mass.breakdown(dict(config.params))
     rs.write_summary(summary)
     log(analysis.format_summary(summary))
+    if not report:
+        return RunResult(rs.root, summary, len(todo), len(done))
     try:  # adds the report's sections to summary.json, writes report.md and plots/
         summary = report.write_report(rs.location, summary, log=log)
     except Exception as e:  # the run is complete and valid: a failed report must not lose it
@@ -256,7 +260,8 @@ def latest_run_dir(name: str, root: Path = RESULTS_DIR) -> Path:
     if isinstance(parent, str):
         raise ConfigError([("run.output_dir", f"run.resume=true needs the run directory when results go to a "
                                               f"URI ({parent})")])
-    runs = sorted(p for p in parent.glob("*") if (p / "run.json").exists() and not (p / "manifest.json").exists())
+    runs = sorted(p for p in parent.glob("*") if (p / "run.json").exists() and not (p / "manifest.json").exists()
+                  or (p / "design.json").exists() and not (p / "summary.json").exists())  # a design search
     if not runs:
         raise ConfigError([("run.output_dir", f"run.resume=true needs the run directory: no incomplete run "
                                               f"of '{name}' under {parent}")])
@@ -311,11 +316,16 @@ def run_from_hydra(cfg: DictConfig) -> None:
 
     if job_dir and Path(job_dir).resolve() != run_dir:
         _remove_if_empty(job_dir)  # the directory Hydra made here is not where this job writes
+    from .design import DesignError, run_design
+
     try:
-        run_campaign(config, run_dir)
+        if config.design is not None:
+            run_design(config, str(run_dir))
+        else:
+            run_campaign(config, run_dir)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (ShardError, StoreError) as e:
+    except (ShardError, StoreError, DesignError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -21,6 +21,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .distributions import ALL_PARAMETER_NAMES, PARAMETERS, DistKind, Level, check, support, theta_of
 from .engine import CampaignSpec
+from .mass import MassModel
 from .models import MODELS, MissionModel, Section
 from .sampling import SamplerKind, Variable, saltelli_design, saltelli_layout
 
@@ -135,12 +136,53 @@ class ClusterSchema:
     direct_write: bool = False
 
 
+class Direction(enum.Enum):
+    increasing = "increasing"  # more of the lever never lowers P(goal): the smallest value that reaches it
+    decreasing = "decreasing"  # less of the lever never lowers P(goal): the largest value that reaches it
+
+
+@dataclass
+class DesignMapSchema:
+    variable: Optional[str] = None
+    values: List[Any] = field(default_factory=list)
+
+
+@dataclass
+class DesignSchema:
+    variable: Optional[str] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    values: List[Any] = field(default_factory=list)
+    direction: Direction = Direction.increasing
+    goal: Optional[str] = None
+    target: float = MISSING
+    confidence: float = MISSING
+    resolution: Optional[float] = None
+    grid: int = MISSING
+    max_candidates: int = MISSING
+    map: DesignMapSchema = field(default_factory=DesignMapSchema)
+
+
+@dataclass
+class MassSchema:
+    limit_kg: float = MISSING
+    other_kg: float = MISSING
+    battery_wh_per_kg: float = MISSING
+    array_kg_per_m2: float = MISSING
+    deck_height_m: float = MISSING
+    tower_kg_per_m: float = MISSING
+    insulation_kg_w_per_k: float = MISSING
+    radiator_kg_per_m2: float = MISSING
+
+
 @dataclass
 class CampaignSchema:
     run: RunSchema = field(default_factory=RunSchema)
     sampler: SamplerSchema = field(default_factory=SamplerSchema)
     cluster: ClusterSchema = field(default_factory=ClusterSchema)
     mission: Any = field(default_factory=MissionSchema)
+    design: DesignSchema = field(default_factory=DesignSchema)
+    mass: MassSchema = field(default_factory=MassSchema)
 
 
 def register_configs() -> None:
@@ -196,6 +238,32 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class DesignSettings:
+    """``design``: find the value of ``variable`` for which P(``goal``) reaches ``target`` at ``confidence``
+    (:mod:`campaign.design`). ``values``: evaluate these candidates instead of searching ``[low, high]``;
+    ``map_variable`` / ``map_values``: repeat the search for each value of a second lever (a two-lever map)."""
+
+    variable: str
+    low: float | None
+    high: float | None
+    values: tuple
+    direction: str
+    goal: str
+    target: float
+    confidence: float
+    resolution: float | None
+    grid: int
+    max_candidates: int
+    map_variable: str | None = None
+    map_values: tuple = ()
+
+    @property
+    def searches(self) -> bool:
+        """A search over ``[low, high]`` (rather than a list of candidates)."""
+        return not self.values
+
+
+@dataclass(frozen=True)
 class CampaignConfig:
     """A validated campaign: plain values only (every interpolation resolved on the driver)."""
 
@@ -207,6 +275,8 @@ class CampaignConfig:
     variables: tuple[Variable, ...]
     resolved: dict = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()  # harmless oddities worth telling the user (printed before the run)
+    design: DesignSettings | None = None  # a design search (campaign.design) rather than one campaign
+    mass: MassModel | None = None  # the rover's mass model (None for a model without a rover)
 
     @property
     def has_epistemic(self) -> bool:
@@ -304,6 +374,86 @@ def _load_section(section: Section, node: dict, problems: list, notes: list) -> 
     return params, variables
 
 
+DESIGN_STEPS = 64  # default design.resolution: (high - low) / 64 (assumed: ~1.5% of the range, six halvings)
+SITE = "site"  # design.variable for the landing site: candidates are conf/site/ names
+
+
+def _lever(key: str, name: str | None, model: MissionModel, params: dict, numeric: bool, problems: list) -> bool:
+    """Check a design lever ``name`` (``site`` or ``mission.<section>.<param>``); ``numeric``: it must be a
+    number to search over. Returns whether it is valid."""
+    if name == SITE:
+        if numeric:
+            problems.append((key, "site is categorical: give the candidates in design.values, not low/high"))
+        return not numeric
+    section_param = name[len("mission."):] if name and name.startswith("mission.") else None
+    if section_param not in params:
+        levers = ", ".join(f"mission.{k}" for k, v in params.items() if isinstance(v, float))
+        problems.append((key, f"{name!r} is not a design value of model '{model.name}' (site, or one of: "
+                              f"{levers})"))
+        return False
+    if numeric and not isinstance(params[section_param], float):
+        problems.append((key, f"{name} is not a number: give its candidates in design.values"))
+        return False
+    return True
+
+
+def _load_design(node: dict, model: MissionModel, params: dict, run: dict, problems: list) -> DesignSettings | None:
+    """Validate the ``design`` section (None when no design search is asked for)."""
+    mapping = node.get("map") or {}
+    if not node.get("variable"):
+        if mapping.get("variable"):
+            problems.append(("design.variable", "must be set when design.map.variable is"))
+        return None
+    values, searches = tuple(node.get("values") or ()), not node.get("values")
+    ok = _lever("design.variable", node["variable"], model, params, searches, problems)
+    low, high = node.get("low"), node.get("high")
+    if searches and ok:
+        decl = model.section(node["variable"].split(".")[1]).param(node["variable"].split(".")[2])
+        for key, value in (("design.low", low), ("design.high", high)):
+            msg = "must be set (or give candidates in design.values)" if value is None else decl.violation(value)
+            if msg:
+                problems.append((key, f"{msg}, got {value}"))
+        if low is not None and high is not None and not low < high:
+            problems.append(("design.high", f"must be above design.low ({low}), got {high}"))
+    elif not searches and (low is not None or high is not None):
+        problems.append(("design.values", "give either candidates (design.values) or a range (design.low, "
+                                          "design.high), not both"))
+    flags = [o.name for o in model.outputs if o.role == "goal"] or [o.name for o in model.outputs
+                                                                      if o.role == "phase"]
+    goal = node.get("goal") or flags[0]
+    if goal not in [o.name for o in model.outputs if o.role in ("phase", "goal")]:
+        problems.append(("design.goal", f"{goal!r} is not a phase or goal of model '{model.name}' (allowed: "
+                                        f"{', '.join(o.name for o in model.outputs if o.role in ('phase', 'goal'))})"))
+    if not 0 < node["target"] < 1:
+        problems.append(("design.target", f"must be a probability in (0, 1), got {node['target']}"))
+    if not 0.5 <= node["confidence"] < 1:
+        problems.append(("design.confidence", f"must be in [0.5, 1), got {node['confidence']}"))
+    resolution = node.get("resolution")
+    if searches and resolution is None and low is not None and high is not None and low < high:
+        resolution = (high - low) / DESIGN_STEPS
+    if resolution is not None and resolution <= 0:
+        problems.append(("design.resolution", f"must be > 0, got {resolution}"))
+    _check_bounds(problems, "design.grid", node["grid"], 2)
+    _check_bounds(problems, "design.max_candidates", node["max_candidates"], node["grid"])
+    if mapping.get("variable"):
+        if mapping["variable"] == node["variable"]:
+            problems.append(("design.map.variable", f"must differ from design.variable ({node['variable']})"))
+        elif _lever("design.map.variable", mapping["variable"], model, params, False, problems) and \
+                not mapping.get("values"):
+            problems.append(("design.map.values", f"must list the values of {mapping['variable']} to map"))
+    if (run.get("stop") or {}).get("halfwidth") is not None:
+        problems.append(("run.stop.halfwidth", "a design search evaluates every candidate on the same "
+                                               "run.samples missions: leave run.stop.halfwidth null"))
+    def typed(lever: str | None, values) -> tuple:  # numbers of a number lever as floats (1 and 1.0 alike)
+        number = lever != SITE and isinstance(params.get((lever or "")[len("mission."):]), float)
+        return tuple(float(v) if number and isinstance(v, (int, float)) else v for v in values or ())
+
+    return DesignSettings(node["variable"], None if low is None else float(low), None if high is None else float(high),
+                          typed(node["variable"], values), node["direction"], goal, node["target"],
+                          node["confidence"], resolution, node["grid"], node["max_candidates"],
+                          mapping.get("variable"), typed(mapping.get("variable"), mapping.get("values")))
+
+
 SALTELLI_MIN_BLOCKS = 2  # the estimators' standard errors need two blocks (a spread of per-block terms)
 
 
@@ -396,6 +546,16 @@ def load(cfg: DictConfig) -> CampaignConfig:
         if unknown:
             problems.append(("run.stop.on", f"{', '.join(map(repr, unknown))} not a phase or goal of model "
                                             f"'{model.name}' (allowed: {', '.join(flags)})"))
+    design, mass = None, None
+    if model is not None and not problems:
+        design = _load_design(resolved.get("design") or {}, model, dict(params), run, problems)
+        mass = MassModel(**resolved["mass"]) if resolved.get("mass") else None
+        if mass is not None and not mass.applies_to(dict(params)):
+            mass = None
+        if design is None:
+            resolved.pop("design", None)  # provenance: only what applies to this campaign
+        if mass is None:
+            resolved.pop("mass", None)
     sampler = SamplerKind(resolved["sampler"]["name"])
     if sampler is SamplerKind.saltelli and not problems:
         _check_saltelli(tuple(variables), run, problems, notes)
@@ -410,5 +570,7 @@ def load(cfg: DictConfig) -> CampaignConfig:
         variables=tuple(variables),
         resolved=resolved,
         notes=tuple(notes),
+        design=design,
+        mass=mass,
     )
 

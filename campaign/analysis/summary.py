@@ -186,7 +186,17 @@ def format_summary(summary: Mapping) -> str:
         lines.append(f"{'Metric (where defined)':<46} {'p05':>10} {'median':>10} {'p95':>10}   unit")
         for name, m in summary["metrics"].items():
             lines.append(f"  {name:<44} {m['p05']:10.4g} {m['p50']:10.4g} {m['p95']:10.4g}   {m['unit']}")
+    if summary.get("mass"):
+        lines.append(format_mass(summary["mass"]))
     return "\n".join(lines)
+
+
+def format_mass(mass: Mapping) -> str:
+    """The rover's mass line (:mod:`campaign.mass`): total, the design-dependent parts, margin against the limit."""
+    parts = ", ".join(f"{k.removesuffix('_kg')} {v:.1f}" for k, v in mass.items()
+                      if k.endswith("_kg") and k not in ("total_kg", "limit_kg", "margin_kg"))
+    return (f"Rover mass {mass['total_kg']:.1f} kg ({parts}); margin {mass['margin_kg']:+.1f} kg against "
+            f"{mass['limit_kg']:.0f} kg")
 
 
 def format_stop(stop: Mapping) -> str:

@@ -147,6 +147,12 @@ class Section:
     params: tuple[Param, ...]
     inputs: tuple[Input, ...]
 
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.name}.{name}")
+
 
 SimulateFn = Callable[[Mapping[str, Array], Mapping[str, Array], Array], dict[str, Array]]
 PrepareFn = Callable[[Mapping[str, object]], dict[str, np.ndarray]]

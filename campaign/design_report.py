@@ -1,0 +1,267 @@
+"""The report of a design search (:mod:`campaign.design`): ``report.md`` with the section "What it takes", the
+P(design) curve with its bands (``plots/design_curve.png``), and for two levers the map with the target contour,
+iso-mass lines and the lightest design on the contour (``plots/design_map.png``)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import Location
+
+PLOTS_DIR = "plots"
+
+
+def _short(lever: str) -> str:
+    return lever.rsplit(".", 1)[-1]
+
+
+def _fmt(value: object) -> str:
+    return f"{value:,.6g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def _numeric(rows: list[Mapping]) -> bool:
+    return all(isinstance(r["value"], (int, float)) for r in rows)
+
+
+# ================================================================================================== plots
+def plot_curve(design: Mapping, file: Path) -> None:
+    """P(goal) against the lever for every evaluated candidate (one curve per map value), with the 95% interval
+    as a band, the one-sided bound as markers, the target, and the required value."""
+    import matplotlib.pyplot as plt
+
+    groups = design["map"]["results"] if "map" in design else [design]
+    fig, ax = plt.subplots(figsize=(8.0, 4.8), layout="constrained")
+    for k, g in enumerate(groups):
+        rows = sorted(g["candidates"], key=lambda r: r["value"])
+        x = np.array([r["value"] for r in rows], dtype=float)
+        p = np.array([r["p"] for r in rows])
+        lo, hi = np.array([r["ci95"][0] for r in rows]), np.array([r["ci95"][1] for r in rows])
+        colour = f"C{k % 10}"
+        label = f"{_short(design['map']['variable'])} = {_fmt(g['map_value'])}" if "map" in design else "P (estimate)"
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(x, p, "o-", color=colour, markersize=3, label=label)
+        ax.plot(x, [r["lcb"] for r in rows], "v", color=colour, markersize=3, alpha=0.7)
+        req = g["required"]["value"]
+        if req is not None:
+            ax.axvline(req, color=colour, linestyle=":", linewidth=1)
+    ax.axhline(design["target"], color="black", linewidth=0.8, linestyle="--",
+               label=f"target {design['target']}")
+    if "map" not in design and design["estimate"]["value"] is not None:
+        lo_end, hi_end = design["estimate"]["ci95"]
+        xs = [r["value"] for r in design["candidates"]]
+        ax.axvspan(lo_end if lo_end is not None else min(xs), hi_end if hi_end is not None else max(xs),
+                   color="grey", alpha=0.12, label="95% interval of the crossing")
+    ax.set_xlabel(_short(design["variable"]))
+    ax.set_ylabel(f"P({design['goal']})")
+    ax.set_title(f"What it takes: P({design['goal']}) >= {design['target']} "
+                 f"(band: 95% interval; triangles: one-sided {design['confidence']:.0%} bound; dotted: required)",
+                 fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.savefig(file, dpi=110)
+    plt.close(fig)
+
+
+def plot_ranking(design: Mapping, file: Path) -> None:
+    """Categorical candidates (sites, dates): P(goal) with the 95% interval, best first, and the target."""
+    import matplotlib.pyplot as plt
+
+    rows = design["candidates"]
+    fig, ax = plt.subplots(figsize=(8.0, 0.5 * len(rows) + 1.5), layout="constrained")
+    y = np.arange(len(rows))[::-1]
+    p = np.array([r["p"] for r in rows])
+    err = np.array([[r["p"] - r["ci95"][0], r["ci95"][1] - r["p"]] for r in rows]).T
+    ax.barh(y, p, xerr=err, color=["C2" if r["meets_target"] else "C0" for r in rows], capsize=3)
+    ax.set_yticks(y, [_fmt(r["value"]) for r in rows], fontsize=8)
+    ax.axvline(design["target"], color="black", linestyle="--", linewidth=0.8, label=f"target {design['target']}")
+    ax.set_xlabel(f"P({design['goal']}) with 95% interval (green: meets the target at {design['confidence']:.0%})")
+    ax.legend(fontsize=8)
+    fig.savefig(file, dpi=110)
+    plt.close(fig)
+
+
+def plot_map(design: Mapping, mass_of: Callable[[float, float], float] | None, file: Path) -> None:
+    """Two levers: every candidate coloured by P(goal), the target contour (each map value's required value, with
+    the 95% interval of the crossing), iso-mass lines and the lightest design on the contour."""
+    import matplotlib.pyplot as plt
+
+    m = design["map"]
+    fig, ax = plt.subplots(figsize=(8.0, 5.2), layout="constrained")
+    points = [(r["value"], g["map_value"], r["p"]) for g in m["results"] for r in g["candidates"]]
+    x, y, p = (np.array(v, dtype=float) for v in zip(*points))
+    sc = ax.scatter(x, y, c=p, cmap="viridis", vmin=0, vmax=1, s=18, zorder=3)
+    fig.colorbar(sc, ax=ax, label=f"P({design['goal']})")
+    req = [(g["required"]["value"], g["map_value"]) for g in m["results"] if g["required"]["value"] is not None]
+    if req:
+        rx, ry = np.array(req, dtype=float).T
+        ax.plot(rx, ry, "-", color="crimson", linewidth=2, zorder=4,
+                label=f"target contour: P >= {design['target']} at {design['confidence']:.0%}")
+        for g in m["results"]:
+            lo, hi = g["estimate"]["ci95"]
+            if lo is not None and hi is not None:
+                ax.plot([lo, hi], [g["map_value"]] * 2, color="crimson", alpha=0.35, linewidth=6, zorder=2)
+    if mass_of is not None:
+        gx = np.linspace(x.min(), x.max(), 60)
+        gy = np.linspace(y.min(), y.max(), 60)
+        mass = np.array([[mass_of(a, b) for a in gx] for b in gy])
+        cs = ax.contour(gx, gy, mass, levels=8, colors="grey", linewidths=0.7, alpha=0.8)
+        ax.clabel(cs, fmt="%.0f kg", fontsize=7)
+    if m.get("lightest"):
+        lt = m["lightest"]
+        ax.plot(lt["value"], lt["map_value"], "*", color="gold", markeredgecolor="black", markersize=16, zorder=5,
+                label=f"lightest: {lt['mass']['total_kg']:.1f} kg")
+    ax.set_xlabel(_short(design["variable"]))
+    ax.set_ylabel(_short(m["variable"]))
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Every candidate on common random numbers; grey: rover mass", fontsize=9)
+    fig.savefig(file, dpi=110)
+    plt.close(fig)
+
+
+# =============================================================================================== markdown
+def _candidate_table(rows: list[Mapping], design: Mapping) -> list[str]:
+    lever = _short(design["variable"])
+    mass = any(r.get("mass_kg") is not None for r in rows)
+    lines = [f"| {lever} | P | 95% interval | one-sided {design['confidence']:.0%} bound | missions |"
+             + (" rover mass | margin |" if mass else ""),
+             "| ---: | ---: | --- | ---: | ---: |" + (" ---: | ---: |" if mass else "")]
+    for r in rows:
+        lines.append(f"| {_fmt(r['value'])} | {r['p']:.4f} | [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}] | "
+                     f"{r['lcb']:.4f} | {r['n']:,} |" + (f" {r['mass_kg']:.1f} kg | {r['margin_kg']:+.1f} kg |"
+                                                          if mass else ""))
+    return lines
+
+
+def _answer(design: Mapping, g: Mapping) -> str:
+    lever = _short(design["variable"])
+    req = g["required"]
+    if req["value"] is None:
+        return f"Not reached in the range: {req['reason']}."
+    mass = (f" The rover then weighs {req['mass']['total_kg']:.1f} kg ({req['mass']['margin_kg']:+.1f} kg against "
+            f"{req['mass']['limit_kg']:.0f} kg)." if req.get("mass") else "")
+    est = g["estimate"]
+    cross = ""
+    if est["value"] is not None:
+        lo, hi = est["ci95"]
+        cross = (f" P crosses the target at {lever} = {_fmt(round(est['value'], 6))} (95% interval "
+                 f"{_fmt(lo) if lo is not None else 'below the range'} to "
+                 f"{_fmt(hi) if hi is not None else 'beyond the range'}).")
+    return (f"**{lever} = {_fmt(req['value'])}** reaches P({design['goal']}) >= {design['target']} with "
+            f"{design['confidence']:.0%} confidence (P = {req['p']:.4f}, bound {req['lcb']:.4f}).{cross}{mass}")
+
+
+METHOD = ("Every candidate is a campaign of the same missions (same seed: common random numbers). The search "
+          "evaluates a grid over the range, then bisects until the crossings of the target by the upper 95% bound, "
+          "the estimate, the one-sided bound and the lower 95% bound are each bracketed to the resolution. The "
+          "required value is the first candidate whose one-sided bound reaches the target; no correction for the "
+          "number of candidates is needed because P is monotone in the lever on common random numbers (the count "
+          "of missions that did worse with more of the lever is reported, and is zero here unless said), so the "
+          "bound could only pass the target early if it passed it at the true crossing, a single test "
+          "(campaign/design.py).")
+
+
+def markdown(summary: Mapping) -> str:
+    design = summary["design"]
+    run = summary["run"]
+    lever = _short(design["variable"])
+    lines = [f"# What it takes: {lever} for P({design['goal']}) >= {design['target']}", "",
+             f"Design search `{run['name']}` on model `{run['model']}`: {design['missions_per_candidate']:,} missions "
+             f"per candidate (seed {run['seed']}, sampler {run['sampler']}, precision {run['precision']}), "
+             f"{design['candidates_evaluated']} candidates, {design['missions']:,} missions, {design['seconds']:.0f} s.",
+             ""]
+    if "map" in design:
+        m = design["map"]
+        lines += [f"## The target contour over {_short(m['variable'])}", ""]
+        if m.get("lightest"):
+            lt = m["lightest"]
+            lines += [f"**Lightest design meeting the target: {lever} = {_fmt(lt['value'])}, "
+                      f"{_short(m['variable'])} = {_fmt(lt['map_value'])}, rover {lt['mass']['total_kg']:.1f} kg** "
+                      f"({lt['mass']['margin_kg']:+.1f} kg against {lt['mass']['limit_kg']:.0f} kg; P = {lt['p']:.4f},"
+                      f" bound {lt['lcb']:.4f}).", ""]
+        lines += [f"| {_short(m['variable'])} | required {lever} | P | bound | 95% interval of the crossing | "
+                  "rover mass |", "| ---: | ---: | ---: | ---: | --- | ---: |"]
+        for g in m["results"]:
+            req, (lo, hi) = g["required"], g["estimate"]["ci95"]
+            if req["value"] is None:
+                lines.append(f"| {_fmt(g['map_value'])} | not reached | | | | |")
+                continue
+            lines.append(f"| {_fmt(g['map_value'])} | {_fmt(req['value'])} | {req['p']:.4f} | {req['lcb']:.4f} | "
+                         f"[{_fmt(lo) if lo is not None else '<'}, {_fmt(hi) if hi is not None else '>'}] | "
+                         + (f"{req['mass']['total_kg']:.1f} kg |" if req.get("mass") else " |"))
+        lines += ["", "![Map](plots/design_map.png)", "", "![Curves](plots/design_curve.png)", ""]
+        for g in m["results"]:
+            lines += [f"### {_short(m['variable'])} = {_fmt(g['map_value'])}", "", _answer(design, g), ""]
+            lines += _candidate_table(sorted(g["candidates"], key=lambda r: r["value"]), design) + [""]
+    elif "required" in design:
+        lines += [_answer(design, design), "", "![P against the lever](plots/design_curve.png)", ""]
+        lines += _candidate_table(design["candidates"], design) + [""]
+    else:
+        best = design["best"]
+        lines += [f"Best: **{_fmt(best['value'])}**, P = {best['p']:.4f} [{best['ci95'][0]:.4f}, {best['ci95'][1]:.4f}]."
+                  f" Meeting the target at {design['confidence']:.0%}: "
+                  f"{', '.join(map(_fmt, design['meeting_target'])) or 'none'}.", "",
+                  "![Ranking](plots/design_ranking.png)", "",
+                  "| candidate | P | 95% interval | difference to the best (paired, 95%) | meets |",
+                  "| --- | ---: | --- | --- | :---: |"]
+        for r in design["candidates"]:
+            vs = r["vs_best"]
+            diff = "" if vs is None else f"{vs['diff']:+.4f} [{vs['ci95'][0]:+.4f}, {vs['ci95'][1]:+.4f}]"
+            lines.append(f"| {_fmt(r['value'])} | {r['p']:.4f} | [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}] | {diff} | "
+                         f"{'yes' if r['meets_target'] else ''} |")
+        lines.append("")
+    if design.get("gradients"):
+        lines += gradients_markdown(design["gradients"])
+    worse = design.get("missions_worse_with_more") or sum(
+        g.get("missions_worse_with_more", 0) for g in design.get("map", {}).get("results", []))
+    lines += ["## How it was found", "", METHOD, "",
+              f"Missions that did worse with more of the lever: {worse}." if "map" in design or "required" in design
+              else "", ""]
+    lines += ["## Provenance", "", f"Code revision `{run.get('code_revision')}`; each candidate's run directory "
+              "(with its own run.json: config, versions, command) is listed in `designs.parquet` and `summary.json`.",
+              ""]
+    return "\n".join(lines)
+
+
+def gradients_markdown(grad: Mapping) -> list[str]:
+    """Local design sensitivities (:mod:`campaign.gradients`), when the search computed them."""
+    lines = ["## Local sensitivities at the required design", "",
+             grad.get("note", ""), "", "| metric | per unit of | d mean / d value | SE | method |",
+             "| --- | --- | ---: | ---: | --- |"]
+    for row in grad.get("rows", []):
+        lines.append(f"| {row['metric']} | {row['variable']} | {row['gradient']:.4g} | {row.get('se', float('nan')):.2g}"
+                     f" | {row['method']} |")
+    return lines + [""]
+
+
+# ================================================================================================== entry
+def write_design_report(root: Location, summary: Mapping, mass_of=None,
+                        log: Callable[[str], None] = print) -> None:
+    """Write ``summary.json``, ``report.md`` and the plots of a design search into ``root``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    design = summary["design"]
+    searched = "required" in design or ("map" in design and "required" in design["map"]["results"][0])
+    plots: dict[str, Callable[[Path], None]] = {}
+    if searched:
+        plots["design_curve"] = lambda f: plot_curve(design, f)
+        if "map" in design:
+            plots["design_map"] = lambda f: plot_map(design, mass_of, f)
+    elif "map" not in design:  # a ranking per map value is left to the tables
+        plots["design_ranking"] = lambda f: plot_ranking(design, f)
+    written = {}
+    with tempfile.TemporaryDirectory(prefix="lupex-design-") as scratch:
+        for name, plot in plots.items():
+            file = Path(scratch) / f"{name}.png"
+            plot(file)
+            (root / PLOTS_DIR / f"{name}.png").write_bytes(file.read_bytes())
+            written[name] = f"{PLOTS_DIR}/{name}.png"
+    full = {**summary, "report": {"plots": written, "markdown": "report.md"}}
+    (root / "summary.json").write_bytes((json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    (root / "report.md").write_bytes(markdown(full).encode())
+    log(f"Report: {root / 'report.md'} ({len(written)} plots)")
