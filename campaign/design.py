@@ -139,8 +139,6 @@ def _set_lever(resolved: dict, lever: str, value: object) -> None:
 class Evaluator:
     """Runs (or, on resume, reads back) the campaign of each candidate design, once per value."""
 
-    IGNORED = ("run.output_dir", "run.resume", "run.progress")
-
     def __init__(self, config: CampaignConfig, root: Location, log: Callable[[str], None]):
         self.config, self.root, self.log = config, root, log
         self.design: DesignSettings = config.design  # type: ignore[assignment]
@@ -168,7 +166,7 @@ class Evaluator:
         started = time.perf_counter()
         stored = (where / "run.json").read_json()
         if stored:
-            changed = _differences(stored.get("config", {}), config.resolved, self.IGNORED)
+            changed = _differences(stored.get("config", {}), config.resolved)
             if changed:
                 raise DesignError(f"{where} holds a candidate run with another configuration ({'; '.join(changed)}):"
                                   " choose another run.output_dir")
