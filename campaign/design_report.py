@@ -29,40 +29,60 @@ def _numeric(rows: list[Mapping]) -> bool:
 
 
 # ================================================================================================== plots
-def plot_curve(design: Mapping, file: Path) -> None:
-    """P(goal) against the lever for every evaluated candidate (one curve per map value), with the 95% interval
-    as a band, the one-sided bound as markers, the target, and the required value."""
-    import matplotlib.pyplot as plt
-
-    groups = design["map"]["results"] if "map" in design else [design]
-    fig, ax = plt.subplots(figsize=(8.0, 4.8), layout="constrained")
+def _curve(ax, design: Mapping, groups: list[Mapping]) -> None:
+    """P against the lever on ``ax``: per group the 95% band, the estimate and the one-sided bound (triangles)."""
     for k, g in enumerate(groups):
         rows = sorted(g["candidates"], key=lambda r: r["value"])
         x = np.array([r["value"] for r in rows], dtype=float)
-        p = np.array([r["p"] for r in rows])
-        lo, hi = np.array([r["ci95"][0] for r in rows]), np.array([r["ci95"][1] for r in rows])
         colour = f"C{k % 10}"
         label = f"{_short(design['map']['variable'])} = {_fmt(g['map_value'])}" if "map" in design else "P (estimate)"
-        ax.fill_between(x, lo, hi, color=colour, alpha=0.2, linewidth=0)
-        ax.plot(x, p, "o-", color=colour, markersize=3, label=label)
+        ax.fill_between(x, [r["ci95"][0] for r in rows], [r["ci95"][1] for r in rows], color=colour, alpha=0.2,
+                        linewidth=0)
+        ax.plot(x, [r["p"] for r in rows], "o-", color=colour, markersize=3, label=label)
         ax.plot(x, [r["lcb"] for r in rows], "v", color=colour, markersize=3, alpha=0.7)
-        req = g["required"]["value"]
-        if req is not None:
-            ax.axvline(req, color=colour, linestyle=":", linewidth=1)
-    ax.axhline(design["target"], color="black", linewidth=0.8, linestyle="--",
-               label=f"target {design['target']}")
-    if "map" not in design and design["estimate"]["value"] is not None:
-        lo_end, hi_end = design["estimate"]["ci95"]
-        xs = [r["value"] for r in design["candidates"]]
-        ax.axvspan(lo_end if lo_end is not None else min(xs), hi_end if hi_end is not None else max(xs),
-                   color="grey", alpha=0.12, label="95% interval of the crossing")
+        if g["required"]["value"] is not None:
+            ax.axvline(g["required"]["value"], color=colour, linestyle=":", linewidth=1)
+    ax.axhline(design["target"], color="black", linewidth=0.8, linestyle="--", label=f"target {design['target']}")
     ax.set_xlabel(_short(design["variable"]))
-    ax.set_ylabel(f"P({design['goal']})")
-    ax.set_title(f"What it takes: P({design['goal']}) >= {design['target']} "
-                 f"(band: 95% interval; triangles: one-sided {design['confidence']:.0%} bound; dotted: required)",
-                 fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
+
+
+def plot_curve(design: Mapping, file: Path) -> None:
+    """P(goal) against the lever for every evaluated candidate (one curve per map value), with the 95% interval
+    as a band, the one-sided bound as markers, the target and the required value; for one lever, a second panel
+    zoomed on the crossing with its 95% interval shaded."""
+    import matplotlib.pyplot as plt
+
+    groups = design["map"]["results"] if "map" in design else [design]
+    zoom = "map" not in design and design["estimate"]["value"] is not None
+    fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(10.0 if zoom else 8.0, 4.6), layout="constrained",
+                             squeeze=False)
+    _curve(axes[0, 0], design, groups)
+    axes[0, 0].set_ylabel(f"P({design['goal']})")
+    rows = sorted(groups[0]["candidates"], key=lambda r: r["value"])
+    x, mass = np.array([r["value"] for r in rows], dtype=float), [r.get("mass_kg") for r in rows]
+    if "map" not in design and None not in mass and len(rows) > 1:
+        slope, offset = np.polyfit(x, mass, 1)
+        if slope > 0 and np.allclose(slope * x + offset, mass, atol=1e-6):  # mass linear in the lever (battery)
+            for ax in axes[0]:
+                top = ax.secondary_xaxis("top", functions=(lambda v: slope * v + offset,
+                                                           lambda m: (m - offset) / slope))
+                top.set_xlabel("rover mass (kg)", fontsize=8)
+    axes[0, 0].legend(fontsize=8, loc="lower right")
+    if zoom:
+        ax = axes[0, 1]
+        _curve(ax, design, groups)
+        xs = [r["value"] for r in design["candidates"]]
+        lo, hi = design["estimate"]["ci95"]
+        lo, hi = lo if lo is not None else min(xs), hi if hi is not None else max(xs)
+        ax.axvspan(lo, hi, color="grey", alpha=0.15, label="95% interval of the crossing")
+        pad = max(hi - lo, design["resolution"] or 0.0)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(design["target"] - 0.06, design["target"] + 0.06)
+        ax.set_title("near the target", fontsize=9)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"What it takes: P({design['goal']}) >= {design['target']} (band: 95% interval; triangles: "
+                 f"one-sided {design['confidence']:.0%} bound; dotted: required)", fontsize=9)
     fig.savefig(file, dpi=110)
     plt.close(fig)
 
