@@ -237,7 +237,7 @@ def search(ev: Evaluator, map_value: object = None) -> dict:
                  if lo is not None and hi is not None and abs(float(hi) - float(lo)) > d.resolution]
         if not open_:
             break
-        if len(ev.cache) >= d.max_candidates:
+        if len(evals) >= d.max_candidates:
             capped = True
             break
         _, lo, hi = max(open_, key=lambda t: t[0])

@@ -18,6 +18,7 @@ import pytest
 
 from tests.helpers import (
     EXPERIMENTS,
+    compose,
     kill_mid_run,
     read_run,
     run_cli,
@@ -186,9 +187,17 @@ def test_non_finite_model_output_stops_the_run_naming_samples(tmp_path):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_runs_at_a_tiny_size(experiment, tmp_path):
-    result = run_ok(f"+experiment={experiment}", "run.samples=300", "run.output_dir=tiny", cwd=tmp_path)
+    search = compose(f"+experiment={experiment}").design
+    # a design search: two candidates per search, at most two values of a second lever
+    tiny = ["design.grid=2", f"design.resolution={1e9}"] + (["design.map.values=[2.0,10.0]"] if search and
+                                                             search.map_variable else []) if search else []
+    result = run_ok(f"+experiment={experiment}", "run.samples=300", "run.output_dir=tiny", *tiny, cwd=tmp_path)
     summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
-    assert summary["missions"] == 300 and summary["phases"]
+    if search:
+        assert summary["design"]["missions"] == 300 * summary["design"]["candidates_evaluated"]
+        assert "What it takes" in result.stdout and (tmp_path / "tiny" / "report.md").exists()
+    else:
+        assert summary["missions"] == 300 and summary["phases"]
     assert "missions/s" in result.stderr and "tiny" in result.stdout
 
 
