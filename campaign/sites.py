@@ -79,7 +79,7 @@ TARGETS: dict[str, Target] = {
     "psr_edge": Target(55.0, "2017-01-01", "2036-01-01", "assumed: a site on the edge of a permanently shadowed region"),
 }
 HEIGHTS_M = (0.0, 2.0, 5.0, 10.0, 20.0)  # array heights at which `python -m campaign.sites` reports illumination
-HIGH_TOLERANCE_PCT = 0.3  # the second figure is reproduced within this (percentage points): one free parameter
+HIGH_TOLERANCE_PCT = 0.3  # assumed: the second figure is met within this (percentage points) by one free parameter
 
 
 def load_site(name: str) -> dict:
