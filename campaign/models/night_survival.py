@@ -240,8 +240,9 @@ def horizon_at_height(reference_deg, distance_km, reference_height_m: float, hei
     the reference plus the exact difference of two arctangents, ``atan(a) - atan(b) = atan2(a - b, 1 + a b)`` with
     ``b = (z - h_ref) / d`` and ``a = (z - h) / d``, so that at ``height_m == reference_height_m`` it returns the
     reference profile to the bit (the curvature term, the same at both heights, cancels). A terrain farther
-    away moves less: by ``~(h - h_ref) / d`` radians. Terrain that sets a horizon does not move with the observer,
-    which is right for a raised array (metres) on terrain whose horizon lies metres to kilometres away."""
+    away moves less: by ``~(h - h_ref) / d`` radians. The terrain that sets the horizon is taken to stay the one
+    that sets it (no farther ridge takes over as the observer rises): fair for an array raised by metres above
+    terrain whose horizon lies hundreds of metres to kilometres away, an extrapolation for much taller towers."""
     reference = np.asarray(reference_deg, dtype=np.float64)
     d_m = np.asarray(distance_km, dtype=np.float64) * 1000.0
     b = np.tan(np.radians(reference) + curvature_drop_rad(distance_km))
