@@ -48,28 +48,30 @@ def run_model(config, columns: dict, dtype) -> dict[str, np.ndarray]:
     return jax.device_get(simulate(inputs, params))
 
 
-@pytest.mark.parametrize("site", ["connecting_ridge", "psr_edge"])
-def test_interpolated_environment_matches_the_ephemeris_between_table_rows(site):
+@pytest.mark.parametrize("site, array_height_m", [("connecting_ridge", 2.0), ("psr_edge", 10.0)])
+def test_interpolated_environment_matches_the_ephemeris_between_table_rows(site, array_height_m):
     """Angles interpolated from the hourly table agree with DE421 evaluated at the very instant, a quarter and
     three quarters of an hour off the grid, over a 100-day stay: the visible solar disk to 0.2%, darkness and
-    Earth visibility decided the same way."""
-    config = compose("+experiment=night_survival", f"site={site}")
+    Earth visibility decided the same way. The Sun is cut by the horizon seen from the array, the Earth by the
+    one seen from the rover body (different on a tower 8 m above the near wall of psr_edge)."""
+    config = compose("+experiment=night_survival", f"site={site}", f"mission.power.array_height_m={array_height_m}")
     values = dict(config.params)
     table = ns.site_table({k: jnp.asarray(v) for k, v in config.numeric_params()})
     start = (np.datetime64(str(values["surface.landing_window_start_utc"]), "s")
              - np.timedelta64(int(ns.SPIN_UP_DAYS * 86400), "s"))
     hours = np.arange(ns.SPIN_UP_DAYS * 24, (ns.SPIN_UP_DAYS + 100) * 24, 0.5) + 0.25
-    d = envmod.site_directions(values["site.latitude_deg"], values["site.longitude_deg"], values["site.height_m"],
-                               envmod.utc_to_tdb_jd(start + (hours * 3600).astype("timedelta64[s]")))
-    horizon = ns.horizon_profile(values["site.horizon_mean_deg"], values["site.horizon_amplitudes_deg"],
-                                 values["site.horizon_phases_deg"])
+    utc = start + (hours * 3600).astype("timedelta64[s]")
+    d = envmod.site_directions(values["site.latitude_deg"], values["site.longitude_deg"],
+                               values["site.reference_height_m"], envmod.utc_to_tdb_jd(utc))
+    body, array = ns.site_horizons(values)
+    assert (np.max(np.abs(array - body)) > 0.5) == (array_height_m == 10.0)
     sun_el, sun_az = envmod._elevation_azimuth_np(d["sun_enu"])
     earth_el, earth_az = envmod._elevation_azimuth_np(d["earth_enu"])
     index, weight = np.floor(hours).astype(np.int32), hours - np.floor(hours)
     for shift in (0.0, 0.6):
-        exact_disk = envmod.disk_fraction_visible(sun_el, envmod.horizon_elevation(horizon, sun_az) + shift,
+        exact_disk = envmod.disk_fraction_visible(sun_el, envmod.horizon_elevation(array, sun_az) + shift,
                                                   envmod.sun_radius_deg(d["sun_distance_au"]))
-        exact_earth = earth_el - envmod.horizon_elevation(horizon, earth_az) > shift
+        exact_earth = earth_el - envmod.horizon_elevation(body, earth_az) > shift
         env = ns.environment_at(table, jnp.asarray(shift), jnp.asarray(index), jnp.asarray(weight))
         disk = np.asarray(env.disk_fraction)
         assert 0.02 < np.mean((disk > 0) & (disk < 1)) < 0.5, "the check must see the Sun crossing the horizon"

@@ -7,26 +7,40 @@ positions at the site (JPL DE421), the local horizon and the regolith temperatur
 communication windows and the thermal sink; :mod:`campaign.models.power_thermal` does the rest.
 
 Host-side preparation (once per campaign, :func:`prepare`): an hourly table covering the landing window plus the
-mission of everything that depends on time only: the Sun's elevation, the nominal horizon under the Sun's
-azimuth, the Sun's apparent radius and flux, the Earth's elevation above the nominal horizon under it (all from
-DE421), and the regolith surface temperature from the 1-D model of :mod:`campaign.models.regolith` (spun up for
-90 days before the window), driven by the nominal horizon's insolation on level ground. A mission interpolates
-the table linearly at its own times; what depends on the mission (the horizon's shift, the rover) is applied to
-the interpolated values. Interpolating these angles rather than the direction vectors costs nothing in accuracy
-(second-order terms of an hourly grid, < 0.001 deg at the pole; ``tests/test_night_survival.py``) and takes every
-inverse trigonometric function off the per-step path.
+mission of everything that depends on time only: the Sun's elevation, the nominal horizon under the Sun's azimuth,
+the Sun's apparent radius and flux, the Earth's elevation above the nominal horizon under it (all from DE421), and
+the regolith surface temperature from the 1-D model of :mod:`campaign.models.regolith` (spun up for 90 days before
+the window), driven by the nominal horizon's insolation on level ground. A mission interpolates the table linearly
+at its own times; what depends on the mission (the horizon's shift, the rover) is applied to the interpolated
+values. Interpolating these angles rather than the direction vectors costs nothing in accuracy (second-order terms
+of an hourly grid, < 0.001 deg at the pole; ``tests/test_night_survival.py``) and takes every inverse trigonometric
+function off the per-step path.
 
-Time loop: the environment of a block of ``BLOCK_STEPS`` steps is computed at once (vectorised over the block,
-off the sequential path), then :func:`campaign.models.power_thermal.step` runs over the block in a ``lax.scan``.
-Beside the rover's state, the loop tallies the landing site's light (:class:`SiteLight`) at every step of the
-planned stay, whatever happens to the rover: the longest darkness and the sunlit and Earth-visible fractions are
-properties of the site and the landing date, and a tally that stopped with the rover would make them look driven
-by the rover's design (a rover that freezes early "sees" a short darkness).
+The horizon has a height (:func:`horizon_at_height`): each site gives its horizon as seen from
+``site.reference_height_m`` (the height of the published illumination figure it is calibrated to) and the distance
+of the terrain that sets it, per azimuth; an observer raised by ``dh`` sees that terrain ``~dh / d`` radians lower.
+The solar array sees the horizon from ``power.array_height_m`` (LUPEX's array is a thin-film solar-cell *tower*,
+DATA.md): its power, and the site's light tallied below (darkness, sunlit fraction), are the array's. The rover
+body keeps the reference height's horizon, whatever the tower: the Earth's visibility (the antenna is on the body,
+which stands ~1.5 m tall stowed, DATA.md, close to the 2 m of the published figures) and the regolith's insolation,
+hence the box's radiative sink (a tower shades or lights no more ground). Strictly, the ground sees its horizon
+from 0 m, which is darker than from 2 m (Gläser et al. 2018: 69.5-82.9% at the surface against 77.1-88.0% at 2 m,
+DATA.md), but the parametric terrain here has no metre-scale relief near the rover to say by how much, so the
+calibrated profile is kept for it, as before (the defaults' outputs unchanged).
+
+Time loop: the environment of a block of ``BLOCK_STEPS`` steps is computed at once (vectorised over the block, off
+the sequential path), then :func:`campaign.models.power_thermal.step` runs over the block in a ``lax.scan``. Beside
+the rover's state, the loop tallies the landing site's light (:class:`SiteLight`) at every step of the planned
+stay, whatever happens to the rover: the longest darkness and the sunlit and Earth-visible fractions are properties
+of the site, the landing date and the array's height, and a tally that stopped with the rover would make them look
+driven by how long the rover lives (a rover that freezes early "sees" a short darkness).
 
 Assumptions (stated, not hidden): the landed position changes the site geometry negligibly (100 m is 0.003 deg of
 selenographic arc) and acts through the horizon: the horizon rises by ``horizon_gradient_deg_per_km`` per km from
-the surveyed point, plus an independent horizon error. The box sees the regolith over ``ground_view_factor`` of
-its radiating hemisphere and 3 K sky over the rest. The array turns towards the Sun's azimuth.
+the surveyed point, plus an independent horizon error, alike for the array's horizon and the body's. The box sees
+the regolith over ``ground_view_factor`` of its radiating hemisphere and 3 K sky over the rest. The array turns
+towards the Sun's azimuth. The array's height acts through the host-side table (a sweep over it prepares one table
+per value; no gradient flows through it).
 """
 
 from __future__ import annotations
@@ -52,13 +66,13 @@ BLOCK_STEPS = 48  # steps whose environment is computed at once (measured: bench
 # Columns of the environment table (prepare -> "env.table"), one row per TABLE_STEP_HOURS.
 ENV_COLUMNS = (
     "sun_elevation_deg",  # the Sun's centre above the local horizontal plane
-    "sun_horizon_deg",  # the nominal horizon's elevation at the Sun's azimuth
+    "sun_horizon_deg",  # the nominal horizon's elevation at the Sun's azimuth, seen from the array's height
     "sun_radius_deg",  # apparent radius of the solar disk
     "solar_flux_w_m2",  # at the Moon's distance from the Sun, normal incidence
     "sun_sin_elevation",
     "sun_cos_elevation",
-    "earth_clearance_deg",  # the Earth's centre above the nominal horizon at its azimuth
-    "regolith_temp_k",  # surface temperature of level regolith under the nominal horizon
+    "earth_clearance_deg",  # the Earth's centre above the nominal horizon at its azimuth, seen from the body
+    "regolith_temp_k",  # surface temperature of level regolith under the body's nominal horizon
 )
 # Columns of site_table: what the rover's design sees, before the mission's own horizon shift.
 SITE_COLUMNS = ("sun_elevation_deg", "sun_horizon_deg", "sun_radius_deg", "solar_flux_w_m2", "array_cos_incidence",
@@ -69,12 +83,20 @@ SITE = Section(
     params=(
         Param("latitude_deg", "deg", "Selenographic latitude of the surveyed site", ge=-90, le=90),
         Param("longitude_deg", "deg", "Selenographic longitude (east) of the surveyed site", ge=-360, le=360),
-        Param("height_m", "m", "Height of the solar array above the ground", ge=0),
-        Param("horizon_mean_deg", "deg", "Mean elevation of the local horizon (calibrated, see campaign/sites.py)",
-              ge=-10, le=30),
+        Param("reference_height_m", "m", "Height above the ground at which the horizon below is given (that of the "
+              "published illumination figure it is calibrated to); also the height of the rover body's view "
+              "(antenna, surrounding regolith)", ge=0),
+        Param("horizon_mean_deg", "deg", "Mean elevation of the local horizon seen from reference_height_m "
+              "(calibrated, see campaign/sites.py)", ge=-10, le=30),
         Param("horizon_amplitudes_deg", "deg", "Amplitudes of the horizon's azimuthal harmonics (k = 1, 2, ...)",
               ge=0, le=30, kind="floats"),
         Param("horizon_phases_deg", "deg", "Azimuths of the harmonics' maxima", ge=-360, le=360, kind="floats"),
+        Param("horizon_distance_km", "km", "Distance of the terrain that sets the horizon (scale of its azimuthal "
+              "profile): how much the horizon drops for an observer raised above reference_height_m", gt=0, le=500),
+        Param("horizon_distance_log_amplitudes", "1", "Harmonics of the natural log of that distance (k = 1, 2, ...; "
+              "[0.0]: the same distance at every azimuth)", ge=0, le=5, kind="floats"),
+        Param("horizon_distance_phases_deg", "deg", "Azimuths where those harmonics make the terrain farthest",
+              ge=-360, le=360, kind="floats"),
         Param("horizon_gradient_deg_per_km", "deg/km", "Rise of the horizon per km away from the surveyed point",
               ge=0),
     ),
@@ -98,6 +120,8 @@ POWER = Section(
     name="power",
     params=(
         Param("array_area_m2", "m2", "Solar array area", ge=0),
+        Param("array_height_m", "m", "Height of the solar array (tower) above the ground: the array sees the "
+              "horizon from there", ge=0, le=1000),
         Param("array_efficiency", "1", "Array efficiency at beginning of life", ge=0, le=1),
         Param("array_tilt_deg", "deg", "Array tilt from horizontal (90: vertical)", ge=0, le=90),
         Param("array_degradation_per_year", "1/yr", "Array output lost per year", ge=0, lt=1),
@@ -157,7 +181,7 @@ OUTPUTS = (
     Output("nights_survived", Kind.INT, "1", "Darkness periods of 24 h or more survived"),
     Output("had_night", Kind.BOOL, "", "At least one darkness period of 24 h or more occurred"),
     Output("longest_darkness_h", Kind.FLOAT, "h", "Longest darkness (<1% of the solar disk visible) over the "
-           "planned stay, at the landing site, whatever happens to the rover"),
+           "planned stay, at the landing site from the array's height, whatever happens to the rover"),
     Output("worst_night_energy_margin_wh", Kind.FLOAT, "Wh",
            "Lowest battery energy above its floor, net of unserved demand, over the worst night", valid_when="had_night"),
     Output("min_soc", Kind.FLOAT, "1", "Lowest battery state of charge"),
@@ -165,7 +189,7 @@ OUTPUTS = (
     Output("max_box_temp_k", Kind.FLOAT, "K", "Highest box temperature"),
     Output("thermal_cycles", Kind.INT, "1", "Box thermal cycles (swings of cycle_amplitude_k above the set point)"),
     Output("sunlit_fraction", Kind.FLOAT, "1", "Fraction of the planned stay with most of the solar disk visible, "
-           "at the landing site, whatever happens to the rover"),
+           "at the landing site from the array's height, whatever happens to the rover"),
     Output("earth_visible_fraction", Kind.FLOAT, "1", "Fraction of the planned stay with the Earth above the horizon, "
            "at the landing site, whatever happens to the rover"),
     Output("energy_generated_kwh", Kind.FLOAT, "kWh", "Array energy put to use"),
@@ -175,12 +199,81 @@ OUTPUTS = (
 
 def horizon_profile(mean_deg: float, amplitudes_deg, phases_deg, samples: int = HORIZON_SAMPLES) -> np.ndarray:
     """Parametric horizon: elevation (deg) at ``samples`` azimuths from north,
-    ``mean + sum_k a_k cos(k (az - phase_k))``."""
+    ``mean + sum_k a_k cos(k (az - phase_k))``: shape (samples,)."""
     az = np.radians(np.arange(samples) * 360.0 / samples)
     h = np.full(samples, float(mean_deg))
     for k, (a, ph) in enumerate(zip(amplitudes_deg, phases_deg), start=1):
         h += a * np.cos(k * (az - np.radians(ph)))
     return h
+
+
+def horizon_distance_profile(scale_km: float, log_amplitudes, phases_deg, samples: int = HORIZON_SAMPLES) -> np.ndarray:
+    """Distance (km) of the terrain that sets the horizon, at ``samples`` azimuths from north:
+    ``scale * exp(sum_k a_k cos(k (az - phase_k)))``, positive at every azimuth; shape (samples,)."""
+    az = np.radians(np.arange(samples) * 360.0 / samples)
+    log_d = np.zeros(samples)
+    for k, (a, ph) in enumerate(zip(log_amplitudes, phases_deg), start=1):
+        log_d += a * np.cos(k * (az - np.radians(ph)))
+    return float(scale_km) * np.exp(log_d)
+
+
+def curvature_drop_rad(distance_km):
+    """Angle (rad) by which terrain at ``distance_km`` sits lower than on a flat Moon, seen from the site: the
+    sphere falls ``d^2 / (2 R)`` below the tangent plane at distance ``d``, i.e. ``d / (2 R)`` radians."""
+    return np.asarray(distance_km) / (2.0 * envmod.MOON_RADIUS_KM)
+
+
+def terrain_height_m(reference_deg, distance_km, reference_height_m: float):
+    """Height (m) above the site's ground of the terrain that sets the horizon, relative to a sphere through the
+    site (any shape): the ``z`` for which ``atan((z - h_ref) / d) - d / (2 R)`` is the horizon ``reference_deg``
+    seen from ``reference_height_m``."""
+    d_m = np.asarray(distance_km) * 1000.0
+    return reference_height_m + d_m * np.tan(np.radians(reference_deg) + curvature_drop_rad(distance_km))
+
+
+def horizon_at_height(reference_deg, distance_km, reference_height_m: float, height_m: float) -> np.ndarray:
+    """Horizon elevation (deg) seen from ``height_m`` above the ground, given the horizon ``reference_deg`` seen
+    from ``reference_height_m`` and the distance of the terrain that sets it (any shapes that broadcast).
+
+    The terrain stays where it is (:func:`terrain_height_m`, ``z``) and the observer rises, so the elevation is
+    ``atan((z - h) / d) - d / (2 R)`` (the last term: the Moon's curvature, :func:`curvature_drop_rad`). Written as
+    the reference plus the exact difference of two arctangents, ``atan(a) - atan(b) = atan2(a - b, 1 + a b)`` with
+    ``b = (z - h_ref) / d`` and ``a = (z - h) / d``, so that at ``height_m == reference_height_m`` it returns the
+    reference profile to the bit (the curvature term, the same at both heights, cancels). A terrain farther
+    away moves less: by ``~(h - h_ref) / d`` radians. The terrain that sets the horizon is taken to stay the one
+    that sets it (no farther ridge takes over as the observer rises): fair for an array raised by metres above
+    terrain whose horizon lies hundreds of metres to kilometres away, an extrapolation for much taller towers."""
+    reference = np.asarray(reference_deg, dtype=np.float64)
+    d_m = np.asarray(distance_km, dtype=np.float64) * 1000.0
+    b = np.tan(np.radians(reference) + curvature_drop_rad(distance_km))
+    rise = (float(height_m) - float(reference_height_m)) / d_m
+    return reference + np.degrees(np.arctan2(-rise, 1.0 + (b - rise) * b))
+
+
+def site_horizons(params: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
+    """The site's nominal horizon profiles (deg, shape (HORIZON_SAMPLES,) each), host side: as the rover body sees
+    it (from ``site.reference_height_m``: the calibrated profile itself) and as the solar array sees it (from
+    ``power.array_height_m``). At the reference height the two are the same array of numbers."""
+    body = horizon_profile(params["site.horizon_mean_deg"], params["site.horizon_amplitudes_deg"],
+                           params["site.horizon_phases_deg"])
+    distance = horizon_distance_profile(params["site.horizon_distance_km"],
+                                        params["site.horizon_distance_log_amplitudes"],
+                                        params["site.horizon_distance_phases_deg"])
+    array = horizon_at_height(body, distance, float(params["site.reference_height_m"]),
+                              float(params["power.array_height_m"]))
+    return body, array
+
+
+def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Cross-field checks of the site: each list of harmonic phases as long as its list of amplitudes."""
+    problems = []
+    for amplitudes, phases in (("horizon_amplitudes_deg", "horizon_phases_deg"),
+                               ("horizon_distance_log_amplitudes", "horizon_distance_phases_deg")):
+        n, m = len(list(params[f"site.{amplitudes}"])), len(list(params[f"site.{phases}"]))
+        if n != m:
+            problems.append((f"mission.site.{phases}",
+                             f"must have one entry per entry of mission.site.{amplitudes} ({n}), got {m}"))
+    return problems
 
 
 def visible_disk(sun_enu: np.ndarray, distance_au: np.ndarray, horizon_deg: np.ndarray) -> np.ndarray:
@@ -191,21 +284,22 @@ def visible_disk(sun_enu: np.ndarray, distance_au: np.ndarray, horizon_deg: np.n
     return envmod.disk_fraction_visible(elevation, h, envmod.sun_radius_deg(distance_au))
 
 
-def environment_table(sun_enu: np.ndarray, earth_enu: np.ndarray, distance_au: np.ndarray, horizon_deg: np.ndarray,
-                      regolith_k: np.ndarray) -> np.ndarray:
+def environment_table(sun_enu: np.ndarray, earth_enu: np.ndarray, distance_au: np.ndarray,
+                      array_horizon_deg: np.ndarray, body_horizon_deg: np.ndarray, regolith_k: np.ndarray) -> np.ndarray:
     """The time-only quantities of :data:`ENV_COLUMNS` (host, NumPy, float64) from Sun/Earth directions in ENU
-    (n, 3), the Sun's distance (n,), the nominal horizon profile and the regolith temperature (n,): shape
-    (n, len(ENV_COLUMNS))."""
+    (n, 3), the Sun's distance (n,), the nominal horizon profiles seen from the array and from the rover body
+    (:func:`site_horizons`) and the regolith temperature (n,): shape (n, len(ENV_COLUMNS)). The Sun's horizon is
+    the array's; the Earth's is the body's (the antenna)."""
     sun_el, sun_az = envmod._elevation_azimuth_np(sun_enu)
     earth_el, earth_az = envmod._elevation_azimuth_np(earth_enu)
     columns = {
         "sun_elevation_deg": sun_el,
-        "sun_horizon_deg": envmod.horizon_elevation(horizon_deg, sun_az),
+        "sun_horizon_deg": envmod.horizon_elevation(array_horizon_deg, sun_az),
         "sun_radius_deg": envmod.sun_radius_deg(distance_au),
         "solar_flux_w_m2": regolith.SOLAR_CONSTANT_W_M2 / distance_au**2,
         "sun_sin_elevation": sun_enu[:, 2],
         "sun_cos_elevation": np.hypot(sun_enu[:, 0], sun_enu[:, 1]),
-        "earth_clearance_deg": earth_el - envmod.horizon_elevation(horizon_deg, earth_az),
+        "earth_clearance_deg": earth_el - envmod.horizon_elevation(body_horizon_deg, earth_az),
         "regolith_temp_k": regolith_k,
     }
     return np.stack([columns[name] for name in ENV_COLUMNS], axis=1)
@@ -218,16 +312,15 @@ def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
     hours = np.arange(0.0, span_days * 24 + TABLE_STEP_HOURS, TABLE_STEP_HOURS)
     utc = start - np.timedelta64(int(SPIN_UP_DAYS * 86400), "s") + (hours * 3600).astype("timedelta64[s]")
     d = envmod.site_directions(float(params["site.latitude_deg"]), float(params["site.longitude_deg"]),
-                               float(params["site.height_m"]), envmod.utc_to_tdb_jd(utc))
-    horizon = horizon_profile(params["site.horizon_mean_deg"], params["site.horizon_amplitudes_deg"],
-                              params["site.horizon_phases_deg"])
-    disk = visible_disk(d["sun_enu"], d["sun_distance_au"], horizon)
+                               float(params["site.reference_height_m"]), envmod.utc_to_tdb_jd(utc))
+    body, array = site_horizons(params)
+    disk = visible_disk(d["sun_enu"], d["sun_distance_au"], body)  # the ground's light: the body's horizon
     elevation = np.degrees(np.arcsin(np.clip(d["sun_enu"][:, 2], -1, 1)))
     regolith_k = regolith.surface_temperature(regolith.absorbed_flux(elevation, disk, d["sun_distance_au"]),
                                               TABLE_STEP_HOURS * 3600.0)
     steps = int(round(float(params["surface.mission_days"]) * 24 / float(params["surface.step_hours"])))
     return {
-        "env.table": environment_table(d["sun_enu"], d["earth_enu"], d["sun_distance_au"], horizon, regolith_k),
+        "env.table": environment_table(d["sun_enu"], d["earth_enu"], d["sun_distance_au"], array, body, regolith_k),
         "env.window_offset_h": np.float64(SPIN_UP_DAYS * 24),
         "surface.step_index": np.arange(steps, dtype=np.int32),
     }
@@ -314,8 +407,9 @@ def rover_parameters(params, inputs) -> dict:
 
 class SiteLight(NamedTuple):
     """The landing site's light over the planned stay (scalars, hours), tallied at every step of it whatever
-    happens to the rover: from the environment of the landed position (its horizon included), before anything the
-    rover does changes its own light (a shadowed stretch of its route, :mod:`campaign.models.surface`)."""
+    happens to the rover: from the environment of the landed position (its horizon included; the Sun as seen from
+    the array's height, the Earth from the body's), before anything the rover does changes its own light (a
+    shadowed stretch of its route, :mod:`campaign.models.surface`)."""
 
     dark_h: jnp.ndarray  # length of the current darkness (0 in light)
     longest_dark_h: jnp.ndarray
@@ -426,4 +520,5 @@ MODEL = MissionModel(
     outputs=OUTPUTS,
     simulate=simulate,
     prepare=prepare,
+    check=check,
 )

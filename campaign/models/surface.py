@@ -111,8 +111,9 @@ SECTIONS = (ns.SITE, ns.SURFACE, ns.POWER, ns.THERMAL, mob.SECTION, drillmod.SEC
 
 
 def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
-    """Cross-field checks of the plan (lists whose lengths must agree, thresholds that must be ordered)."""
-    problems = []
+    """Cross-field checks of the site (:func:`campaign.models.night_survival.check`) and of the plan (lists whose
+    lengths must agree, thresholds that must be ordered)."""
+    problems = ns.check(params)
     legs, shadowed = list(params["mobility.leg_km"]), list(params["science.site_shadowed"])
     if len(shadowed) != len(legs):
         problems.append(("mission.science.site_shadowed", f"must have one entry per planned site, like "
@@ -145,8 +146,9 @@ def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
 
 def sun_hours_ahead(env_table: np.ndarray) -> np.ndarray:
     """The operators' forecast (host, once per campaign): for each row of the environment table, the hours of
-    uninterrupted sunlight (most of the solar disk above the *surveyed* horizon) from that instant on. The
-    planner uses it as the team would use their illumination predictions: the true horizon may differ."""
+    uninterrupted sunlight (most of the solar disk above the *surveyed* horizon, seen from the array) from that
+    instant on. The planner uses it as the team would use their illumination predictions: the true horizon may
+    differ."""
     col = lambda name: env_table[:, ns.ENV_COLUMNS.index(name)]  # noqa: E731
     lit = envmod.disk_fraction_visible(col("sun_elevation_deg"), col("sun_horizon_deg"), col("sun_radius_deg")) > 0.5
     ahead = np.zeros(lit.shape[0])
