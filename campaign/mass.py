@@ -27,8 +27,7 @@ ARRAY_AREA = "power.array_area_m2"
 ARRAY_HEIGHT = "power.array_height_m"
 CONDUCTANCE = "thermal.insulation_conductance_w_per_k"
 RADIATOR = "thermal.radiator_area_m2"
-LEVERS = (BATTERY, ARRAY_AREA, CONDUCTANCE, RADIATOR)
-SITE_HEIGHT = "site.height_m"  # where the array's height was configured before it became a power value
+LEVERS = (BATTERY, ARRAY_AREA, ARRAY_HEIGHT, CONDUCTANCE, RADIATOR)
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,7 @@ class MassModel:
     def components(self, params: Mapping[str, object]) -> dict[str, float]:
         """Mass (kg) of each design-dependent component for the design values ``params`` (keys as in
         :data:`LEVERS`)."""
-        height = params[ARRAY_HEIGHT] if ARRAY_HEIGHT in params else params[SITE_HEIGHT]
-        tower_m = max(float(height) - self.deck_height_m, 0.0)
+        tower_m = max(float(params[ARRAY_HEIGHT]) - self.deck_height_m, 0.0)
         return {
             "battery_kg": float(params[BATTERY]) / self.battery_wh_per_kg,
             "array_kg": float(params[ARRAY_AREA]) * self.array_kg_per_m2,
