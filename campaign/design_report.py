@@ -125,16 +125,21 @@ def plot_map(design: Mapping, mass_of: Callable[[float, float], float] | None, f
             lo, hi = g["estimate"]["ci95"]
             if lo is not None and hi is not None:
                 ax.plot([lo, hi], [g["map_value"]] * 2, color="crimson", alpha=0.35, linewidth=6, zorder=2)
-    if mass_of is not None:
-        gx = np.linspace(x.min(), x.max(), 60)
-        gy = np.linspace(y.min(), y.max(), 60)
-        mass = np.array([[mass_of(a, b) for a in gx] for b in gy])
-        cs = ax.contour(gx, gy, mass, levels=8, colors="grey", linewidths=0.7, alpha=0.8)
-        ax.clabel(cs, fmt="%.0f kg", fontsize=7)
     if m.get("lightest"):
         lt = m["lightest"]
         ax.plot(lt["value"], lt["map_value"], "*", color="gold", markeredgecolor="black", markersize=16, zorder=5,
                 label=f"lightest: {lt['mass']['total_kg']:.1f} kg")
+    if req:  # the contour's neighbourhood: candidates far above it are all near P = 1
+        ends = [g["estimate"]["ci95"][1] for g in m["results"]] + [r for r, _ in req]
+        right = 1.5 * max(float(e) for e in ends if e is not None)
+        ax.set_xlim(x.min() - 0.02 * (right - x.min()), min(x.max(), right))
+    if mass_of is not None:  # iso-mass lines every 10 kg over what is shown
+        left, right = ax.get_xlim()
+        gx, gy = np.linspace(left, right, 60), np.linspace(y.min(), y.max(), 60)
+        mass = np.array([[mass_of(a, b) for a in gx] for b in gy])
+        levels = np.arange(10 * np.floor(mass.min() / 10), mass.max() + 10, 10)
+        cs = ax.contour(gx, gy, mass, levels=levels, colors="grey", linewidths=0.7, alpha=0.8)
+        ax.clabel(cs, fmt="%.0f kg", fontsize=7)
     ax.set_xlabel(_short(design["variable"]))
     ax.set_ylabel(_short(m["variable"]))
     ax.legend(fontsize=8, loc="upper right")
