@@ -66,6 +66,7 @@ def test_pathwise_derivatives_agree_with_central_differences_on_the_same_mission
     s = by(robust, "worst_night_energy_margin_wh", BATTERY)
     fd = s["finite_difference"]
     assert fd["at_2h"]["derivative"] == pytest.approx(fd["derivative"], rel=RATIO_TOLERANCE)
+    assert fd["step_check"]["ok"]
     assert 0.5 < s["derivative"] < 1.0  # Wh per Wh: at most the usable share 1 - soc_min of a new Wh
 
 
