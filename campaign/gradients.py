@@ -10,8 +10,9 @@ metric's campaign mean:
   :func:`campaign.analysis.intervals.mean_interval`). Forward mode because a study has few design variables and
   many outputs: one pass yields every output of every mission for all variables, whereas reverse mode
   (``jax.grad``) needs one backward pass per metric and keeps every mission's hourly trajectory in memory.
-  Measured on night_survival (2,048 missions of 2,400 hourly steps, ``python -m benchmarks.gradients``): forward
-  mode for 3 variables and all 12 float outputs costs 2.7 forward passes, reverse mode for one metric 11.
+  Measured on night_survival (2,048 missions of 2,400 hourly steps, ``python -m benchmarks.gradients``, process
+  CPU time, median of 5-7): forward mode for 3 variables and all 12 float outputs costs 2.5-2.7 forward passes,
+  reverse mode for one metric 10-11.
 * **central finite difference on CRN** (``method: "finite difference on CRN"``): ``(f(x+h) - f(x-h)) / 2h`` of
   every mission's output, the same missions at both points, ``h = relative_step x`` the design value
   (:data:`RELATIVE_STEP`); the same at ``2h`` checks the step (``step_check``).
