@@ -179,11 +179,20 @@ def horizon_elevation(profile_deg: jax.Array, azimuth_deg: jax.Array) -> jax.Arr
 
 def disk_fraction_visible(elevation_deg, horizon_deg, radius_deg):
     """Fraction of a uniform disk of angular radius ``radius_deg`` centred at ``elevation_deg`` that lies above
-    a locally straight horizon at ``horizon_deg`` (circular-segment area). Works in NumPy or JAX."""
+    a locally straight horizon at ``horizon_deg`` (circular-segment area). Works in NumPy or JAX.
+
+    A disk wholly above (``y <= -1``) or below (``y >= 1``) the horizon gives exactly 1 or 0, as the segment
+    formula does there; the formula itself only sees ``|y| < 1`` (the "double where"): at ``|y| = 1`` the
+    derivatives of ``sqrt(1 - y^2)`` and ``arccos`` are infinite and, times the clip's zero derivative, would
+    make every derivative through this function NaN (:mod:`campaign.gradients`). Values are bit-identical to
+    the formula applied to the clipped ``y`` (``tests/test_gradients.py``)."""
     xp = jnp if isinstance(elevation_deg, jax.Array) else np
     arccos = _math.arccos if xp is jnp else np.arccos  # XLA's own arccos is scalar code on the CPU (see _math)
     y = xp.clip((horizon_deg - elevation_deg) / radius_deg, -1.0, 1.0)  # horizon height over the disk radius
-    return (arccos(y) - y * xp.sqrt(1 - y * y)) / np.pi
+    partial = xp.abs(y) < 1.0
+    inside = xp.where(partial, y, 0.0)
+    return xp.where(partial, (arccos(inside) - inside * xp.sqrt(1 - inside * inside)) / np.pi,
+                    xp.where(y > 0, 0.0, 1.0))
 
 
 def sun_radius_deg(distance_au):
