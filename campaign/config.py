@@ -160,6 +160,7 @@ class DesignSchema:
     resolution: Optional[float] = None
     grid: int = MISSING
     max_candidates: int = MISSING
+    sensitivities: List[str] = field(default_factory=list)
     map: DesignMapSchema = field(default_factory=DesignMapSchema)
 
 
@@ -256,6 +257,7 @@ class DesignSettings:
     max_candidates: int
     map_variable: str | None = None
     map_values: tuple = ()
+    sensitivities: tuple[str, ...] = ()  # outputs whose local sensitivities are computed at the answer
 
     @property
     def searches(self) -> bool:
@@ -441,6 +443,11 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
         elif _lever("design.map.variable", mapping["variable"], model, params, False, problems) and \
                 not mapping.get("values"):
             problems.append(("design.map.values", f"must list the values of {mapping['variable']} to map"))
+    outputs = [o.name for o in model.outputs]
+    unknown = [m for m in node.get("sensitivities") or () if m not in outputs]
+    if unknown:
+        problems.append(("design.sensitivities", f"{', '.join(map(repr, unknown))} not outputs of model "
+                                                 f"'{model.name}' (allowed: {', '.join(outputs)})"))
     if (run.get("stop") or {}).get("halfwidth") is not None:
         problems.append(("run.stop.halfwidth", "a design search evaluates every candidate on the same "
                                                "run.samples missions: leave run.stop.halfwidth null"))
@@ -451,7 +458,8 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
     return DesignSettings(node["variable"], None if low is None else float(low), None if high is None else float(high),
                           typed(node["variable"], values), node["direction"], goal, node["target"],
                           node["confidence"], resolution, node["grid"], node["max_candidates"],
-                          mapping.get("variable"), typed(mapping.get("variable"), mapping.get("values")))
+                          mapping.get("variable"), typed(mapping.get("variable"), mapping.get("values")),
+                          tuple(node.get("sensitivities") or ()))
 
 
 SALTELLI_MIN_BLOCKS = 2  # the estimators' standard errors need two blocks (a spread of per-block terms)

@@ -356,6 +356,9 @@ def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] 
                           "lightest": lightest_on_map(per_map) if d.searches else None}
     else:
         section |= find(ev)
+    answer = _answer_point(section, d)
+    if d.sensitivities and answer is not None:
+        section["gradients"] = sensitivities_at(ev, answer, log)
     section |= {"candidates_evaluated": len(ev.cache), "missions": sum(e.n for e in ev.cache.values()),
                 "seconds": round(time.perf_counter() - started, 1)}
     summary = json_safe({"run": {"name": config.run.name, "model": config.model.name, "seed": config.run.seed,
@@ -371,6 +374,32 @@ def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] 
         f"  designs     {root / 'designs.parquet'}\n  summary     {root / 'summary.json'}\n"
         f"  report      {root / 'report.md'}")
     return summary
+
+
+GRADIENT_MISSIONS = 2048  # missions for the local sensitivities (assumed: SE of a few % on night survival)
+
+
+def _answer_point(section: Mapping, d: DesignSettings) -> tuple[object, object] | None:
+    """The design the search recommends: the required value (for a map, the lightest design on the contour)."""
+    if "map" in section:
+        lightest = section["map"].get("lightest")
+        return None if lightest is None else (lightest["value"], lightest["map_value"])
+    req = section.get("required")
+    return None if req is None or req["value"] is None else (req["value"], None)
+
+
+def sensitivities_at(ev: Evaluator, point: tuple[object, object], log: Callable[[str], None]) -> dict:
+    """Local sensitivities (:func:`campaign.gradients.design_gradients`) of ``design.sensitivities`` and the goal
+    to the lever(s) at the recommended design, on the first missions of the candidates' scenarios."""
+    from .gradients import design_gradients, format_table
+
+    d = ev.design
+    config = ev.config_for(*point, run_dir=str(ev.root / CANDIDATES_DIR / "_sensitivities"))
+    levers = [v for v in (d.variable, d.map_variable) if v and v != SITE]
+    samples = min(GRADIENT_MISSIONS, ev.config.run.samples)
+    result = design_gradients(config, levers, [d.goal, *d.sensitivities], samples)
+    log(format_table(result))
+    return result
 
 
 def _mass_function(config: CampaignConfig) -> Callable[[float, float], float] | None:

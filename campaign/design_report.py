@@ -253,13 +253,24 @@ def markdown(summary: Mapping) -> str:
 
 
 def gradients_markdown(grad: Mapping) -> list[str]:
-    """Local design sensitivities (:mod:`campaign.gradients`), when the search computed them."""
-    lines = ["## Local sensitivities at the required design", "",
-             grad.get("note", ""), "", "| metric | per unit of | d mean / d value | SE | method |",
-             "| --- | --- | ---: | ---: | --- |"]
-    for row in grad.get("rows", []):
-        lines.append(f"| {row['metric']} | {row['variable']} | {row['gradient']:.4g} | {row.get('se', float('nan')):.2g}"
-                     f" | {row['method']} |")
+    """Local design sensitivities at the recommended design (:mod:`campaign.gradients`)."""
+    variables = {v["name"]: v for v in grad["variables"]}
+    units = {m["name"]: m["unit"] for m in grad["metrics"]}
+    lines = ["## Local sensitivities at the answer", "",
+             f"On {grad['missions']['count']:,} of its missions, in {grad['precision']}. `jax.grad`: the mean of every "
+             "mission's own derivative, reported where it agrees with the finite difference; otherwise the central "
+             "finite difference on the same missions (a flag, a count, or a metric whose missions jump as the "
+             "design moves: the hour a rover dies moves, and every state freezes there). campaign/gradients.py.",
+             "", "| change | metric | effect (SE) | method | pathwise | missions whose path changes |",
+             "| --- | --- | ---: | --- | ---: | ---: |"]
+    for s in grad["sensitivities"]:
+        v = variables[s["variable"]]
+        per = s["per"]
+        unit = "" if units.get(s["metric"]) in (None, "", "1") else f" {units[s['metric']]}"
+        effect = "n/a" if s["derivative"] is None else f"{s['derivative'] * per:+.3g}{unit} ({s['se'] * per:.2g})"
+        path = s["pathwise"]["derivative"] * per if s.get("pathwise") else None
+        lines.append(f"| +{per:g} {v['unit']} of {_short(v['name'])} | {s['metric']} | {effect} | {s['method']} | "
+                     f"{'' if path is None else format(path, '+.3g')} | {s['path_changes']:,} |")
     return lines + [""]
 
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import math
 import sys
 import time
@@ -556,6 +557,8 @@ def design_gradients(config: CampaignConfig, variables: Sequence[str], metrics: 
     ``jump_share`` (the changed missions' share of the difference), ``unchanged_paths``, ``note``),
     ``timing_s`` (process CPU seconds) and ``notes``.
     """
+    # JAX names at INFO each accelerator it did not find; Hydra's logging shows INFO: not a message for users
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     engine.configure_jax(PRECISION)
     chosen = resolve_variables(config, variables, relative_step, steps, per)
     names = _metrics(config, metrics)
