@@ -78,6 +78,48 @@ def _saltelli_markdown(salt: Mapping | None) -> list[str]:
     return lines
 
 
+def _sensitivity_markdown(summary: Mapping) -> list[str]:
+    """The goals' (and the mission's success's) inputs that matter, in one table with intervals; then one line
+    per metric with its top three, and, in a sentence each, the metrics that restate an input and those no input
+    moves (:func:`campaign.analysis.influential`, :func:`campaign.analysis.restated_input`)."""
+    sens = summary["sensitivity"]
+    same = summary.get("report", {}).get("same_as", {})
+    share = f"{100 * analysis.MIN_SHARE:g}%"
+    lines = ["## What drives it (sensitivity)", "",
+             "First-order index S1: the share of an output's variance the input explains alone, estimated from the "
+             "sample itself (given-data, equal-count bins with an ANOVA bias correction), with its 95% interval; "
+             f"rho: Spearman rank correlation (its sign is the direction). Only inputs with S1 >= {share} and an "
+             "interval clear of zero are listed. Metrics with a phase condition are analysed where defined.", ""]
+    targets = [t for t in dict.fromkeys([*summary["goals"], *list(summary["phases"])[-1:]]) if t not in same]
+    rows = []
+    for t in targets:
+        entry = sens["targets"].get(t, {})
+        ranked = analysis.influential(entry)
+        rows += [f"| {t} | `{i}` | {v['first_order']:.3f} | [{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}"
+                 f", {v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}] | {_finite(v['spearman']):+.2f} |"
+                 for i, v in ranked] or [f"| {t} | (no input matters) | | | |"]
+    if rows:
+        lines += ["| goal | input | S1 | 95% interval | rho |", "| --- | --- | ---: | --- | ---: |", *rows, ""]
+    metric_rows, echoes, quiet = [], [], []
+    for t in summary["metrics"]:
+        entry = sens["targets"].get(t, {})
+        echo, ranked = analysis.restated_input(entry), analysis.influential(entry)
+        if echo:
+            echoes.append(f"`{t}` (`{echo}`)")
+        elif not ranked:
+            quiet.append(f"`{t}`")
+        else:
+            metric_rows.append(f"| {t} | {entry['n']:,} | " + ", ".join(
+                f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3]) + " |")
+    if metric_rows:
+        lines += ["| metric | n | inputs that matter (S1, top three) |", "| --- | ---: | --- |", *metric_rows, ""]
+    if echoes:
+        lines += [f"Restate one input (left out): {', '.join(echoes)}.", ""]
+    if quiet:
+        lines += [f"No input explains {share} or more of: {', '.join(quiet)}.", ""]
+    return lines
+
+
 def markdown(summary: Mapping) -> str:
     """The human-readable report of a full summary (see :func:`write_report`)."""
     run = summary["run"]
@@ -89,6 +131,7 @@ def markdown(summary: Mapping) -> str:
         lines += [f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
                   f"seed {run.get('seed')}, precision {run.get('precision')}, code revision "
                   f"`{run.get('code_revision')}`.", ""]
+    lines += ["The same report with its figures in one file: [report.html](report.html).", ""]
     if summary["report"].get("incomplete_runs"):
         lines += ["**Incomplete: no manifest.json in " + ", ".join(f"`{r}`" for r in summary["report"][
             "incomplete_runs"]) + "; these statistics cover only the shards written so far.**", ""]
@@ -126,6 +169,7 @@ def markdown(summary: Mapping) -> str:
             return [f"*{caption}: not drawn ({skipped[name]}).*", ""]
         return []
 
+    lines += figure("headline", "Headline probabilities with their intervals and epistemic bands")
     lines += ["## Failure causes (first failure of each mission)", ""]
     if summary["pareto"]["by_cause"]:
         lines += ["| phase | cause | share of missions | 95% interval | count | cumulative share of failures |",
@@ -153,6 +197,16 @@ def markdown(summary: Mapping) -> str:
                          + " |")
         lines.append("")
     lines += figure("survival", "Survival curve")
+    dates, dark = summary.get("failure_dates"), summary.get("darkness")
+    if dates and dates["failed"]:
+        lines += ["## When rovers fail (calendar, with the site's darkness)", ""]
+        if isinstance(dark, Mapping):
+            periods = ", ".join(f"days {a:.1f}-{b:.1f}" for a, b in dark["periods"])
+            lines += [f"Days after the landing window opened ({dark['window_start_utc']} UTC). Darkness at the "
+                      f"site ({dark['definition']}): {periods or 'none'}.", ""]
+        elif dark:
+            lines += [f"No darkness shading: {dark}.", ""]
+        lines += figure("failure_dates", "Failures on the calendar with the site's darkness")
 
     lines += ["## Metrics (over the missions where each is defined)", ""]
     if summary["metrics"]:
@@ -163,19 +217,8 @@ def markdown(summary: Mapping) -> str:
         lines.append("")
     lines += figure("landing_dispersion", "Landing dispersion") + figure("night_energy", "Night energy margin")
 
-    lines += ["## Sensitivity", "",
-              "First-order index: the share of the variance of the output explained by the input alone, estimated",
-              "from the sample itself (given-data, equal-count bins with an ANOVA bias correction); rho: Spearman",
-              "rank correlation. Metrics with a phase condition are analysed where defined.", ""]
-    sens = summary["sensitivity"]
-    for t, entry in sens["targets"].items():
-        if not entry["indices"]:
-            continue
-        top = sorted(entry["indices"].items(), key=lambda kv: -(kv[1]["first_order"] or -1))[:5]
-        cells = ", ".join(f"`{i}` {_p(v['first_order'])} (rho {v['spearman']:+.2f})"
-                          if v["spearman"] is not None else f"`{i}` {_p(v['first_order'])}" for i, v in top)
-        lines.append(f"* **{t}** (n={entry['n']:,}, sum of first-order {entry['sum_first_order']:.3f}): {cells}")
-    lines += ["", *figure("sensitivity", "Sensitivity tornado")]
+    lines += _sensitivity_markdown(summary)
+    lines += figure("sensitivity", "Sensitivity of the goals")
     lines += _saltelli_markdown(summary.get("saltelli"))
 
     lines += ["## Epistemic spread", ""]

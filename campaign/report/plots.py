@@ -410,7 +410,8 @@ def plot_convergence(res: Results, summary: Mapping, file: Path) -> str | None:
     """Running estimate of every flag's probability with its valid 95% interval (Wilson, or Korn-Graubard over
     the epistemic draws when they vary) against the number of missions."""
     conv = summary["convergence"]
-    flags = list(conv["flags"])[:9]
+    same = summary.get("report", {}).get("same_as", {})
+    flags = [f for f in conv["flags"] if f not in same][:9]
     if not flags or len(conv["n"]) < 2:
         return "no phase or goal flag, or too few missions"
     ncols = min(3, len(flags))
@@ -503,8 +504,8 @@ def plot_trade(res: Results, summary: Mapping, file: Path) -> str | None:
         ax.fill_between(x, lo, hi, color=PHASE_COLOURS[k], alpha=0.2)
         ax.plot(x, d, marker="o", color=PHASE_COLOURS[k], label=name)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_ylabel(f"P(design) - P({base}), same missions")
-    ax.set_title("Gain over the first design, paired on common random numbers (95% band)")
+    ax.set_ylabel(f"P(design) - P({base})")
+    ax.set_title("Against the first design, on the same missions (95% band)")
     ax.legend(fontsize=8)
     _save(fig, file)
     return None

@@ -426,7 +426,7 @@ def metrics(ctx: Context) -> Section | None:
 def convergence(ctx: Context) -> Section | None:
     """How the estimates settled with the number of missions."""
     conv = ctx.summary["convergence"]
-    if not conv.get("flags"):
+    if not conv.get("flags") or ctx.sweep:  # a sweep's union mixes designs: each run's own report has its own
         return None
     key = "final_half_width_clustered" if any("final_half_width_clustered" in v for v in conv["flags"].values()) \
         else "final_half_width"
@@ -450,7 +450,8 @@ def provenance(ctx: Context) -> Section:
                                        for j in run["jobs"])])
     for key in ("model", "samples", "seed", "sampler", "precision", "code_revision"):
         if run.get(key) is not None:
-            rows.append([key.replace("_", " "), f"`{run[key]}`"])
+            rows.append([key.replace("_", " ") + (" per design" if ctx.sweep and key == "samples" else ""),
+                         f"`{run[key]}`"])
     rows.append(["missions analysed", f"{s['missions']:,}"])
     info = infos[0] if infos else {}
     if info.get("versions"):
