@@ -35,8 +35,8 @@ def sweep_dir(tmp_path_factory) -> Path:
     sweep = tmp_path_factory.mktemp("html") / "sweep"
     for job, capacity in enumerate((1000.0, 1200.0)):
         synthetic.write_run(sweep / str(job), n=2000, seed=4, battery_capacity_wh=capacity)
-    for job in ("0", "1"):
-        report.write_report(sweep / job, log=lambda _: None)
+    for job in ("0", "1"):  # each design's own report (what the sweep's links point to), figures aside
+        report.write_report(sweep / job, plots=False, log=lambda _: None)
     (sweep / "multirun.yaml").write_text("hydra: {}\n")
     report.write_report(sweep, log=lambda _: None)
     return sweep
@@ -167,8 +167,12 @@ def test_landing_figure_frames_the_safe_ellipse_and_counts_the_outliers(run_dir)
 
 
 def test_markdown_keeps_the_goals_inputs_that_matter_and_no_meaningless_rows(run_dir):
+    import json
+
     md = (run_dir / "report.md").read_text()
     assert "| start" not in md and "[report.html](report.html)" in md
+    conditional = json.loads((run_dir / "summary.json").read_text())["conditional"]
+    assert list(conditional) == ["landing_ok | launch_ok", "surface_ok | landing_ok"]  # the first phase has none
     section = md[md.index("## What drives it"):md.index("## Epistemic spread")]
     assert "| water_goal | `landing.slope_deg`" in section  # the toy's slope limit decides most landings
     assert "`surface.dust_frac`" not in section.split("| metric |")[0]  # an input that does not act is not listed

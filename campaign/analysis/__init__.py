@@ -38,8 +38,8 @@ from .loading import Location, MetadataError, Results, run_dirs, swept_keys
 from .sensitivity import (
     MIN_SHARE,
     default_bins,
-    influential,
     first_order_given_data,
+    influential,
     radial_indices,
     rank_correlation,
     restated_input,

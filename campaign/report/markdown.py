@@ -95,8 +95,9 @@ def _sensitivity_markdown(summary: Mapping) -> list[str]:
     for t in targets:
         entry = sens["targets"].get(t, {})
         ranked = analysis.influential(entry)
-        rows += [f"| {t} | `{i}` | {v['first_order']:.3f} | [{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}"
-                 f", {v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}] | {_finite(v['spearman']):+.2f} |"
+        half = {i: analysis.Z95 * v["first_order_se"] for i, v in ranked}
+        rows += [f"| {t} | `{i}` | {v['first_order']:.3f} | [{v['first_order'] - half[i]:.3f}, "
+                 f"{v['first_order'] + half[i]:.3f}] | {_finite(v['spearman']):+.2f} |"
                  for i, v in ranked] or [f"| {t} | (no input matters) | | | |"]
     if rows:
         lines += ["| goal | input | S1 | 95% interval | rho |", "| --- | --- | ---: | --- | ---: |", *rows, ""]

@@ -57,7 +57,7 @@ def plot_headline(res: Results, summary: Mapping, file: Path) -> str | None:
     if not flags:
         return "no phase or goal flag"
     entries = {**summary["phases"], **summary["goals"]}
-    fig, axes = _figure(9.0, 1.5 + 0.5 * len(flags))
+    fig, axes = _figure(9.0, max(3.0, 1.5 + 0.5 * len(flags)))
     ax = axes[0, 0]
     y = np.arange(len(flags))[::-1]
     banded = False
@@ -375,7 +375,8 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
         return (f"no input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of "
                 + ", ".join(targets) + " with an interval clear of zero")
     heights = [1.0 + 0.36 * max(len(r), 1) for r in shown]
-    fig, axes = _figure(9.5, sum(heights) + 0.3, nrows=len(targets), gridspec_kw={"height_ratios": heights})
+    fig, axes = _figure(9.5, max(3.0, sum(heights) + 0.3), nrows=len(targets),
+                        gridspec_kw={"height_ratios": heights})
     for ax, t, ranked in zip(axes[:, 0], targets, shown):
         entry = sens["targets"][t]
         if not ranked:

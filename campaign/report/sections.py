@@ -42,10 +42,9 @@ class Context:
         return "sweep" in self.summary["run"]
 
     def figure(self, name: str, caption: str, alt: str = "") -> str:
-        """The plot ``name`` as an embedded figure with its caption, or a note on why it was not drawn."""
-        if name in self.figures:
-            return Figure(self.figures[name], caption, alt).html()
-        return self.not_drawn(name, caption.split(":")[0].split(".")[0])
+        """The plot ``name`` as an embedded figure with its caption ("" when it was not drawn: the section's text
+        says what there is to say; :meth:`not_drawn` gives the plot's reason where that helps)."""
+        return Figure(self.figures[name], caption, alt).html() if name in self.figures else ""
 
     def not_drawn(self, name: str, what: str) -> str:
         return f'<p class="note">{esc(what)}: not drawn ({inline(self.skipped[name])}).</p>' \
@@ -187,7 +186,8 @@ def why_it_fails(ctx: Context) -> Section | None:
     if not pareto["by_cause"]:
         return Section("Why it fails", f"<p>No mission failed ({pareto['missions']:,} missions).</p>")
     top = pareto["by_cause"][:3]
-    lead = (f"<p>{pareto['failures']:,} of {pareto['missions']:,} missions failed ({_pct(pareto['failures'] / pareto['missions'])}). "
+    lead = (f"<p>{pareto['failures']:,} of {pareto['missions']:,} missions failed "
+            f"({_pct(pareto['failures'] / pareto['missions'])}). "
             "The largest first causes: " + "; ".join(
                 f"<strong>{esc(c['outcome'].replace('_', ' '))}</strong> ({esc(c['phase'])}: {_pct(c['p'])} of "
                 f"missions, {100 * c['successes'] / pareto['failures']:.0f}% of failures)" for c in top) + ".</p>")
@@ -340,7 +340,7 @@ def what_drives_it(ctx: Context) -> Section | None:
         if not inputs:
             body.append("<p>No epistemic input explains a share clear of zero: the spread of P across states of "
                         "knowledge is too small beside each draw's binomial noise to apportion (more missions per "
-                        "draw, `run.inner_samples`, would resolve it).</p>")
+                        "draw, <code>run.inner_samples</code>, would resolve it).</p>")
         body.append(ctx.figure("epistemic", "Each epistemic draw's estimate of P (a state of knowledge), the "
                                "marginal P and the 5-95% band of P with the binomial noise removed."))
     metric_rows, echoes, quiet = [], [], []
@@ -434,7 +434,7 @@ def convergence(ctx: Context) -> Section | None:
             + (", clustered by epistemic draw (the valid one; it shrinks with the number of draws)"
                if key.endswith("clustered") else "") + ": "
             + ", ".join(f"<code>{esc(k)}</code> {_p(v.get(key))}" for k, v in conv["flags"].items()) + ".</p>")
-    return Section("Convergence", body + ctx.figure(
+    return Section("Convergence", body + ctx.not_drawn("convergence", "Convergence plot") + ctx.figure(
         "convergence", "The running estimate of each probability against the number of missions (first N by "
         "sample index), with its valid 95% interval."))
 
