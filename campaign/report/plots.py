@@ -263,6 +263,8 @@ def landing_figure(res: Results, summary: Mapping):
     colour = {c: PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)] for k, c in enumerate(names[np.argsort(-counts)])}
     for c in colour:
         rows = failed_in & (causes == c)
+        if not rows.any():
+            continue
         ax.scatter(x[rows], y[rows], s=10, marker="x", color=colour[c], linewidths=0.8,
                    label=f"{c.replace('_', ' ')} ({int(rows.sum()):,} in view)")
     pts = ellipse_points(e)
