@@ -170,7 +170,8 @@ def write_run(root: Path, n: int = 4000, seed: int = 0, inner_samples: int = 500
 
         site = yaml.safe_load((Path(__file__).resolve().parent.parent / "conf" / "site" / "connecting_ridge.yaml")
                               .read_text())
-        config["mission"] |= {"site": site, "surface": config["mission"]["surface"] | RICH_SURFACE}
+        config["mission"] |= {"site": site, "surface": config["mission"]["surface"] | RICH_SURFACE,
+                              "power": {"array_height_m": 2.0}}
     (root / "run.json").write_text(json.dumps({"format": "lupex-campaign-run/1", "config": config, "model": "toy",
                                                "samples": n, "seed": seed, "sampler": "monte_carlo",
                                                "precision": "float64", "code_revision": "test"}))

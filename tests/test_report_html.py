@@ -177,3 +177,40 @@ def test_markdown_keeps_the_goals_inputs_that_matter_and_no_meaningless_rows(run
     assert "| water_goal | `landing.slope_deg`" in section  # the toy's slope limit decides most landings
     assert "`surface.dust_frac`" not in section.split("| metric |")[0]  # an input that does not act is not listed
     assert "| landing_day |" not in section  # the toy's landing day depends on no input: not a table row
+
+
+@pytest.fixture(scope="module")
+def design_dir(tmp_path_factory) -> Path:
+    """A design search's report (campaign.design_report) from the synthetic evaluator of tests/test_design.py."""
+    from campaign import design
+    from campaign.analysis import Location, json_safe
+    from campaign.design_report import write_design_report
+    from tests.test_design import Synthetic, settings
+
+    d = settings()
+    ev = Synthetic(d, np.random.default_rng(3).exponential(2.0, 2000))
+    section = {"variable": d.variable, "goal": d.goal, "target": d.target, "confidence": d.confidence,
+               "direction": d.direction, "missions_per_candidate": 2000, "resolution": d.resolution,
+               **design.search(ev), "candidates_evaluated": len(ev.cache), "missions": 2000 * len(ev.cache),
+               "seconds": 1.0}
+    summary = {"run": {"name": "toy_search", "model": "toy", "seed": 1, "samples": 2000, "sampler": "monte_carlo",
+                       "precision": "float64", "code_revision": "test"}, "design": section}
+    root = tmp_path_factory.mktemp("html") / "search"
+    root.mkdir()
+    write_design_report(Location.of(root), json_safe(summary), log=lambda _: None)
+    return root
+
+
+def test_design_search_report_says_what_it_takes_in_html(design_dir, browser, tmp_path):
+    page = (design_dir / "report.html").read_text()
+    titles = re.findall(r"<h2>([^<]+)</h2>", page)
+    assert titles[0] == "What it takes" and "Provenance" in titles
+    assert "reaches P(reached_100_days) &gt;= 0.9" in page
+    check_page(browser, design_dir / "report.html", 1, tmp_path)  # the design curve
+    import json
+
+    # and the hook of a campaign's report renders the same section from a design search's summary
+    summary = json.loads((design_dir / "summary.json").read_text())
+    figures = {name: (design_dir / path).read_bytes() for name, path in summary["report"]["plots"].items()}
+    section = sections.what_it_takes(sections.Context(summary, figures))
+    assert section is not None and "data:image/png;base64," in section.html

@@ -39,8 +39,8 @@ from .markdown import markdown
 from .plots import PLOTS, landing_figure
 from .sections import Context, add_section
 
-__all__ = ["PLOTS", "Context", "SweepReport", "add_section", "landing_figure", "main", "markdown", "write_report",
-           "write_html"]
+__all__ = ["PLOTS", "Context", "SweepReport", "add_section", "landing_figure", "main", "markdown",
+           "write_design_html", "write_html", "write_report"]
 
 PLOTS_DIR = "plots"
 
@@ -111,6 +111,22 @@ def write_html(summary: Mapping, target: Location, figures: Mapping[str, bytes],
     page = html.render(f"LUPEX campaign: {run.get('name') or 'campaign'}", sections.build(ctx), subtitle=what,
                        footer="Written by `python -m campaign.report`; every number here is in summary.json, "
                               "computed from the Parquet dataset.")
+    target.write_bytes(page.encode())
+
+
+def write_design_html(summary: Mapping, target: Location, figures: Mapping[str, bytes]) -> None:
+    """``report.html`` of a design search (:func:`campaign.design_report.write_design_report` calls it): its
+    report, section by section, with its figures embedded."""
+    from ..design_report import markdown as design_markdown
+
+    plots = summary.get("report", {}).get("plots", {})
+    images = {path: figures[name] for name, path in plots.items() if name in figures}
+    title, parts = html.sections_from_markdown(design_markdown(summary), "What it takes", images)
+    run = summary["run"]
+    page = html.render(f"LUPEX design search: {title or run.get('name')}", parts,
+                       subtitle=f"Design search `{run.get('name')}` on model `{run.get('model')}`, seed "
+                                f"{run.get('seed')}", footer="Written by `campaign.design_report`; every number "
+                                "here is in summary.json and designs.parquet.")
     target.write_bytes(page.encode())
 
 

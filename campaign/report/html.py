@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -117,16 +117,23 @@ def table(header: Sequence[str] | None, rows: Iterable[Sequence[object]], numeri
             f"</thead><tbody>{body}</tbody></table></div>")
 
 
-def markdown_to_html(text: str) -> str:
+def markdown_to_html(text: str, images: Mapping[str, bytes] | None = None) -> str:
     """The Markdown this project writes, as HTML: ``#`` headings (level 3 and below inside a section), paragraphs,
-    ``*``/``-`` lists, pipe tables (the ``---:`` row right-aligns), inline marks (:func:`inline`). Anything else is
-    kept as text, escaped."""
+    ``*``/``-`` lists, pipe tables (the ``---:`` row right-aligns), inline marks (:func:`inline`), and an image
+    alone on its line (``![caption](path)``) embedded from ``images`` (PNG bytes by path; left out if absent).
+    Anything else is kept as text, escaped."""
     out: list[str] = []
     lines = text.splitlines()
     k = 0
     while k < len(lines):
         line = lines[k]
         if not line.strip():
+            k += 1
+            continue
+        image = re.match(r"^!\[([^\]]*)\]\(([^)\s]+)\)\s*$", line.strip())
+        if image:
+            if images and image.group(2) in images:
+                out.append(Figure(images[image.group(2)], image.group(1)).html())
             k += 1
             continue
         heading = re.match(r"^(#{1,4})\s+(.*)$", line)
@@ -158,6 +165,23 @@ def markdown_to_html(text: str) -> str:
                 k += 1
             out.append(f"<p>{inline(' '.join(para))}</p>")
     return "".join(out)
+
+
+def sections_from_markdown(text: str, first_title: str, images: Mapping[str, bytes] | None = None
+                           ) -> tuple[str, list[Section]]:
+    """A Markdown document as ``(its # title, sections)``: one :class:`Section` per ``##`` heading, what comes
+    before the first one under ``first_title``; images embedded from ``images`` (:func:`markdown_to_html`)."""
+    title, parts, current, body = "", [], first_title, []
+    for line in text.splitlines():
+        if line.startswith("# ") and not title:
+            title = line[2:].strip()
+        elif line.startswith("## "):
+            parts.append((current, body))
+            current, body = line[3:].strip(), []
+        else:
+            body.append(line)
+    parts.append((current, body))
+    return title, [Section(t, markdown_to_html("\n".join(b), images)) for t, b in parts if "\n".join(b).strip()]
 
 
 STYLE = """

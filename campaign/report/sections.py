@@ -375,22 +375,27 @@ def what_drives_it(ctx: Context) -> Section | None:
     return Section("What drives it", "".join(body))
 
 
-DESIGN_SEARCH_KEY = "design_to_target"  # where a design search would put its result in summary.json (see below)
+def is_design_search(summary: Mapping) -> bool:
+    """Whether ``summary`` is a design search's (:mod:`campaign.design`: its ``design`` section names a goal and a
+    target), not a campaign's (whose ``design`` says how the intervals were made)."""
+    design = summary.get("design") or {}
+    return "goal" in design and "target" in design
 
 
 def what_it_takes(ctx: Context) -> Section | None:
-    """HOOK: "What it takes", the design values needed for P(goal) >= target (a design search, built elsewhere).
-
-    Placeholder until that module lands: it shows nothing unless the summary holds a design search's result under
-    :data:`DESIGN_SEARCH_KEY`, which it lists as it is. The design-search module should replace this builder with
-    its own, by one call: ``campaign.report.add_section(builder, title="What it takes")``. (``summary["design"]``
-    is taken: it says how the intervals were made, :meth:`campaign.analysis.Headline.design`.)"""
-    result = ctx.summary.get(DESIGN_SEARCH_KEY)
-    if not result:
+    """HOOK: "What it takes", the design value needed for P(goal) >= target, with its mass
+    (:mod:`campaign.design`). A campaign's own report has nothing here (None); for a design search's summary it is
+    the search's report (:func:`campaign.design_report.markdown`) with its figures. Another builder replaces it
+    by one call: ``campaign.report.add_section(builder, title="What it takes")``."""
+    if not is_design_search(ctx.summary):
         return None
-    body = '<p class="hook">Design search results (raw; this section awaits its own layout):</p>'
-    body += f"<pre>{esc(json.dumps(result, indent=2, sort_keys=True)[:20000])}</pre>"
-    return Section("What it takes", body)
+    from ..design_report import markdown as design_markdown
+    from .html import markdown_to_html
+
+    plots = ctx.summary.get("report", {}).get("plots", {})
+    images = {path: ctx.figures[name] for name, path in plots.items() if name in ctx.figures}
+    text = "\n".join(line for line in design_markdown(ctx.summary).splitlines() if not line.startswith("# "))
+    return Section("What it takes", markdown_to_html(text, images))
 
 
 def trade_study(ctx: Context) -> Section | None:
