@@ -182,7 +182,7 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report:
     except Exception as e:  # the run is complete and valid: a failed report must not lose it
         log(f"error: the report failed ({type(e).__name__}: {e}); retry with: python -m campaign.report {rs.root}")
     log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root}/summary.json\n"
-        f"  report   {rs.root}/report.md")
+        f"  report   {rs.root}/report.html (and report.md)")
     return RunResult(rs.root, summary, len(todo), len(done))
 
 

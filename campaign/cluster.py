@@ -2,6 +2,10 @@
 
 * Embedded local Ray (the default) has every port on 127.0.0.1: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` puts
   Ray in single-machine mode, and it must be set before Ray is imported (Ray reads it at import).
+* Starting it, Ray (2.52 on) turns token authentication on by default and logs a warning that it did so on every
+  run; :func:`ensure_ray` drops that one record, for the embedded instance only (:class:`_QuietTokenDefault`).
+  Nothing else changes: the token is still created and required, the ports still bind to 127.0.0.1. Joining a
+  cluster logs whatever Ray logs.
 * Ray is initialised once per process (a Hydra multirun calls the campaign repeatedly) and shut down at exit
   when this process started it.
 * Shards are coarse tasks (thousands of missions each). At most ``max_tasks_in_flight`` are submitted at once;
@@ -19,6 +23,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import time
@@ -50,6 +55,20 @@ def default_jax_cache_dir() -> str:
     return str(Path.home() / ".cache" / "lupex-campaign" / "jax")
 
 
+class _QuietTokenDefault(logging.Filter):
+    """Drops Ray's notice that a new local cluster has token authentication on by default ("Token authentication
+    is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled to opt out...",
+    ``ray._private.authentication.authentication_token_setup``). For the embedded loopback instance it reports
+    the secure default taking effect and asks nothing of the user, yet it was the only line on stderr besides the
+    progress; only that record is dropped, only while :func:`ensure_ray` starts the embedded instance."""
+
+    LOGGER = "ray._private.authentication.authentication_token_setup"
+    PREFIX = "Token authentication is enabled for this Ray cluster"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.PREFIX)
+
+
 def ensure_ray(settings: ClusterSettings) -> dict:
     """Start the embedded Ray or join a cluster, once per process; return the cluster's resources.
 
@@ -62,7 +81,12 @@ def ensure_ray(settings: ClusterSettings) -> dict:
         if address:
             ray.init(address=address, **common)
         else:
-            ray.init(num_cpus=settings.num_cpus, _node_ip_address="127.0.0.1", **common)
+            logger, quiet = logging.getLogger(_QuietTokenDefault.LOGGER), _QuietTokenDefault()
+            logger.addFilter(quiet)
+            try:
+                ray.init(num_cpus=settings.num_cpus, _node_ip_address="127.0.0.1", **common)
+            finally:
+                logger.removeFilter(quiet)
             atexit.register(ray.shutdown)
     return ray.cluster_resources()
 
@@ -115,7 +139,9 @@ def _shard_failure(shard: Shard, error: Exception) -> str:
 
 @dataclass
 class Progress:
-    """Missions done, rate and ETA on stderr: a live line on a terminal, a line every 10 s otherwise."""
+    """Missions done, rate and ETA on stderr: a live line on a terminal, a line every 10 s otherwise (a log file
+    gets whole lines, not a stream of carriage returns). Written here rather than with a progress library: it is
+    this small, and it carries an adaptive campaign's half-width against its target (``note``)."""
 
     total: int
     enabled: bool = True
@@ -138,7 +164,9 @@ class Progress:
         line = (f"  {100 * self.done / max(self.total, 1):5.1f}% | {self.done:,}/{self.total:,} missions | "
                 f"{rate:,.0f} missions/s | elapsed {elapsed:,.0f} s | "
                 + (f"{self.note()}" if self.note else f"ETA {eta:,.0f} s"))
-        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+        # On a terminal the line is redrawn in place (carriage return, then erase what a longer line left).
+        print(("\r" + line + "\x1b[K") if self.tty else line, end="" if self.tty else "\n", file=sys.stderr,
+              flush=True)
 
     def close(self) -> None:
         self.update(0, force=True)

@@ -290,14 +290,18 @@ def write_design_report(root: Location, summary: Mapping, mass_of=None,
             plots["design_map"] = lambda f: plot_map(design, mass_of, f)
     elif "map" not in design:  # a ranking per map value is left to the tables
         plots["design_ranking"] = lambda f: plot_ranking(design, f)
-    written = {}
+    written, figures = {}, {}
     with tempfile.TemporaryDirectory(prefix="lupex-design-") as scratch:
         for name, plot in plots.items():
             file = Path(scratch) / f"{name}.png"
             plot(file)
-            (root / PLOTS_DIR / f"{name}.png").write_bytes(file.read_bytes())
+            figures[name] = file.read_bytes()
+            (root / PLOTS_DIR / f"{name}.png").write_bytes(figures[name])
             written[name] = f"{PLOTS_DIR}/{name}.png"
-    full = {**summary, "report": {"plots": written, "markdown": "report.md"}}
+    full = {**summary, "report": {"plots": written, "markdown": "report.md", "html": "report.html"}}
     (root / "summary.json").write_bytes((json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
     (root / "report.md").write_bytes(markdown(full).encode())
-    log(f"Report: {root / 'report.md'} ({len(written)} plots)")
+    from .report import write_design_html
+
+    write_design_html(full, root / "report.html", figures)
+    log(f"Report: {root / 'report.html'} and report.md ({len(written)} plots)")

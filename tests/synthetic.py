@@ -105,14 +105,41 @@ def simulate(n: int, seed: int = 0, inner_samples: int = 500, battery_capacity_w
             "worst_night_energy_margin_wh": np.where(landing_ok, margin, np.nan), "days_survived": days}
 
 
-def table(columns: dict[str, np.ndarray]) -> pa.Table:
+RICH_SCHEMA = pa.schema(list(SCHEMA) + [
+    _field("miss_distance_m", pa.float64(), role="metric", unit="m", valid_when="launch_ok",
+           doc="Distance of the touchdown point from the target"),
+    _field("altimeter_fault", pa.bool_(), role="metric", valid_when="launch_ok", doc="The altimeter faulted"),
+    _field("landing_day", pa.float64(), role="metric", unit="d", valid_when="landing_ok",
+           doc="Landing time, days after the landing window opened"),
+])
+RICH_SURFACE = {"landing_window_start_utc": "2028-12-01T00:00", "landing_window_days": 30.0, "mission_days": 100.0}
+
+
+def enrich(columns: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """``columns`` with what the real landing and surface models add: km-scale outliers (a third of the
+    off-target touchdowns, flagged as altimeter faults, thrown 1-8 km short), the miss distance, and a landing day
+    in a 30-day window. Outcomes are unchanged: the outliers were failures already."""
+    out = dict(columns)
+    n = out["sample_index"].size
+    rng = np.random.default_rng([seed, 99, n])
+    launched = out["launch_ok"]
+    fault = launched & (out["outcome"] == 31) & (rng.random(n) < 1 / 3)
+    down = np.where(fault, -rng.uniform(1000.0, 8000.0, n), out["landing_downrange_m"])
+    out["landing_downrange_m"] = down
+    out["miss_distance_m"] = np.where(launched, np.hypot(down, out["landing_crossrange_m"]), np.nan)
+    out["altimeter_fault"] = fault
+    out["landing_day"] = np.where(out["landing_ok"], rng.uniform(0.0, 30.0, n), np.nan)
+    return out
+
+
+def table(columns: dict[str, np.ndarray], schema: pa.Schema = SCHEMA) -> pa.Table:
     codes = sorted(OUTCOMES)
     position = {c: i for i, c in enumerate(codes)}
     names = pa.array([OUTCOMES[c][0] for c in codes])
     phase_names = sorted({p for _, p in OUTCOMES.values()})
     phases = pa.array(phase_names)
     arrays = []
-    for f in SCHEMA:
+    for f in schema:
         if f.name == "outcome_name":
             idx = np.array([position[int(c)] for c in columns["outcome"]], dtype=np.int8)
             arrays.append(pa.DictionaryArray.from_arrays(pa.array(idx), names))
@@ -123,24 +150,36 @@ def table(columns: dict[str, np.ndarray]) -> pa.Table:
             v = np.asarray(columns[f.name])
             mask = np.isnan(v) if f.nullable and v.dtype.kind == "f" else None
             arrays.append(pa.array(v, type=f.type, mask=mask))
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def write_run(root: Path, n: int = 4000, seed: int = 0, inner_samples: int = 500,
-              battery_capacity_wh: float = 1200.0, shards: int = 2, epistemic: bool = True) -> Path:
+              battery_capacity_wh: float = 1200.0, shards: int = 2, epistemic: bool = True,
+              rich: bool = False) -> Path:
     """A complete run directory (run.json, samples/part-*.parquet, manifest.json) of ``n`` toy missions;
-    ``epistemic=False`` fixes the ascent reliability (every input aleatory)."""
+    ``epistemic=False`` fixes the ascent reliability (every input aleatory); ``rich=True`` adds the columns of
+    :func:`enrich` and, in the config, a site (Connecting Ridge) and a landing window, as the surface models
+    have them."""
     root = Path(root)
     (root / "samples").mkdir(parents=True, exist_ok=False)
     config = {"run": {"name": "toy", "samples": n, "seed": seed, "inner_samples": inner_samples,
                       "output_dir": str(root)},
               "mission": {"model": "toy", "surface": {"battery_capacity_wh": battery_capacity_wh}}}
+    if rich:
+        import yaml
+
+        site = yaml.safe_load((Path(__file__).resolve().parent.parent / "conf" / "site" / "connecting_ridge.yaml")
+                              .read_text())
+        config["mission"] |= {"site": site, "surface": config["mission"]["surface"] | RICH_SURFACE,
+                              "power": {"array_height_m": 2.0}}
     (root / "run.json").write_text(json.dumps({"format": "lupex-campaign-run/1", "config": config, "model": "toy",
                                                "samples": n, "seed": seed, "sampler": "monte_carlo",
                                                "precision": "float64", "code_revision": "test"}))
     bounds = np.linspace(0, n, shards + 1).astype(int)
     cols = simulate(n, seed, inner_samples, battery_capacity_wh, epistemic=epistemic)  # one stream, then shards
+    cols = enrich(cols, seed) if rich else cols
     for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        pq.write_table(table({k: v[a:b] for k, v in cols.items()}), root / "samples" / f"part-{s:05d}.parquet")
+        pq.write_table(table({k: v[a:b] for k, v in cols.items()}, RICH_SCHEMA if rich else SCHEMA),
+                       root / "samples" / f"part-{s:05d}.parquet")
     (root / "manifest.json").write_text(json.dumps({"rows": n}))
     return root

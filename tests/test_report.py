@@ -36,7 +36,7 @@ def assert_png(path: Path) -> None:
 
 
 def test_report_on_a_dataset_with_every_column_draws_every_plot(tmp_path):
-    run = synthetic.write_run(tmp_path / "run", n=5000, seed=1)
+    run = synthetic.write_run(tmp_path / "run", n=5000, seed=1, rich=True)
     summary = report.write_report(run, log=lambda _: None)
     written = strict_json(run / "summary.json")
     assert written == summary
@@ -66,7 +66,7 @@ def test_report_without_surface_columns_skips_those_plots_and_says_why(tmp_path)
                        part)
     summary = report.write_report(run, log=lambda _: None)
     skipped = summary["report"]["skipped"]
-    assert set(skipped) == {"survival", "landing_dispersion", "night_energy", "trade"}
+    assert set(skipped) == {"survival", "failure_dates", "landing_dispersion", "night_energy", "trade"}
     assert "days_survived" in skipped["survival"] and "landing_crossrange_m" in skipped["landing_dispersion"]
     assert summary["survival"] is None
     md = (run / "report.md").read_text()
@@ -86,6 +86,7 @@ def test_sweep_report_adds_the_trade_study_and_its_plot(tmp_path):
     assert summary["trade"]["swept_keys"] == ["mission.surface.battery_capacity_wh"]
     assert_png(out / summary["report"]["plots"]["trade"])
     assert "## Trade study" in (out / "report.md").read_text()
+    assert (out / "report.html").is_file()
 
 
 def test_report_command_refuses_a_directory_without_results(tmp_path, capsys):
@@ -104,8 +105,11 @@ def test_report_on_a_real_campaign_and_sweep(tmp_path):
     assert BASE_KEYS | NEW_KEYS <= set(summary)
     assert summary["phases"]["transfer_ok"]["n"] == 3000
     # The launch model has no surface, landing or night columns yet: those plots are skipped, the rest drawn.
-    assert set(summary["report"]["skipped"]) == {"survival", "landing_dispersion", "night_energy", "trade"}
-    assert set(summary["report"]["plots"]) == {"failure_pareto", "sensitivity", "convergence", "epistemic"}
+    assert set(summary["report"]["skipped"]) == {"survival", "failure_dates", "landing_dispersion", "night_energy",
+                                                 "trade"}
+    assert set(summary["report"]["plots"]) == {"headline", "failure_pareto", "sensitivity", "convergence",
+                                               "epistemic"}
+    assert (run / "report.html").stat().st_size > 50_000
     for file in summary["report"]["plots"].values():
         assert_png(run / file)
     sens = summary["sensitivity"]["targets"]["propellant_margin_kg"]["indices"]

@@ -344,7 +344,7 @@ def test_report_has_a_total_effect_section(epistemic_run, tmp_path):
     full = report.write_report(epistemic_run, out_dir=tmp_path / "report", plots=False, log=lambda _: None)
     text = (tmp_path / "report" / "report.md").read_text()
     section = text[text.index("## Total-effect indices (Saltelli design)"):]
-    assert text.index("## Sensitivity") < text.index("## Total-effect") < text.index("## Epistemic spread")
+    assert text.index("## What drives it") < text.index("## Total-effect") < text.index("## Epistemic spread")
     assert "**transfer_ok**" in section and "`launch.ascent_reliability`" in section
     assert full["saltelli"]["blocks"] == 20
 

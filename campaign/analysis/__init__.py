@@ -9,7 +9,7 @@ dataset whose roles are named. One concept per module:
 * :mod:`.intervals`: Wilson, Korn-Graubard over epistemic draws, the epistemic band, cluster-robust means;
 * :mod:`.sequential`: confidence sequences for campaigns that stop at a target precision;
 * :mod:`.summary`: the headline (phases, goals, conditional, failures, metrics, landing) and :func:`analyse`;
-* :mod:`.survival`: Kaplan-Meier with Greenwood's band;
+* :mod:`.survival`: Kaplan-Meier with Greenwood's band, and surface failures on the calendar;
 * :mod:`.convergence`: running estimates against the number of missions;
 * :mod:`.sensitivity`: given-data first-order indices, Spearman, the Saltelli design's first-order and total
   indices (centred Saltelli/Jansen estimators, noise-corrected at the epistemic level);
@@ -36,10 +36,13 @@ from .intervals import (
 )
 from .loading import Location, MetadataError, Results, run_dirs, swept_keys
 from .sensitivity import (
+    MIN_SHARE,
     default_bins,
     first_order_given_data,
+    influential,
     radial_indices,
     rank_correlation,
+    restated_input,
     saltelli,
     saltelli_indices,
     saltelli_matrices,
@@ -53,7 +56,7 @@ from .summary import (
     pareto,
     summarize,
 )
-from .survival import SURVIVAL_COLUMN, KaplanMeier, kaplan_meier, survival
+from .survival import SURVIVAL_COLUMN, KaplanMeier, failure_dates, kaplan_meier, survival
 from .trade import paired_difference, trade_study
 
 __all__ = [
@@ -64,6 +67,7 @@ __all__ = [
     "Z95",
     "Headline",
     "KaplanMeier",
+    "MIN_SHARE",
     "Location",
     "MetadataError",
     "Results",
@@ -74,8 +78,10 @@ __all__ = [
     "epistemic",
     "epistemic_band",
     "epistemic_spread",
+    "failure_dates",
     "first_order_given_data",
     "format_summary",
+    "influential",
     "json_safe",
     "kaplan_meier",
     "korn_graubard",
@@ -86,6 +92,7 @@ __all__ = [
     "pareto",
     "proportion",
     "radial_indices",
+    "restated_input",
     "rank_correlation",
     "run_dirs",
     "saltelli",

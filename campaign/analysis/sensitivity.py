@@ -160,6 +160,33 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
     return out
 
 
+MIN_SHARE = 0.01  # assumed: an input that explains under 1% of an output's variance is not worth a reader's line
+RESTATES_RHO = 0.999  # |Spearman| at or above this: the output is a monotone function of that one input
+
+
+def influential(entry: Mapping, min_share: float = MIN_SHARE) -> list[tuple[str, dict]]:
+    """The inputs that matter to one target of :func:`sensitivity` (its ``targets[t]`` entry), most influential
+    first: first-order index at least ``min_share`` *and* its 95% interval above zero (``S - 1.96 se > 0``), so
+    that neither a negligible effect nor estimation noise (about ``bins / n`` before the ANOVA correction, and a
+    2.5% chance per input of a lower bound above zero by luck) fills the list. Returns ``(input, indices)`` pairs."""
+    z = 1.959963984540054
+    keep = [(i, v) for i, v in entry.get("indices", {}).items()
+            if v["first_order"] is not None and math.isfinite(v["first_order"]) and v["first_order"] >= min_share
+            and v["first_order"] - z * (v["first_order_se"] if v["first_order_se"] is not None
+                                         and math.isfinite(v["first_order_se"]) else math.inf) > 0]
+    return sorted(keep, key=lambda kv: -kv[1]["first_order"])
+
+
+def restated_input(entry: Mapping, rho: float = RESTATES_RHO) -> str | None:
+    """The input that a target merely restates (a monotone function of it alone, ``|Spearman| >= rho``: e.g.
+    the landing day is the landing-time draw times the window), or None. Such an output has a trivial
+    sensitivity: listing it among the outcomes tells the reader nothing."""
+    for i, v in entry.get("indices", {}).items():
+        if v.get("spearman") is not None and math.isfinite(v["spearman"]) and abs(v["spearman"]) >= rho:
+            return i
+    return None
+
+
 def saltelli_matrices(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The radial matrices of a Saltelli design: from base samples ``a`` and ``b`` (shape (n, d), independent
     draws of the d inputs) return ``ab`` of shape (d, n, d), where ``ab[i]`` is ``a`` with column i taken from

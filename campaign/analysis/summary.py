@@ -27,7 +27,7 @@ from .headline import Headline
 from .intervals import KORN_GRAUBARD, KORN_GRAUBARD_BLOCKS
 from .loading import Results
 from .sensitivity import saltelli, sensitivity
-from .survival import survival
+from .survival import failure_dates, survival
 from .trade import trade_study
 
 CHI2_2DOF_99 = 9.210340371976182  # 99% quantile of the chi-square distribution with 2 degrees of freedom
@@ -207,11 +207,12 @@ def format_stop(stop: Mapping) -> str:
 
 
 def analyse(res: Results) -> dict:
-    """Every further analysis on one dataset, as JSON-ready ``summary.json`` sections: ``survival`` (null
-    without ``days_survived``), ``pareto``, ``convergence``, ``sensitivity``, ``epistemic``, ``saltelli`` (null
-    unless ``sampler=saltelli``) and, for a sweep, ``trade``."""
-    out = {"survival": survival(res), "pareto": pareto(res), "convergence": convergence(res),
-           "sensitivity": sensitivity(res), "epistemic": epistemic(res)}
+    """Every further analysis on one dataset, as JSON-ready ``summary.json`` sections: ``survival`` and
+    ``failure_dates`` (null without ``days_survived``, and ``landing_day`` for the second), ``pareto``,
+    ``convergence``, ``sensitivity``, ``epistemic``, ``saltelli`` (null unless ``sampler=saltelli``) and, for a
+    sweep, ``trade``."""
+    out = {"survival": survival(res), "failure_dates": failure_dates(res), "pareto": pareto(res),
+           "convergence": convergence(res), "sensitivity": sensitivity(res), "epistemic": epistemic(res)}
     out["saltelli"] = saltelli(res)
     trade = trade_study(res)
     if trade is not None:

@@ -1,5 +1,6 @@
 """The survival curve P(operating on the surface at day t): Kaplan-Meier (Kaplan & Meier 1958) with Greenwood's
-variance (Greenwood 1926) and a log-log band (Kalbfleisch & Prentice 1980)."""
+variance (Greenwood 1926) and a log-log band (Kalbfleisch & Prentice 1980); and the same failures on the
+calendar (:func:`failure_dates`), where they line up with the site's nights whatever the landing date."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .intervals import Z95
+from .headline import Headline
+from .intervals import Z95, korn_graubard_bounds, wilson_bounds
 from .loading import Results
 
 
@@ -100,3 +102,50 @@ def survival(res: Results, grid_days: np.ndarray | None = None) -> dict | None:
                                 "band": "log-log, Greenwood"}
     return out
 
+
+
+DATE_COLUMN = "landing_day"
+
+
+def failure_dates(res: Results, head: Headline | None = None) -> dict | None:
+    """When on the calendar the rovers that reached the surface fail, for lining failures up with the site's
+    darkness: None without ``landing_day`` (days after the landing window opened) and ``days_survived``.
+
+    A surface failure (a mission that reached the surface, ``outcome != 0``) happens on day
+    ``landing_day + days_survived`` after the window opened. On a grid of whole days ``t`` it returns
+    ``not_failed``: P(a rover that reached the surface has not failed by day t) with its 95% interval, valid for
+    the design (Wilson, or Korn-Graubard over the epistemic draws when they vary; a campaign stopped at a target
+    precision keeps the fixed-size interval here); ``landed``: the share of those rovers landed by day t; and
+    ``failures``: per cause, the failures in each day ``[t, t + 1)``, as counts. Day 0 is the window's opening."""
+    if not res.has(DATE_COLUMN, SURVIVAL_COLUMN, "outcome"):
+        return None
+    landing, days = res.column(DATE_COLUMN), res.column(SURVIVAL_COLUMN)
+    landed = ~np.isnan(landing) & ~np.isnan(days)
+    if not landed.any():
+        return None
+    head = head or Headline(res)
+    failed = landed & (res.column("outcome") != 0)
+    when = np.where(failed, landing + days, np.inf)
+    grid = np.arange(0.0, math.ceil(np.nanmax(np.where(landed, landing + days, 0.0))) + 1)
+    when_l = when[landed]
+    if head.clustered:  # one day at a time: memory O(missions), whatever the campaign's size
+        _, inverse = np.unique(head.clusters[landed], return_inverse=True)
+        m = np.bincount(inverse).astype(float)
+        bounds = [korn_graubard_bounds(np.bincount(inverse, weights=when_l > t, minlength=m.size), m)[:3]
+                  for t in grid]
+        p, lower, upper = (np.array([b[k] for b in bounds]) for k in range(3))
+        method = head.interval
+    else:
+        alive = landed.sum() - np.searchsorted(np.sort(when_l), grid, side="right")
+        p = alive / landed.sum()
+        lower, upper = wilson_bounds(alive, landed.sum())
+        method = "wilson"
+    causes = res.column("outcome_name") if res.has("outcome_name") else np.where(failed, "failure", "success")
+    bins = np.floor(np.where(failed, when, -1)).astype(int)
+    failures = {str(c): np.bincount(bins[failed & (causes == c)], minlength=grid.size)[:grid.size].tolist()
+                for c in np.unique(causes[failed])}
+    return {"unit": "d", "origin": "opening of the landing window", "days": grid.tolist(),
+            "landed": int(landed.sum()), "failed": int(failed.sum()), "interval": method,
+            "not_failed": {"p": np.asarray(p).tolist(), "lower": np.asarray(lower).tolist(),
+                           "upper": np.asarray(upper).tolist()},
+            "landed_by": [float(np.mean(landing[landed] <= t)) for t in grid], "failures": failures}

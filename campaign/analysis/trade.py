@@ -39,8 +39,10 @@ def trade_study(res: Results) -> dict | None:
     (:class:`.headline.Headline`: clustered by epistemic draw when epistemic inputs vary) and counts, and each
     floating metric's mean; then paired differences between neighbouring designs (ordered by
     the swept value when one numeric key was swept, else by job number) on the missions both share (the same
-    ``sample_index``: common random numbers), clustered by epistemic outer draw (by block for a Saltelli design). None
-    for a single run."""
+    ``sample_index``: common random numbers), clustered by epistemic outer draw (by block for a Saltelli design);
+    each design's flags against the first design's on the same missions (``against_first``: the trade curve's
+    paired band; the first design against itself is zero); and each design's failure causes (``failures``: the
+    share of its missions lost first to each cause, with its interval). None for a single run."""
     if len(res.runs) < 2:
         return None
     configs = [i.get("config", {}) for i in res.run_info]
@@ -63,17 +65,24 @@ def trade_study(res: Results) -> dict | None:
         for name in res.metrics:
             y = res.column(name)[rows]
             entry["metrics"][name] = mean_interval(y[~np.isnan(y)]) | {"unit": res.unit(name)}
+        if res.has("outcome_name"):
+            causes = res.column("outcome_name")
+            entry["failures"] = {str(c): head.probability(causes == c, among=job == j, band=False)
+                                 for c in np.unique(causes[rows]) if c != "success"}
         designs.append(entry)
-    pairs = []
     outer = res.clusters  # the design's independent units: epistemic draws, or a Saltelli design's blocks
-    for j, k in zip(order[:-1], order[1:]):
+
+    def paired(j: int, k: int, metrics: bool = True) -> dict:
         common, ia, ib = np.intersect1d(index[per_job[j]], index[per_job[k]], return_indices=True)
         ra, rb = per_job[j][ia], per_job[k][ib]
         clusters = outer[ra]
-        pair = {"first": res.runs[j].name, "second": res.runs[k].name, "missions": int(common.size),
+        return {"first": res.runs[j].name, "second": res.runs[k].name, "missions": int(common.size),
                 "flags": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) for n in res.flags},
-                "metrics": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters)
-                            | {"unit": res.unit(n)} for n in res.metrics}}
-        pairs.append(pair)
-    return {"swept_keys": keys, "numeric": numeric, "designs": designs, "paired_differences": pairs}
+                **({"metrics": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters)
+                                | {"unit": res.unit(n)} for n in res.metrics}} if metrics else {})}
+
+    pairs = [paired(j, k) for j, k in zip(order[:-1], order[1:])]
+    against_first = [paired(order[0], k, metrics=False) for k in order]
+    return {"swept_keys": keys, "numeric": numeric, "designs": designs, "paired_differences": pairs,
+            "against_first": against_first}
 
