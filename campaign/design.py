@@ -53,6 +53,7 @@ from .analysis import Headline, Location, Results, json_safe
 from .analysis.intervals import cluster_sums, korn_graubard_bounds, wilson_bounds
 from .analysis.trade import paired_difference
 from .config import SITE, CampaignConfig, DesignSettings, load
+from .design_report import _fmt, _short, write_design_report
 
 CANDIDATES_DIR = "candidates"
 PLOTS_DIR = "plots"
@@ -103,14 +104,6 @@ class Evaluation:
                 "lcb": self.lcb, "n": self.n, "interval": self.interval, "run_dir": self.run_dir,
                 "mass_kg": None if self.mass is None else self.mass["total_kg"],
                 "margin_kg": None if self.mass is None else self.mass["margin_kg"], "seconds": self.seconds}
-
-
-def _short(lever: str) -> str:
-    return lever.rsplit(".", 1)[-1]
-
-
-def _fmt(value: object) -> str:
-    return f"{value:,.6g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def candidate_name(lever: str, value: object, map_lever: str | None, map_value: object) -> str:
@@ -366,8 +359,6 @@ def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] 
                                  "precision": config.run.precision, "code_revision": store.code_revision()},
                          "design": section})
     _write_table(root, list(ev.cache.values()), d)
-    from .design_report import write_design_report
-
     write_design_report(root, summary, mass_of=_mass_function(config), log=log)
     log(format_design(summary["design"]))
     log(f"Results: {root}\n  candidates  {root / CANDIDATES_DIR}/*/samples (one run per candidate)\n"
