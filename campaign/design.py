@@ -264,16 +264,18 @@ def _result(evals: list[Evaluation], d: DesignSettings, sign: float, capped: boo
         estimate = None
     else:
         estimate = _crossing(by_value[p_below], by_value[p_first], d.target)
-    low_end = br["upper"][0]  # P(c) < target established at and before this value
-    high_end = br["lower"][1]  # P(c) >= target established from this value on
+    worse_end = br["upper"][0]  # P(c) < target established at this value and beyond it, away from improvement
+    better_end = br["lower"][1]  # P(c) >= target established from this value on, towards improvement
+    low_end, high_end = (worse_end, better_end) if sign > 0 else (better_end, worse_end)  # in increasing order
     rows = [e.row() | {"paired_to_previous": None} for e in ordered]
     for row, a, b in zip(rows[1:], ordered, ordered[1:]):
         row["paired_to_previous"] = paired_difference(a.flag, b.flag)
     return {
         "required": required,
         "estimate": {"value": estimate, "ci95": [low_end, high_end],
-                     "note": "95% interval for the value where P(goal) equals the target; null at an end that lies "
-                             "outside the candidates (below the first or beyond the last)"},
+                     "note": "95% interval for the value where P(goal) equals the target, in increasing order; "
+                             "null at an end that lies outside the candidates (below the smallest or beyond the "
+                             "largest)"},
         "candidates": rows,
         "missions_worse_with_more": worse_with_more(ordered, sign),
         "capped": capped,
