@@ -24,10 +24,6 @@ def _fmt(value: object) -> str:
     return f"{value:,.6g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def _numeric(rows: list[Mapping]) -> bool:
-    return all(isinstance(r["value"], (int, float)) for r in rows)
-
-
 # ================================================================================================== plots
 def _curve(ax, design: Mapping, groups: list[Mapping]) -> None:
     """P against the lever on ``ax``: per group the 95% band, the estimate and the one-sided bound (triangles)."""
