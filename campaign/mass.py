@@ -73,3 +73,14 @@ class MassModel:
 def other_for(model: MassModel, params: Mapping[str, object], reference_kg: float) -> float:
     """The ``other_kg`` for which the design ``params`` weighs ``reference_kg`` (how conf's figure is made)."""
     return reference_kg - sum(model.components(params).values())
+
+
+def breakdown_of_run(resolved: Mapping) -> dict | None:
+    """:meth:`MassModel.breakdown` from a run's stored config (``run.json`` ``config``: its ``mass`` section and
+    mission design values), or None for a run without a rover or from before the mass model."""
+    if not resolved.get("mass"):
+        return None
+    params = {f"{section}.{name}": value for section, values in (resolved.get("mission") or {}).items()
+              if isinstance(values, Mapping) for name, value in values.items()}
+    model = MassModel(**resolved["mass"])
+    return model.breakdown(params) if model.applies_to(params) else None

@@ -13,7 +13,7 @@ import pytest
 
 from campaign import design, engine
 from campaign.config import ConfigError, DesignSettings
-from campaign.mass import MassModel, other_for
+from campaign.mass import MassModel, breakdown_of_run, other_for
 
 from .helpers import REPO, compose, run_cli
 
@@ -142,6 +142,9 @@ def test_mass_model_adds_up_and_the_default_rover_weighs_350_kg():
     tighter = config.mass.breakdown(params | {"thermal.insulation_conductance_w_per_k": 0.04})
     assert tighter["insulation_kg"] == pytest.approx(2 * m["insulation_kg"])  # half the conductance: twice the MLI
     assert compose("+experiment=launch").mass is None  # no rover in the launch model
+    # what a report rebuilt from run.json finds: the same breakdown from the stored config
+    assert breakdown_of_run(json.loads(json.dumps(config.resolved, default=str))) == m
+    assert breakdown_of_run(compose("+experiment=launch").resolved) is None
 
 
 def test_mass_below_the_deck_costs_no_tower():

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import analysis
 from ..analysis import Location, Results
+from ..mass import breakdown_of_run
 from . import html, sections
 from .darkness import darkness
 from .markdown import markdown
@@ -60,6 +61,8 @@ def write_report(path: str | Path, summary: Mapping | None = None, out_dir: str 
     root = Location.of(path)
     out = Location.of(out_dir) if out_dir else root if root.is_dir() else root.parent
     base = dict(summary) if summary is not None else {"run": _run_section(res, root), **analysis.summarize(res)}
+    if summary is None and len(res.runs) == 1:  # a report rebuilt from the dataset: the rover's mass from run.json
+        base["mass"] = breakdown_of_run(res.run_info[0].get("config", {}))
     full = {**base, **analysis.analyse(res)}
     if full.get("failure_dates"):
         try:

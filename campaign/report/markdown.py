@@ -154,6 +154,9 @@ def markdown(summary: Mapping) -> str:
                   "Wilson's interval.", ""]
     if design.get("warning"):
         lines += [f"**Warning: {design['warning']}.**", ""]
+    if summary.get("mass"):
+        lines += [analysis.summary.format_mass(summary["mass"]) + " (conf/mass/; the default design weighs the "
+                  "published ~350 kg).", ""]
     if summary.get("stop"):
         lines += [analysis.summary.format_stop(summary["stop"]) + ". The intervals are those of the confidence "
                   "sequence, valid although the campaign's length depended on its results.", ""]

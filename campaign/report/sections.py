@@ -158,6 +158,9 @@ def headline(ctx: Context) -> Section:
     if same:
         parts.append("<p class=note>" + "; ".join(f"<code>{esc(a)}</code> is the same flag as <code>{esc(b)}"
                                                    "</code> in every mission" for a, b in same.items()) + ".</p>")
+    if s.get("mass"):  # a rover: what this design weighs (campaign/mass.py)
+        parts.append(f"<p class=note>{esc(analysis.summary.format_mass(s['mass']))} (conf/mass/; the default design "
+                     "weighs the published ~350 kg).</p>")
     if s.get("stop"):
         parts.append(f"<p>{esc(analysis.summary.format_stop(s['stop']))}. The intervals are those of the "
                      "confidence sequence, valid although the campaign's length depended on its results.</p>")
