@@ -152,7 +152,7 @@ def measure_time_to_answer(target: float, cap: int, log) -> dict:
         log(f"  adaptive, defaults: {seconds:.1f} s, {summary['missions']:,} missions, half-width "
             f"{_half_width(entry):.4f}")
         adaptive = {"seconds": seconds, "missions": summary["missions"], "half_width": _half_width(entry),
-                    "p": entry["p"], "inner_samples": summary["design"].get("missions_per_draw"),
+                    "p": entry["p"], "inner_samples": summary["sample_design"].get("missions_per_draw"),
                     "stop": summary["stop"]}
         fixed, total, samples = [], 0.0, 20_000
         while True:  # the analyst's loop without a stopping rule

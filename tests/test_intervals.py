@@ -57,8 +57,8 @@ def test_fewer_draws_can_fall_short_at_a_small_p_and_the_summary_warns():
 def test_the_summary_warns_below_fifty_draws_and_names_the_interval(tmp_path):
     run = synthetic.write_run(tmp_path / "run", n=3000, seed=2, inner_samples=100)  # 30 draws
     summary = analysis.summarize(analysis.Results.load(run))
-    assert summary["design"]["interval"] == analysis.KORN_GRAUBARD
-    assert summary["design"]["draws"] == 30 and "30 epistemic draws" in summary["design"]["warning"]
+    assert summary["sample_design"]["interval"] == analysis.KORN_GRAUBARD
+    assert summary["sample_design"]["draws"] == 30 and "30 epistemic draws" in summary["sample_design"]["warning"]
     for entry in [*summary["phases"].values(), *summary["goals"].values(), *summary["conditional"].values(),
                   *summary["failures"]]:
         assert entry["interval"] == analysis.KORN_GRAUBARD and entry["draws"] == 30
@@ -68,7 +68,7 @@ def test_the_summary_warns_below_fifty_draws_and_names_the_interval(tmp_path):
 def test_without_epistemic_inputs_the_headline_stays_wilson(tmp_path):
     run = synthetic.write_run(tmp_path / "run", n=2000, seed=3, epistemic=False)
     summary = analysis.summarize(analysis.Results.load(run))
-    assert summary["design"]["interval"] == analysis.WILSON and "draws" not in summary["design"]
+    assert summary["sample_design"]["interval"] == analysis.WILSON and "draws" not in summary["sample_design"]
     for name, entry in summary["phases"].items():
         assert entry["interval"] == analysis.WILSON and "epistemic" not in entry
         assert entry["ci95"] == list(analysis.wilson_interval(entry["successes"], entry["n"]))

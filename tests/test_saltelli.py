@@ -281,7 +281,7 @@ def test_clusters_of_a_saltelli_dataset_are_its_blocks(epistemic_run, tmp_path):
 def test_headline_intervals_are_clustered_by_block(epistemic_run):
     res = analysis.Results.load(epistemic_run)
     summary = analysis.summarize(res)
-    design = summary["design"]
+    design = summary["sample_design"]
     assert design["interval"] == analysis.KORN_GRAUBARD_BLOCKS
     assert design["blocks"] == 21 and design["draws"] == 83 and "Saltelli blocks" in design["warning"]
     launch = summary["phases"]["launch_ok"]
@@ -328,7 +328,7 @@ def test_saltelli_section_at_the_aleatory_level(tmp_path):
     along = entry["indices"]["launch.injection_error_along_mps"]
     assert along["total"] > max(entry["indices"][c]["total"] for c in components if c != components[1])
     summary = analysis.summarize(res)
-    assert summary["design"]["blocks"] == 600 and "draws" not in summary["design"]
+    assert summary["sample_design"]["blocks"] == 600 and "draws" not in summary["sample_design"]
 
 
 def test_other_samplers_have_no_saltelli_section(tmp_path):

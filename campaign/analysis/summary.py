@@ -35,12 +35,12 @@ LANDING_COLUMNS = ("landing_downrange_m", "landing_crossrange_m", "miss_distance
 
 
 def summarize(res: Results) -> dict:
-    """The headline sections of ``summary.json``: ``design`` (how intervals were made), ``phases`` and ``goals``
+    """The headline sections of ``summary.json``: ``sample_design`` (how intervals were made), ``phases`` and ``goals``
     (every flag's probability with its interval, counts and epistemic band), ``conditional`` (each phase given
     the previous one), ``failures`` (first failure by cause), ``metrics`` (quantiles where defined) and, with the
     landing columns, ``landing``."""
     head = Headline(res)
-    out: dict = {"missions": res.n, "design": head.design(), "phases": {}, "goals": {}, "conditional": {},
+    out: dict = {"missions": res.n, "sample_design": head.design(), "phases": {}, "goals": {}, "conditional": {},
                  "failures": [], "metrics": {}}
     reached, previous = None, ""
     for name in res.flags:
@@ -138,7 +138,7 @@ def _interval_name(s: Mapping) -> str:
 
 def format_summary(summary: Mapping) -> str:
     """A readable table of a summary (what a run prints at its end)."""
-    design = summary.get("design", {})
+    design = summary.get("sample_design", {})
     lines = [f"{summary['missions']:,} missions"]
     if design.get("blocks"):  # a Saltelli design: its blocks, not its draws, are the independent units
         lines[0] += (f" in {design['blocks']:,} Saltelli blocks of {design['missions_per_block']:,} (rows of one block "

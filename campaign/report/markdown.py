@@ -136,7 +136,7 @@ def markdown(summary: Mapping) -> str:
     if summary["report"].get("incomplete_runs"):
         lines += ["**Incomplete: no manifest.json in " + ", ".join(f"`{r}`" for r in summary["report"][
             "incomplete_runs"]) + "; these statistics cover only the shards written so far.**", ""]
-    design = summary.get("design", {})
+    design = summary.get("sample_design", {})
     if design.get("blocks"):
         band = (" (the band beside it is the 5-95% range of P across the epistemic draws, each draw's binomial noise "
                 "removed)." if design.get("draws") else ".")

@@ -107,7 +107,7 @@ def _prob_table(items: Mapping[str, Mapping], label: str = "") -> str:
 
 
 def _design_sentence(summary: Mapping) -> str:
-    design = summary.get("design", {})
+    design = summary.get("sample_design", {})
     if design.get("blocks"):
         return (f"Intervals are 95%, Korn-Graubard over {design['blocks']:,} Saltelli blocks of "
                 f"{design['missions_per_block']:,} missions (rows of one block share its base points).")
@@ -132,8 +132,8 @@ def headline(ctx: Context) -> Section:
         parts.append('<p class="warn"><strong>Incomplete:</strong> no manifest.json in '
                      + ", ".join(f"<code>{esc(r)}</code>" for r in s["report"]["incomplete_runs"])
                      + "; these statistics cover only the shards written so far.</p>")
-    if s.get("design", {}).get("warning"):
-        parts.append(f'<p class="warn"><strong>Warning:</strong> {esc(s["design"]["warning"])}.</p>')
+    if s.get("sample_design", {}).get("warning"):
+        parts.append(f'<p class="warn"><strong>Warning:</strong> {esc(s["sample_design"]["warning"])}.</p>')
     if ctx.sweep:
         trade = s.get("trade") or {}
         flags = _distinct(s)
@@ -380,7 +380,7 @@ def what_drives_it(ctx: Context) -> Section | None:
 
 def is_design_search(summary: Mapping) -> bool:
     """Whether ``summary`` is a design search's (:mod:`campaign.design`: its ``design`` section names a goal and a
-    target), not a campaign's (whose ``design`` says how the intervals were made)."""
+    target), not a campaign's (whose ``sample_design`` says how the intervals were made)."""
     design = summary.get("design") or {}
     return "goal" in design and "target" in design
 
