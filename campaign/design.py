@@ -405,6 +405,19 @@ def _mass_function(config: CampaignConfig) -> Callable[[float, float], float] | 
     return lambda a, b: config.mass.total_kg(params | {keys[0]: a, keys[1]: b})  # type: ignore[union-attr]
 
 
+def rewrite_report(run_dir: str, log: Callable[[str], None] = print) -> None:
+    """Write a finished design search's report again (``python -m campaign.report DIR``), from its
+    ``summary.json`` and the config in ``design.json``."""
+    root = Location.of(run_dir)
+    summary = (root / "summary.json").read_json()
+    if "design" not in summary:
+        raise DesignError(f"{root} holds no finished design search (no summary.json with a design section): "
+                          "complete it with run.resume=true")
+    config = load(OmegaConf.create((root / "design.json").read_json()["config"]))
+    summary.pop("report", None)
+    write_design_report(root, summary, mass_of=_mass_function(config), log=log)
+
+
 def _write_table(root: Location, evals: list[Evaluation], d: DesignSettings) -> None:
     """``designs.parquet``: one row per evaluated candidate (value, P, interval, bound, missions, mass)."""
     import pyarrow as pa

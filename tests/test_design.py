@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from campaign import design, engine
+from campaign import design, engine, report
+from campaign.analysis import Results
 from campaign.config import ConfigError, DesignSettings
 from campaign.mass import MassModel, breakdown_of_run, other_for
 
@@ -248,3 +249,10 @@ def test_battery_search_is_worker_independent_resumable_and_agrees_with_a_brute_
     first = fine[np.argmax(lcb >= 0.9)]
     assert abs(found["required"]["value"] - first) <= 800 + 400  # the search's resolution plus the sweep's step
     assert found["missions_worse_with_more"] == 0
+
+    # the report is rewritten from the search's own files; its missions load as a sweep of candidates
+    (out / "report.html").unlink()
+    assert report.main([str(out)]) == 0 and "What it takes" in (out / "report.html").read_text()
+    with pytest.raises(FileNotFoundError, match="design search"):
+        Results.load(str(out))
+    assert Results.load(str(out / "candidates")).n == 1024 * found["candidates_evaluated"]

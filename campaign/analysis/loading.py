@@ -198,6 +198,10 @@ class Results:
         root = Location.of(path, filesystem)
         if not root.is_dir() and not root.is_file():
             raise FileNotFoundError(f"{root} does not exist")
+        if (root / "design.json").is_file() and not (root / SAMPLES_DIR).is_dir():
+            raise FileNotFoundError(f"{root} is a design search: its candidates' missions are runs under "
+                                    f"{root / 'candidates'} (load that directory), one row per candidate is "
+                                    f"{root / 'designs.parquet'}")
         try:
             runs = run_dirs(root.uri, root.fs if filesystem is not None else None)
             parts = [_parquet(r / SAMPLES_DIR) for r in runs]

@@ -196,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
                                                     "of a Parquet file)")
     parser.add_argument("--no-plots", action="store_true", help="statistics, report.md and report.html without figures")
     args = parser.parse_args(argv)
+    if (Location.of(args.path) / "design.json").is_file():  # a design search: its own report, from its summary
+        from ..design import rewrite_report
+
+        rewrite_report(args.path)
+        return 0
     try:
         analysis.Results.load(args.path)  # fails early, with the reason, on a missing or role-less dataset
     except (FileNotFoundError, analysis.MetadataError) as e:
