@@ -216,7 +216,8 @@ def test_battery_search_is_worker_independent_resumable_and_agrees_with_a_brute_
     interval, and the required value is the first fine-sweep value whose one-sided bound reaches the target, to
     the search's resolution."""
     args = ["+experiment=battery_sizing", "run.samples=1024", "run.batch_size=1024", "design.low=2000",
-            "design.high=14000", "design.resolution=800", "design.grid=3", "run.progress=false"]
+            "design.high=14000", "design.resolution=1500", "design.grid=3", "run.progress=false",
+            "design.sensitivities=[]"]
     answers = []
     for cpus in (1, 2):
         out = tmp_path / f"cpus{cpus}"
@@ -240,14 +241,14 @@ def test_battery_search_is_worker_independent_resumable_and_agrees_with_a_brute_
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _design_of(out) == found
 
-    fine = np.arange(2000.0, 14001.0, 400.0)
+    fine = np.arange(2000.0, 14001.0, 750.0)
     flags = goal_by_value(fine, "run.batch_size=1024", samples=1024)
     crossing = fine[np.argmax(flags.mean(axis=1) >= 0.9)]
     lo, hi = found["estimate"]["ci95"]
     assert lo <= crossing <= hi, (crossing, lo, hi)
     lcb = np.array([design.bounds(f, None, 0.9)[1] for f in flags])
     first = fine[np.argmax(lcb >= 0.9)]
-    assert abs(found["required"]["value"] - first) <= 800 + 400  # the search's resolution plus the sweep's step
+    assert abs(found["required"]["value"] - first) <= 1500 + 750  # the search's resolution plus the sweep's step
     assert found["missions_worse_with_more"] == 0
 
     # the report is rewritten from the search's own files; its missions load as a sweep of candidates
