@@ -116,8 +116,9 @@ def _controller(config: CampaignConfig, unit: int, shard_size: int):
 
 def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report: bool = True) -> RunResult:
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` (a path or a URI) and return its
-    summary (``report``: also write report.md and the plots; a design search's candidates do not). With ``run.stop.halfwidth`` the campaign stops at the first look where every named probability is
-    precise enough (:mod:`campaign.adaptive`), ``run.samples`` being the cap."""
+    summary (``report``: also write the report and its plots; a design search's candidates do not). With
+    ``run.stop.halfwidth`` the campaign stops at the first look where every named probability is precise enough
+    (:mod:`campaign.adaptive`), ``run.samples`` being the cap."""
     if config.cluster.mode == "local" and not os.environ.get("RAY_ADDRESS"):
         # An embedded Ray must never listen beyond loopback, whatever the environment says; Ray reads this
         # at import. (A driver joining a multi-machine cluster must not set it: it would advertise 127.0.0.1.)

@@ -56,7 +56,6 @@ from .config import SITE, CampaignConfig, DesignSettings, load
 from .design_report import _fmt, _short, write_design_report
 
 CANDIDATES_DIR = "candidates"
-PLOTS_DIR = "plots"
 DESIGN_FORMAT = 1
 CRITERIA = ("upper", "p", "lcb", "lower")  # the four crossings the search brackets (module docstring)
 
