@@ -16,6 +16,16 @@ REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
 
 
+def tiny_overrides(experiment: str) -> list[str]:
+    """Overrides that make ``experiment`` tiny beyond ``run.samples``: a design search evaluates two candidates
+    per search, one value of a second lever, and no sensitivities."""
+    search = compose(f"+experiment={experiment}").design
+    if not search:
+        return []
+    return ["design.grid=2", f"design.resolution={1e9}", "design.sensitivities=[]"] + (
+        ["design.map.values=[10.0]"] if search.map_variable else [])
+
+
 def compose(*overrides: str):
     """The validated CampaignConfig for ``overrides``, composed exactly as ``python -m campaign`` does."""
     from hydra import compose as hydra_compose

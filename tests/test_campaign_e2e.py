@@ -16,12 +16,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests import fingerprint
 from tests.helpers import (
     EXPERIMENTS,
     compose,
     kill_mid_run,
     read_run,
     run_cli,
+    tiny_overrides,
 )
 
 pytestmark = pytest.mark.slow
@@ -186,12 +188,10 @@ def test_non_finite_model_output_stops_the_run_naming_samples(tmp_path):
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_runs_at_a_tiny_size(experiment, tmp_path):
+def test_every_experiment_runs_at_a_tiny_size_to_the_recorded_numbers(experiment, tmp_path):
     search = compose(f"+experiment={experiment}").design
-    # a design search: two candidates per search, one value of a second lever, no sensitivities
-    tiny = ["design.grid=2", f"design.resolution={1e9}", "design.sensitivities=[]"] + (
-        ["design.map.values=[10.0]"] if search.map_variable else []) if search else []
-    result = run_ok(f"+experiment={experiment}", "run.samples=300", "run.output_dir=tiny", *tiny, cwd=tmp_path)
+    result = run_ok(f"+experiment={experiment}", "run.samples=300", "run.output_dir=tiny",
+                    *tiny_overrides(experiment), cwd=tmp_path)
     summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
     if search:
         assert summary["design"]["missions"] == 300 * summary["design"]["candidates_evaluated"]
@@ -199,6 +199,12 @@ def test_every_experiment_runs_at_a_tiny_size(experiment, tmp_path):
     else:
         assert summary["missions"] == 300 and summary["phases"]
     assert "missions/s" in result.stderr and "tiny" in result.stdout
+    # every column of every dataset and every summary as recorded before the architecture refactor
+    # (tests/fingerprint.py); bit for bit where the CPU and libraries are those that recorded them
+    record = json.loads(fingerprint.RECORD.read_text())
+    found = fingerprint.fingerprint(tmp_path / "tiny")
+    level = "exact" if record["platform"] == fingerprint.platform_id() else "rounded"
+    assert not fingerprint.differences(record["experiments"][experiment], found, level), level
 
 
 def test_help_and_cfg_job_behave_as_in_hydra(tmp_path):
