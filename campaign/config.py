@@ -70,7 +70,7 @@ assert set(ALL_PARAMETER_NAMES) <= {f for f in DistConfig.__dataclass_fields__},
 def _section_schema(section: Section) -> type:
     title = "".join(part.title() for part in section.name.split("_"))
     uncertain = make_dataclass(f"{title}Uncertain", [(i.name, DistConfig, MISSING) for i in section.inputs])
-    types = {"float": float, "floats": List[float], "utc": str}
+    types = {"float": float, "bool": bool, "floats": List[float], "utc": str}
     fields: list[Any] = [(p.name, int if p.integer else types[p.kind], MISSING) for p in section.params]
     fields.append(("uncertain", uncertain, field(default_factory=uncertain)))
     return make_dataclass(f"{title}Section", fields)
@@ -286,15 +286,19 @@ class CampaignConfig:
         return any(v.level is Level.epistemic and v.kind is not DistKind.fixed for v in self.variables)
 
     def numeric_params(self) -> tuple[tuple[str, object], ...]:
-        """What the model receives: the numeric design values plus what its ``prepare`` hook computes from all
-        of them (dates and lists included). Runs the hook, on the host: call once per campaign."""
-        numeric = tuple((k, v) for k, v in self.params if isinstance(v, float))
-        extra = self.model.prepare(dict(self.params)) if self.model.prepare else {}
-        return numeric + tuple(sorted(extra.items()))
+        """The design values the model receives as arrays (numbers and flags; lists and dates reach it only
+        through ``prepare``)."""
+        return tuple((k, v) for k, v in self.params if isinstance(v, (float, bool)))
 
-    def spec(self, shard_size: int, params: tuple | None = None) -> CampaignSpec:
+    def tables(self):
+        """What the model's ``prepare`` hook computes on the host from every design value (dates and lists
+        included), or None. Runs the hook: call once per campaign."""
+        return self.model.prepare(dict(self.params)) if self.model.prepare else None
+
+    def spec(self, shard_size: int, params: tuple | None = None, tables=None) -> CampaignSpec:
         params = self.numeric_params() if params is None else params
-        return CampaignSpec(model=self.model.name, params=params, variables=self.variables,
+        tables = self.tables() if tables is None else tables
+        return CampaignSpec(model=self.model.name, params=params, tables=tables, variables=self.variables,
                             sampler=self.sampler, seed=self.run.seed, samples=self.run.samples,
                             inner_samples=self.run.inner_samples, shard_size=shard_size,
                             batch_size=self.run.batch_size, precision=self.run.precision)
@@ -345,6 +349,8 @@ def _load_section(section: Section, node: dict, problems: list, notes: list) -> 
             problems.append((f"{base}.{p.name}", f"{msg} ({p.unit}: {p.doc}), got {value}"))
         elif p.kind == "float":
             value = float(value)
+        elif p.kind == "bool":
+            value = bool(value)
         elif p.kind == "floats":
             value = tuple(float(v) for v in value)
         params.append((f"{section.name}.{p.name}", value))

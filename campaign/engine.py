@@ -38,7 +38,6 @@ import numpy as np
 from . import distributions
 from .distributions import Level
 from .models import MODELS, MissionModel
-from .models._spec import loop_precision
 from .sampling import (
     PURPOSE_ALEATORY,
     PURPOSE_EPISTEMIC,
@@ -64,7 +63,8 @@ class CampaignSpec:
     """Everything a worker needs to evaluate any shard of a campaign (plain, picklable data)."""
 
     model: str
-    params: tuple[tuple[str, object], ...]  # numbers and arrays (see CampaignConfig.numeric_params)
+    params: tuple[tuple[str, object], ...]  # numbers and flags keyed "<section>.<name>" (CampaignConfig.numeric_params)
+    tables: object  # what the model's prepare computed (its NamedTuple of arrays), or None
     variables: tuple[Variable, ...]
     sampler: SamplerKind
     seed: int
@@ -92,7 +92,7 @@ class CampaignSpec:
 
 def campaign_dtype(precision: str):
     """The float type of a campaign's inputs, parameters and outputs: float32 only for ``float32``; ``mixed`` is
-    float64 but for the surface mission's time loop (see :func:`campaign.models._spec.loop_precision`)."""
+    float64 but for the surface mission's time loop (:meth:`MissionModel.simulator`)."""
     return jnp.float32 if precision == "float32" else jnp.float64
 
 
@@ -117,20 +117,20 @@ def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind
     """The jitted batch function for one campaign structure.
 
     ``variables`` holds ``(name, kind, level)`` of each variable. The returned function takes
-    ``(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic)`` and returns
+    ``(seed_words, params, tables, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic)`` and returns
     ``(inputs, outputs)``, dicts of arrays of shape ``(batch,)``. ``sample_words`` ``(batch, 2)`` and
     ``outer_words`` ``(K, 2)`` are uint32 index words; ``outer_pos`` maps each sample to its outer index's row;
     ``u_*`` are host uniforms (ignored, and zero-sized, for Monte Carlo, which draws them here).
     """
     model = MODELS[model_name]
     dtype = campaign_dtype(precision)
-    loop = jnp.float32 if precision == "mixed" else None
+    simulate = model.simulator(jnp.float32 if precision == "mixed" else None)
     static = [Variable(name, kind, (), level) for name, kind, level in variables]
     position = {v.name: j for j, v in enumerate(static)}
     aleatory = tuple(v for v in static if v.level is Level.aleatory)
     epistemic = tuple(v for v in static if v.level is Level.epistemic)
 
-    def batch(seed_words, params, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic):
+    def batch(seed_words, params, tables, thetas, sample_words, outer_words, outer_pos, u_aleatory, u_epistemic):
         root = root_key(seed_words)
 
         def one_outer(args):  # scalar body: identical code for every outer index
@@ -149,8 +149,9 @@ def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind
             inputs.update({name: values[outer_pos] for name, values in per_outer.items()})
         inputs = {v.name: inputs[v.name] for v in static}  # declaration order
         keys = jax.vmap(lambda w: index_key(root, PURPOSE_MODEL, w[0], w[1]))(sample_words)
-        with loop_precision(loop):  # read while the models are traced
-            return inputs, jax.vmap(model.simulate, in_axes=(None, 0, 0))(params, inputs, keys)
+        p = model.params_of(params)
+        one = lambda x, key: simulate(p, model.inputs_of(x), tables, key)  # noqa: E731
+        return inputs, jax.vmap(one)(inputs, keys)
 
     return jax.jit(batch)
 
@@ -177,6 +178,7 @@ def evaluate_batch(spec: CampaignSpec, first: int) -> dict[str, np.ndarray]:
     inputs, outputs = fn(
         jnp.asarray(np.concatenate(split_words(np.array([spec.seed]))), jnp.uint32),
         {name: _as_param(value, spec.dtype) for name, value in spec.params},
+        jax.tree_util.tree_map(lambda value: _as_param(value, spec.dtype), spec.tables),
         tuple(jnp.asarray(v.theta, spec.dtype) for v in spec.variables),
         jnp.asarray(np.stack(split_words(index), axis=1)),
         jnp.asarray(np.stack(split_words(outer), axis=1)),
@@ -189,9 +191,11 @@ def evaluate_batch(spec: CampaignSpec, first: int) -> dict[str, np.ndarray]:
 
 
 def _as_param(value, dtype) -> jax.Array:
-    """Design values in the campaign's float precision; integer arrays (e.g. step indices) stay integers."""
+    """Design values in the campaign's float precision; integer arrays (e.g. step indices) and flags keep
+    their type."""
     array = np.asarray(value)
-    return jnp.asarray(array) if np.issubdtype(array.dtype, np.integer) else jnp.asarray(array, dtype)
+    keep = np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_
+    return jnp.asarray(array) if keep else jnp.asarray(array, dtype)
 
 
 def evaluate_shard(spec: CampaignSpec, first: int, count: int) -> dict[str, np.ndarray]:

@@ -62,6 +62,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -217,18 +218,34 @@ class Missions:
     clusters: np.ndarray | None
 
 
-def campaign_missions(config: CampaignConfig, samples: int, first: int = 0, numeric: tuple | None = None
+class Design(NamedTuple):
+    """A campaign's design as the model receives it: the numeric design values keyed ``"<section>.<name>"``
+    (:meth:`~CampaignConfig.numeric_params`) and what ``prepare`` computed from all of them
+    (:meth:`~CampaignConfig.tables`)."""
+
+    params: dict
+    tables: object
+
+    @classmethod
+    def of(cls, config: CampaignConfig) -> Design:
+        """The design of ``config`` (runs ``prepare``: once per design)."""
+        return cls(dict(config.numeric_params()), config.tables())
+
+
+def campaign_missions(config: CampaignConfig, samples: int, first: int = 0, design: Design | None = None
                       ) -> Missions:
     """Missions ``first .. first+samples-1`` of the campaign, drawn and run by the engine exactly as the campaign
-    does (its precision and batch size), so their inputs are the campaign's own. ``numeric``: the config's
-    :meth:`~CampaignConfig.numeric_params` if already computed (they run ``prepare``)."""
+    does (its precision and batch size), so their inputs are the campaign's own. ``design``: the config's
+    :class:`Design` if already computed (it runs ``prepare``)."""
     run = config.run
     if first % run.batch_size or first < 0:
         raise GradientError(f"first={first} must be a multiple of run.batch_size={run.batch_size}")
     if samples < 2 or first + samples > run.samples:
         raise GradientError(f"missions {first}..{first + samples - 1} are not among the campaign's run.samples="
                             f"{run.samples} (and a standard error needs 2)")
-    spec = config.spec(run.batch_size * math.ceil(samples / run.batch_size), numeric)
+    design = Design.of(config) if design is None else design
+    spec = config.spec(run.batch_size * math.ceil(samples / run.batch_size), tuple(design.params.items()),
+                       design.tables)
     columns = engine.evaluate_shard(spec, first, samples)
     index = columns["sample_index"]
     return Missions(index, columns, index // run.inner_samples if config.has_epistemic else None)
@@ -241,28 +258,38 @@ def model_keys(seed: int, index: np.ndarray) -> jax.Array:
     return jax.vmap(lambda w: index_key(root, PURPOSE_MODEL, w[0], w[1]))(words)
 
 
+def _missions(model_name: str):
+    """``outputs(params, tables, inputs, keys)``: the model vmapped over missions (``params`` keyed
+    ``"<section>.<name>"`` and ``tables`` shared; ``inputs`` keyed likewise, one row per mission)."""
+    model = MODELS[model_name]
+
+    def one(params, tables, inputs, key):
+        return model.simulate(model.params_of(params), model.inputs_of(inputs), tables, key)
+
+    return jax.vmap(one, in_axes=(None, None, 0, 0))
+
+
 @lru_cache(maxsize=8)
 def _forward(model_name: str):
-    """jit of ``outputs(params, inputs, keys)``: the model vmapped over missions (params shared)."""
-    model = MODELS[model_name]
-    return jax.jit(jax.vmap(model.simulate, in_axes=(None, 0, 0)))
+    """jit of ``outputs(params, tables, inputs, keys)`` (:func:`_missions`)."""
+    return jax.jit(_missions(model_name))
 
 
 @lru_cache(maxsize=8)
 def _pathwise(model_name: str, keys: tuple[str, ...], floats: tuple[str, ...]):
-    """jit of ``(theta, params, inputs, keys) -> (outputs, tangents)``: ``outputs`` the model's outputs at
+    """jit of ``(theta, params, tables, inputs, keys) -> (outputs, tangents)``: ``outputs`` the model's outputs at
     ``params`` with the design values ``keys`` replaced by ``theta`` (k,), ``tangents`` the derivatives of the
     ``floats`` outputs, each (n, k): forward mode, one direction per design value, vmapped over them."""
-    model = MODELS[model_name]
+    missions = _missions(model_name)
 
-    def split(theta, params, inputs, mission_keys):
+    def split(theta, params, tables, inputs, mission_keys):
         p = {**params, **{k: theta[j] for j, k in enumerate(keys)}}
-        out = jax.vmap(model.simulate, in_axes=(None, 0, 0))(p, inputs, mission_keys)
+        out = missions(p, tables, inputs, mission_keys)
         return {k: out[k] for k in floats}, {k: v for k, v in out.items() if k not in floats}
 
-    def both(theta, params, inputs, mission_keys):
+    def both(theta, params, tables, inputs, mission_keys):
         def push(direction):
-            smooth, tangent, rest = jax.jvp(lambda t: split(t, params, inputs, mission_keys), (theta,),
+            smooth, tangent, rest = jax.jvp(lambda t: split(t, params, tables, inputs, mission_keys), (theta,),
                                             (direction,), has_aux=True)
             return {**smooth, **rest}, tangent
 
@@ -301,16 +328,17 @@ class _Batches:
         return joined, time.process_time() - start
 
 
-def _params(config: CampaignConfig, numeric: Mapping[str, object], variable: DesignVariable | None = None,
-            value: float | None = None) -> dict[str, jax.Array]:
-    """The model's params in float64 from ``numeric`` (:meth:`CampaignConfig.numeric_params`), with ``variable``
-    set to ``value``: replaced, or, when ``prepare`` reads it, re-prepared."""
+def _params(config: CampaignConfig, design: Design, variable: DesignVariable | None = None,
+            value: float | None = None) -> tuple[dict[str, jax.Array], object]:
+    """The model's params and tables in float64 from ``design``, with ``variable`` set to ``value``: replaced,
+    or, when ``prepare`` reads it, re-prepared."""
     if variable is not None and variable.through_prepare:
         moved = tuple((k, value if k == variable.key else v) for k, v in config.params)
-        numeric = dict(dataclasses.replace(config, params=moved).numeric_params())
+        design = Design.of(dataclasses.replace(config, params=moved))
     elif variable is not None:
-        numeric = {**numeric, variable.key: value}
-    return {k: engine._as_param(v, engine.campaign_dtype(PRECISION)) for k, v in numeric.items()}
+        design = design._replace(params={**design.params, variable.key: value})
+    cast = lambda v: engine._as_param(v, engine.campaign_dtype(PRECISION))  # noqa: E731
+    return {k: cast(v) for k, v in design.params.items()}, jax.tree_util.tree_map(cast, design.tables)
 
 
 _COMPILED: dict = {}  # (jitted fn, signature) -> executable: a design search calls again with the same shapes
@@ -359,27 +387,27 @@ class Evaluations:
 
 
 def evaluate(config: CampaignConfig, missions: Missions, variables: Sequence[DesignVariable],
-             numeric: tuple | None = None) -> Evaluations:
+             design: Design | None = None) -> Evaluations:
     """Run the model on ``missions``: forward mode at the configured design (all pathwise variables at once),
-    then forward passes at the design and at every finite-difference point of every variable. ``numeric`` as for
+    then forward passes at the design and at every finite-difference point of every variable. ``design`` as for
     :func:`campaign_missions`."""
     batches = _Batches(config, missions)
-    numeric = dict(config.numeric_params() if numeric is None else numeric)
-    params = _params(config, numeric)
+    design = Design.of(config) if design is None else design
+    params, tables = _params(config, design)
     floats = tuple(o.name for o in config.model.outputs if o.kind is Kind.FLOAT)
     keys = tuple(v.key for v in variables if not v.through_prepare)
     timing: dict[str, float] = {}
     tangents: dict[str, np.ndarray] = {}
     if keys:
         theta = jnp.stack([params[k] for k in keys])
-        pathwise = _Executable(_pathwise(config.model.name, keys, floats), theta, params, *batches.first())
-        (_, tangents), timing["derivatives"] = batches.run(pathwise, theta, params)
+        pathwise = _Executable(_pathwise(config.model.name, keys, floats), theta, params, tables, *batches.first())
+        (_, tangents), timing["derivatives"] = batches.run(pathwise, theta, params, tables)
         timing["derivatives_compile"] = pathwise.seconds
         _check_finite(tangents, keys, missions.index)
-    forward = _Executable(_forward(config.model.name), params, *batches.first())
-    base, timing["forward"] = batches.run(forward, params)
+    forward = _Executable(_forward(config.model.name), params, tables, *batches.first())
+    base, timing["forward"] = batches.run(forward, params, tables)
     timing["forward_compile"] = forward.seconds
-    shifted = {v.key: {s: batches.run(forward, _params(config, numeric, v, v.value + s * v.step))[0]
+    shifted = {v.key: {s: batches.run(forward, *_params(config, design, v, v.value + s * v.step))[0]
                        for s in OFFSETS} for v in variables}
     return Evaluations(base, tangents, keys, shifted, timing)
 
@@ -562,9 +590,9 @@ def design_gradients(config: CampaignConfig, variables: Sequence[str], metrics: 
     engine.configure_jax(PRECISION)
     chosen = resolve_variables(config, variables, relative_step, steps, per)
     names = _metrics(config, metrics)
-    numeric = config.numeric_params()  # runs prepare: once
-    missions = campaign_missions(config, samples, first, numeric)
-    ev = evaluate(config, missions, chosen, numeric)
+    design = Design.of(config)  # runs prepare: once
+    missions = campaign_missions(config, samples, first, design)
+    ev = evaluate(config, missions, chosen, design)
     result = {
         "model": config.model.name,
         "missions": {"first": first, "count": samples, "seed": config.run.seed, "sampler": config.sampler.value,

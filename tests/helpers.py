@@ -39,6 +39,20 @@ def compose(*overrides: str):
         return load(hydra_compose("config", overrides=list(overrides)))
 
 
+def model_arguments(config, **design):
+    """``(params, tables)`` as the engine hands them to ``config``'s model: the typed design records and what
+    ``prepare`` computes (re-run), with design values replaced by ``design`` (keyed ``section__name``)."""
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    raw = dict(config.params)
+    raw.update({k.replace("__", "."): v if isinstance(v, bool) else float(v) for k, v in design.items()})
+    config = dataclasses.replace(config, params=tuple(raw.items()))
+    params = config.model.params_of({k: jnp.asarray(v) for k, v in config.numeric_params()})
+    return params, config.tables()
+
+
 def cli_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # always the embedded local Ray
     env["PYTHONUNBUFFERED"] = "1"

@@ -12,25 +12,23 @@ import pytest
 from campaign import engine
 from campaign.models import landing
 from campaign.models.outcomes import Outcome
-from tests.helpers import compose
+from tests.helpers import compose, model_arguments
 
 
 def configured(*overrides: str):
     return compose("+experiment=landing_dispersion", "run.samples=256", "run.batch_size=256", *overrides)
 
 
-def params_of(config, **design) -> dict:
-    """Model parameters (``prepare`` re-run) with some design values replaced."""
-    raw = dict(config.params)
-    raw.update({f"landing.{k}": float(v) for k, v in design.items()})
-    return {k: jnp.asarray(v) for k, v in dataclasses.replace(config, params=tuple(raw.items())).numeric_params()}
+def params_of(config, **design) -> tuple:
+    """Model parameters and tables (``prepare`` re-run) with some landing design values replaced."""
+    return model_arguments(config, **{f"landing__{k}": v for k, v in design.items()})
 
 
 def perfect_inputs(**overrides) -> dict:
     """Every error off: nominal thrust and Isp, perfect navigation, no faults, no hazards detected."""
     x = {f"landing.{i.name}": 0.0 for i in landing.SECTION.inputs}
     x.update({"landing.thrust_factor": 1.0, **{f"landing.{k}": v for k, v in overrides.items()}})
-    return {k: jnp.float64(v) for k, v in x.items()}
+    return landing.MODEL.inputs_of({k: jnp.float64(v) for k, v in x.items()})
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +36,9 @@ def config():
     return configured()
 
 
-def fly(params, inputs, key=0):
-    out, traj = jax.jit(landing.trajectory)(params, inputs, jax.random.key(key))
+def fly(design, inputs, key=0):
+    params, tables = design
+    out, traj = jax.jit(landing.trajectory)(params, inputs, tables, jax.random.key(key))
     return {k: np.asarray(v) for k, v in out.items()}, {k: np.asarray(v) for k, v in traj.items()}
 
 
@@ -86,14 +85,14 @@ def test_descent_propellant_matches_the_rocket_equation_and_stays_within_limits(
     # The touchdown step is cut short by interpolation (its recorded state is the one before it): leave it out.
     whole = flying & (np.cumsum(flying) < flying.sum())
     thrust = np.linalg.norm(traj["thrust"], axis=1)[whole]
-    mass = np.concatenate([[float(params["landing.mass_at_pdi_kg"])], traj["m"][whole]])
+    mass = np.concatenate([[float(params[0].landing.mass_at_pdi_kg)], traj["m"][whole]])
     # Realised delta-v: the thrust acceleration integrated over the flight (trapezoid in 1/m, thrust per step).
-    dt = float(params["landing.step_s"])
+    dt = float(params[0].landing.step_s)
     delta_v = np.sum(thrust * dt * 0.5 * (1 / mass[:-1] + 1 / mass[1:]))
-    exhaust = float(params["landing.isp_s"]) * landing.G0
+    exhaust = float(params[0].landing.isp_s) * landing.G0
     used = mass[0] - mass[-1]
     assert used == pytest.approx(mass[0] * (1 - np.exp(-delta_v / exhaust)), rel=1e-4)
-    assert np.all(traj["m"] >= float(params["landing.dry_mass_kg"]) - 1e-9) and np.all(traj["m"] > 0)
+    assert np.all(traj["m"] >= float(params[0].landing.dry_mass_kg) - 1e-9) and np.all(traj["m"] > 0)
     every = np.linalg.norm(traj["thrust"], axis=1)[flying]
     assert np.all(every <= traj["available"][flying] * (1 + 1e-9))
     assert np.all(every >= traj["floor"][flying] * (1 - 1e-9))
@@ -102,7 +101,7 @@ def test_descent_propellant_matches_the_rocket_equation_and_stays_within_limits(
 
 def shard(config, **design):
     raw = dict(config.params)
-    raw.update({f"landing.{k}": float(v) for k, v in design.items()})
+    raw.update({f"landing.{k}": v if isinstance(v, bool) else float(v) for k, v in design.items()})
     return engine.evaluate_shard(dataclasses.replace(config, params=tuple(raw.items())).spec(256), 0, 256)
 
 
@@ -120,7 +119,7 @@ def test_slim_class_navigation_misses_by_metres_and_none_by_hundreds(config):
     likely) and it landed 55 m from target after losing an engine; without map-relative updates, landers of
     2019-2025 came down hundreds of metres to kilometres away (Chandrayaan-3 ~350 m, IM-2 250-400 m)."""
     with_fm = shard(config)["miss_distance_m"]
-    without = shard(config, map_relative_nav=0.0)["miss_distance_m"]
+    without = shard(config, map_relative_nav=False)["miss_distance_m"]
     assert 1.0 < np.median(with_fm) < 30.0 and np.percentile(with_fm, 90) < 60.0
     assert 100.0 < np.median(without) < 3000.0
     assert np.median(without) > 20 * np.median(with_fm)

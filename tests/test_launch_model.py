@@ -34,8 +34,8 @@ def nominal_inputs(**overrides: float) -> dict[str, jax.Array]:
 def simulate(params: dict, inputs: dict, n: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
     """Run the model for ``n`` missions that differ only in their key."""
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(n))
-    p = {k: jnp.float64(v) for k, v in params.items()}
-    out = jax.jit(jax.vmap(MODEL.simulate, in_axes=(None, None, 0)))(p, inputs, keys)
+    p = MODEL.params_of({k: jnp.float64(v) for k, v in params.items()})
+    out = jax.jit(jax.vmap(MODEL.simulate, in_axes=(None, None, None, 0)))(p, MODEL.inputs_of(inputs), None, keys)
     return {k: np.asarray(v) for k, v in out.items()}
 
 

@@ -7,12 +7,13 @@ their sources), so no default lives in two places. Nothing here imports Ray, Hyd
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
+import collections
 import enum
+import functools
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import numpy as np
@@ -36,7 +37,12 @@ class Param:
     le: float | None = None
     lt: float | None = None
     integer: bool = False
-    kind: str = "float"  # "float"; "floats" (a list, bounds apply to each); "utc" (an ISO 8601 UTC date)
+    kind: str = "float"  # "float"; "bool"; "floats" (a list, bounds apply to each); "utc" (an ISO 8601 UTC date)
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the model receives the value as an array (lists and dates reach it only through ``prepare``)."""
+        return self.kind in ("float", "bool")
 
     def violation(self, value) -> str | None:
         """Return a message if ``value`` breaks a bound or does not parse, else None."""
@@ -46,6 +52,8 @@ class Param:
             except ValueError:
                 return "must be an ISO 8601 UTC date such as 2028-12-01T00:00"
             return None
+        if self.kind == "bool":
+            return None if isinstance(value, bool) else "must be true or false"
         if self.kind == "floats":
             if not value:
                 return "must list at least one value"
@@ -107,30 +115,22 @@ class Output:
     valid_when: str | None = None
 
 
-def section_params(params: Mapping[str, object], *sections: str) -> dict:
-    """The values of ``params`` (keyed ``"<section>.<name>"``) belonging to ``sections``, keyed by ``name``."""
-    prefixes = tuple(f"{s}." for s in sections)
-    return {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(prefixes)}
+@functools.cache
+def record(name: str, fields: tuple[str, ...]) -> type:
+    """A NamedTuple class (so a JAX pytree) named ``name`` with ``fields``: the typed form of a section's
+    parameters or inputs, generated from the declarations so that each name is written once."""
+    return collections.namedtuple(name, fields)
 
 
-_LOOP_DTYPE: contextvars.ContextVar = contextvars.ContextVar("loop_dtype", default=None)
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
 
 
-@contextlib.contextmanager
-def loop_precision(dtype) -> Iterator[None]:
-    """While models are traced in this context, the long time loops that support it (the surface mission's)
-    compute in ``dtype`` (e.g. float32 in a float64 campaign: ``run.precision=mixed``); ``None``: the campaign's
-    own precision. The engine enters it inside the traced batch function, so it is read at trace time."""
-    token = _LOOP_DTYPE.set(dtype)
-    try:
-        yield
-    finally:
-        _LOOP_DTYPE.reset(token)
-
-
-def loop_dtype():
-    """The float type the time loop should compute in (see :func:`loop_precision`), or ``None``."""
-    return _LOOP_DTYPE.get()
+def _pick(values: Mapping[str, object], keys: list[str], what: str) -> list:
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise KeyError(f"{what} missing: {', '.join(missing)}")
+    return [values[k] for k in keys]
 
 
 def as_dtype(tree, dtype):
@@ -153,17 +153,33 @@ class Section:
                 return p
         raise KeyError(f"{self.name}.{name}")
 
+    def params_of(self, values: Mapping[str, object]):
+        """The section's design values as a typed record (``p.isp_s``) from ``values`` keyed
+        ``"<section>.<name>"`` (the configuration's keys); raises ``KeyError`` naming any missing key."""
+        names = tuple(p.name for p in self.params if p.numeric)
+        cls = record(f"{_camel(self.name)}Params", names)
+        return cls(*_pick(values, [f"{self.name}.{n}" for n in names], "design values"))
 
-SimulateFn = Callable[[Mapping[str, Array], Mapping[str, Array], Array], dict[str, Array]]
-PrepareFn = Callable[[Mapping[str, object]], dict[str, np.ndarray]]
+    def inputs_of(self, values: Mapping[str, object]):
+        """The section's sampled inputs as a typed record (``x.load_factor``), as :meth:`params_of`."""
+        names = tuple(i.name for i in self.inputs)
+        cls = record(f"{_camel(self.name)}Inputs", names)
+        return cls(*_pick(values, [f"{self.name}.{n}" for n in names], "sampled inputs"))
+
+
+Records = Any  # a NamedTuple of per-section records (see MissionModel.params_of)
+SimulateFn = Callable[[Records, Records, Any, Array], dict[str, Array]]
+PrepareFn = Callable[[Mapping[str, object]], Any]
 CheckFn = Callable[[Mapping[str, object]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
 class MissionModel:
-    """A per-mission simulation: ``simulate(params, inputs, key) -> outputs``.
+    """A per-mission simulation: ``simulate(p, x, tables, key) -> outputs``.
 
-    ``params`` maps ``"<section>.<param>"`` to numbers (plus the arrays ``prepare`` returned), ``inputs`` maps ``"<section>.<input>"`` to scalars,
+    ``p`` holds the design values and ``x`` the sampled inputs, one typed record per section generated from the
+    declarations (``p.landing.isp_s``, ``x.power.load_factor``: :meth:`params_of`, :meth:`inputs_of`); ``tables``
+    is what ``prepare`` computed on the host (the model's own NamedTuple of arrays; None without ``prepare``);
     ``key`` is the mission's own PRNG key (derive sub-keys with ``fold_in`` and a distinct tag per purpose).
     ``outputs`` must contain every declared output plus ``"outcome"`` (an :class:`Outcome` code). The function is
     written for one mission; the engine applies ``jit(vmap(...))`` once.
@@ -175,11 +191,31 @@ class MissionModel:
     outputs: tuple[Output, ...]
     simulate: SimulateFn = field(repr=False)
     # Optional host-side precomputation, once per campaign (NumPy, may read data files): takes every design
-    # value (``"<section>.<param>"``, dates and lists included) and returns extra arrays for ``params``.
+    # value (``"<section>.<param>"``, dates and lists included) and returns the ``tables`` record.
     prepare: PrepareFn | None = field(default=None, repr=False)
     # Optional cross-field checks of the design values (same argument as ``prepare``), run when the config is
     # loaded: ``(full key, message)`` for every problem, e.g. two lists whose lengths must agree.
     check: CheckFn | None = field(default=None, repr=False)
+    # A model with a long time loop that may compute in another precision (``run.precision=mixed``):
+    # ``with_loop_dtype(dtype)`` is its ``simulate`` with that loop in ``dtype`` (a static setting, closed over).
+    with_loop_dtype: Callable[[Any], SimulateFn] | None = field(default=None, repr=False)
+
+    def simulator(self, loop_dtype=None) -> SimulateFn:
+        """``simulate``, with the time loop in ``loop_dtype`` where the model has one and a dtype is given."""
+        if loop_dtype is None or self.with_loop_dtype is None:
+            return self.simulate
+        return self.with_loop_dtype(loop_dtype)
+
+    def params_of(self, values: Mapping[str, object]) -> Records:
+        """The design values of every section, typed (``p.landing.isp_s``), from the configuration's numeric
+        values keyed ``"<section>.<name>"``."""
+        cls = record(f"{_camel(self.name)}Params", tuple(s.name for s in self.sections))
+        return cls(*(s.params_of(values) for s in self.sections))
+
+    def inputs_of(self, values: Mapping[str, object]) -> Records:
+        """The sampled inputs of every section, typed (``x.power.load_factor``), as :meth:`params_of`."""
+        cls = record(f"{_camel(self.name)}Inputs", tuple(s.name for s in self.sections))
+        return cls(*(s.inputs_of(values) for s in self.sections))
 
     def __post_init__(self) -> None:
         names = [o.name for o in self.outputs]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ._spec import Input, Kind, Output, Param, Section
-from .outcomes import Outcome
+from .outcomes import Outcome, first_failure
 
 SECTION = Section(
     name="deployment",
@@ -39,16 +39,16 @@ OUTPUTS = (
 
 def tilt_failure_prob(p, tilt_deg):
     """Probability that a lowering from a lander tilted by ``tilt_deg`` fails because of the tilt."""
-    return 1.0 / (1.0 + jnp.exp(-(tilt_deg - p["tilt_limit_deg"]) / p["tilt_width_deg"]))
+    return 1.0 / (1.0 + jnp.exp(-(tilt_deg - p.tilt_limit_deg) / p.tilt_width_deg))
 
 
 def deploy(p, slope_deg, settling_deg, u) -> dict:
-    """Deployment of one rover: ``p`` the deployment parameters (names without the prefix), the local slope at
+    """Deployment of one rover: ``p`` the ``deployment`` section's params record, the local slope at
     touchdown, the legs' settling and one uniform draw ``u`` in (0, 1). Returns the outputs and ``outcome``."""
     tilt = slope_deg + settling_deg
-    mech = p["mechanism_failure_prob"]
+    mech = p.mechanism_failure_prob
     mechanism_fails = u < mech
     tilt_fails = ~mechanism_fails & ((u - mech) < (1.0 - mech) * tilt_failure_prob(p, tilt))
-    outcome = jnp.where(mechanism_fails, Outcome.DEPLOYMENT_MECHANISM,
-                        jnp.where(tilt_fails, Outcome.DEPLOYMENT_TILT, Outcome.SUCCESS)).astype(jnp.int16)
+    outcome = first_failure([(mechanism_fails, Outcome.DEPLOYMENT_MECHANISM),
+                             (tilt_fails, Outcome.DEPLOYMENT_TILT)]).astype(jnp.int16)
     return {"deployment_ok": ~(mechanism_fails | tilt_fails), "lander_tilt_deg": tilt, "outcome": outcome}

@@ -76,8 +76,8 @@ REACHED, ROCK, JAM, TIME = 0, 1, 2, 3
 
 def penetration_rate_m_per_h(p, water_wt, ice_critical_wt):
     """Penetration rate (m/h) below the dry overburden for a water content ``water_wt`` (wt%)."""
-    x = (jnp.maximum(water_wt, 0.0) / ice_critical_wt) ** p["ice_transition_sharpness"]
-    return p["icy_rate_m_per_h"] + (p["dry_rate_m_per_h"] - p["icy_rate_m_per_h"]) / (1.0 + x)
+    x = (jnp.maximum(water_wt, 0.0) / ice_critical_wt) ** p.ice_transition_sharpness
+    return p.icy_rate_m_per_h + (p.dry_rate_m_per_h - p.icy_rate_m_per_h) / (1.0 + x)
 
 
 def attempt(p, water_wt, dry_layer_m, ice_critical_wt, rock_factor, u_rock, u_jam, u_lose) -> Attempt:
@@ -85,8 +85,8 @@ def attempt(p, water_wt, dry_layer_m, ice_critical_wt, rock_factor, u_rock, u_ja
 
     ``p`` holds the ``drill`` parameters (names without the section prefix); ``u_*`` are uniform draws in (0, 1)
     for the depth of the first blocking rock, the drilling time to a jam and whether that jam loses the drill."""
-    target = p["target_depth_m"]
-    dry_rate = p["dry_rate_m_per_h"]
+    target = p.target_depth_m
+    dry_rate = p.dry_rate_m_per_h
     icy_rate = penetration_rate_m_per_h(p, water_wt, ice_critical_wt)
     dry_layer = jnp.minimum(dry_layer_m, target)
 
@@ -98,10 +98,10 @@ def attempt(p, water_wt, dry_layer_m, ice_critical_wt, rock_factor, u_rock, u_ja
     def hours_to(depth):
         return (jnp.minimum(depth, dry_layer) / dry_rate + jnp.maximum(depth - dry_layer, 0.0) / icy_rate)
 
-    rock_rate = p["rock_blocking_per_m"] * rock_factor
+    rock_rate = p.rock_blocking_per_m * rock_factor
     rock_depth = jnp.where(rock_rate > 0, -jnp.log(u_rock) / jnp.maximum(rock_rate, 1e-30), jnp.inf)
-    jam_h = jnp.where(p["jam_per_h"] > 0, -jnp.log(u_jam) / jnp.maximum(p["jam_per_h"], 1e-30), jnp.inf)
-    budget_h = p["max_attempt_h"]
+    jam_h = jnp.where(p.jam_per_h > 0, -jnp.log(u_jam) / jnp.maximum(p.jam_per_h, 1e-30), jnp.inf)
+    budget_h = p.max_attempt_h
 
     limits = jnp.stack(jnp.broadcast_arrays(target, jnp.minimum(rock_depth, target * 2),
                                             depth_after(jnp.minimum(jam_h, budget_h * 2)), depth_after(budget_h)),
@@ -110,7 +110,7 @@ def attempt(p, water_wt, dry_layer_m, ice_critical_wt, rock_factor, u_rock, u_ja
     depth = jnp.min(limits, axis=-1)
     reached = stopped_by == REACHED
     jammed = stopped_by == JAM
-    wear = jnp.minimum(depth, dry_layer) + p["icy_wear_factor"] * jnp.maximum(depth - dry_layer, 0.0)
+    wear = jnp.minimum(depth, dry_layer) + p.icy_wear_factor * jnp.maximum(depth - dry_layer, 0.0)
     return Attempt(depth_m=depth, drilling_h=jnp.where(jammed, jam_h, hours_to(depth)), reached_target=reached,
-                   stopped_by=stopped_by.astype(jnp.int32), drill_lost=jammed & (u_lose < p["jam_loses_drill_prob"]),
+                   stopped_by=stopped_by.astype(jnp.int32), drill_lost=jammed & (u_lose < p.jam_loses_drill_prob),
                    wear_m=wear)

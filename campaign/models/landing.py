@@ -30,6 +30,7 @@ the centre of mass over the downhill footpad).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +65,7 @@ SECTION = Section(
         Param("touchdown_speed_mps", "m/s", "Commanded vertical touchdown speed", gt=0),
         Param("final_hold_altitude_m", "m", "Altitude from which the lander holds its touchdown speed", ge=0),
         Param("step_s", "s", "Integration step", gt=0, le=5),
-        Param("map_relative_nav", "1", "1: feature-matching updates on, 0: off", ge=0, le=1),
+        Param("map_relative_nav", "", "Feature-matching (map-relative) navigation fixes on", kind="bool"),
         Param("fm_max_altitude_m", "m", "Altitude below which feature matching works", ge=0),
         Param("fm_interval_s", "s", "Time between feature-matching fixes", gt=0),
         Param("fm_error_per_altitude", "1", "Feature-matching position error per metre of altitude (1-sigma)", ge=0),
@@ -117,14 +118,21 @@ OUTPUTS = (
 )
 
 
-def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
+class Tables(NamedTuple):
+    """What :func:`prepare` computes on the host: the descent's step numbers and feature-matching fix numbers
+    (their lengths are the loop's static sizes)."""
+
+    step_index: np.ndarray  # (steps,) int32
+    fix_index: np.ndarray  # (fixes,) int32
+
+
+def prepare(params: Mapping[str, object]) -> Tables:
     """Static sizes of the descent: its steps (the planned legs plus a minute of margin) and the feature-matching
     fixes they can hold (one every ``fm_interval_s``), so that the navigation errors are drawn before the loop."""
     total = float(params["landing.braking_time_s"]) + float(params["landing.terminal_time_s"]) + 60.0
     steps = int(np.ceil(total / float(params["landing.step_s"])))
     fixes = int(np.floor(steps * float(params["landing.step_s"]) / float(params["landing.fm_interval_s"]))) + 1
-    return {"landing.step_index": np.arange(steps, dtype=np.int32),
-            "landing.fix_index": np.arange(fixes, dtype=np.int32)}
+    return Tables(np.arange(steps, dtype=np.int32), np.arange(fixes, dtype=np.int32))
 
 
 def navigation_draws(key, steps: int, fixes: int, dtype):
@@ -167,35 +175,34 @@ def zem_zev(r, v, r_f, v_f, tgo):
 
 def initial_state(p, mass):
     """PDI: ``pdi_downrange_m`` of arc behind the target, horizontal velocity towards it."""
-    angle = p["pdi_downrange_m"] / R_MOON
-    radius = R_MOON + p["pdi_altitude_m"]
+    angle = p.pdi_downrange_m / R_MOON
+    radius = R_MOON + p.pdi_altitude_m
     r = radius * jnp.stack([-jnp.sin(angle), 0.0 * angle, jnp.cos(angle)])
-    v = p["pdi_speed_mps"] * jnp.stack([jnp.cos(angle), 0.0 * angle, jnp.sin(angle)])
+    v = p.pdi_speed_mps * jnp.stack([jnp.cos(angle), 0.0 * angle, jnp.sin(angle)])
     return r, v, mass
 
 
-def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
-    """Simulate one powered descent from PDI to touchdown (scalars in, scalars out)."""
-    return _descend(params, inputs, key, record=False)[0]
+def simulate(params, inputs, tables: Tables, key: jax.Array) -> dict:
+    """Simulate one powered descent from PDI to touchdown (scalars in, scalars out): ``params.landing`` and
+    ``inputs.landing`` are the section's records, ``tables`` what :func:`prepare` returned."""
+    return _descend(params.landing, inputs.landing, tables, key, record=False)[0]
 
 
-def trajectory(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array):
+def trajectory(params, inputs, tables: Tables, key: jax.Array):
     """The touchdown outputs and, per integration step (arrays of shape (steps, ...)): time ``t`` (s), true
     position ``r`` and velocity ``v`` at the step's end, mass ``m`` (kg), thrust vector (N), the thrust available
     and the lowest thrust allowed (N), and whether the lander was still flying. For tests and plots."""
-    return _descend(params, inputs, key, record=True)
+    return _descend(params.landing, inputs.landing, tables, key, record=True)
 
 
-def _descend(params, inputs, key, record: bool):
-    p = {k.removeprefix("landing."): v for k, v in params.items() if k.startswith("landing.")}
-    x = {k.removeprefix("landing."): v for k, v in inputs.items() if k.startswith("landing.")}
-    dtype = x["thrust_factor"].dtype
-    dt = p["step_s"]
-    exhaust = p["isp_s"] * (1 + x["isp_dispersion_frac"]) * G0
-    thrust_max = p["engines"] * p["engine_thrust_n"] * x["thrust_factor"]
-    mass0 = p["mass_at_pdi_kg"] + x["propellant_error_kg"]
-    t_gate = p["braking_time_s"]
-    t_end = t_gate + p["terminal_time_s"]
+def _descend(p, x, tables: Tables, key, record: bool):
+    dtype = x.thrust_factor.dtype
+    dt = p.step_s
+    exhaust = p.isp_s * (1 + x.isp_dispersion_frac) * G0
+    thrust_max = p.engines * p.engine_thrust_n * x.thrust_factor
+    mass0 = p.mass_at_pdi_kg + x.propellant_error_kg
+    t_gate = p.braking_time_s
+    t_end = t_gate + p.terminal_time_s
     up = jnp.array([0.0, 0.0, 1.0], dtype)
     target = R_MOON * up
 
@@ -204,51 +211,51 @@ def _descend(params, inputs, key, record: bool):
     uniform = lambda name: jax.random.uniform(subkey(key, name), (), dtype)  # noqa: E731
     misalign_axis = jnp.cross(up, jnp.array([jnp.cos(2 * jnp.pi * uniform("misalign")),
                                               jnp.sin(2 * jnp.pi * uniform("misalign")), 0.0], dtype))
-    engine_out = uniform("engine_out") < x["engine_out_prob"]
+    engine_out = uniform("engine_out") < x.engine_out_prob
     t_engine_out = uniform("engine_out_time") * t_end
-    alt_fault = uniform("altimeter_fault") < x["altimeter_fault_prob"]
-    nav_err_r0 = x["od_position_error_m"] * normal3("od_position")
-    bias = x["accel_bias_mps2"] * normal3("accel_bias")
-    fix_normals, altimeter_normals = navigation_draws(key, params["landing.step_index"].shape[0],
-                                                      params["landing.fix_index"].shape[0], dtype)
+    alt_fault = uniform("altimeter_fault") < x.altimeter_fault_prob
+    nav_err_r0 = x.od_position_error_m * normal3("od_position")
+    bias = x.accel_bias_mps2 * normal3("accel_bias")
+    fix_normals, altimeter_normals = navigation_draws(key, tables.step_index.shape[0],
+                                                      tables.fix_index.shape[0], dtype)
 
     # Terrain: the target's, which hazard detection may find unsafe at the gate and divert from.
-    safe_quantile = jax.scipy.special.ndtr(jnp.log(p["max_slope_deg"] / p["slope_median_deg"])
-                                           / jnp.maximum(p["slope_sigma_log"], 1e-9))
+    safe_quantile = jax.scipy.special.ndtr(jnp.log(p.max_slope_deg / p.slope_median_deg)
+                                           / jnp.maximum(p.slope_sigma_log, 1e-9))
     target_quantile = uniform("slope_quantile_target")
-    target_rock = uniform("rock_target") < p["rock_hazard_prob"]
+    target_rock = uniform("rock_target") < p.rock_hazard_prob
     unsafe_target = target_rock | (target_quantile > safe_quantile)
-    diverted = unsafe_target & (uniform("hazard_detected") < x["hazard_detection_prob"])
+    diverted = unsafe_target & (uniform("hazard_detected") < x.hazard_detection_prob)
     divert_angle = 2 * jnp.pi * uniform("divert_direction")
-    divert_distance = jnp.where(diverted, p["hazard_divert_max_m"] * jnp.sqrt(uniform("divert_distance")), 0.0)
+    divert_distance = jnp.where(diverted, p.hazard_divert_max_m * jnp.sqrt(uniform("divert_distance")), 0.0)
     divert = divert_distance * jnp.array([jnp.cos(divert_angle), jnp.sin(divert_angle), 0.0], dtype)
 
     def thrust_command(t, state, nav_r, nav_v):
         r, v, m = state
         r_est, v_est = r + nav_r, v + nav_v
-        gate = target + p["gate_altitude_m"] * up
+        gate = target + p.gate_altitude_m * up
         land = target + divert
         leg1 = t < t_gate
-        r_f = jnp.where(leg1, gate, land + p["final_hold_altitude_m"] * up)
-        v_f = jnp.where(leg1, -p["gate_descent_rate_mps"] * up, -p["touchdown_speed_mps"] * up)
+        r_f = jnp.where(leg1, gate, land + p.final_hold_altitude_m * up)
+        v_f = jnp.where(leg1, -p.gate_descent_rate_mps * up, -p.touchdown_speed_mps * up)
         tgo = jnp.maximum(jnp.where(leg1, t_gate - t, t_end - t), 2.0 * dt)
         accel = zem_zev(r_est, v_est, r_f, v_f, tgo)
         # Final metres (ZEM/ZEV is singular as tgo -> 0): hold the touchdown rate and null the horizontal velocity
         # (not the position: chasing each new navigation fix this close to the ground would tip the lander).
-        hold = -gravity(r_est) + 1.0 * (-p["touchdown_speed_mps"] * up - v_est)
+        hold = -gravity(r_est) + 1.0 * (-p.touchdown_speed_mps * up - v_est)
         accel = jnp.where(t < t_end, accel, hold)
-        available = jnp.where(engine_out & (t >= t_engine_out), thrust_max * (p["engines"] - 1) / p["engines"],
+        available = jnp.where(engine_out & (t >= t_engine_out), thrust_max * (p.engines - 1) / p.engines,
                               thrust_max)
-        available = jnp.where(m > p["dry_mass_kg"], available, 0.0)
+        available = jnp.where(m > p.dry_mass_kg, available, 0.0)
         wanted = jnp.linalg.norm(accel) * m
         # Engines can be shut down one by one: the floor is one engine at its lowest throttle.
-        thrust = jnp.clip(wanted, p["throttle_min"] * p["engine_thrust_n"] * x["thrust_factor"], available)
+        thrust = jnp.clip(wanted, p.throttle_min * p.engine_thrust_n * x.thrust_factor, available)
         thrust = jnp.where(available > 0, thrust, 0.0)
         direction = accel / jnp.maximum(jnp.linalg.norm(accel), 1e-12)
-        tilt = jnp.radians(x["misalignment_deg"]) + jnp.where(engine_out & (t >= t_engine_out), jnp.radians(2.0), 0.0)
+        tilt = jnp.radians(x.misalignment_deg) + jnp.where(engine_out & (t >= t_engine_out), jnp.radians(2.0), 0.0)
         direction = direction + tilt * misalign_axis
         direction = direction / jnp.linalg.norm(direction)
-        floor_n = jnp.where(available > 0, p["throttle_min"] * p["engine_thrust_n"] * x["thrust_factor"], 0.0)
+        floor_n = jnp.where(available > 0, p.throttle_min * p.engine_thrust_n * x.thrust_factor, 0.0)
         return thrust * direction, thrust / jnp.maximum(thrust_max, 1e-9), available, floor_n
 
     def altitude(r):
@@ -260,21 +267,21 @@ def _descend(params, inputs, key, record: bool):
         t = k * dt
         thrust, throttle, available, floor_n = thrust_command(t, state, nav_r, nav_v)
         new = rk4_step(state, thrust, exhaust, dt)
-        new = (new[0], new[1], jnp.maximum(new[2], p["dry_mass_kg"]))
+        new = (new[0], new[1], jnp.maximum(new[2], p.dry_mass_kg))
         # Navigation error: drift, then fixes from feature matching and the altimeter.
         h = altitude(new[0])
         local_up = new[0] / jnp.linalg.norm(new[0])
         nav_v = nav_v + bias * dt
         nav_r = nav_r + nav_v * dt
-        fix = jnp.floor((t + dt) / p["fm_interval_s"])  # a fix when a new period begins within the step
-        fm_fix = (p["map_relative_nav"] > 0.5) & (h < p["fm_max_altitude_m"]) & (jnp.floor(t / p["fm_interval_s"]) != fix)
-        fm_sigma = x["fm_error_floor_m"] + p["fm_error_per_altitude"] * h
+        fix = jnp.floor((t + dt) / p.fm_interval_s)  # a fix when a new period begins within the step
+        fm_fix = p.map_relative_nav & (h < p.fm_max_altitude_m) & (jnp.floor(t / p.fm_interval_s) != fix)
+        fm_sigma = x.fm_error_floor_m + p.fm_error_per_altitude * h
         fresh = fm_sigma * fix_normals[jnp.minimum(fix.astype(jnp.int32), fix_normals.shape[0] - 1)]
         nav_r = jnp.where(fm_fix, fresh, nav_r)
         nav_v = jnp.where(fm_fix, 0.1 * nav_v, nav_v)
-        measured = h < p["altimeter_max_altitude_m"]
-        vertical_error = (p["altimeter_error_frac"] * h * altimeter_normal
-                          + jnp.where(alt_fault, x["altimeter_fault_bias_m"], 0.0))
+        measured = h < p.altimeter_max_altitude_m
+        vertical_error = (p.altimeter_error_frac * h * altimeter_normal
+                          + jnp.where(alt_fault, x.altimeter_fault_bias_m, 0.0))
         nav_r = jnp.where(measured, nav_r + (vertical_error - jnp.dot(nav_r, local_up)) * local_up, nav_r)
         # Touchdown: the first step that ends at or below the ground; interpolate inside it.
         old_h = altitude(state[0])
@@ -294,22 +301,21 @@ def _descend(params, inputs, key, record: bool):
     zero3 = jnp.zeros(3, dtype)
     td0 = (start[0], start[1], start[2], jnp.zeros((), dtype), zero3)
     carry0 = (start, nav_err_r0, zero3, jnp.array(False), td0, jnp.zeros((), dtype))
-    (state, _, _, landed, td, max_throttle), recorded = jax.lax.scan(body, carry0, (params["landing.step_index"],
+    (state, _, _, landed, td, max_throttle), recorded = jax.lax.scan(body, carry0, (tables.step_index,
                                                                                   altimeter_normals))
     r_td, v_td, m_td, t_td, thrust_td = td
     # Still airborne when the simulated window closes: it hovers down at the touchdown rate on what propellant is
     # left, and falls the rest of the way if that runs out first (completed analytically).
     h_end = altitude(state[0])
-    hover_s = (state[2] - p["dry_mass_kg"]) * exhaust / (G_MOON * p["dry_mass_kg"])
-    fall_m = jnp.maximum(h_end - hover_s * p["touchdown_speed_mps"], 0.0)
-    fall_speed = jnp.sqrt(p["touchdown_speed_mps"] ** 2 + 2 * G_MOON * fall_m)
+    hover_s = (state[2] - p.dry_mass_kg) * exhaust / (G_MOON * p.dry_mass_kg)
+    fall_m = jnp.maximum(h_end - hover_s * p.touchdown_speed_mps, 0.0)
+    fall_speed = jnp.sqrt(p.touchdown_speed_mps ** 2 + 2 * G_MOON * fall_m)
     airborne_up = state[0] / jnp.linalg.norm(state[0])
     r_td = jnp.where(landed, r_td, R_MOON * airborne_up)
-    v_td = jnp.where(landed, v_td, -jnp.where(fall_m > 0, fall_speed, p["touchdown_speed_mps"]) * airborne_up)
-    m_td = jnp.where(landed, m_td, jnp.where(fall_m > 0, p["dry_mass_kg"], state[2] - h_end / p[
-        "touchdown_speed_mps"] * G_MOON * p["dry_mass_kg"] / exhaust))
-    t_td = jnp.where(landed, t_td, params["landing.step_index"].shape[0] * dt + jnp.where(
-        fall_m > 0, hover_s, h_end / p["touchdown_speed_mps"]))
+    v_td = jnp.where(landed, v_td, -jnp.where(fall_m > 0, fall_speed, p.touchdown_speed_mps) * airborne_up)
+    m_td = jnp.where(landed, m_td, jnp.where(fall_m > 0, p.dry_mass_kg, state[2] - h_end / p.touchdown_speed_mps * G_MOON * p.dry_mass_kg / exhaust))
+    t_td = jnp.where(landed, t_td, tables.step_index.shape[0] * dt + jnp.where(
+        fall_m > 0, hover_s, h_end / p.touchdown_speed_mps))
     thrust_td = jnp.where(landed, thrust_td, jnp.where(fall_m > 0, 0.0, 1.0) * airborne_up)
 
     local_up = r_td / jnp.linalg.norm(r_td)
@@ -317,36 +323,36 @@ def _descend(params, inputs, key, record: bool):
     v_horizontal = jnp.linalg.norm(v_td + v_vertical * local_up)
     ground = R_MOON * local_up - target
     downrange, crossrange = ground[0], ground[1]
-    propellant_left = m_td - p["dry_mass_kg"]
+    propellant_left = m_td - p.dry_mass_kg
     tilt_deg = jnp.degrees(jnp.arccos(jnp.clip(jnp.dot(thrust_td, local_up) / jnp.maximum(
         jnp.linalg.norm(thrust_td), 1e-9), -1.0, 1.0)))
     tilt_deg = jnp.where(jnp.linalg.norm(thrust_td) > 0, tilt_deg, 0.0)
 
     # Terrain at the touchdown point: a safe spot where hazard avoidance diverted and the lander reached it; the
     # target's own terrain if it landed on the (undiverted) target; otherwise a fresh draw of the site's terrain.
-    on_aim = jnp.hypot(downrange - divert[0], crossrange - divert[1]) < p["footpad_radius_m"] * 2
+    on_aim = jnp.hypot(downrange - divert[0], crossrange - divert[1]) < p.footpad_radius_m * 2
     landed_quantile = jnp.where(diverted, uniform("slope_quantile_safe") * safe_quantile,
                                 jnp.where(on_aim, target_quantile, uniform("slope_quantile_landed")))
     landed_quantile = jnp.where(diverted & ~on_aim, uniform("slope_quantile_landed"), landed_quantile)
-    slope = p["slope_median_deg"] * jnp.exp(p["slope_sigma_log"] * jax.scipy.special.ndtri(
+    slope = p.slope_median_deg * jnp.exp(p.slope_sigma_log * jax.scipy.special.ndtri(
         jnp.clip(landed_quantile, 1e-12, 1 - 1e-12)))
-    rock = jnp.where(on_aim, jnp.where(diverted, False, target_rock), uniform("rock_landed") < p["rock_hazard_prob"])
+    rock = jnp.where(on_aim, jnp.where(diverted, False, target_rock), uniform("rock_landed") < p.rock_hazard_prob)
 
     # Tip-over: the horizontal kinetic energy lifts the centre of mass over the downhill footpad.
     s = jnp.radians(slope)
-    lift = jnp.hypot(p["footpad_radius_m"], p["cg_height_m"]) - (
-        p["cg_height_m"] * jnp.cos(s) + p["footpad_radius_m"] * jnp.sin(s))
-    tips = (v_horizontal**2 / (2 * G_MOON) > lift) | (slope >= jnp.degrees(jnp.arctan2(p["footpad_radius_m"],
-                                                                                         p["cg_height_m"])))
+    lift = jnp.hypot(p.footpad_radius_m, p.cg_height_m) - (
+        p.cg_height_m * jnp.cos(s) + p.footpad_radius_m * jnp.sin(s))
+    tips = (v_horizontal**2 / (2 * G_MOON) > lift) | (slope >= jnp.degrees(jnp.arctan2(p.footpad_radius_m,
+                                                                                         p.cg_height_m)))
     impact = jnp.hypot(v_vertical, v_horizontal)
     exhausted = propellant_left <= 1e-6
-    outcome = jnp.where(slope > p["max_slope_deg"], Outcome.LANDING_HAZARD, Outcome.SUCCESS)
+    outcome = jnp.where(slope > p.max_slope_deg, Outcome.LANDING_HAZARD, Outcome.SUCCESS)
     outcome = jnp.where(rock, Outcome.LANDING_HAZARD, outcome)
-    outcome = jnp.where((v_vertical > p["max_vertical_speed_mps"]) | (v_horizontal > p["max_horizontal_speed_mps"]),
+    outcome = jnp.where((v_vertical > p.max_vertical_speed_mps) | (v_horizontal > p.max_horizontal_speed_mps),
                         Outcome.LANDING_HARD, outcome)
     outcome = jnp.where(tips, Outcome.LANDING_TIP_OVER, outcome)
-    outcome = jnp.where(impact > p["crash_speed_mps"], Outcome.LANDING_CRASH, outcome)
-    outcome = jnp.where(exhausted & (impact > p["max_vertical_speed_mps"]), Outcome.LANDING_PROPELLANT_EXHAUSTED,
+    outcome = jnp.where(impact > p.crash_speed_mps, Outcome.LANDING_CRASH, outcome)
+    outcome = jnp.where(exhausted & (impact > p.max_vertical_speed_mps), Outcome.LANDING_PROPELLANT_EXHAUSTED,
                         outcome)
     outputs = {
         "outcome": outcome.astype(jnp.int16),

@@ -25,14 +25,12 @@ Physics and assumptions
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import jax
 import jax.numpy as jnp
 
 from ._keys import open_uniform, subkey
 from ._spec import Input, Kind, MissionModel, Output, Param, Section
-from .outcomes import Outcome
+from .outcomes import Outcome, first_failure
 
 G0_MPS2 = 9.80665  # standard gravity, defines Isp in seconds
 
@@ -100,52 +98,44 @@ def first_engine_failure(u: jax.Array, p_fail: jax.Array) -> jax.Array:
     return jnp.where(log_survive < 0, jnp.floor(jnp.log(u) / safe), jnp.inf)
 
 
-def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
-    """Simulate launch and transfer for one mission (scalars in, scalars out; see the module docstring)."""
-    p = {k.removeprefix("launch."): v for k, v in params.items() if k.startswith("launch.")}
-    x = {k.removeprefix("launch."): v for k, v in inputs.items() if k.startswith("launch.")}
-    dtype = x["ascent_reliability"].dtype
+def simulate(params, inputs, tables, key: jax.Array) -> dict:
+    """Simulate launch and transfer for one mission (scalars in, scalars out; see the module docstring).
 
-    launch_ok = open_uniform(subkey(key, "launch/ascent"), dtype) < x["ascent_reliability"]
+    ``params.launch`` and ``inputs.launch`` are the section's records; ``tables`` is unused (no ``prepare``)."""
+    p, x = params.launch, inputs.launch
+    dtype = x.ascent_reliability.dtype
+
+    launch_ok = open_uniform(subkey(key, "launch/ascent"), dtype) < x.ascent_reliability
 
     injection_error = jnp.sqrt(
-        x["injection_error_radial_mps"] ** 2
-        + x["injection_error_along_mps"] ** 2
-        + x["injection_error_cross_mps"] ** 2
-    )
-    tcm_dv = p["tcm_gain"] * injection_error + x["tcm_cleanup_dv_mps"]
-    loi_dv = jnp.maximum(p["loi_dv_mps"] + x["loi_dv_dispersion_mps"], 0.0)
-    doi_dv = p["doi_dv_mps"]
-    isp = p["isp_s"] * (1.0 + x["isp_dispersion_frac"])
+        x.injection_error_radial_mps**2 + x.injection_error_along_mps**2 + x.injection_error_cross_mps**2)
+    tcm_dv = p.tcm_gain * injection_error + x.tcm_cleanup_dv_mps
+    loi_dv = jnp.maximum(p.loi_dv_mps + x.loi_dv_dispersion_mps, 0.0)
+    doi_dv = p.doi_dv_mps
+    isp = p.isp_s * (1.0 + x.isp_dispersion_frac)
 
-    dry = p["dry_mass_kg"] * (1.0 + x["dry_mass_growth_frac"])
-    propellant = p["propellant_load_kg"] + x["propellant_load_error_kg"]
-    floor_mass = dry + p["unusable_propellant_frac"] * propellant  # below this the engine starves
-
-    m0 = dry + propellant
+    dry, floor_mass = dry_and_floor_mass_kg(p, x)
+    m0 = dry + (p.propellant_load_kg + x.propellant_load_error_kg)
     m_tcm = m0 - propellant_for_dv(m0, tcm_dv, isp)
     m_loi = m_tcm - propellant_for_dv(m_tcm, loi_dv, isp)
     m_pdi = m_loi - propellant_for_dv(m_loi, doi_dv, isp)
 
     good_starts = first_engine_failure(open_uniform(subkey(key, "launch/engine"), dtype),
-                                       x["engine_failure_prob_per_burn"])
-    n_tcm, n_doi = p["tcm_burns"], p["doi_burns"]
-    engine_fails_tcm = good_starts < n_tcm
-    engine_fails_loi = good_starts < n_tcm + 1
-    engine_fails_doi = good_starts < n_tcm + 1 + n_doi
-
-    descent_propellant = propellant_for_dv(m_pdi, p["powered_descent_dv_mps"], isp)
+                                       x.engine_failure_prob_per_burn)
+    n_tcm, n_doi = p.tcm_burns, p.doi_burns
+    descent_propellant = propellant_for_dv(m_pdi, p.powered_descent_dv_mps, isp)
     margin = m_pdi - floor_mass - descent_propellant
 
-    # First failure in flight order; the chain of `where`s is read bottom-up.
-    outcome = jnp.where(margin < 0, Outcome.PROPELLANT_SHORT_FOR_DESCENT, Outcome.SUCCESS)
-    outcome = jnp.where(m_pdi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI, outcome)
-    outcome = jnp.where(engine_fails_doi, Outcome.ENGINE_FAILURE_DOI, outcome)
-    outcome = jnp.where(m_loi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI, outcome)
-    outcome = jnp.where(engine_fails_loi, Outcome.ENGINE_FAILURE_LOI, outcome)
-    outcome = jnp.where(m_tcm < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI, outcome)
-    outcome = jnp.where(engine_fails_tcm, Outcome.ENGINE_FAILURE_TCM, outcome)
-    outcome = jnp.where(launch_ok, outcome, Outcome.LAUNCH_VEHICLE_FAILURE)
+    outcome = first_failure([  # in flight order
+        (~launch_ok, Outcome.LAUNCH_VEHICLE_FAILURE),
+        (good_starts < n_tcm, Outcome.ENGINE_FAILURE_TCM),
+        (m_tcm < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
+        (good_starts < n_tcm + 1, Outcome.ENGINE_FAILURE_LOI),
+        (m_loi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
+        (good_starts < n_tcm + 1 + n_doi, Outcome.ENGINE_FAILURE_DOI),
+        (m_pdi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
+        (margin < 0, Outcome.PROPELLANT_SHORT_FOR_DESCENT),
+    ])
 
     reached_pdi = launch_ok & ((outcome == Outcome.SUCCESS) | (outcome == Outcome.PROPELLANT_SHORT_FOR_DESCENT))
     planned_burns = n_tcm + 1 + n_doi
@@ -164,6 +154,14 @@ def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], k
         "descent_propellant_kg": descent_propellant,
         "propellant_margin_kg": margin,
     }
+
+
+def dry_and_floor_mass_kg(p, x) -> tuple[jax.Array, jax.Array]:
+    """The lander's realised dry mass and the mass below which its engine starves (dry mass plus the unusable
+    residual of the loaded propellant), from the ``launch`` section's params ``p`` and inputs ``x``."""
+    dry = p.dry_mass_kg * (1.0 + x.dry_mass_growth_frac)
+    propellant = p.propellant_load_kg + x.propellant_load_error_kg
+    return dry, dry + p.unusable_propellant_frac * propellant
 
 
 MODEL = MissionModel(

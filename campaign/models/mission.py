@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from . import deployment, landing, launch, surface
 from ._keys import open_uniform, subkey
-from ._spec import Kind, MissionModel, section_params
+from ._spec import Kind, MissionModel
 from .outcomes import Outcome
 
 
@@ -43,8 +44,15 @@ OUTPUTS = (launch.OUTPUTS + _gated(landing.OUTPUTS, "transfer_ok") + _gated(depl
            + _gated(surface.OUTPUTS, "deployment_ok"))
 
 
-def prepare(params: Mapping[str, object]) -> dict:
-    return {**landing.prepare(params), **surface.prepare(params)}
+class Tables(NamedTuple):
+    """What :func:`prepare` computes on the host: the descent's and the surface mission's tables."""
+
+    landing: landing.Tables
+    surface: surface.Tables
+
+
+def prepare(params: Mapping[str, object]) -> Tables:
+    return Tables(landing.prepare(params), surface.prepare(params))
 
 
 def site_offset_m(downrange_m, crossrange_m, approach_azimuth_deg):
@@ -56,36 +64,67 @@ def site_offset_m(downrange_m, crossrange_m, approach_azimuth_deg):
     return east, north
 
 
-def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
-    """Simulate one mission from launch to the end of the surface phase (scalars in, scalars out)."""
-    first = launch.simulate(params, inputs, subkey(key, "phase/launch"))
-    delivered = dict(params)
-    delivered["landing.mass_at_pdi_kg"] = first["mass_at_pdi_kg"]
-    propellant = params["launch.propellant_load_kg"] + inputs["launch.propellant_load_error_kg"]
-    delivered["landing.dry_mass_kg"] = (params["launch.dry_mass_kg"] * (1 + inputs["launch.dry_mass_growth_frac"])
-                                        + params["launch.unusable_propellant_frac"] * propellant)
-    landing_inputs = {**inputs, "landing.propellant_error_kg": jnp.zeros_like(inputs["landing.propellant_error_kg"])}
-    second = landing.simulate(delivered, landing_inputs, subkey(key, "phase/landing"))
+# Hand-overs: each builds the next phase's records from what the previous phase delivered. ``_replace`` on a
+# typed record fails on a misspelt field, so a hand-over is checked when it is traced.
 
-    east, north = site_offset_m(second["landing_downrange_m"], second["landing_crossrange_m"],
-                                params["landing.approach_azimuth_deg"])
-    surface_inputs = {**inputs, "site.landing_offset_east_m": east, "site.landing_offset_north_m": north}
-    third = deployment.deploy(section_params(params, "deployment"), second["slope_deg"], inputs["deployment.leg_settling_deg"],
-                              open_uniform(subkey(key, "phase/deployment"), second["slope_deg"].dtype))
-    fourth = surface.simulate(params, surface_inputs, subkey(key, "phase/surface"))
+def transfer_to_landing(params, inputs, transfer: dict):
+    """The descent starts from the transfer's realised mass at PDI and its realised dry mass (plus the unusable
+    residual), instead of the landing section's nominal values; its own propellant error is already in them."""
+    _, floor_mass = launch.dry_and_floor_mass_kg(params.launch, inputs.launch)
+    p = params._replace(landing=params.landing._replace(mass_at_pdi_kg=transfer["mass_at_pdi_kg"],
+                                                        dry_mass_kg=floor_mass))
+    x = inputs._replace(landing=inputs.landing._replace(
+        propellant_error_kg=jnp.zeros_like(inputs.landing.propellant_error_kg)))
+    return p, x
 
-    reached = (first["transfer_ok"], first["transfer_ok"] & second["landing_ok"])
-    reached += (reached[1] & third["deployment_ok"],)
+
+def touchdown_to_surface(params, inputs, touchdown: dict):
+    """The rover starts where the lander touched down: the touchdown error turned into the offset east and north
+    of the surveyed site (it moves the local horizon), replacing the site's own landing-offset inputs."""
+    east, north = site_offset_m(touchdown["landing_downrange_m"], touchdown["landing_crossrange_m"],
+                                params.landing.approach_azimuth_deg)
+    return inputs._replace(site=inputs.site._replace(landing_offset_east_m=east, landing_offset_north_m=north))
+
+
+def _chain(phases, flags):
+    """The mission's outputs from its phases' outputs in flight order: the outcome is the first failure, a later
+    phase's flags are false unless every earlier phase succeeded (``flags``: the phase flags after each)."""
+    first = phases[0]
     outcome = first["outcome"]
-    for phase in (second, third, fourth):
+    for phase in phases[1:]:
         outcome = jnp.where(outcome != Outcome.SUCCESS, outcome, phase["outcome"])
     out = dict(first)
-    for gate, phase in zip(reached, (second, third, fourth)):
+    reached = [first["transfer_ok"]]
+    for phase, flag in zip(phases[1:], flags):
+        gate = reached[-1]
         for name, value in phase.items():
             out[name] = value & gate if value.dtype == jnp.bool_ else value
+        reached.append(gate & phase[flag] if flag else gate)
     out["landing_ok"], out["deployment_ok"] = reached[1], reached[2]
     out["outcome"] = outcome.astype(jnp.int16)
     return out
+
+
+def make_simulate(loop_dtype=None):
+    """The mission's ``simulate``, with the surface mission's time loop in ``loop_dtype`` (None: the campaign's
+    precision)."""
+    surface_simulate = surface.make_simulate(loop_dtype)
+
+    def simulate(params, inputs, tables: Tables, key: jax.Array) -> dict:
+        """Simulate one mission from launch to the end of the surface phase (scalars in, scalars out)."""
+        first = launch.simulate(params, inputs, None, subkey(key, "phase/launch"))
+        p, x = transfer_to_landing(params, inputs, first)
+        second = landing.simulate(p, x, tables.landing, subkey(key, "phase/landing"))
+        u = open_uniform(subkey(key, "phase/deployment"), second["slope_deg"].dtype)
+        third = deployment.deploy(params.deployment, second["slope_deg"], inputs.deployment.leg_settling_deg, u)
+        fourth = surface_simulate(params, touchdown_to_surface(params, inputs, second), tables.surface,
+                                  subkey(key, "phase/surface"))
+        return _chain((first, second, third, fourth), ("landing_ok", "deployment_ok", None))
+
+    return simulate
+
+
+simulate = make_simulate()
 
 
 MODEL = MissionModel(
@@ -96,4 +135,5 @@ MODEL = MissionModel(
     simulate=simulate,
     prepare=prepare,
     check=surface.check,
+    with_loop_dtype=make_simulate,
 )

@@ -48,7 +48,7 @@ def km_to_hazards(p, hazard_factor, u_entrapment, u_wheel):
         rate = rate * hazard_factor
         return jnp.where(rate > 0, -jnp.log(u) / jnp.maximum(rate, 1e-30), jnp.inf)
 
-    return reading(p["entrapment_per_km"], u_entrapment), reading(p["wheel_failure_per_km"], u_wheel)
+    return reading(p.entrapment_per_km, u_entrapment), reading(p.wheel_failure_per_km, u_wheel)
 
 
 def in_shadow(p, legs_km, shadowed, leg, to_go_km):
@@ -59,5 +59,5 @@ def in_shadow(p, legs_km, shadowed, leg, to_go_km):
     here = shadowed[jnp.minimum(leg, n - 1)]
     previous = jnp.where(leg > 0, shadowed[jnp.maximum(leg - 1, 0)], False)
     driven = legs_km[jnp.minimum(leg, n - 1)] - to_go_km
-    reach = p["shadow_reach_km"]
+    reach = p.shadow_reach_km
     return (here & (to_go_km <= reach)) | (previous & (driven < reach))

@@ -55,7 +55,7 @@ import numpy as np
 from . import environment as envmod
 from . import power_thermal as pt
 from . import regolith
-from ._spec import Input, Kind, MissionModel, Output, Param, Section, section_params
+from ._spec import Input, Kind, MissionModel, Output, Param, Section
 from .outcomes import Outcome
 
 SPIN_UP_DAYS = 90.0  # regolith model spin-up before the landing window (three lunations)
@@ -305,8 +305,16 @@ def environment_table(sun_enu: np.ndarray, earth_enu: np.ndarray, distance_au: n
     return np.stack([columns[name] for name in ENV_COLUMNS], axis=1)
 
 
-def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
-    """Environment table (see :data:`ENV_COLUMNS`) for a campaign (host side, once)."""
+class SiteTables(NamedTuple):
+    """What :func:`prepare` computes on the host, once per campaign: the landing site's environment."""
+
+    table: np.ndarray  # (rows, len(ENV_COLUMNS)), one row every TABLE_STEP_HOURS
+    window_offset_h: np.ndarray  # hours from the table's first row to the landing window's opening
+    step_index: np.ndarray  # (steps,) int32: the surface mission's steps
+
+
+def prepare(params: Mapping[str, object]) -> SiteTables:
+    """The landing site's environment table (see :data:`ENV_COLUMNS`) for a campaign (host side, once)."""
     start = np.datetime64(str(params["surface.landing_window_start_utc"]), "s")
     span_days = SPIN_UP_DAYS + float(params["surface.landing_window_days"]) + float(params["surface.mission_days"]) + 2
     hours = np.arange(0.0, span_days * 24 + TABLE_STEP_HOURS, TABLE_STEP_HOURS)
@@ -319,19 +327,19 @@ def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
     regolith_k = regolith.surface_temperature(regolith.absorbed_flux(elevation, disk, d["sun_distance_au"]),
                                               TABLE_STEP_HOURS * 3600.0)
     steps = int(round(float(params["surface.mission_days"]) * 24 / float(params["surface.step_hours"])))
-    return {
-        "env.table": environment_table(d["sun_enu"], d["earth_enu"], d["sun_distance_au"], array, body, regolith_k),
-        "env.window_offset_h": np.float64(SPIN_UP_DAYS * 24),
-        "surface.step_index": np.arange(steps, dtype=np.int32),
-    }
+    return SiteTables(
+        table=environment_table(d["sun_enu"], d["earth_enu"], d["sun_distance_au"], array, body, regolith_k),
+        window_offset_h=np.float64(SPIN_UP_DAYS * 24),
+        step_index=np.arange(steps, dtype=np.int32),
+    )
 
 
-def landing_position(params, inputs) -> tuple[jax.Array, jax.Array]:
+def landing_position(params, inputs, tables) -> tuple[jax.Array, jax.Array]:
     """Where the landing falls in the environment table: ``(row, fraction)``, the row an int32 and the fraction
     in [0, 1). Whole rows and fractions are summed apart, so that in float32 the fraction keeps its own
     precision (a position near row 5,000 held as one float32 would be off by up to 5e-4 rows)."""
-    a = params["env.window_offset_h"] / TABLE_STEP_HOURS
-    b = inputs["surface.landing_time_frac"] * params["surface.landing_window_days"] * (24.0 / TABLE_STEP_HOURS)
+    a = tables.window_offset_h / TABLE_STEP_HOURS
+    b = inputs.surface.landing_time_frac * params.surface.landing_window_days * (24.0 / TABLE_STEP_HOURS)
     whole_a, whole_b = jnp.floor(a), jnp.floor(b)
     frac = (a - whole_a) + (b - whole_b)
     carry = frac >= 1.0
@@ -352,15 +360,15 @@ def step_position(landing, step_index, rows_per_step, table_rows: int) -> tuple[
     return jnp.where(beyond, table_rows - 2, index), jnp.where(beyond, 1.0, weight)
 
 
-def site_table(params) -> jax.Array:
+def site_table(params, tables) -> jax.Array:
     """The environment table as the rover's design sees it, one row per table instant: :data:`SITE_COLUMNS`,
     shape (rows, len(SITE_COLUMNS)). The array's incidence (for its tilt) and the radiative sink (for the box's
     view factor) depend on design values only, so they are computed once per batch here and interpolated like
     the rest."""
-    table = params["env.table"]
+    table = tables.table
     col = lambda name: table[:, ENV_COLUMNS.index(name)]  # noqa: E731
-    tilt = jnp.radians(params["power.array_tilt_deg"])
-    f = params["thermal.ground_view_factor"]
+    tilt = jnp.radians(params.power.array_tilt_deg)
+    f = params.thermal.ground_view_factor
     regolith_k2 = col("regolith_temp_k") ** 2
     derived = {
         "array_cos_incidence": jnp.maximum(col("sun_sin_elevation") * jnp.cos(tilt)
@@ -389,20 +397,21 @@ def environment_at(table, shift_deg, index, weight) -> pt.Env:
 
 def horizon_shift_deg(params, inputs):
     """Horizon error plus the rise with distance from the surveyed point (deg)."""
-    distance_km = jnp.hypot(inputs["site.landing_offset_east_m"], inputs["site.landing_offset_north_m"]) / 1000.0
-    return inputs["site.horizon_error_deg"] + params["site.horizon_gradient_deg_per_km"] * distance_km
+    distance_km = jnp.hypot(inputs.site.landing_offset_east_m, inputs.site.landing_offset_north_m) / 1000.0
+    return inputs.site.horizon_error_deg + params.site.horizon_gradient_deg_per_km * distance_km
 
 
-def rover_parameters(params, inputs) -> dict:
-    """Power/thermal parameters of this mission: design values with their sampled dispersions applied."""
-    p = section_params(params, "power", "thermal")
-    p["array_efficiency"] = p["array_efficiency"] * inputs["power.array_efficiency_factor"]
-    p["battery_capacity_wh"] = p["battery_capacity_wh"] * inputs["power.battery_capacity_factor"]
-    p["load_factor"] = inputs["power.load_factor"]
+def rover_parameters(params, inputs):
+    """Power/thermal parameters of this mission (a :data:`~campaign.models.power_thermal.Rover` record): the
+    ``power`` and ``thermal`` design values with their sampled dispersions applied."""
+    p = {**params.power._asdict(), **params.thermal._asdict()}
+    p["array_efficiency"] = p["array_efficiency"] * inputs.power.array_efficiency_factor
+    p["battery_capacity_wh"] = p["battery_capacity_wh"] * inputs.power.battery_capacity_factor
+    p["load_factor"] = inputs.power.load_factor
     p["insulation_conductance_w_per_k"] = (p["insulation_conductance_w_per_k"]
-                                           * inputs["thermal.insulation_conductance_factor"])
-    p["survival_temp_k"] = p["survival_temp_k"] + inputs["thermal.survival_temp_offset_k"]
-    return p
+                                           * inputs.thermal.insulation_conductance_factor)
+    p["survival_temp_k"] = p["survival_temp_k"] + inputs.thermal.survival_temp_offset_k
+    return pt.rover_record(p)
 
 
 class SiteLight(NamedTuple):
@@ -433,7 +442,7 @@ def site_light_step(light: SiteLight, env: pt.Env, dt_h) -> SiteLight:
                      earth_h=light.earth_h + jnp.where(env.earth_visible, dt_h, 0.0))
 
 
-def run_steps(params, inputs, step_fn, carry, record: bool = False):
+def run_steps(params, inputs, tables, step_fn, carry, record: bool = False):
     """Run ``carry = step_fn(carry, env, step_index)`` over the surface mission's steps, the environment of a
     block of :data:`BLOCK_STEPS` steps computed at once (vectorised, off the sequential path) and the steps of
     the block then taken one after the other in a ``lax.scan``. ``env`` is the landing site's environment; the
@@ -442,10 +451,10 @@ def run_steps(params, inputs, step_fn, carry, record: bool = False):
     Returns ``(carry, light)``, the final carry and the site's :class:`SiteLight`. With ``record``,
     ``step_fn`` returns ``(carry, y)`` and the ``y`` of every step are returned too, ``(carry, light, ys)``,
     stacked along a leading axis of the mission's steps (for tests and diagnostics)."""
-    dt_h = params["surface.step_hours"]
+    dt_h = params.surface.step_hours
     shift = horizon_shift_deg(params, inputs)
-    landing = landing_position(params, inputs)
-    table = site_table(params)
+    landing = landing_position(params, inputs, tables)
+    table = site_table(params, tables)
 
     def one(c, xs):
         env, i = xs
@@ -458,9 +467,9 @@ def run_steps(params, inputs, step_fn, carry, record: bool = False):
         env = environment_at(table, shift, *step_position(landing, step_index, dt_h / TABLE_STEP_HOURS, table.shape[0]))
         return jax.lax.scan(one, c, (env, step_index))
 
-    step_index = params["surface.step_index"]
+    step_index = tables.step_index
     whole = step_index.shape[0] // BLOCK_STEPS * BLOCK_STEPS
-    carry = (carry, site_light_init(inputs["surface.landing_time_frac"].dtype))
+    carry = (carry, site_light_init(inputs.surface.landing_time_frac.dtype))
     ys = []
     if whole:
         carry, y = jax.lax.scan(advance, carry, step_index[:whole].reshape(-1, BLOCK_STEPS))
@@ -473,10 +482,10 @@ def run_steps(params, inputs, step_fn, carry, record: bool = False):
     return (*carry, jax.tree.map(lambda *a: jnp.concatenate(a), *ys))
 
 
-def survival_outputs(params, inputs, s: pt.State, light: SiteLight) -> dict:
+def survival_outputs(params, inputs, tables, s: pt.State, light: SiteLight) -> dict:
     """The outputs of :data:`OUTPUTS` from the final power/thermal state and the site's light, with ``outcome``."""
-    dt_h = params["surface.step_hours"]
-    steps = params["surface.step_index"].shape[0]
+    dt_h = params.surface.step_hours
+    steps = tables.step_index.shape[0]
     alive_hours = jnp.where(s.alive, steps, s.death_step) * dt_h
     stay_hours = jnp.maximum(steps * dt_h, dt_h)
     had_night = jnp.isfinite(s.worst_night_margin_wh)
@@ -484,10 +493,10 @@ def survival_outputs(params, inputs, s: pt.State, light: SiteLight) -> dict:
     return {
         "outcome": outcome,
         "surface_ok": s.alive,
-        "reached_100_days": s.alive & (params["surface.mission_days"] >= 100.0),
+        "reached_100_days": s.alive & (params.surface.mission_days >= 100.0),
         "days_survived": alive_hours / 24.0,
-        "landing_day": inputs["surface.landing_time_frac"] * params["surface.landing_window_days"],
-        "landing_distance_m": jnp.hypot(inputs["site.landing_offset_east_m"], inputs["site.landing_offset_north_m"]),
+        "landing_day": inputs.surface.landing_time_frac * params.surface.landing_window_days,
+        "landing_distance_m": jnp.hypot(inputs.site.landing_offset_east_m, inputs.site.landing_offset_north_m),
         "nights_survived": s.nights_survived,
         "had_night": had_night,
         "longest_darkness_h": light.longest_dark_h,
@@ -503,14 +512,14 @@ def survival_outputs(params, inputs, s: pt.State, light: SiteLight) -> dict:
     }
 
 
-def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
+def simulate(params, inputs, tables: SiteTables, key: jax.Array) -> dict:
     """Simulate the surface survival of one rover (scalars in, scalars out)."""
     del key  # every random quantity of this model is a sampled input
     p = rover_parameters(params, inputs)
-    dt_h = params["surface.step_hours"]
-    s, light = run_steps(params, inputs, lambda st, env, _: pt.step(p, st, env, dt_h),
-                         pt.init(p, inputs["surface.landing_time_frac"].dtype))
-    return survival_outputs(params, inputs, s, light)
+    dt_h = params.surface.step_hours
+    s, light = run_steps(params, inputs, tables, lambda st, env, _: pt.step(p, st, env, dt_h),
+                         pt.init(p, inputs.surface.landing_time_frac.dtype))
+    return survival_outputs(params, inputs, tables, s, light)
 
 
 MODEL = MissionModel(

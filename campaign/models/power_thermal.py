@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from ._spec import record
 from .outcomes import Outcome
 
 SIGMA = 5.670374419e-8
@@ -72,19 +73,25 @@ class State(NamedTuple):
     load_served: jnp.ndarray  # bool: the last step's load was powered (an activity in it took place)
 
 
+def rover_record(values: dict):
+    """The rover's power/thermal parameters as a typed record (``p.battery_capacity_wh``): the ``power`` and
+    ``thermal`` sections' fields (with their dispersions applied) plus the sampled ``load_factor``."""
+    return record("Rover", tuple(values))(**values)
+
+
 def capacity_wh(p, t_days):
     """Usable capacity after fade (linear in time)."""
-    return p["battery_capacity_wh"] * (1.0 - p["battery_fade_per_year"] * t_days / 365.25)
+    return p.battery_capacity_wh * (1.0 - p.battery_fade_per_year * t_days / 365.25)
 
 
 def init(p, dtype) -> State:
     """State at landing: battery at its initial state of charge, box at the heater set point."""
     z = jnp.zeros((), dtype)
     i = jnp.zeros((), jnp.int32)
-    e0 = p["soc_initial"] * capacity_wh(p, 0.0)
-    return State(step=i, energy_wh=e0, temp_k=p["heater_setpoint_k"] + z, alive=jnp.array(True),
-                 death_step=i, cause=jnp.zeros((), jnp.int16), min_soc=p["soc_initial"] + z,
-                 min_temp_k=p["heater_setpoint_k"] + z, max_temp_k=p["heater_setpoint_k"] + z, dark_hours=z,
+    e0 = p.soc_initial * capacity_wh(p, 0.0)
+    return State(step=i, energy_wh=e0, temp_k=p.heater_setpoint_k + z, alive=jnp.array(True),
+                 death_step=i, cause=jnp.zeros((), jnp.int16), min_soc=p.soc_initial + z,
+                 min_temp_k=p.heater_setpoint_k + z, max_temp_k=p.heater_setpoint_k + z, dark_hours=z,
                  nights_survived=i, night_margin_wh=z + jnp.inf, worst_night_margin_wh=z + jnp.inf,
                  night_unserved_wh=z, cycle_armed=jnp.array(False), thermal_cycles=i, generated_wh=z,
                  curtailed_wh=z, load_wh=z, heater_wh=z, battery_loss_wh=z, unserved_wh=z, heat_in_j=z, heat_out_j=z,
@@ -93,18 +100,18 @@ def init(p, dtype) -> State:
 
 def radiator_emissivity(p, temp_k):
     """Louvred radiator: closed up to 10 K above the heater set point, fully open 30 K above it."""
-    opening = jnp.clip((temp_k - p["heater_setpoint_k"] - 10.0) / 20.0, 0.0, 1.0)
-    return p["radiator_emissivity_closed"] + opening * (p["radiator_emissivity_open"] - p["radiator_emissivity_closed"])
+    opening = jnp.clip((temp_k - p.heater_setpoint_k - 10.0) / 20.0, 0.0, 1.0)
+    return p.radiator_emissivity_closed + opening * (p.radiator_emissivity_open - p.radiator_emissivity_closed)
 
 
 def box_step(p, temp_k, heat_w, sink_k, dt_s):
     """Box temperature after ``dt_s`` with constant internal heat ``heat_w`` (exact for the linearised loss),
     and the parameters of that linear law: ``(T_end, G_tot [W/K], B [W], decay)``."""
-    rad = radiator_emissivity(p, temp_k) * p["radiator_area_m2"] * SIGMA
+    rad = radiator_emissivity(p, temp_k) * p.radiator_area_m2 * SIGMA
     g_rad = 4 * rad * temp_k**3
-    g_tot = p["insulation_conductance_w_per_k"] + g_rad
-    b = p["insulation_conductance_w_per_k"] * sink_k + g_rad * temp_k - rad * (temp_k**4 - sink_k**4)
-    decay = jnp.exp(-g_tot * dt_s / p["box_heat_capacity_j_per_k"])
+    g_tot = p.insulation_conductance_w_per_k + g_rad
+    b = p.insulation_conductance_w_per_k * sink_k + g_rad * temp_k - rad * (temp_k**4 - sink_k**4)
+    decay = jnp.exp(-g_tot * dt_s / p.box_heat_capacity_j_per_k)
     t_inf = (heat_w + b) / g_tot
     return t_inf + (temp_k - t_inf) * decay, g_tot, b, decay
 
@@ -123,14 +130,14 @@ def _computed_once(unit, *values):
 def operate_w(p, earth_visible):
     """Duty-cycle average of the awake load (W): idle plus drive, drill, analyse and, with the Earth in view,
     communication, each weighted by its share of the awake time."""
-    return (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
-            + p["duty_analyse"] * p["analyse_w"] + jnp.where(earth_visible, p["duty_comm"] * p["comm_w"], 0.0))
+    return (p.idle_w + p.duty_drive * p.drive_w + p.duty_drill * p.drill_w
+            + p.duty_analyse * p.analyse_w + jnp.where(earth_visible, p.duty_comm * p.comm_w, 0.0))
 
 
 def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
     """Advance one step of ``dt_h`` hours. ``p`` holds the power/thermal parameters (see night_survival).
 
-    ``demand_w``: the nominal electrical load of this step (W, before ``p["load_factor"]``) chosen by an
+    ``demand_w``: the nominal electrical load of this step (W, before ``p.load_factor``) chosen by an
     operations planner (:mod:`campaign.models.surface`). Without it the rover operates on the duty-cycle
     average of :func:`operate_w` when the Sun is up and the battery above its operating threshold, and
     hibernates otherwise."""
@@ -138,54 +145,54 @@ def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
     dt_s = dt_h * 3600.0
     t_days = s.step * dt_h / 24.0
     cap = capacity_wh(p, t_days)
-    floor = p["soc_min"] * cap
+    floor = p.soc_min * cap
     soc = s.energy_wh / cap
 
-    array_w = (env.solar_flux_w_m2 * p["array_area_m2"] * p["array_efficiency"]
-               * (1.0 - p["array_degradation_per_year"] * t_days / 365.25)
+    array_w = (env.solar_flux_w_m2 * p.array_area_m2 * p.array_efficiency
+               * (1.0 - p.array_degradation_per_year * t_days / 365.25)
                * env.array_cos_incidence * env.disk_fraction)
     sunlit = env.disk_fraction > 0.5
     if demand_w is None:
-        operate = sunlit & (soc >= p["soc_operate_min"])
-        demand_w = jnp.where(operate, operate_w(p, env.earth_visible), p["hibernate_w"])
-    load_req = p["load_factor"] * demand_w
+        operate = sunlit & (soc >= p.soc_operate_min)
+        demand_w = jnp.where(operate, operate_w(p, env.earth_visible), p.hibernate_w)
+    load_req = p.load_factor * demand_w
 
     # Heater power that ends the step at the set point (0 if the box stays warm enough without it).
-    heat_load = p["load_heat_fraction"] * load_req
+    heat_load = p.load_heat_fraction * load_req
     t_free, g_tot, b, decay = box_step(p, s.temp_k, heat_load, env.sink_temp_k, dt_s)
-    t_inf_needed = (p["heater_setpoint_k"] - decay * s.temp_k) / jnp.maximum(1.0 - decay, 1e-12)
-    heater_req = jnp.where(t_free < p["heater_setpoint_k"],
-                           jnp.clip(t_inf_needed * g_tot - b - heat_load, 0.0, p["heater_max_w"]), 0.0)
+    t_inf_needed = (p.heater_setpoint_k - decay * s.temp_k) / jnp.maximum(1.0 - decay, 1e-12)
+    heater_req = jnp.where(t_free < p.heater_setpoint_k,
+                           jnp.clip(t_inf_needed * g_tot - b - heat_load, 0.0, p.heater_max_w), 0.0)
 
     array_w, load_req, heater_req = _computed_once(unit, array_w, load_req, heater_req)
 
     # Serve the essential load, then the heater, from the array and the battery above its floor.
-    available_w = array_w + (s.energy_wh - floor) * p["discharge_efficiency"] / dt_h
+    available_w = array_w + (s.energy_wh - floor) * p.discharge_efficiency / dt_h
     powered = available_w >= load_req
     load_w = jnp.where(powered, load_req, 0.0)
     heater_w = jnp.where(powered, jnp.minimum(heater_req, available_w - load_w), 0.0)
     net_w = array_w - load_w - heater_w
-    charge_wh = jnp.minimum(jnp.maximum(net_w, 0.0) * dt_h * p["charge_efficiency"], cap - s.energy_wh)
+    charge_wh = jnp.minimum(jnp.maximum(net_w, 0.0) * dt_h * p.charge_efficiency, cap - s.energy_wh)
     charge_wh = jnp.maximum(charge_wh, 0.0)
-    drawn_wh = jnp.maximum(-net_w, 0.0) * dt_h / p["discharge_efficiency"]
+    drawn_wh = jnp.maximum(-net_w, 0.0) * dt_h / p.discharge_efficiency
     unclipped = s.energy_wh + charge_wh - drawn_wh
     energy = jnp.clip(unclipped, floor, cap)  # clipping only takes what capacity fade removed
-    used_for_charge_wh = charge_wh / p["charge_efficiency"]
+    used_for_charge_wh = charge_wh / p.charge_efficiency
     generated = jnp.minimum(array_w * dt_h, (load_w + heater_w) * dt_h + used_for_charge_wh)
     curtailed = array_w * dt_h - generated
     unserved = (load_req - load_w + heater_req - heater_w) * dt_h
     energy, load_w, heater_w, generated, unserved = _computed_once(unit, energy, load_w, heater_w, generated, unserved)
 
-    heat_w = p["load_heat_fraction"] * load_w + heater_w
+    heat_w = p.load_heat_fraction * load_w + heater_w
     temp, g_tot, b, decay = box_step(p, s.temp_k, heat_w, env.sink_temp_k, dt_s)
     (temp,) = _computed_once(unit, temp)
     # Heat lost over the step: the integral of the (linearised) loss law G_tot T - B along the exact solution.
     t_inf = (heat_w + b) / g_tot
-    heat_lost_j = g_tot * (t_inf * dt_s + (s.temp_k - t_inf) * (1 - decay) * p["box_heat_capacity_j_per_k"] / g_tot) \
+    heat_lost_j = g_tot * (t_inf * dt_s + (s.temp_k - t_inf) * (1 - decay) * p.box_heat_capacity_j_per_k / g_tot) \
         - b * dt_s
 
-    too_cold = temp < p["survival_temp_k"]
-    too_hot = temp > p["max_temp_k"]
+    too_cold = temp < p.survival_temp_k
+    too_hot = temp > p.max_temp_k
     exhausted = ~powered | (energy <= floor + 1e-9 * cap)
     cause = jnp.where(too_hot, Outcome.SURFACE_OVERHEATED,
                       jnp.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED,
@@ -200,7 +207,7 @@ def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
     ended_margin = jnp.where(dies & dark, night_margin, s.night_margin_wh)
     worst_margin = jnp.where(night_ended | (dies & dark), jnp.minimum(s.worst_night_margin_wh, ended_margin),
                              s.worst_night_margin_wh)
-    low, high = p["heater_setpoint_k"] + 2.0, p["heater_setpoint_k"] + p["cycle_amplitude_k"]
+    low, high = p.heater_setpoint_k + 2.0, p.heater_setpoint_k + p.cycle_amplitude_k
     completes_cycle = s.cycle_armed & (temp > high)
     armed = jnp.where(completes_cycle, False, s.cycle_armed | (temp < low))
 
@@ -215,7 +222,7 @@ def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
         generated_wh=s.generated_wh + generated, curtailed_wh=s.curtailed_wh + curtailed,
         load_wh=s.load_wh + load_w * dt_h, heater_wh=s.heater_wh + heater_w * dt_h,
         battery_loss_wh=s.battery_loss_wh + (used_for_charge_wh - charge_wh)
-        + drawn_wh * (1 - p["discharge_efficiency"]) + (unclipped - energy),
+        + drawn_wh * (1 - p.discharge_efficiency) + (unclipped - energy),
         unserved_wh=s.unserved_wh + unserved,
         heat_in_j=s.heat_in_j + heat_w * dt_s,
         heat_out_j=s.heat_out_j + heat_lost_j,

@@ -72,22 +72,22 @@ def ground_truth(p, shadowed, regional_mean_wt, key) -> Ground:
     u_wet, u_dry_layer = (indexed(key, tag, sites, lambda k: open_uniform(k, dtype))
                           for tag in ("science/wet", "science/dry_layer"))
     z = indexed(key, "science/content", sites, lambda k: jax.random.normal(k, (), dtype))
-    wet = u_wet < jnp.where(shadowed, p["wet_fraction_shadowed"], p["wet_fraction_sunlit"])
-    wet_mean = regional_mean_wt / jnp.maximum(p["wet_fraction_shadowed"], 1e-6)
-    sigma = p["wet_sigma_log"]
+    wet = u_wet < jnp.where(shadowed, p.wet_fraction_shadowed, p.wet_fraction_sunlit)
+    wet_mean = regional_mean_wt / jnp.maximum(p.wet_fraction_shadowed, 1e-6)
+    sigma = p.wet_sigma_log
     content = wet_mean * jnp.exp(sigma * z - 0.5 * sigma**2)
-    return Ground(water_wt=jnp.where(wet, content, p["dry_water_wt"]), dry_layer_m=u_dry_layer * p["dry_layer_max_m"],
+    return Ground(water_wt=jnp.where(wet, content, p.dry_water_wt), dry_layer_m=u_dry_layer * p.dry_layer_max_m,
                   wet=wet)
 
 
 def sample_water_wt(p, ground_water_wt, dry_layer_m, depth_m):
     """True water content of a sample taken at ``depth_m``."""
-    return jnp.where(depth_m > dry_layer_m, ground_water_wt, p["dry_water_wt"])
+    return jnp.where(depth_m > dry_layer_m, ground_water_wt, p.dry_water_wt)
 
 
 def precision_wt(p, true_wt):
     """1-sigma measurement error (wt%) of a sample holding ``true_wt``."""
-    return jnp.sqrt(p["precision_abs_wt"] ** 2 + (p["precision_rel"] * true_wt) ** 2)
+    return jnp.sqrt(p.precision_abs_wt ** 2 + (p.precision_rel * true_wt) ** 2)
 
 
 def measure(p, true_wt, normal):
@@ -96,11 +96,11 @@ def measure(p, true_wt, normal):
 
 
 def quantified(p, reported_wt):
-    return reported_wt > p["detection_limit_wt"]
+    return reported_wt > p.detection_limit_wt
 
 
 def goal_met(p, sites_quantified, shadow_sites_quantified, instrumented_km):
     """The water goal from what was measured: counts of sites with water quantified at the target depth (all,
     and shadowed) and the instrumented traverse length."""
-    return ((sites_quantified >= p["goal_sites"]) & (shadow_sites_quantified >= p["goal_shadow_sites"])
-            & (instrumented_km >= p["goal_traverse_km"]))
+    return ((sites_quantified >= p.goal_sites) & (shadow_sites_quantified >= p.goal_shadow_sites)
+            & (instrumented_km >= p.goal_traverse_km))

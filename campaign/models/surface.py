@@ -50,7 +50,7 @@ from . import night_survival as ns
 from . import power_thermal as pt
 from . import science as sci
 from ._keys import indexed, open_uniform, subkey
-from ._spec import Kind, MissionModel, Output, Param, Section, as_dtype, loop_dtype, section_params
+from ._spec import Kind, MissionModel, Output, Param, Section, as_dtype
 from .outcomes import Outcome
 
 HIBERNATE, IDLE, DRIVE, DRILL, ANALYSE = range(5)
@@ -64,8 +64,8 @@ OPERATIONS = Section(
         Param("soc_dark_drive_min", "1", "No driving (and no work) in darkness below this state of charge", ge=0,
               le=1),
         Param("max_operating_temp_k", "K", "Box temperature above which the rover stops working to cool down", gt=0),
-        Param("needs_earth_to_drive", "1", "1: driving needs the Earth in view (ground in the loop), 0: autonomous",
-              ge=0, le=1),
+        Param("needs_earth_to_drive", "", "Driving needs the Earth in view (ground in the loop); false: autonomous",
+              kind="bool"),
         Param("shadow_min_sun_ahead_h", "h", "Enter shadow only if the forecast keeps the Sun up this long", ge=0),
     ),
     inputs=(),
@@ -128,20 +128,27 @@ def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
     return problems
 
 
-def prepare(params: Mapping[str, object]) -> dict[str, np.ndarray]:
+class Tables(NamedTuple):
+    """What :func:`prepare` computes on the host, once per campaign: the landing site's environment and the plan
+    as arrays."""
+
+    site: ns.SiteTables
+    sun_hours_ahead: np.ndarray  # (rows,) the operators' sunlight forecast per environment-table row
+    legs_km: np.ndarray  # (sites + 1,) with a last leg out of the last site's shadow
+    shadowed: np.ndarray  # (sites + 1,) bool: the site each leg ends at is in shadow
+    attempt_slots: np.ndarray  # (attempts per site,) int32
+
+
+def prepare(params: Mapping[str, object]) -> Tables:
     """The night-survival tables plus the plan as arrays: legs (with a last leg out of the last site's shadow),
     the shadow flag of each leg's end, and one slot per possible attempt at a site."""
     legs = np.asarray(params["mobility.leg_km"], dtype=np.float64)
     shadowed = np.asarray(params["science.site_shadowed"], dtype=np.float64)
     park = float(params["mobility.shadow_reach_km"]) * shadowed[-1]
-    tables = ns.prepare(params)
-    return {
-        **tables,
-        "plan.sun_hours_ahead": sun_hours_ahead(tables["env.table"]),
-        "plan.legs_km": np.append(legs, park),
-        "plan.shadowed": np.append(shadowed, 0.0),
-        "plan.attempt_slots": np.arange(int(params["drill.max_attempts_per_site"]), dtype=np.int32),
-    }
+    site = ns.prepare(params)
+    return Tables(site=site, sun_hours_ahead=sun_hours_ahead(site.table), legs_km=np.append(legs, park),
+                  shadowed=np.append(shadowed, 0.0) > 0.5,
+                  attempt_slots=np.arange(int(params["drill.max_attempts_per_site"]), dtype=np.int32))
 
 
 def sun_hours_ahead(env_table: np.ndarray) -> np.ndarray:
@@ -178,37 +185,37 @@ class Plan(NamedTuple):
     fatigue_cycles: jnp.ndarray
 
 
-def make_plan(params, inputs, key) -> Plan:
+def make_plan(params, inputs, tables: Tables, key) -> Plan:
     """Draw everything the loop needs from this mission's key (one purpose, one tag)."""
-    dtype = inputs["surface.landing_time_frac"].dtype
-    legs = params["plan.legs_km"].astype(dtype)
-    shadowed = params["plan.shadowed"] > 0.5
+    dtype = inputs.surface.landing_time_frac.dtype
+    legs = tables.legs_km.astype(dtype)
+    shadowed = tables.shadowed
     sites = legs.shape[0] - 1
-    attempts = params["plan.attempt_slots"].shape[0]
-    d, s = section_params(params, "drill"), section_params(params, "science")
-    ground = sci.ground_truth(s, shadowed[:sites], inputs["science.regional_mean_wt"], subkey(key, "surface/ground"))
+    attempts = tables.attempt_slots.shape[0]
+    d, s = params.drill, params.science
+    ground = sci.ground_truth(s, shadowed[:sites], inputs.science.regional_mean_wt, subkey(key, "surface/ground"))
 
     slot = jnp.arange(sites * attempts)
     site_of = slot // attempts
     draw = lambda tag: indexed(key, tag, slot, lambda k: open_uniform(k, dtype))  # noqa: E731
-    a = drillmod.attempt(d, ground.water_wt[site_of], ground.dry_layer_m[site_of], inputs["drill.ice_critical_wt"],
-                         inputs["drill.rock_abundance_factor"], draw("surface/drill/rock"), draw("surface/drill/jam"),
+    a = drillmod.attempt(d, ground.water_wt[site_of], ground.dry_layer_m[site_of], inputs.drill.ice_critical_wt,
+                         inputs.drill.rock_abundance_factor, draw("surface/drill/rock"), draw("surface/drill/jam"),
                          draw("surface/drill/lose"))
     true_wt = sci.sample_water_wt(s, ground.water_wt[site_of], ground.dry_layer_m[site_of], a.depth_m)
     noise = indexed(key, "surface/measure", slot, lambda k: jax.random.normal(k, (), dtype))
 
-    m = section_params(params, "mobility")
-    km_entrapment, km_wheel = mob.km_to_hazards(m, inputs["mobility.hazard_factor"],
+    m = params.mobility
+    km_entrapment, km_wheel = mob.km_to_hazards(m, inputs.mobility.hazard_factor,
                                                 open_uniform(subkey(key, "surface/entrapment"), dtype),
                                                 open_uniform(subkey(key, "surface/wheel"), dtype))
-    rate_per_h = params["reliability.component_failure_per_year"] / (365.25 * 24.0)
+    rate_per_h = params.reliability.component_failure_per_year / (365.25 * 24.0)
     failure_hour = jnp.where(rate_per_h > 0, -jnp.log(open_uniform(subkey(key, "surface/component"), dtype))
                              / jnp.maximum(rate_per_h, 1e-30), jnp.inf)
-    fatigue = params["reliability.fatigue_cycles_median"] * jnp.exp(
-        params["reliability.fatigue_sigma_log"] * jax.random.normal(subkey(key, "surface/fatigue"), (), dtype))
-    return Plan(legs_km=legs, shadowed=shadowed, attempt_h=d["setup_h"] + a.drilling_h, depth_m=a.depth_m,
+    fatigue = params.reliability.fatigue_cycles_median * jnp.exp(
+        params.reliability.fatigue_sigma_log * jax.random.normal(subkey(key, "surface/fatigue"), (), dtype))
+    return Plan(legs_km=legs, shadowed=shadowed, attempt_h=d.setup_h + a.drilling_h, depth_m=a.depth_m,
                 reached=a.reached_target, drill_lost=a.drill_lost, wear_m=a.wear_m,
-                delivered=a.depth_m >= d["min_sample_depth_m"], reported_wt=sci.measure(s, true_wt, noise),
+                delivered=a.depth_m >= d.min_sample_depth_m, reported_wt=sci.measure(s, true_wt, noise),
                 true_wt=true_wt, km_entrapment=km_entrapment, km_wheel=km_wheel, failure_hour=failure_hour,
                 fatigue_cycles=fatigue)
 
@@ -276,29 +283,29 @@ def _advance_leg(op: Ops, plan: Plan, advance) -> Ops:
                        drill_h=jnp.where(advance, 0.0, op.drill_h))
 
 
-def make_step(params, inputs, plan: Plan, record: bool):
+def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
     """The step function ``(state, env, step_index) -> state`` of one mission (closing over its parameters)."""
     p = ns.rover_parameters(params, inputs)
-    o, m, s = section_params(params, "operations"), section_params(params, "mobility"), section_params(params, "science")
-    dt_h = params["surface.step_hours"]
+    o, m, s = params.operations, params.mobility, params.science
+    dt_h = params.surface.step_hours
     last = plan.legs_km.shape[0] - 1  # the leg out of the last site's shadow (length 0 if none)
-    attempts_per_site = params["plan.attempt_slots"].shape[0]
-    step_km = m["drive_speed_kmph"] * inputs["mobility.speed_factor"] * dt_h
-    analysers_ok = inputs["science.analysers_ok"] > 0.5
-    spectrometers_ok = inputs["science.spectrometers_ok"] > 0.5
-    bit_life = params["drill.bit_life_m"]
-    landing = ns.landing_position(params, inputs)
-    forecast = params["plan.sun_hours_ahead"]
+    attempts_per_site = tables.attempt_slots.shape[0]
+    step_km = m.drive_speed_kmph * inputs.mobility.speed_factor * dt_h
+    analysers_ok = inputs.science.analysers_ok > 0.5
+    spectrometers_ok = inputs.science.spectrometers_ok > 0.5
+    bit_life = params.drill.bit_life_m
+    landing = ns.landing_position(params, inputs, tables.site)
+    forecast = tables.sun_hours_ahead
 
     def shadow_at(op):
         return mob.in_shadow(m, plan.legs_km, plan.shadowed, op.leg, op.to_go_km)
 
     def awake_at(ps, soc, cool, lit, shadow):
         """In sunlight above the operating reserve, or in shadow above the darkness margin (and cool enough)."""
-        return ps.alive & cool & ((lit & (soc >= p["soc_operate_min"])) | (shadow & (soc >= o["soc_dark_drive_min"])))
+        return ps.alive & cool & ((lit & (soc >= p.soc_operate_min)) | (shadow & (soc >= o.soc_dark_drive_min)))
 
-    drive_out_wh = (m["shadow_reach_km"] / (step_km / dt_h) * p["load_factor"]
-                    * (p["idle_w"] + p["drive_w"] + p["duty_comm"] * p["comm_w"] + p["heater_max_w"]))
+    drive_out_wh = (m.shadow_reach_km / (step_km / dt_h) * p.load_factor
+                    * (p.idle_w + p.drive_w + p.duty_comm * p.comm_w + p.heater_max_w))
 
     def step(state, env: pt.Env, step_index):
         ps, op = state
@@ -307,8 +314,8 @@ def make_step(params, inputs, plan: Plan, record: bool):
         soc = ps.energy_wh / capacity
         # In shadow the rover leaves once the battery is down to the reserve it wants to keep plus what driving
         # the whole shadowed stretch (at most shadow_reach_km, heater at full power) will take.
-        leave_below = o["soc_shadow_exit"] + drive_out_wh / capacity / p["discharge_efficiency"]
-        cool = ps.temp_k <= o["max_operating_temp_k"]
+        leave_below = o.soc_shadow_exit + drive_out_wh / capacity / p.discharge_efficiency
+        cool = ps.temp_k <= o.max_operating_temp_k
 
         # Leave behind a site that is done with, or abandon the one whose shadow the battery cannot afford.
         shadow = shadow_at(op)
@@ -316,14 +323,14 @@ def make_step(params, inputs, plan: Plan, record: bool):
         awake = awake_at(ps, soc, cool, lit, shadow)
         at_end = op.to_go_km <= 0.0
         site_leg = op.leg < last
-        target_shadow = plan.shadowed[op.leg] & (op.to_go_km <= m["shadow_reach_km"])
+        target_shadow = plan.shadowed[op.leg] & (op.to_go_km <= m.shadow_reach_km)
         leaving = awake & shadow & (soc < leave_below) & op.mobile
         done_here = at_end & site_leg & (~op.site_open | ~op.drill_ok)
         op = _advance_leg(op, plan, done_here | (leaving & site_leg & target_shadow))
 
         shadow = shadow_at(op)
         env = env._replace(disk_fraction=jnp.where(shadow, 0.0, env.disk_fraction),
-                           sink_temp_k=jnp.where(shadow, m["shadow_sink_temp_k"], env.sink_temp_k))
+                           sink_temp_k=jnp.where(shadow, m.shadow_sink_temp_k, env.sink_temp_k))
         lit = env.disk_fraction > 0.5
         dark = env.disk_fraction < pt.DARK_DISK_FRACTION
         at_end = op.to_go_km <= 0.0
@@ -332,20 +339,20 @@ def make_step(params, inputs, plan: Plan, record: bool):
         leaving = awake & shadow & (soc < leave_below) & op.mobile & ~at_end
         analyse = awake & ~leaving & (op.analyse_left_h > 0)
         drill = awake & ~leaving & ~analyse & at_end & site_leg & op.site_open & op.drill_ok
-        entering = ~shadow & plan.shadowed[op.leg] & (op.to_go_km - step_km <= m["shadow_reach_km"])
+        entering = ~shadow & plan.shadowed[op.leg] & (op.to_go_km - step_km <= m.shadow_reach_km)
         row, _ = ns.step_position(landing, step_index, dt_h / ns.TABLE_STEP_HOURS, forecast.shape[0])
         sun_ahead_h = forecast[row]
         drive = (awake & ~analyse & ~drill & op.mobile & ~at_end
-                 & (leaving | ((env.earth_visible | (o["needs_earth_to_drive"] < 0.5))
-                               & (~entering | ((soc >= o["soc_shadow_entry"])
-                                               & (sun_ahead_h >= o["shadow_min_sun_ahead_h"])))
-                               & (~dark | (soc >= o["soc_dark_drive_min"])))))
+                 & (leaving | ((env.earth_visible | ~o.needs_earth_to_drive)
+                               & (~entering | ((soc >= o.soc_shadow_entry)
+                                               & (sun_ahead_h >= o.shadow_min_sun_ahead_h)))
+                               & (~dark | (soc >= o.soc_dark_drive_min)))))
         mode = jnp.where(~awake, HIBERNATE,
                          jnp.where(drive, DRIVE, jnp.where(analyse, ANALYSE, jnp.where(drill, DRILL, IDLE))))
-        activity_w = jnp.where(mode == DRIVE, p["drive_w"],
-                               jnp.where(mode == DRILL, p["drill_w"], jnp.where(mode == ANALYSE, p["analyse_w"], 0.0)))
-        demand = jnp.where(awake, p["idle_w"] + activity_w + jnp.where(env.earth_visible, p["duty_comm"] * p["comm_w"],
-                                                                       0.0), p["hibernate_w"])
+        activity_w = jnp.where(mode == DRIVE, p.drive_w,
+                               jnp.where(mode == DRILL, p.drill_w, jnp.where(mode == ANALYSE, p.analyse_w, 0.0)))
+        demand = jnp.where(awake, p.idle_w + activity_w + jnp.where(env.earth_visible, p.duty_comm * p.comm_w,
+                                                                       0.0), p.hibernate_w)
         new = pt.step(p, ps, env, dt_h, demand)
         worked = ps.alive & new.load_served
 
@@ -381,7 +388,7 @@ def make_step(params, inputs, plan: Plan, record: bool):
             leg=op.leg, to_go_km=to_go, site_open=site_open, attempt=attempt,
             drill_h=jnp.where(completes, 0.0, drill_h), drill_ok=drill_ok, wear_m=wear,
             pending=jnp.where(to_analyse, slot, jnp.where(result, -1, op.pending)),
-            analyse_left_h=jnp.where(to_analyse, s["analyse_h"], jnp.where(result, 0.0, left)),
+            analyse_left_h=jnp.where(to_analyse, s.analyse_h, jnp.where(result, 0.0, left)),
             mobile=op.mobile & ~stuck,
             mobility_loss=jnp.where(stuck & op.mobile, jnp.where(odometer >= plan.km_entrapment, mob.ENTRAPPED,
                                                                  mob.WHEEL_FAILED), op.mobility_loss),
@@ -418,27 +425,26 @@ def make_step(params, inputs, plan: Plan, record: bool):
     return step, p
 
 
-def _run(params, inputs, key, record: bool):
-    """The plan (drawn in the campaign's precision), then the time loop, in :func:`loop_dtype` if one is set
+def _run(params, inputs, tables: Tables, key, record: bool, loop_dtype=None):
+    """The plan (drawn in the campaign's precision), then the time loop, in ``loop_dtype`` if one is given
     (``run.precision=mixed``: float32 in a float64 campaign), with outputs returned in the campaign's precision."""
-    plan = make_plan(params, inputs, key)
-    dtype = inputs["surface.landing_time_frac"].dtype
-    loop = loop_dtype()
-    if loop is not None and loop != dtype:
-        params, inputs, plan = as_dtype((dict(params), dict(inputs), plan), loop)
-    step, p = make_step(params, inputs, plan, record)
-    init = (pt.init(p, inputs["surface.landing_time_frac"].dtype), init_ops(plan))
+    plan = make_plan(params, inputs, tables, key)
+    dtype = inputs.surface.landing_time_frac.dtype
+    if loop_dtype is not None and loop_dtype != dtype:
+        params, inputs, tables, plan = as_dtype((params, inputs, tables, plan), loop_dtype)
+    step, p = make_step(params, inputs, tables, plan, record)
+    init = (pt.init(p, inputs.surface.landing_time_frac.dtype), init_ops(plan))
     # The loop tallies the landing site's light from the environment it hands the step, before the step puts
     # the rover in a shadowed stretch of its route: the site's, not the rover's.
-    result = ns.run_steps(params, inputs, step, init, record=record)
+    result = ns.run_steps(params, inputs, tables.site, step, init, record=record)
     return as_dtype(result, dtype), plan
 
 
-def outputs(params, inputs, ps: pt.State, op: Ops, light: ns.SiteLight) -> dict:
+def outputs(params, inputs, tables: Tables, ps: pt.State, op: Ops, light: ns.SiteLight) -> dict:
     """The outputs of :data:`OUTPUTS` from the final state and the landing site's light, with ``outcome``."""
-    out = ns.survival_outputs(params, inputs, ps, light)
-    s = section_params(params, "science")
-    last = params["plan.legs_km"].shape[0] - 1
+    out = ns.survival_outputs(params, inputs, tables.site, ps, light)
+    s = params.science
+    last = tables.legs_km.shape[0] - 1
     drilled = op.attempts > 0
     out.update({
         "water_goal_met": sci.goal_met(s, op.sites_quantified, op.shadow_sites_quantified, op.traverse_km),
@@ -461,21 +467,29 @@ def outputs(params, inputs, ps: pt.State, op: Ops, light: ns.SiteLight) -> dict:
         "plan_completed": (op.leg == last) & (op.to_go_km <= 0.0),
         "immobilised": ~op.mobile,
         "mobility_loss": op.mobility_loss,
-        "immobilised_day": op.immobilised_step * params["surface.step_hours"] / 24.0,
+        "immobilised_day": op.immobilised_step * params.surface.step_hours / 24.0,
     })
     return out
 
 
-def simulate(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
-    """Simulate the surface mission of one deployed rover (scalars in, scalars out)."""
-    ((ps, op), light), _plan = _run(params, inputs, key, record=False)
-    return outputs(params, inputs, ps, op, light)
+def make_simulate(loop_dtype=None):
+    """The surface model's ``simulate`` with its time loop in ``loop_dtype`` (None: the campaign's precision)."""
+
+    def simulate(params, inputs, tables: Tables, key: jax.Array) -> dict:
+        """Simulate the surface mission of one deployed rover (scalars in, scalars out)."""
+        ((ps, op), light), _plan = _run(params, inputs, tables, key, record=False, loop_dtype=loop_dtype)
+        return outputs(params, inputs, tables, ps, op, light)
+
+    return simulate
 
 
-def trajectory(params: Mapping[str, jax.Array], inputs: Mapping[str, jax.Array], key: jax.Array):
+simulate = make_simulate()
+
+
+def trajectory(params, inputs, tables: Tables, key: jax.Array, loop_dtype=None):
     """The surface mission with every step recorded: ``(outputs, Record of arrays (steps,), Plan)``."""
-    ((ps, op), light, rec), plan = _run(params, inputs, key, record=True)
-    return outputs(params, inputs, ps, op, light), rec, plan
+    ((ps, op), light, rec), plan = _run(params, inputs, tables, key, record=True, loop_dtype=loop_dtype)
+    return outputs(params, inputs, tables, ps, op, light), rec, plan
 
 
 MODEL = MissionModel(
@@ -486,4 +500,5 @@ MODEL = MissionModel(
     simulate=simulate,
     prepare=prepare,
     check=check,
+    with_loop_dtype=make_simulate,
 )
