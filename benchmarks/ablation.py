@@ -12,7 +12,7 @@ replacing one function or constant of the model in that process (never on disk):
 * ``xla_arccos``: the disk fraction uses XLA's own ``arccos`` (a scalar library call per element);
 * ``environment_per_step``: ``BLOCK_STEPS = 1``, the environment is computed inside the sequential scan;
 * ``batch_256``: the night-survival experiment's previous batch size;
-* ``numpy``: the vectorised NumPy mission (:mod:`benchmarks.numpy_mission`), 8,192 missions per call.
+* ``numpy``: the vectorised NumPy mission (:mod:`tests.oracles.night_survival`), 8,192 missions per call.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ variant, precision, batch = sys.argv[1], sys.argv[3], int(sys.argv[4])
 import numpy as np
 from benchmarks.probes import compose
 if variant == "numpy":
-    from benchmarks import numpy_mission
+    from tests.oracles import night_survival as numpy_mission
     config = compose("+experiment=night_survival")
     params = dict(config.numeric_params())
     params["surface.step_index"] = params["surface.step_index"][:240]  # a tenth of the mission per call

@@ -1,6 +1,7 @@
-"""The peer tools, each used as its documentation recommends, on the same physics: :mod:`benchmarks.numpy_mission`
-for the night-survival experiment, :mod:`benchmarks.numpy_full_mission` for the whole mission (which also draws,
-with NumPy, the random numbers the JAX model draws inside itself from each mission's key; that cost is counted).
+"""The peer tools, each used as its documentation recommends, on the same physics, the NumPy oracle of the
+tests: :mod:`tests.oracles.night_survival` for the night-survival experiment, :mod:`tests.oracles.mission` for the
+whole mission (which also draws, with NumPy, the random numbers the JAX model draws inside itself from each
+mission's key; that cost is counted).
 
 * **OpenTURNS**: an ``ot.PythonFunction`` with a vectorised ``func_sample`` (the whole sample in one NumPy call)
   and ``n_cpus`` processes (OpenTURNS splits each sample over a ``multiprocessing`` pool), evaluated on samples
@@ -26,7 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from benchmarks import numpy_full_mission, numpy_mission
+from tests.oracles import mission as numpy_full_mission
+from tests.oracles import night_survival as numpy_mission
 
 CAMPAIGN_ENV = "LUPEX_BENCH_CAMPAIGN"  # path of the pickled campaign, inherited by pool workers
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks import numpy_full_mission as nfm
+from tests.oracles import mission as nfm
 from campaign import engine, sampling
 from campaign.models import landing as landmod
 from campaign.models._keys import indexed, open_uniform, subkey
@@ -148,7 +148,7 @@ def test_numpy_draws_give_the_campaign_of_the_jax_engine():
 NO_JAX_RUN = """
 import sys
 import numpy as np
-from benchmarks import numpy_full_mission as nfm
+from tests.oracles import mission as nfm
 from tests.helpers import compose
 params = dict(compose("+experiment=full_mission", "run.batch_size=256").spec(256).params)
 inputs = dict(np.load(sys.argv[1]))

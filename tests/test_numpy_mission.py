@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import numpy_mission
+from tests.oracles import night_survival as numpy_mission
 from campaign import engine
 from tests.helpers import compose
 

@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from campaign import engine, reference
+from campaign import engine
+from tests.oracles import power_thermal as reference
 from campaign.models import power_thermal as pt
 from campaign.models._spec import section_params
 from campaign.models.outcomes import Outcome

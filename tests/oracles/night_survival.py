@@ -1,8 +1,10 @@
-"""The night-survival mission in plain NumPy, vectorised over missions, one time step after another.
+"""The night-survival mission in plain NumPy, vectorised over missions, one time step after another: the oracle
+of :mod:`campaign.models.night_survival` and the NumPy peer of the benchmarks.
 
 The same physics as :mod:`campaign.models.night_survival` (which the engine compiles with JAX), written the way
 an analyst would write it for a peer tool: the environment table of the model's ``prepare`` hook, the host
-functions of :mod:`campaign.models.environment`, the NumPy power/thermal step of :mod:`campaign.reference`, and
+functions of :mod:`campaign.models.environment`, the NumPy power/thermal step of
+:mod:`tests.oracles.power_thermal`, and
 the mission's bookkeeping (darkness periods, thermal cycles, first failure) with boolean masks, and the landing
 site's light over the planned stay (its longest darkness, sunlit and Earth-visible hours) tallied apart, at every
 step whatever happens to the rover. It is the physics that the benchmark's peers run: OpenTURNS calls
@@ -19,11 +21,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from campaign import reference
 from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
 from campaign.models import power_thermal as pt
 from campaign.models.outcomes import Outcome
+from tests.oracles import power_thermal
 
 COLUMN = {name: j for j, name in enumerate(ns.SITE_COLUMNS)}
 
@@ -108,8 +110,8 @@ def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float) ->
 def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, demand_w=None) -> dict:
     """Step ``k`` of the power/thermal model for every mission in ``s`` (updated in place; a rover dead at the
     start of the step stays as it died). ``demand_w``: the electrical load a planner chose, as in
-    :func:`campaign.reference.step`. Returns that step's result (served power, whether the load was powered)."""
-    r = reference.step(p, s["energy_wh"], s["temp_k"], k, env, dt_h, demand_w)
+    :func:`tests.oracles.power_thermal.step`. Returns that step's result (served power, whether the load was powered)."""
+    r = power_thermal.step(p, s["energy_wh"], s["temp_k"], k, env, dt_h, demand_w)
     e, t = r["energy_wh"], r["temp_k"]
     too_hot = t > p["max_temp_k"]
     exhausted = ~r["powered"] | (e <= r["floor_wh"] + 1e-9 * r["capacity_wh"])

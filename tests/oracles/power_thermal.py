@@ -1,7 +1,9 @@
-"""NumPy reference of one rover power/thermal step, vectorised over missions.
+"""NumPy oracle of one rover power/thermal step, vectorised over missions.
 
-A second, independent implementation of :func:`campaign.models.power_thermal.step` in plain NumPy: the tests
-check that both agree, and the benchmarks use it as the vectorised-NumPy baseline that peer tools would run.
+A second, independent implementation of :func:`campaign.models.power_thermal.step` in plain NumPy (independent on
+purpose: the exact integration of the box's temperature and the battery's bookkeeping are what the tests compare):
+the tests check that both agree, and the benchmarks use it as the vectorised-NumPy baseline that peer tools would
+run (through :mod:`tests.oracles.night_survival`).
 Only the quantities that define the physics are computed (energy, temperature, served power, survival);
 the bookkeeping of statistics is left to the JAX model.
 """
@@ -20,7 +22,7 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float, demand_
     in :func:`campaign.models.power_thermal.step`; without it the rover runs its duty-cycle average when the Sun
     is up and the battery above its operating threshold, and hibernates otherwise.
     Returns the new energy (Wh) and temperature (K), the served load and heater power (W), and whether the box
-    left its survival range; and, for the bookkeeping of a whole mission (``benchmarks/numpy_mission.py``), the
+    left its survival range; and, for the bookkeeping of a whole mission (:mod:`tests.oracles.night_survival`), the
     array power and the wanted load and heater (W), the energy stored (Wh), the capacity and floor (Wh), and
     whether the essential load was served."""
     dt_s = dt_h * 3600.0
