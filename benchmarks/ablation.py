@@ -34,7 +34,8 @@ from benchmarks.probes import compose
 if variant == "numpy":
     from tests.oracles import night_survival as numpy_mission
     config = compose("+experiment=night_survival")
-    params = dict(config.numeric_params())
+    from tests.oracles import flat_design
+    params = flat_design(config.spec(batch))
     params["surface.step_index"] = params["surface.step_index"][:240]  # a tenth of the mission per call
     rng = np.random.default_rng(0)
     from benchmarks.peers import scipy_distribution

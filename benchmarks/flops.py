@@ -49,12 +49,14 @@ def counts(precision: str, batch: int) -> dict:
     engine.configure_jax(precision)
     spec = config.spec(batch)
     dtype = spec.dtype
-    params = {k: engine._as_param(v, dtype) for k, v in spec.params}
+    model = config.model
+    params = model.params_of({k: engine._as_param(v, dtype) for k, v in spec.params})
+    tables = jax.tree_util.tree_map(lambda v: engine._as_param(v, dtype), spec.tables)
     rng = np.random.default_rng(0)
-    inputs = {v.name: jnp.asarray(rng.uniform(0.9, 1.1, batch), dtype) for v in spec.variables}
+    inputs = model.inputs_of({v.name: jnp.asarray(rng.uniform(0.9, 1.1, batch), dtype) for v in spec.variables})
     env = pt.Env(**{name: jnp.asarray(rng.uniform(size=batch) > 0.5) if name == "earth_visible"
                     else jnp.asarray(rng.uniform(0.1, 1.0, batch), dtype) for name in pt.Env._fields})
-    dt_h = params["surface.step_hours"]  # traced, as in the engine (see power_thermal._computed_once)
+    dt_h = params.surface.step_hours  # traced, as in the engine (see power_thermal._computed_once)
 
     def start(params, inputs):
         return jax.vmap(lambda i: pt.init(ns.rover_parameters(params, i), dtype))(inputs)
@@ -66,11 +68,11 @@ def counts(precision: str, batch: int) -> dict:
         return jax.vmap(one)(inputs, env)
 
     def environment_block(params, inputs, block):
-        table = ns.site_table(params)
+        table = ns.site_table(params, tables)
 
         def one(i):
-            position = ns.step_position(ns.landing_position(params, i), block,
-                                        params["surface.step_hours"] / ns.TABLE_STEP_HOURS, table.shape[0])
+            position = ns.step_position(ns.landing_position(params, i, tables), block,
+                                        params.surface.step_hours / ns.TABLE_STEP_HOURS, table.shape[0])
             return ns.environment_at(table, ns.horizon_shift_deg(params, i), *position)
         return jax.vmap(one)(inputs)
 
@@ -78,7 +80,7 @@ def counts(precision: str, batch: int) -> dict:
     step = _cost(jax.jit(one_step).lower(params, inputs, env, dt_h).compile())
     block = jnp.arange(ns.BLOCK_STEPS, dtype=jnp.int32)
     environment = _cost(jax.jit(environment_block).lower(params, inputs, block).compile())
-    out = {"precision": precision, "batch": batch, "steps": int(len(dict(spec.params)["surface.step_index"])),
+    out = {"precision": precision, "batch": batch, "steps": int(len(spec.tables.step_index)),
            "block_steps": ns.BLOCK_STEPS,
            "step": {k: (step[k] - init[k]) / batch for k in KEYS},
            "environment": {k: environment[k] / (batch * ns.BLOCK_STEPS) for k in KEYS}}

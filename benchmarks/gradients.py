@@ -58,25 +58,26 @@ def costs(config, samples: int, repeats: int) -> dict:
     variables = gradients.resolve_variables(config, VARIABLES)
     missions = gradients.campaign_missions(config, samples)
     batches = gradients._Batches(config, missions)
-    params = gradients._params(config, dict(config.numeric_params()))
+    params, tables = gradients._params(config, gradients.Design.of(config))
     keys = tuple(v.key for v in variables)
     theta = jnp.stack([params[k] for k in keys])
     floats = tuple(o.name for o in config.model.outputs if o.kind.value == "float")
     model = MODELS[config.model.name]
 
-    def reverse(theta, params, inputs, mission_keys):
+    def reverse(theta, params, tables, inputs, mission_keys):
         n = mission_keys.shape[0]
 
         def total(thetas):  # a copy of the design values per mission: the gradient of the sum is per mission
-            one = lambda t, i, k: model.simulate({**params, **dict(zip(keys, t))}, i, k)
+            one = lambda t, i, k: model.simulate(model.params_of({**params, **dict(zip(keys, t))}),  # noqa: E731
+                                                 model.inputs_of(i), tables, k)
             return jnp.sum(jax.vmap(one)(thetas, inputs, mission_keys)["worst_night_energy_margin_wh"])
 
         return jax.grad(total)(jnp.broadcast_to(theta, (n, theta.size)))
 
     passes = {
-        "forward": (gradients._forward(config.model.name), (params,)),
-        "forward_mode_3_variables": (gradients._pathwise(config.model.name, keys, floats), (theta, params)),
-        "reverse_mode_1_metric": (jax.jit(reverse), (theta, params)),
+        "forward": (gradients._forward(config.model.name), (params, tables)),
+        "forward_mode_3_variables": (gradients._pathwise(config.model.name, keys, floats), (theta, params, tables)),
+        "reverse_mode_1_metric": (jax.jit(reverse), (theta, params, tables)),
     }
     out = {}
     for name, (fn, args) in passes.items():

@@ -394,9 +394,11 @@ def write_campaign(settings: Settings, path: Path) -> str:
     float64: the precision of the NumPy code). Returns the model's name."""
     from benchmarks.probes import compose
 
+    from tests.oracles import flat_design
+
     config = compose(*night_overrides(settings, "float64"))
     with open(path, "wb") as fh:
-        pickle.dump({"model": config.model.name, "seed": config.run.seed, "params": dict(config.numeric_params()),
+        pickle.dump({"model": config.model.name, "seed": config.run.seed, "params": flat_design(config.spec(config.run.batch_size)),
                      "variables": [(v.name, v.kind.value, v.theta) for v in config.variables]}, fh)
     return config.model.name
 

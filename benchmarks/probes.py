@@ -189,7 +189,8 @@ def probe_cost(args: dict) -> dict:
             t0 = time.perf_counter()
             engine.evaluate_batch(spec, (k + 1) * spec.batch_size)
             times.append(time.perf_counter() - t0)
-        steps = len(dict(spec.params).get("surface.step_index", [1]))
+        site = getattr(spec.tables, "site", spec.tables)  # night survival's tables, or the surface's
+        steps = len(site.step_index) if hasattr(site, "step_index") else 1
         seconds = sorted(times)[len(times) // 2]
         out[name] = {"batch": spec.batch_size, "steps": steps, "first_call_s": first, "batch_s": seconds,
                      "ns_per_mission_step": seconds / (spec.batch_size * steps) * 1e9,

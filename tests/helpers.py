@@ -53,6 +53,19 @@ def model_arguments(config, **design):
     return params, config.tables()
 
 
+def spec_arguments(spec, dtype=None):
+    """``(params, tables)`` of a campaign spec as the engine hands them to its model (typed records; arrays in
+    ``dtype``, by default the campaign's precision)."""
+    import jax
+
+    from campaign import engine
+
+    dtype = spec.dtype if dtype is None else dtype
+    cast = lambda value: engine._as_param(value, dtype)  # noqa: E731
+    model = spec.mission_model
+    return model.params_of({k: cast(v) for k, v in spec.params}), jax.tree_util.tree_map(cast, spec.tables)
+
+
 def cli_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # always the embedded local Ray
     env["PYTHONUNBUFFERED"] = "1"

@@ -87,12 +87,13 @@ def test_battery_bookkeeping_derivative_by_hand(robust):
     config = gradients.compose("night_survival", SHORT)
     params = {k: jnp.asarray(v, jnp.float64) for k, v in config.numeric_params()}
     ones = {v.name: jnp.float64(1.0) for v in config.variables}
+    model = config.model
     hours = 48
     env = pt.Env(*(jnp.full(hours, v) for v in (0.0, 0.0, 0.0, 90.0)), jnp.zeros(hours, bool))
 
     def final(capacity):
-        p = ns.rover_parameters({**params, "power.battery_capacity_wh": capacity}, {**ones,
-                                 "thermal.survival_temp_offset_k": jnp.float64(0.0)})
+        p = ns.rover_parameters(model.params_of({**params, "power.battery_capacity_wh": capacity}),
+                                model.inputs_of({**ones, "thermal.survival_temp_offset_k": jnp.float64(0.0)}))
         state, _ = jax.lax.scan(lambda s, e: (pt.step(p, s, e, 1.0), None), pt.init(p, jnp.float64), env)
         return state
 

@@ -11,7 +11,7 @@ import pytest
 from campaign import engine, sites
 from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
-from tests.helpers import compose
+from tests.helpers import compose, spec_arguments
 
 R_M = envmod.MOON_RADIUS_KM * 1000.0
 SAMPLE = 2048  # missions per design in the common-random-numbers test (one batch, as tests/test_night_survival.py)
@@ -71,7 +71,7 @@ def test_the_default_environment_table_is_the_one_before_the_tower():
     """Connecting Ridge with the default array (2 m, the reference height): column sums and one row of the hourly
     environment table as the code before the array's height existed computed them (commit 3b7ffb9)."""
     config = compose("+experiment=night_survival")
-    table = dict(config.numeric_params())["env.table"]
+    table = config.tables().table
     before = {  # column: (sum over the 5,329 rows, row 1,000)
         "sun_elevation_deg": (908.3749022019956, 2.041348508547988),
         "sun_horizon_deg": (-10092.40534782448, -2.2474205869555592),
@@ -132,8 +132,8 @@ def test_a_taller_array_keeps_every_mission_alive_at_least_as_long():
 def test_the_array_height_reaches_the_surface_mission_too():
     """+experiment=full_mission: the array's horizon (the Sun's column, the operators' forecast of sunshine) drops
     on a 10 m tower, the body's (the Earth's column, the regolith) stays; a misspelt harmonic list fails at load."""
-    default = dict(compose("+experiment=full_mission").numeric_params())
-    tower = dict(compose("+experiment=full_mission", "mission.power.array_height_m=10").numeric_params())
+    default = {"env.table": compose("+experiment=full_mission").tables().surface.site.table}
+    tower = {"env.table": compose("+experiment=full_mission", "mission.power.array_height_m=10").tables().surface.site.table}
     col = ns.ENV_COLUMNS.index
     assert np.all(tower["env.table"][:, col("sun_horizon_deg")] < default["env.table"][:, col("sun_horizon_deg")])
     for name in ("earth_clearance_deg", "regolith_temp_k", "sun_elevation_deg"):

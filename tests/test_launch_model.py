@@ -10,11 +10,20 @@ import numpy as np
 import pytest
 
 from campaign.models import MODELS, Outcome
-from campaign.models.launch import G0_MPS2, first_engine_failure, propellant_for_dv
+from campaign.models import rules
+from campaign.models.rules import G0_MPS2
 from tests.helpers import compose
 
 MODEL = MODELS["launch"]
 SECTION = MODEL.section("launch")
+
+
+def propellant_for_dv(mass_kg, dv_mps, isp_s):
+    return rules.propellant_for_dv(mass_kg, dv_mps, isp_s, jnp)
+
+
+def first_engine_failure(u, p_fail):
+    return rules.first_engine_failure(u, p_fail, jnp)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from campaign import engine
 from campaign.models import Outcome
 from campaign.models import surface as surface_model
-from campaign.models.mission import site_offset_m
+from campaign.models.rules import site_offset_m as offset
 from tests.helpers import compose
 
 
@@ -71,9 +71,9 @@ def test_the_touchdown_error_is_where_the_rover_starts_its_surface_mission(colum
 
 
 def test_site_offset_rotates_the_touchdown_error_with_the_approach():
-    east, north = site_offset_m(10.0, 0.0, 90.0)  # 10 m long on an eastbound approach
+    east, north = offset(10.0, 0.0, 90.0, np)  # 10 m long on an eastbound approach
     assert float(east) == pytest.approx(10.0) and float(north) == pytest.approx(0.0, abs=1e-12)
-    east, north = site_offset_m(0.0, 5.0, 0.0)  # 5 m left of a northbound approach is west
+    east, north = offset(0.0, 5.0, 0.0, np)  # 5 m left of a northbound approach is west
     assert float(east) == pytest.approx(-5.0) and float(north) == pytest.approx(0.0, abs=1e-12)
 
 

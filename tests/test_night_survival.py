@@ -14,7 +14,7 @@ from campaign import analysis, engine
 from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
 from campaign.models import power_thermal as pt
-from tests.helpers import compose
+from tests.helpers import compose, spec_arguments
 
 SAMPLE = 2048  # missions of the fixed sample (one batch)
 SITE_LIGHT = ("longest_darkness_h", "sunlit_fraction", "earth_visible_fraction")  # the landing site's, not the rover's
@@ -42,10 +42,10 @@ def another_rover(*overrides: str) -> dict[str, np.ndarray]:
 def run_model(config, columns: dict, dtype) -> dict[str, np.ndarray]:
     """The model on given inputs, every value in ``dtype``."""
     spec = config.spec(SAMPLE)
-    params = {k: engine._as_param(v, dtype) for k, v in spec.params}
-    inputs = {v.name: jnp.asarray(columns[v.name], dtype) for v in spec.variables}
-    simulate = jax.jit(jax.vmap(lambda i, p: ns.simulate(p, i, None), in_axes=(0, None)))
-    return jax.device_get(simulate(inputs, params))
+    params, tables = spec_arguments(spec, dtype)
+    inputs = ns.MODEL.inputs_of({v.name: jnp.asarray(columns[v.name], dtype) for v in spec.variables})
+    simulate = jax.jit(jax.vmap(lambda i, p, t: ns.simulate(p, i, t, None), in_axes=(0, None, None)))
+    return jax.device_get(simulate(inputs, params, tables))
 
 
 @pytest.mark.parametrize("site, array_height_m", [("connecting_ridge", 2.0), ("psr_edge", 10.0)])
@@ -56,7 +56,7 @@ def test_interpolated_environment_matches_the_ephemeris_between_table_rows(site,
     one seen from the rover body (different on a tower 8 m above the near wall of psr_edge)."""
     config = compose("+experiment=night_survival", f"site={site}", f"mission.power.array_height_m={array_height_m}")
     values = dict(config.params)
-    table = ns.site_table({k: jnp.asarray(v) for k, v in config.numeric_params()})
+    table = ns.site_table(*spec_arguments(config.spec(config.run.batch_size), jnp.float64))
     start = (np.datetime64(str(values["surface.landing_window_start_utc"]), "s")
              - np.timedelta64(int(ns.SPIN_UP_DAYS * 86400), "s"))
     hours = np.arange(ns.SPIN_UP_DAYS * 24, (ns.SPIN_UP_DAYS + 100) * 24, 0.5) + 0.25
@@ -140,16 +140,17 @@ def test_the_sites_light_is_counted_over_the_whole_stay(config, sample):
     lie in [0, 1]."""
     n = 256
     spec = config.spec(SAMPLE)
-    params = {k: engine._as_param(v, jnp.float64) for k, v in spec.params}
+    params, tables = spec_arguments(spec, jnp.float64)
     inputs = {v.name: jnp.asarray(sample[v.name][:n]) for v in spec.variables}
-    dt_h = float(params["surface.step_hours"])
+    dt_h = float(params.surface.step_hours)
 
     def one(i):
+        i = ns.MODEL.inputs_of(i)
         p = ns.rover_parameters(params, i)
 
         def step(s, env, _):  # records the step's light and whether the rover started it alive
-            return pt.step(p, s, env, params["surface.step_hours"]), (env.disk_fraction, env.earth_visible, s.alive)
-        _, _, record = ns.run_steps(params, i, step, pt.init(p, jnp.float64), record=True)
+            return pt.step(p, s, env, params.surface.step_hours), (env.disk_fraction, env.earth_visible, s.alive)
+        _, _, record = ns.run_steps(params, i, tables, step, pt.init(p, jnp.float64), record=True)
         return record
 
     disk, earth, alive = (np.asarray(a) for a in jax.jit(jax.vmap(one))(inputs))  # (n, steps) each

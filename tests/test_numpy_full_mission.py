@@ -17,6 +17,7 @@ from campaign.models import landing as landmod
 from campaign.models._keys import indexed, open_uniform, subkey
 from campaign.models.outcomes import Outcome
 from tests.helpers import REPO, compose
+from tests.oracles import flat_design
 
 LANDING_UNIFORMS = ("misalign", "engine_out", "engine_out_time", "altimeter_fault", "slope_quantile_target",
                     "rock_target", "hazard_detected", "divert_direction", "divert_distance", "slope_quantile_safe",
@@ -27,7 +28,7 @@ def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:
     """The draws the JAX model makes inside missions ``0 .. count-1``: each mission's key as the engine makes
     it, then every purpose's key as launch, landing, mission and surface derive it (``subkey``, ``indexed``,
     ``fold_in`` per descent step)."""
-    params = dict(spec.params)
+    params = flat_design(spec)
     f64 = jnp.float64
     root = sampling.root_key(jnp.asarray(np.concatenate(sampling.split_words(np.array([spec.seed]))), jnp.uint32))
     words = jnp.asarray(np.stack(sampling.split_words(np.arange(count, dtype=np.int64)), axis=1))
@@ -86,7 +87,7 @@ def sample():
 
 def test_numpy_full_mission_agrees_with_the_jax_model(sample):
     config, spec, columns, inputs, draws = sample
-    ours = nfm.simulate(dict(spec.params), inputs, draws)
+    ours = nfm.simulate(flat_design(spec), inputs, draws)
     assert set(ours) == {o.name for o in config.model.outputs} | {"outcome"}
     phases = set(np.unique(columns["outcome"]) // 10)
     assert {0, 1, 3, 5} <= phases, f"the sample must hold successes and launch, landing and surface failures: {phases}"
@@ -110,7 +111,7 @@ def test_one_mission_at_a_time_gives_the_same_answer_as_the_batch(sample):
     _, spec, columns, inputs, draws = sample
     phase = columns["outcome"] // 10
     picks = [int(np.flatnonzero(phase == ph)[0]) for ph in (0, 1, 3, 5)]  # success, launch, landing, surface
-    params = dict(spec.params)
+    params = flat_design(spec)
     batch = nfm.simulate(params, {k: v[picks] for k, v in inputs.items()}, {k: v[picks] for k, v in draws.items()})
     for j, i in enumerate(picks):
         one = nfm.simulate(params, {k: v[i] for k, v in inputs.items()}, {k: v[i] for k, v in draws.items()})
@@ -120,9 +121,9 @@ def test_one_mission_at_a_time_gives_the_same_answer_as_the_batch(sample):
 
 def test_numpy_draws_have_the_shapes_and_ranges_of_the_jax_draws(sample):
     _, spec, _, _, jax_drawn = sample
-    ours = nfm.draws(np.random.default_rng(1), dict(spec.params), 7)
+    ours = nfm.draws(np.random.default_rng(1), flat_design(spec), 7)
     assert set(ours) == set(jax_drawn)
-    for name, (kind, shape) in nfm.draw_shapes(dict(spec.params)).items():
+    for name, (kind, shape) in nfm.draw_shapes(flat_design(spec)).items():
         assert ours[name].shape == (7, *shape) and jax_drawn[name].shape == (N, *shape), name
         if kind == nfm.UNIFORM:
             assert 0 < ours[name].min() and ours[name].max() < 1, name
@@ -136,7 +137,7 @@ def test_numpy_draws_give_the_campaign_of_the_jax_engine():
     config = compose("+experiment=full_mission", "run.batch_size=256", "run.seed=5", "run.precision=float64")
     spec = config.spec(n)
     columns = engine.evaluate_shard(spec, 0, n)
-    params = dict(spec.params)
+    params = flat_design(spec)
     ours = nfm.simulate(params, {v.name: columns[v.name] for v in spec.variables},
                         nfm.draws(np.random.default_rng(7), params, n))
     for goal in ("surface_ok", "water_goal_met", "landing_ok"):
@@ -148,9 +149,9 @@ def test_numpy_draws_give_the_campaign_of_the_jax_engine():
 NO_JAX_RUN = """
 import sys
 import numpy as np
-from tests.oracles import mission as nfm
+from tests.oracles import mission as nfm, flat_design
 from tests.helpers import compose
-params = dict(compose("+experiment=full_mission", "run.batch_size=256").spec(256).params)
+params = flat_design(compose("+experiment=full_mission", "run.batch_size=256").spec(256))
 inputs = dict(np.load(sys.argv[1]))
 out = nfm.simulate(params, inputs, nfm.draws(np.random.default_rng(1), params, 3))
 assert out["outcome"].shape == (3,)

@@ -10,6 +10,7 @@ import pytest
 from tests.oracles import night_survival as numpy_mission
 from campaign import engine
 from tests.helpers import compose
+from tests.oracles import flat_design
 
 
 @pytest.mark.parametrize("site, n", [("connecting_ridge", 512), ("shackleton_rim", 256)])
@@ -19,7 +20,7 @@ def test_numpy_mission_agrees_with_the_jax_model(site, n):
     spec = config.spec(512)
     jax_columns = engine.evaluate_shard(spec, 0, n)
     inputs = {v.name: jax_columns[v.name] for v in spec.variables}
-    ours = numpy_mission.simulate(dict(spec.params), inputs)
+    ours = numpy_mission.simulate(flat_design(spec), inputs)
     assert set(ours) == {o.name for o in config.model.outputs} | {"outcome"}
     assert len(np.unique(ours["outcome"])) >= 2, "the sample must hold more than one outcome"
     for name, values in ours.items():
@@ -35,7 +36,7 @@ def test_one_mission_at_a_time_gives_the_same_answer_as_the_batch():
     config = compose("+experiment=night_survival", "run.batch_size=256", "run.precision=float64")
     spec = config.spec(256)
     columns = engine.evaluate_shard(spec, 0, 3)
-    params = dict(spec.params)
+    params = flat_design(spec)
     batch = numpy_mission.simulate(params, {v.name: columns[v.name] for v in spec.variables})
     for i in range(3):
         one = numpy_mission.simulate(params, {v.name: columns[v.name][i] for v in spec.variables})

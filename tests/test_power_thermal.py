@@ -12,7 +12,7 @@ import pytest
 from campaign import engine
 from tests.oracles import power_thermal as reference
 from campaign.models import power_thermal as pt
-from campaign.models._spec import section_params
+from tests.oracles import section_params
 from campaign.models.outcomes import Outcome
 from tests.helpers import compose
 
@@ -35,7 +35,7 @@ def env_series(n, flux=1361.0, disk=0.0, cos_inc=1.0, sink=80.0, earth=True) -> 
 
 
 def run(p: dict, env: pt.Env, dt_h: float = 1.0) -> pt.State:
-    p = {k: jnp.float64(v) for k, v in p.items()}
+    p = pt.rover_record({k: jnp.float64(v) for k, v in p.items()})
     step = jax.jit(lambda s, e: (pt.step(p, s, e, dt_h), None))
     state, _ = jax.lax.scan(step, pt.init(p, jnp.float64), env)
     return state
@@ -77,7 +77,7 @@ def test_energy_and_heat_bookkeeping_close(design):
                  jnp.asarray(rng.uniform(0.8, 1.0, n)), jnp.asarray(rng.uniform(40, 150, n)),
                  jnp.asarray(rng.uniform(size=n) < 0.6))
     p = {**design, "battery_capacity_wh": 5000.0, "battery_fade_per_year": 0.5}  # fast fade: clipping exercised
-    p0 = {k: jnp.float64(v) for k, v in p.items()}
+    p0 = pt.rover_record({k: jnp.float64(v) for k, v in p.items()})
     start = pt.init(p0, jnp.float64)
     end = run(p, env)
     assert int(end.step) == n and bool(end.alive), "the scenario must run to its end for the check to mean much"
@@ -120,6 +120,7 @@ def test_the_numpy_reference_step_agrees_with_the_jax_step(design):
     ref = reference.step(p, energy, temp, step_index, env, 1.0)
 
     def one(pi, e, t, k, ei):
+        pi = pt.rover_record(pi)
         s = pt.init(pi, jnp.float64)._replace(energy_wh=e, temp_k=t, step=k)
         return pt.step(pi, s, pt.Env(**ei), 1.0)
 
@@ -137,11 +138,11 @@ def test_the_numpy_reference_step_agrees_with_the_jax_step(design):
     ("thermal.insulation_conductance_w_per_k", (0.15, 0.08, 0.04), "decreasing"),
 ])
 def test_better_design_never_lowers_survival_on_the_same_scenarios(night_config, name, values, better):
-    params = night_config.numeric_params()
+    params, tables = night_config.numeric_params(), night_config.tables()
     results = []
     for value in values:
         changed = tuple((k, value if k == name else v) for k, v in params)
-        cols = engine.evaluate_shard(night_config.spec(256, changed), 0, 256)
+        cols = engine.evaluate_shard(night_config.spec(256, changed, tables), 0, 256)
         results.append(cols)
     for worse, improved in zip(results, results[1:]):
         assert np.all(improved["days_survived"] >= worse["days_survived"] - 1e-9)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from . import rules
 from ._spec import Input, Kind, Output, Param, Section
-from .outcomes import Outcome, first_failure
 
 SECTION = Section(
     name="deployment",
@@ -37,18 +37,8 @@ OUTPUTS = (
 )
 
 
-def tilt_failure_prob(p, tilt_deg):
-    """Probability that a lowering from a lander tilted by ``tilt_deg`` fails because of the tilt."""
-    return 1.0 / (1.0 + jnp.exp(-(tilt_deg - p.tilt_limit_deg) / p.tilt_width_deg))
-
-
 def deploy(p, slope_deg, settling_deg, u) -> dict:
-    """Deployment of one rover: ``p`` the ``deployment`` section's params record, the local slope at
-    touchdown, the legs' settling and one uniform draw ``u`` in (0, 1). Returns the outputs and ``outcome``."""
-    tilt = slope_deg + settling_deg
-    mech = p.mechanism_failure_prob
-    mechanism_fails = u < mech
-    tilt_fails = ~mechanism_fails & ((u - mech) < (1.0 - mech) * tilt_failure_prob(p, tilt))
-    outcome = first_failure([(mechanism_fails, Outcome.DEPLOYMENT_MECHANISM),
-                             (tilt_fails, Outcome.DEPLOYMENT_TILT)]).astype(jnp.int16)
-    return {"deployment_ok": ~(mechanism_fails | tilt_fails), "lander_tilt_deg": tilt, "outcome": outcome}
+    """Deployment of one rover: ``p`` the ``deployment`` section's record, the local slope at touchdown, the
+    legs' settling and one uniform draw ``u`` in (0, 1). Returns the outputs and ``outcome``
+    (:func:`campaign.models.rules.deploy`, shared with the NumPy oracle)."""
+    return rules.deploy(p, slope_deg, settling_deg, u, jnp)

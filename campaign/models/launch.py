@@ -28,11 +28,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from . import rules
 from ._keys import open_uniform, subkey
 from ._spec import Input, Kind, MissionModel, Output, Param, Section
-from .outcomes import Outcome, first_failure
 
-G0_MPS2 = 9.80665  # standard gravity, defines Isp in seconds
 
 SECTION = Section(
     name="launch",
@@ -83,85 +82,13 @@ OUTPUTS = (
 )
 
 
-def propellant_for_dv(mass_kg: jax.Array, dv_mps: jax.Array, isp_s: jax.Array) -> jax.Array:
-    """Propellant (kg) burned to give ``mass_kg`` a delta-v ``dv_mps`` at ``isp_s`` (ideal rocket equation)."""
-    return mass_kg * -jnp.expm1(-dv_mps / (isp_s * G0_MPS2))
-
-
-def first_engine_failure(u: jax.Array, p_fail: jax.Array) -> jax.Array:
-    """Number of successful starts before the first failure, given one uniform ``u`` in (0, 1).
-
-    Geometric by inverse CDF: ``P(K >= k) = (1 - p_fail)^k``. Infinite when ``p_fail == 0``.
-    """
-    log_survive = jnp.log1p(-p_fail)
-    safe = jnp.where(log_survive < 0, log_survive, -1.0)
-    return jnp.where(log_survive < 0, jnp.floor(jnp.log(u) / safe), jnp.inf)
-
-
 def simulate(params, inputs, tables, key: jax.Array) -> dict:
-    """Simulate launch and transfer for one mission (scalars in, scalars out; see the module docstring).
-
-    ``params.launch`` and ``inputs.launch`` are the section's records; ``tables`` is unused (no ``prepare``)."""
-    p, x = params.launch, inputs.launch
-    dtype = x.ascent_reliability.dtype
-
-    launch_ok = open_uniform(subkey(key, "launch/ascent"), dtype) < x.ascent_reliability
-
-    injection_error = jnp.sqrt(
-        x.injection_error_radial_mps**2 + x.injection_error_along_mps**2 + x.injection_error_cross_mps**2)
-    tcm_dv = p.tcm_gain * injection_error + x.tcm_cleanup_dv_mps
-    loi_dv = jnp.maximum(p.loi_dv_mps + x.loi_dv_dispersion_mps, 0.0)
-    doi_dv = p.doi_dv_mps
-    isp = p.isp_s * (1.0 + x.isp_dispersion_frac)
-
-    dry, floor_mass = dry_and_floor_mass_kg(p, x)
-    m0 = dry + (p.propellant_load_kg + x.propellant_load_error_kg)
-    m_tcm = m0 - propellant_for_dv(m0, tcm_dv, isp)
-    m_loi = m_tcm - propellant_for_dv(m_tcm, loi_dv, isp)
-    m_pdi = m_loi - propellant_for_dv(m_loi, doi_dv, isp)
-
-    good_starts = first_engine_failure(open_uniform(subkey(key, "launch/engine"), dtype),
-                                       x.engine_failure_prob_per_burn)
-    n_tcm, n_doi = p.tcm_burns, p.doi_burns
-    descent_propellant = propellant_for_dv(m_pdi, p.powered_descent_dv_mps, isp)
-    margin = m_pdi - floor_mass - descent_propellant
-
-    outcome = first_failure([  # in flight order
-        (~launch_ok, Outcome.LAUNCH_VEHICLE_FAILURE),
-        (good_starts < n_tcm, Outcome.ENGINE_FAILURE_TCM),
-        (m_tcm < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
-        (good_starts < n_tcm + 1, Outcome.ENGINE_FAILURE_LOI),
-        (m_loi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
-        (good_starts < n_tcm + 1 + n_doi, Outcome.ENGINE_FAILURE_DOI),
-        (m_pdi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
-        (margin < 0, Outcome.PROPELLANT_SHORT_FOR_DESCENT),
-    ])
-
-    reached_pdi = launch_ok & ((outcome == Outcome.SUCCESS) | (outcome == Outcome.PROPELLANT_SHORT_FOR_DESCENT))
-    planned_burns = n_tcm + 1 + n_doi
-    return {
-        "outcome": outcome.astype(jnp.int16),
-        "launch_ok": launch_ok,
-        "reached_pdi": reached_pdi,
-        "transfer_ok": outcome == Outcome.SUCCESS,
-        "injection_error_mps": injection_error,
-        "tcm_dv_mps": tcm_dv,
-        "loi_dv_mps": loi_dv,
-        "dv_to_pdi_mps": tcm_dv + loi_dv + doi_dv,
-        "burns_completed": jnp.minimum(good_starts, planned_burns).astype(jnp.int32),
-        "mass_at_pdi_kg": m_pdi,
-        "propellant_at_pdi_kg": m_pdi - dry,
-        "descent_propellant_kg": descent_propellant,
-        "propellant_margin_kg": margin,
-    }
-
-
-def dry_and_floor_mass_kg(p, x) -> tuple[jax.Array, jax.Array]:
-    """The lander's realised dry mass and the mass below which its engine starves (dry mass plus the unusable
-    residual of the loaded propellant), from the ``launch`` section's params ``p`` and inputs ``x``."""
-    dry = p.dry_mass_kg * (1.0 + x.dry_mass_growth_frac)
-    propellant = p.propellant_load_kg + x.propellant_load_error_kg
-    return dry, dry + p.unusable_propellant_frac * propellant
+    """Simulate launch and transfer for one mission (scalars in, scalars out; see the module docstring):
+    ``params.launch`` and ``inputs.launch`` are the section's records; ``tables`` is unused (no ``prepare``).
+    The physics is :func:`campaign.models.rules.launch_outputs`, shared with the NumPy oracle."""
+    dtype = inputs.launch.ascent_reliability.dtype
+    return rules.launch_outputs(params.launch, inputs.launch, open_uniform(subkey(key, "launch/ascent"), dtype),
+                                open_uniform(subkey(key, "launch/engine"), dtype), jnp)
 
 
 MODEL = MissionModel(

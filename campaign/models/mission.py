@@ -26,7 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from . import deployment, landing, launch, surface
+from . import deployment, landing, launch, rules, surface
 from ._keys import open_uniform, subkey
 from ._spec import Kind, MissionModel
 from .outcomes import Outcome
@@ -55,22 +55,13 @@ def prepare(params: Mapping[str, object]) -> Tables:
     return Tables(landing.prepare(params), surface.prepare(params))
 
 
-def site_offset_m(downrange_m, crossrange_m, approach_azimuth_deg):
-    """East and north offsets (m) of a touchdown error given along and across an approach flown towards
-    ``approach_azimuth_deg`` (from north through east); crossrange is positive to the left of the track."""
-    a = jnp.radians(approach_azimuth_deg)
-    east = downrange_m * jnp.sin(a) - crossrange_m * jnp.cos(a)
-    north = downrange_m * jnp.cos(a) + crossrange_m * jnp.sin(a)
-    return east, north
-
-
 # Hand-overs: each builds the next phase's records from what the previous phase delivered. ``_replace`` on a
 # typed record fails on a misspelt field, so a hand-over is checked when it is traced.
 
 def transfer_to_landing(params, inputs, transfer: dict):
     """The descent starts from the transfer's realised mass at PDI and its realised dry mass (plus the unusable
     residual), instead of the landing section's nominal values; its own propellant error is already in them."""
-    _, floor_mass = launch.dry_and_floor_mass_kg(params.launch, inputs.launch)
+    _, _, floor_mass = rules.loaded_mass_kg(params.launch, inputs.launch)
     p = params._replace(landing=params.landing._replace(mass_at_pdi_kg=transfer["mass_at_pdi_kg"],
                                                         dry_mass_kg=floor_mass))
     x = inputs._replace(landing=inputs.landing._replace(
@@ -81,28 +72,9 @@ def transfer_to_landing(params, inputs, transfer: dict):
 def touchdown_to_surface(params, inputs, touchdown: dict):
     """The rover starts where the lander touched down: the touchdown error turned into the offset east and north
     of the surveyed site (it moves the local horizon), replacing the site's own landing-offset inputs."""
-    east, north = site_offset_m(touchdown["landing_downrange_m"], touchdown["landing_crossrange_m"],
-                                params.landing.approach_azimuth_deg)
+    east, north = rules.site_offset_m(touchdown["landing_downrange_m"], touchdown["landing_crossrange_m"],
+                                      params.landing.approach_azimuth_deg, jnp)
     return inputs._replace(site=inputs.site._replace(landing_offset_east_m=east, landing_offset_north_m=north))
-
-
-def _chain(phases, flags):
-    """The mission's outputs from its phases' outputs in flight order: the outcome is the first failure, a later
-    phase's flags are false unless every earlier phase succeeded (``flags``: the phase flags after each)."""
-    first = phases[0]
-    outcome = first["outcome"]
-    for phase in phases[1:]:
-        outcome = jnp.where(outcome != Outcome.SUCCESS, outcome, phase["outcome"])
-    out = dict(first)
-    reached = [first["transfer_ok"]]
-    for phase, flag in zip(phases[1:], flags):
-        gate = reached[-1]
-        for name, value in phase.items():
-            out[name] = value & gate if value.dtype == jnp.bool_ else value
-        reached.append(gate & phase[flag] if flag else gate)
-    out["landing_ok"], out["deployment_ok"] = reached[1], reached[2]
-    out["outcome"] = outcome.astype(jnp.int16)
-    return out
 
 
 def make_simulate(loop_dtype=None):
@@ -119,7 +91,9 @@ def make_simulate(loop_dtype=None):
         third = deployment.deploy(params.deployment, second["slope_deg"], inputs.deployment.leg_settling_deg, u)
         fourth = surface_simulate(params, touchdown_to_surface(params, inputs, second), tables.surface,
                                   subkey(key, "phase/surface"))
-        return _chain((first, second, third, fourth), ("landing_ok", "deployment_ok", None))
+        # the first failure in flight order; a later phase's flags count only where every earlier one succeeded
+        return rules.chain_phases([(first, "transfer_ok"), (second, "landing_ok"), (third, "deployment_ok"),
+                                   (fourth, "surface_ok")], jnp)
 
     return simulate
 

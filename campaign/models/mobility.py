@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from . import rules
 from ._spec import Input, Param, Section
 
 SECTION = Section(
@@ -44,20 +45,11 @@ ENTRAPPED, WHEEL_FAILED = 1, 2  # mobility-loss codes (0: still mobile)
 def km_to_hazards(p, hazard_factor, u_entrapment, u_wheel):
     """Odometer readings (km) at which the rover would be entrapped and would lose a wheel or actuator, from
     uniform draws in (0, 1) (infinite where the rate is zero)."""
-    def reading(rate, u):
-        rate = rate * hazard_factor
-        return jnp.where(rate > 0, -jnp.log(u) / jnp.maximum(rate, 1e-30), jnp.inf)
-
-    return reading(p.entrapment_per_km, u_entrapment), reading(p.wheel_failure_per_km, u_wheel)
+    return (rules.exponential_first_event(p.entrapment_per_km * hazard_factor, u_entrapment, jnp),
+            rules.exponential_first_event(p.wheel_failure_per_km * hazard_factor, u_wheel, jnp))
 
 
 def in_shadow(p, legs_km, shadowed, leg, to_go_km):
-    """Whether the rover on ``leg`` (index into ``legs_km``), ``to_go_km`` before its end, is in shadow:
-    near the end of a leg into a shadowed site, or near the start of the leg out of one. ``shadowed`` holds
-    the flag of the site each leg ends at."""
-    n = legs_km.shape[0]
-    here = shadowed[jnp.minimum(leg, n - 1)]
-    previous = jnp.where(leg > 0, shadowed[jnp.maximum(leg - 1, 0)], False)
-    driven = legs_km[jnp.minimum(leg, n - 1)] - to_go_km
-    reach = p.shadow_reach_km
-    return (here & (to_go_km <= reach)) | (previous & (driven < reach))
+    """Whether the rover on ``leg`` (index into ``legs_km``), ``to_go_km`` before its end, is in shadow
+    (:func:`campaign.models.rules.in_shadow`, with the ``mobility`` section's ``shadow_reach_km``)."""
+    return rules.in_shadow(p.shadow_reach_km, legs_km, shadowed, leg, to_go_km, jnp)

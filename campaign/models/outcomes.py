@@ -49,16 +49,3 @@ class Outcome(enum.IntEnum):
     @property
     def phase(self) -> Phase:
         return Phase(self.value // 10)
-
-
-def first_failure(cases, xp=None):
-    """The outcome code of the first true condition of ``cases``, a sequence of ``(condition, code)`` in flight
-    order (arrays of one shape, or scalars), and ``Outcome.SUCCESS`` where none holds.
-
-    ``xp`` is the array module (``jax.numpy`` by default; ``numpy`` for the NumPy oracle)."""
-    if xp is None:
-        import jax.numpy as xp
-    outcome = Outcome.SUCCESS
-    for condition, code in reversed(list(cases)):
-        outcome = xp.where(condition, code, outcome)
-    return outcome

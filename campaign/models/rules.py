@@ -7,8 +7,9 @@ missions). Written once on purpose: a rule copied into the oracle would be compa
 drift apart. What the agreement tests *do* check stays written twice, in the models and in the oracle: the
 integrators, the state handling and the time loops.
 
-Parameter mappings ``p``, ``x`` and ``o`` are a section's values keyed by name without the section prefix
-(:func:`campaign.models._spec.section_params`). No Ray, Hydra or pyarrow here, and no JAX import: ``xp`` brings
+Parameters ``p``, ``x`` and ``o`` are a section's values read as attributes (``p.isp_s``): the typed records
+the engine hands the models (:meth:`campaign.models._spec.Section.params_of`), or the oracle's mappings
+(:func:`tests.oracles.section_params`). No Ray, Hydra or pyarrow here, and no JAX import: ``xp`` brings
 it, so that the NumPy oracle runs where JAX cannot start.
 """
 
@@ -80,30 +81,36 @@ def first_engine_failure(u, p_fail, xp):
     return xp.where(log_survive < 0, xp.floor(xp.log(u) / safe), xp.inf)
 
 
+def loaded_mass_kg(p, x):
+    """The lander's realised dry mass, loaded propellant, and the mass below which its engine starves (dry mass
+    plus the unusable residual of the propellant), in kg, from the ``launch`` parameters ``p`` and inputs ``x``."""
+    dry = p.dry_mass_kg * (1.0 + x.dry_mass_growth_frac)
+    propellant = p.propellant_load_kg + x.propellant_load_error_kg
+    return dry, propellant, dry + p.unusable_propellant_frac * propellant
+
+
 def launch_outputs(p: Mapping[str, object], x: Mapping[str, object], u_ascent, u_engine, xp) -> dict:
     """Launch and transfer to powered-descent initiation (:mod:`campaign.models.launch`): the outputs (masses
     in kg, delta-v in m/s, ``burns_completed`` int32) and ``outcome`` (int16), from the ``launch`` parameters
     ``p``, its sampled inputs ``x`` and the two uniforms in (0, 1) of the ascent and of the engine's starts."""
-    launch_ok = u_ascent < x["ascent_reliability"]
-    injection_error = xp.sqrt(x["injection_error_radial_mps"] ** 2 + x["injection_error_along_mps"] ** 2
-                              + x["injection_error_cross_mps"] ** 2)
-    tcm_dv = p["tcm_gain"] * injection_error + x["tcm_cleanup_dv_mps"]
-    loi_dv = xp.maximum(p["loi_dv_mps"] + x["loi_dv_dispersion_mps"], 0.0)
-    doi_dv = p["doi_dv_mps"]
-    isp = p["isp_s"] * (1.0 + x["isp_dispersion_frac"])
+    launch_ok = u_ascent < x.ascent_reliability
+    injection_error = xp.sqrt(x.injection_error_radial_mps ** 2 + x.injection_error_along_mps ** 2
+                              + x.injection_error_cross_mps ** 2)
+    tcm_dv = p.tcm_gain * injection_error + x.tcm_cleanup_dv_mps
+    loi_dv = xp.maximum(p.loi_dv_mps + x.loi_dv_dispersion_mps, 0.0)
+    doi_dv = p.doi_dv_mps
+    isp = p.isp_s * (1.0 + x.isp_dispersion_frac)
 
-    dry = p["dry_mass_kg"] * (1.0 + x["dry_mass_growth_frac"])
-    propellant = p["propellant_load_kg"] + x["propellant_load_error_kg"]
-    floor_mass = dry + p["unusable_propellant_frac"] * propellant  # below this the engine starves
+    dry, propellant, floor_mass = loaded_mass_kg(p, x)
     m0 = dry + propellant
     m_tcm = m0 - propellant_for_dv(m0, tcm_dv, isp, xp)
     m_loi = m_tcm - propellant_for_dv(m_tcm, loi_dv, isp, xp)
     m_pdi = m_loi - propellant_for_dv(m_loi, doi_dv, isp, xp)
 
-    good_starts = first_engine_failure(u_engine, x["engine_failure_prob_per_burn"], xp)
-    n_tcm, n_doi = p["tcm_burns"], p["doi_burns"]
+    good_starts = first_engine_failure(u_engine, x.engine_failure_prob_per_burn, xp)
+    n_tcm, n_doi = p.tcm_burns, p.doi_burns
     planned_burns = n_tcm + 1 + n_doi
-    descent_propellant = propellant_for_dv(m_pdi, p["powered_descent_dv_mps"], isp, xp)
+    descent_propellant = propellant_for_dv(m_pdi, p.powered_descent_dv_mps, isp, xp)
     margin = m_pdi - floor_mass - descent_propellant
     outcome = first_failure([
         (~launch_ok, Outcome.LAUNCH_VEHICLE_FAILURE),
@@ -151,23 +158,23 @@ def touchdown_outcome(p: Mapping[str, object], slope_deg, rock, vertical_speed_m
     tip-over, a hard landing and a hazard (rock, then slope), else success."""
     impact_mps = xp.hypot(vertical_speed_mps, horizontal_speed_mps)
     exhausted = propellant_left_kg <= 1e-6
-    tips = tips_over(slope_deg, horizontal_speed_mps, p["footpad_radius_m"], p["cg_height_m"], gravity_mps2, xp)
+    tips = tips_over(slope_deg, horizontal_speed_mps, p.footpad_radius_m, p.cg_height_m, gravity_mps2, xp)
     return first_failure([
-        (exhausted & (impact_mps > p["max_vertical_speed_mps"]), Outcome.LANDING_PROPELLANT_EXHAUSTED),
-        (impact_mps > p["crash_speed_mps"], Outcome.LANDING_CRASH),
+        (exhausted & (impact_mps > p.max_vertical_speed_mps), Outcome.LANDING_PROPELLANT_EXHAUSTED),
+        (impact_mps > p.crash_speed_mps, Outcome.LANDING_CRASH),
         (tips, Outcome.LANDING_TIP_OVER),
-        ((vertical_speed_mps > p["max_vertical_speed_mps"]) | (horizontal_speed_mps > p["max_horizontal_speed_mps"]),
+        ((vertical_speed_mps > p.max_vertical_speed_mps) | (horizontal_speed_mps > p.max_horizontal_speed_mps),
          Outcome.LANDING_HARD),
         (rock, Outcome.LANDING_HAZARD),
-        (slope_deg > p["max_slope_deg"], Outcome.LANDING_HAZARD),
+        (slope_deg > p.max_slope_deg, Outcome.LANDING_HAZARD),
     ], Outcome.SUCCESS, xp)
 
 
 # ----------------------------------------------------------------------------------------------- deployment
 def tilt_failure_prob(p: Mapping[str, object], tilt_deg, xp):
     """Probability that lowering the rover from a lander tilted by ``tilt_deg`` fails because of the tilt: a
-    logistic curve, 1/2 at ``p["tilt_limit_deg"]``, of width ``p["tilt_width_deg"]``."""
-    return 1.0 / (1.0 + xp.exp(-(tilt_deg - p["tilt_limit_deg"]) / p["tilt_width_deg"]))
+    logistic curve, 1/2 at ``p.tilt_limit_deg``, of width ``p.tilt_width_deg``."""
+    return 1.0 / (1.0 + xp.exp(-(tilt_deg - p.tilt_limit_deg) / p.tilt_width_deg))
 
 
 def deploy(p: Mapping[str, object], slope_deg, settling_deg, u, xp) -> dict:
@@ -177,7 +184,7 @@ def deploy(p: Mapping[str, object], slope_deg, settling_deg, u, xp) -> dict:
     failure probability (so that a steeper landing can only turn a success into a failure). Returns
     ``deployment_ok``, ``lander_tilt_deg`` and ``outcome`` (int16)."""
     tilt = slope_deg + settling_deg
-    mech = p["mechanism_failure_prob"]
+    mech = p.mechanism_failure_prob
     mechanism_fails = u < mech
     tilt_fails = ~mechanism_fails & ((u - mech) < (1.0 - mech) * tilt_failure_prob(p, tilt, xp))
     outcome = first_failure([(mechanism_fails, Outcome.DEPLOYMENT_MECHANISM), (tilt_fails, Outcome.DEPLOYMENT_TILT)],
@@ -211,8 +218,8 @@ def shadow_drive_out_wh(p: Mapping[str, object], reach_km, step_km, dt_h):
     """Energy (Wh, drawn from the bus) to drive ``reach_km`` of shadowed route at ``step_km`` per ``dt_h``-hour
     step, with the rover's idle, drive and communication loads and its heater at full power (``p`` the rover's
     power/thermal parameters, :func:`campaign.models.night_survival.rover_parameters`)."""
-    return (reach_km / (step_km / dt_h) * p["load_factor"]
-            * (p["idle_w"] + p["drive_w"] + p["duty_comm"] * p["comm_w"] + p["heater_max_w"]))
+    return (reach_km / (step_km / dt_h) * p.load_factor
+            * (p.idle_w + p.drive_w + p.duty_comm * p.comm_w + p.heater_max_w))
 
 
 def rover_awake(alive, cool, lit, shadow, soc, soc_operate_min, soc_dark_drive_min):
@@ -233,10 +240,10 @@ def planner_mode(o: Mapping[str, object], awake, leaving, analyse_waiting, can_d
     analyse = awake & ~leaving & analyse_waiting
     drill = awake & ~leaving & ~analyse & can_drill
     drive = (awake & ~analyse & ~drill & mobile & ~at_end
-             & (leaving | ((earth_visible | (o["needs_earth_to_drive"] < 0.5))
-                           & (~entering | ((soc >= o["soc_shadow_entry"])
-                                           & (sun_ahead_h >= o["shadow_min_sun_ahead_h"])))
-                           & (~dark | (soc >= o["soc_dark_drive_min"])))))
+             & (leaving | ((earth_visible | (o.needs_earth_to_drive < 0.5))
+                           & (~entering | ((soc >= o.soc_shadow_entry)
+                                           & (sun_ahead_h >= o.shadow_min_sun_ahead_h)))
+                           & (~dark | (soc >= o.soc_dark_drive_min)))))
     return xp.where(~awake, HIBERNATE,
                     xp.where(drive, DRIVE, xp.where(analyse, ANALYSE, xp.where(drill, DRILL, IDLE))))
 
@@ -245,7 +252,7 @@ def mode_demand_w(p: Mapping[str, object], mode, awake, earth_visible, xp):
     """Electrical demand (W, before the load factor) of the planner's ``mode``: awake, the idle load plus the
     activity's plus communication with the Earth in view; asleep, the hibernation load (``p`` the rover's
     power/thermal parameters)."""
-    activity_w = xp.where(mode == DRIVE, p["drive_w"],
-                          xp.where(mode == DRILL, p["drill_w"], xp.where(mode == ANALYSE, p["analyse_w"], 0.0)))
-    return xp.where(awake, p["idle_w"] + activity_w + xp.where(earth_visible, p["duty_comm"] * p["comm_w"], 0.0),
-                    p["hibernate_w"])
+    activity_w = xp.where(mode == DRIVE, p.drive_w,
+                          xp.where(mode == DRILL, p.drill_w, xp.where(mode == ANALYSE, p.analyse_w, 0.0)))
+    return xp.where(awake, p.idle_w + activity_w + xp.where(earth_visible, p.duty_comm * p.comm_w, 0.0),
+                    p.hibernate_w)

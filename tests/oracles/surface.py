@@ -11,7 +11,7 @@ import numpy as np
 
 from campaign.models import power_thermal as pt
 from campaign.models import rules
-from campaign.models._spec import section_params
+from tests.oracles import section_params
 from campaign.models.mobility import ENTRAPPED, WHEEL_FAILED
 from campaign.models.outcomes import Outcome
 from campaign.models.rules import ANALYSE, DRILL, DRIVE
