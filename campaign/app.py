@@ -17,6 +17,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from . import declarations
+from .columns import COLUMN_ROLES_KEY
 from .config import CampaignConfig, ConfigError, load
 from .provenance import code_revision, command_line, versions
 from .sampling import SamplerKind, saltelli_layout
@@ -152,6 +154,9 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report:
         "versions": versions(),
         "code_revision": code_revision(),
         "command": command_line(),
+        # which column carries each role the analysis looks up (campaign.columns.COLUMN_ROLES): with the rest of
+        # the provenance it goes into every shard's metadata, so the dataset says it itself
+        COLUMN_ROLES_KEY: declarations.column_roles(config.model),
     }
     if config.sampler is SamplerKind.saltelli:  # the analysis reads the design's blocks from here
         provenance["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
@@ -192,7 +197,7 @@ def _execute(config: CampaignConfig, spec, rs, todo: list, looks, cpus: int, sha
              log) -> None:
     """Run the shards still to do on the cluster, storing each as it arrives and, for a campaign that stops at
     a target, folding it into the looks (which may stop the campaign before ``todo`` is exhausted)."""
-    from . import cluster, declarations, store
+    from . import cluster, store
 
     layout = store.Layout(declarations.dataset_columns(config.model, config.variables), config.run.precision)
     target = f", stopping at half-width {config.run.stop.halfwidth:g}" if looks else ""
