@@ -330,9 +330,9 @@ def measure_memory(settings: Settings, work: Path, report: Report, log) -> None:
         r = run_campaign_probe(settings, work, f"memory{n}", ["+experiment=launch", f"run.samples={n}"], workers,
                                work / "jax-cache-launch", stop_after_execution=not whole)
         config = compose("+experiment=launch")
-        from campaign import store
+        from campaign import declarations, store
 
-        schema = store.build_schema(config.model, config.variables, config.run.precision)
+        schema = store.Layout(declarations.dataset_columns(config.model, config.variables), config.run.precision).schema
         row_bytes = sum(_arrow_width(f.type) for f in schema)
         report.memory.append({"model": "launch", "results_in_memory_mb": n * row_bytes / MB, **r})
         log(f"  launch {n:,}: driver {r['driver_peak_rss_mb']:,.0f} MB while streaming"

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from . import declarations
+from .columns import COLUMN_ROLES_KEY
 from .config import CampaignConfig, ConfigError, load
+from .provenance import code_revision, command_line, versions
 from .sampling import SamplerKind, saltelli_layout
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -148,9 +151,12 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report:
         "precision": config.run.precision,
         "shard_size": shard_size,
         "shards": len(plan),
-        "versions": store.versions(),
-        "code_revision": store.code_revision(),
-        "command": store.command_line(),
+        "versions": versions(),
+        "code_revision": code_revision(),
+        "command": command_line(),
+        # which column carries each role the analysis looks up (campaign.columns.COLUMN_ROLES): with the rest of
+        # the provenance it goes into every shard's metadata, so the dataset says it itself
+        COLUMN_ROLES_KEY: declarations.column_roles(config.model),
     }
     if config.sampler is SamplerKind.saltelli:  # the analysis reads the design's blocks from here
         provenance["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
@@ -193,7 +199,7 @@ def _execute(config: CampaignConfig, spec, rs, todo: list, looks, cpus: int, sha
     a target, folding it into the looks (which may stop the campaign before ``todo`` is exhausted)."""
     from . import cluster, store
 
-    schema = store.build_schema(config.model, config.variables, config.run.precision)
+    layout = store.Layout(declarations.dataset_columns(config.model, config.variables), config.run.precision)
     target = f", stopping at half-width {config.run.stop.halfwidth:g}" if looks else ""
     log(f"Campaign '{config.run.name}': {config.run.samples:,} missions{' at most' if looks else ''} of model "
         f"'{config.model.name}', {len(todo)} shard(s) of {shard_size:,} on {cpus} CPU(s), "
@@ -209,7 +215,7 @@ def _execute(config: CampaignConfig, spec, rs, todo: list, looks, cpus: int, sha
             looks.add(shard.id, rs.read_columns(shard, looks.flags) if direct
                       else {f: result.column(f).to_numpy(zero_copy_only=False) for f in looks.flags})
 
-    cluster.execute(spec, todo, config.cluster, schema, provenance, on_result, progress,
+    cluster.execute(spec, todo, config.cluster, layout, provenance, on_result, progress,
                     sink=rs.location if direct else None, stop=looks.should_stop if looks else None)
 
 

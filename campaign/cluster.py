@@ -39,7 +39,7 @@ import ray  # noqa: E402  (must follow the environment variable above)
 
 from .config import ClusterSettings  # noqa: E402
 from .engine import CampaignSpec, NonFiniteError, configure_jax, enables_x64, evaluate_shard  # noqa: E402
-from .store import SAMPLES_DIR, RunStore, Shard, shard_table  # noqa: E402
+from .store import SAMPLES_DIR, Layout, RunStore, Shard  # noqa: E402
 
 
 class ShardError(RuntimeError):
@@ -106,14 +106,14 @@ def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
 
 
 @ray.remote
-def run_shard(spec: CampaignSpec, shard: Shard, schema, metadata: dict, jax_cache_dir: str | None,
+def run_shard(spec: CampaignSpec, shard: Shard, layout: Layout, metadata: dict, jax_cache_dir: str | None,
               sink: str | None = None):
     """One Ray task: draw and simulate a shard; return its Arrow table (NumPy-backed, never JAX arrays), or,
     given a ``sink``, write it there (atomically, see :class:`campaign.store.RunStore`) and return its row count."""
     configure_jax(spec.precision, jax_cache_dir)
     columns = evaluate_shard(spec, shard.first, shard.count)
-    table = shard_table(columns, spec.mission_model, schema,
-                        {**metadata, "shard": {"id": shard.id, "first_sample": shard.first, "rows": shard.count}})
+    table = layout.table(columns, {**metadata, "shard": {"id": shard.id, "first_sample": shard.first,
+                                                         "rows": shard.count}})
     if sink is None:
         return table
     try:
@@ -174,7 +174,7 @@ class Progress:
             print(file=sys.stderr)
 
 
-def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettings, schema, metadata: dict,
+def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettings, layout: Layout, metadata: dict,
             on_result: Callable[[Shard, object], None], progress: Progress, sink: str | None = None,
             stop: Callable[[], bool] | None = None) -> None:
     """Run ``shards`` on the cluster with a bounded window of tasks, calling ``on_result`` as each completes
@@ -190,7 +190,7 @@ def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettin
         runtime_env={"env_vars": worker_env(spec, settings)},
     )
     spec_ref = ray.put(spec)
-    schema_ref = ray.put(schema)
+    layout_ref = ray.put(layout)
     cache = settings.jax_cache_dir or default_jax_cache_dir()
     pending = iter(shards)
     in_flight: dict = {}
@@ -199,7 +199,7 @@ def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettin
         shard = next(pending, None)
         if shard is None:
             return False
-        in_flight[task.remote(spec_ref, shard, schema_ref, metadata, cache, sink)] = shard
+        in_flight[task.remote(spec_ref, shard, layout_ref, metadata, cache, sink)] = shard
         return True
 
     while len(in_flight) < window and submit_next():

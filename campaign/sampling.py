@@ -32,7 +32,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from .distributions import DistKind, Level
-from .models._keys import open_uniform, stable_id
+from .keys import open_uniform, stable_id
 
 
 class SamplerKind(enum.Enum):

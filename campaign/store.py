@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +32,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from .models import Kind, MissionModel
-from .models.outcomes import Outcome, Phase
+from .columns import Column
+from .provenance import code_revision, command_line, versions  # noqa: F401  (re-exported: campaign.design calls store.versions() and co.)
 
 RUN_FORMAT = "lupex-campaign-run/1"
 METADATA_KEY = b"lupex"
@@ -64,95 +62,55 @@ def plan_shards(samples: int, shard_size: int) -> list[Shard]:
 
 
 # ------------------------------------------------------------------------------------------------ schema
-_OUTCOME_NAMES = pa.array([o.name.lower() for o in Outcome])
-_PHASE_NAMES = pa.array([p.name.lower() for p in Phase])
+_LABEL_INDEX = pa.int8()
 
 
-def _lookup(codes: Iterable[int]) -> np.ndarray:
-    """code -> position in its dictionary (int8), as an array indexed by the code."""
-    codes = [int(c) for c in codes]
+def _arrow_type(column: Column, real: pa.DataType) -> pa.DataType:
+    return {"index": pa.int64(), "code": pa.int16(), "label": pa.dictionary(_LABEL_INDEX, pa.string()),
+            "real": real, "int": pa.int32(), "bool": pa.bool_()}[column.kind]
+
+
+@lru_cache(maxsize=None)
+def _labels(labels: tuple[tuple[int, str], ...]) -> tuple[np.ndarray, pa.Array]:
+    """A label column's lookup (code -> position in its dictionary, int8, -1 for no label) and its dictionary."""
+    codes = [code for code, _ in labels]
     table = np.full(max(codes) + 1, -1, dtype=np.int8)
     table[codes] = np.arange(len(codes), dtype=np.int8)
-    return table
+    return table, pa.array([name for _, name in labels])
 
 
-_OUTCOME_LUT = _lookup(Outcome)
-_PHASE_LUT = _lookup(Phase)
+@dataclass(frozen=True)
+class Layout:
+    """The columns of a campaign's dataset in file order (:func:`campaign.declarations.dataset_columns`), and
+    the campaign's precision, which decides the width of its real columns."""
 
+    columns: tuple[Column, ...]
+    precision: str
 
-def _field_meta(**kv: object) -> dict[bytes, bytes]:
-    return {k.encode(): str(v).encode() for k, v in kv.items() if v not in (None, "")}
+    @property
+    def schema(self) -> pa.Schema:
+        """The explicit Arrow schema of the rows (field metadata from :meth:`Column.metadata`)."""
+        real = pa.float32() if self.precision == "float32" else pa.float64()
+        return pa.schema([pa.field(c.name, _arrow_type(c, real), nullable=c.nullable,
+                                   metadata={k.encode(): v.encode() for k, v in c.metadata().items()})
+                          for c in self.columns])
 
-
-def build_schema(model: MissionModel, variables: Iterable, precision: str) -> pa.Schema:
-    """The explicit Arrow schema of a campaign's rows: index, sampled inputs, outcome, outputs."""
-    real = pa.float32() if precision == "float32" else pa.float64()
-    kinds = {Kind.FLOAT: real, Kind.INT: pa.int32(), Kind.BOOL: pa.bool_()}
-    inputs = {f"{s.name}.{i.name}": i for s in model.sections for i in s.inputs}
-    fields = [pa.field("sample_index", pa.int64(), nullable=False,
-                       metadata=_field_meta(doc="Global index of the sampled mission (its identity)"))]
-    for v in variables:
-        decl = inputs[v.name]
-        fields.append(pa.field(v.name, real, nullable=False, metadata=_field_meta(
-            role="input", unit=decl.unit, doc=decl.doc, dist=v.kind.value, level=v.level.value)))
-    fields += [
-        pa.field("outcome", pa.int16(), nullable=False,
-                 metadata=_field_meta(doc="First failure code (campaign.models.outcomes.Outcome); 0 = success")),
-        pa.field("outcome_name", pa.dictionary(pa.int8(), pa.string()), nullable=False,
-                 metadata=_field_meta(doc="Name of the outcome code")),
-        pa.field("failed_phase", pa.dictionary(pa.int8(), pa.string()), nullable=False,
-                 metadata=_field_meta(doc="Phase of the first failure ('complete' when none failed)")),
-    ]
-    for o in model.outputs:
-        fields.append(pa.field(o.name, kinds[o.kind], nullable=o.valid_when is not None, metadata=_field_meta(
-            role=o.role, unit=o.unit, doc=o.doc, valid_when=o.valid_when)))
-    return pa.schema(fields)
-
-
-def shard_table(columns: Mapping[str, np.ndarray], model: MissionModel, schema: pa.Schema,
-                metadata: Mapping[str, object]) -> pa.Table:
-    """An Arrow table of one shard: outputs of phases never reached become null (``valid_when``)."""
-    outcome = np.asarray(columns["outcome"], dtype=np.int16)
-    arrays = []
-    for f in schema:
-        if f.name in ("outcome_name", "failed_phase"):
-            lut, names = (_OUTCOME_LUT, _OUTCOME_NAMES) if f.name == "outcome_name" else (_PHASE_LUT, _PHASE_NAMES)
-            codes = outcome if f.name == "outcome_name" else outcome // 10
-            arrays.append(pa.DictionaryArray.from_arrays(pa.array(lut[codes], pa.int8()), names))
-        else:
-            values = np.asarray(columns[f.name])
-            valid_when = (f.metadata or {}).get(b"valid_when")
-            mask = None if valid_when is None else ~np.asarray(columns[valid_when.decode()], dtype=bool)
-            arrays.append(pa.array(values, type=f.type, mask=mask))
-    meta = {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
-    return pa.Table.from_arrays(arrays, schema=schema.with_metadata(meta))
-
-
-# ------------------------------------------------------------------------------------------- provenance
-def code_revision() -> str:
-    """Git revision of the package source (``+dirty`` when modified), or ``unknown`` outside a checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        # A Ray job runs a copy of the source without .git: jobs/submit.py passes the submitter's revision.
-        return os.environ.get("LUPEX_CODE_REVISION", "unknown")
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("lupex-campaign", "jax", "jaxlib", "ray", "numpy", "pyarrow", "hydra-core"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    def table(self, values: Mapping[str, np.ndarray], metadata: Mapping[str, object]) -> pa.Table:
+        """An Arrow table of one shard from its ``values`` (a NumPy array per column, label columns excepted),
+        with ``metadata`` as JSON under ``b"lupex"``: a label column names the codes of its source column, and a
+        column whose ``valid_when`` flag is false (a phase never reached) is null."""
+        schema = self.schema
+        arrays = []
+        for c, f in zip(self.columns, schema):
+            if c.kind == "label":
+                lut, names = _labels(c.labels)
+                codes = np.asarray(values[c.source], dtype=np.int16) // c.divisor
+                arrays.append(pa.DictionaryArray.from_arrays(pa.array(lut[codes], _LABEL_INDEX), names))
+            else:
+                mask = None if c.valid_when is None else ~np.asarray(values[c.valid_when], dtype=bool)
+                arrays.append(pa.array(np.asarray(values[c.name]), type=f.type, mask=mask))
+        meta = {METADATA_KEY: json.dumps(metadata, sort_keys=True, default=str).encode()}
+        return pa.Table.from_arrays(arrays, schema=schema.with_metadata(meta))
 
 
 # -------------------------------------------------------------------------------------------- run store
@@ -377,7 +335,3 @@ def _check_shard_file(fs: pafs.FileSystem, path: str, shard: Shard) -> str | Non
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def command_line() -> list[str]:
-    return [os.path.basename(sys.executable), *sys.argv]

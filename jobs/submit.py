@@ -40,6 +40,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: the package beside this file, not an installed copy
+    sys.path.insert(0, str(REPO))
+
+from campaign.provenance import code_revision  # noqa: E402  (standard library only: no JAX, no models)
+
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 # Uploaded sources exclude everything that is not code or configuration (gitignore syntax, relative to the
 # working directory): results are never shipped, nor imported from, and the package stays small.
@@ -47,18 +52,6 @@ EXCLUDES = [".git", ".venv", "venv", "results", "multirun", "outputs", ".ray-loc
             "**/__pycache__", "*.egg-info", "build", "dist", "tests", "benchmarks", "*.parquet"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 124
-
-
-def code_revision(path: Path) -> str:
-    """Git revision of the submitted sources (``+dirty`` when modified), or ``unknown``."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def default_submission_id(overrides: list[str]) -> str:

@@ -83,6 +83,25 @@ def load_submit():
     return module
 
 
+def test_the_submitter_imports_neither_jax_nor_the_models_and_shares_the_store_revision(tmp_path):
+    import subprocess
+    import sys
+
+    from campaign import provenance, store
+
+    # as a user runs it: a script whose directory is jobs/, not the repository
+    code = (f"import runpy, sys; sys.argv = ['submit.py', '--help']; sys.path[0] = {str(REPO / 'jobs')!r}\n"
+            f"try: runpy.run_path({str(REPO / 'jobs' / 'submit.py')!r}, run_name='__main__')\n"
+            "except SystemExit: pass\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'ray', 'pyarrow') "
+            "or m.startswith('campaign.models') or m == 'campaign.store')\n"
+            "print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert load_submit().code_revision is provenance.code_revision is store.code_revision
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", provenance.code_revision(REPO))
+
+
 def test_submission_request_carries_the_command_output_base_and_excludes():
     submit = load_submit()
     args = submit.parse_args(["--output", "/shared/lupex", "--env", "XLA_FLAGS=--foo", "--", "-m",

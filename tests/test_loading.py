@@ -98,3 +98,34 @@ def test_the_report_command_names_a_dataset_without_roles_and_reports_a_parquet_
     written = json.loads((part.parent / "summary.json").read_text())
     assert written["missions"] == 500 and "launch_ok" in written["phases"]
     assert Results.load(run).n == 1000  # the report written beside the shards is not read as data
+
+
+def test_analyses_find_their_columns_by_the_roles_the_dataset_declares_else_by_the_models_names(tmp_path):
+    n = 200
+    rng = np.random.default_rng(3)
+    stay = np.where(rng.random(n) < 0.8, 100.0, rng.uniform(0, 100, n))
+    columns = {"sample_index": pa.array(np.arange(n)), "outcome": pa.array(np.where(stay < 100, 50, 0), pa.int16()),
+               "surface_ok": pa.array(stay >= 100)}
+    meta = {"surface_ok": {b"role": b"phase"}, "stay_d": {b"role": b"metric", b"unit": b"d"}}
+
+    def write(name: str, survival_column: str, declared: dict | None) -> Results:
+        data = columns | {survival_column: pa.array(stay)}
+        schema = pa.schema([pa.field(k, v.type, metadata=meta.get(k)) for k, v in data.items()])
+        if declared is not None:
+            schema = schema.with_metadata({b"lupex": json.dumps({"column_roles": declared}).encode()})
+        (tmp_path / name).mkdir()
+        pq.write_table(pa.Table.from_arrays(list(data.values()), schema=schema), tmp_path / name / "a.parquet")
+        return Results.load(tmp_path / name)
+
+    declared = write("declared", "stay_d", {"survival_days": "stay_d"})
+    assert declared.column_for("survival_days") == "stay_d"
+    assert declared.column_for("landing_date") == "landing_day"  # not declared: the models' name
+    curve = analysis.survival(declared)
+    assert curve["unit"] == "d" and curve["curves"]["all"]["events"] == int((stay < 100).sum())
+    older = write("older", "days_survived", None)  # written before the roles were recorded: the models' names
+    assert older.column_for("survival_days") == "days_survived"
+    assert analysis.survival(older)["curves"] == curve["curves"]
+    undeclared = write("undeclared", "stay_d", None)
+    assert analysis.survival(undeclared) is None
+    with pytest.raises(KeyError, match="'survival_time'"):
+        declared.column_for("survival_time")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from campaign import analysis, engine, store
+from campaign import analysis, declarations, engine, store
 from campaign.config import ConfigError
 from campaign.distributions import DistKind, Level
 from campaign.models import MODELS
@@ -240,11 +240,11 @@ def write_run(root: Path, *overrides: str, shard_size: int = 1024) -> Path:
     if config.sampler is SamplerKind.saltelli:
         info["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
     rs.create(info)
-    schema = store.build_schema(config.model, config.variables, config.run.precision)
+    layout = store.Layout(declarations.dataset_columns(config.model, config.variables), config.run.precision)
     plan = store.plan_shards(config.run.samples, shard_size)
     for shard in plan:
         columns = engine.evaluate_shard(spec, shard.first, shard.count)
-        rs.write_shard(shard, store.shard_table(columns, config.model, schema, info))
+        rs.write_shard(shard, layout.table(columns, info))
     rs.write_manifest(plan)
     return Path(root)
 

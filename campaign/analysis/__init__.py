@@ -49,6 +49,8 @@ from .sensitivity import (
     sensitivity,
 )
 from .summary import (
+    LANDING_ROLES,
+    TOUCHDOWN_SPEED_ROLES,
     analyse,
     format_summary,
     json_safe,
@@ -56,13 +58,16 @@ from .summary import (
     pareto,
     summarize,
 )
-from .survival import SURVIVAL_COLUMN, KaplanMeier, failure_dates, kaplan_meier, survival
+from .survival import DATE_ROLE, SURVIVAL_ROLE, KaplanMeier, failure_dates, kaplan_meier, survival
 from .trade import paired_difference, trade_study
 
 __all__ = [
     "KORN_GRAUBARD",
     "KORN_GRAUBARD_BLOCKS",
-    "SURVIVAL_COLUMN",
+    "DATE_ROLE",
+    "LANDING_ROLES",
+    "SURVIVAL_ROLE",
+    "TOUCHDOWN_SPEED_ROLES",
     "WILSON",
     "Z95",
     "Headline",

@@ -26,6 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from ..columns import COLUMN_ROLES, COLUMN_ROLES_KEY
+
 SAMPLES_DIR = "samples"
 ROLES = ("input", "phase", "goal", "metric")
 
@@ -240,6 +242,19 @@ class Results:
 
     def unit(self, name: str) -> str:
         return self.meta(name, "unit")
+
+    def column_for(self, role: str) -> str:
+        """The name of the column that carries ``role`` (a key of :data:`campaign.columns.COLUMN_ROLES`, e.g.
+        ``survival_days``), whether or not this dataset has it (check with :meth:`has`): as the dataset's
+        metadata declares it (``column_roles`` in the ``b"lupex"`` file metadata), else as the models name it."""
+        if "__column_roles" not in self._cache:
+            meta = (self.schema.metadata or {}).get(b"lupex")
+            declared = json.loads(meta).get(COLUMN_ROLES_KEY) if meta else None
+            self._cache["__column_roles"] = {**COLUMN_ROLES, **(declared or {})}
+        try:
+            return self._cache["__column_roles"][role]
+        except KeyError:
+            raise KeyError(f"no column role {role!r}; roles: {', '.join(sorted(COLUMN_ROLES))}") from None
 
     def has(self, *names: str) -> bool:
         return all(n in self.schema.names for n in names)

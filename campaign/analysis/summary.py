@@ -31,7 +31,9 @@ from .survival import failure_dates, survival
 from .trade import trade_study
 
 CHI2_2DOF_99 = 9.210340371976182  # 99% quantile of the chi-square distribution with 2 degrees of freedom
-LANDING_COLUMNS = ("landing_downrange_m", "landing_crossrange_m", "miss_distance_m")
+# roles of the columns the landing dispersion needs (campaign.columns.COLUMN_ROLES), and of those it adds
+LANDING_ROLES = ("touchdown_downrange", "touchdown_crossrange", "miss_distance")
+TOUCHDOWN_SPEED_ROLES = ("touchdown_vertical_speed", "touchdown_horizontal_speed")
 
 
 def summarize(res: Results) -> dict:
@@ -61,7 +63,7 @@ def summarize(res: Results) -> dict:
             q = np.quantile(values, [0.05, 0.5, 0.95])
             out["metrics"][name] = {"n": int(values.size), "mean": float(values.mean()), "p05": float(q[0]),
                                     "p50": float(q[1]), "p95": float(q[2]), "unit": res.unit(name)}
-    if res.has(*LANDING_COLUMNS):
+    if res.has(*map(res.column_for, LANDING_ROLES)):
         out["landing"] = landing_dispersion(res)
     if head.stop:
         out["stop"] = head.stop
@@ -96,21 +98,24 @@ def landing_dispersion(res: Results) -> dict:
     """Touchdown dispersion: miss-distance percentiles (50/90/99%, empirical, every touchdown), the 99% dispersion
     ellipse of a bivariate normal fitted to the (downrange, crossrange) of the safe landings (centre, semi-axes in
     metres, orientation of the major axis in degrees from downrange towards crossrange, the fraction of safe
-    landings inside), and touchdown-speed percentiles."""
-    miss_all = res.column("miss_distance_m")
+    landings inside), and touchdown-speed percentiles; each percentile entry keyed by its column's name. The
+    columns are found by their roles (:data:`LANDING_ROLES`, :data:`TOUCHDOWN_SPEED_ROLES`, ``landing_success``)."""
+    downrange, crossrange, miss_name = map(res.column_for, LANDING_ROLES)
+    miss_all = res.column(miss_name)
     reached = ~np.isnan(miss_all)  # in a chained mission, null where no landing was attempted
     miss = miss_all[reached]
     # The ellipse describes where landings that went to plan scatter: crashed and faulted flights (kilometres off
     # after an altimeter fault) would stretch a normal fit; the percentiles cover every touchdown.
-    safe = reached & (res.column("landing_ok").astype(bool) if res.has("landing_ok") else True)
-    x, y = res.column("landing_downrange_m")[safe], res.column("landing_crossrange_m")[safe]
+    landed_ok = res.column_for("landing_success")
+    safe = reached & (res.column(landed_ok).astype(bool) if res.has(landed_ok) else True)
+    x, y = res.column(downrange)[safe], res.column(crossrange)[safe]
     cov = np.cov(np.stack([x, y]))
     eigenvalues, eigenvectors = np.linalg.eigh(cov)
     major = eigenvectors[:, 1]
     d = np.stack([x - x.mean(), y - y.mean()])
     inside = np.einsum("in,ij,jn->n", d, np.linalg.pinv(cov), d) <= CHI2_2DOF_99
     out = {
-        "miss_distance_m": dict(zip(("p50", "p90", "p99"), map(float, np.percentile(miss, [50, 90, 99])))),
+        miss_name: dict(zip(("p50", "p90", "p99"), map(float, np.percentile(miss, [50, 90, 99])))),
         "ellipse99": {"centre_m": [float(x.mean()), float(y.mean())],
                       "semi_major_m": float(np.sqrt(CHI2_2DOF_99 * eigenvalues[1])),
                       "semi_minor_m": float(np.sqrt(CHI2_2DOF_99 * max(eigenvalues[0], 0.0))),
@@ -118,7 +123,7 @@ def landing_dispersion(res: Results) -> dict:
                       "fraction_inside": float(inside.mean()),
                       "of": "safe landings" if not safe[reached].all() else "all touchdowns", "n": int(safe.sum())},
     }
-    for name in ("touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps"):
+    for name in map(res.column_for, TOUCHDOWN_SPEED_ROLES):
         if res.has(name):
             out[name] = dict(zip(("p50", "p90", "p99"), map(float, np.percentile(res.column(name)[reached],
                                                                                    [50, 90, 99]))))
@@ -176,9 +181,8 @@ def format_summary(summary: Mapping) -> str:
         d = summary["landing"]
         e = d["ellipse99"]
         lines.append(f"{'Landing dispersion':<46} {'p50':>10} {'p90':>10} {'p99':>10}")
-        for name in ("miss_distance_m", "touchdown_vertical_speed_mps", "touchdown_horizontal_speed_mps"):
-            if name in d:
-                lines.append(f"  {name:<44} {d[name]['p50']:10.4g} {d[name]['p90']:10.4g} {d[name]['p99']:10.4g}")
+        for name in (k for k in d if k != "ellipse99"):  # the miss distance, then the touchdown speeds
+            lines.append(f"  {name:<44} {d[name]['p50']:10.4g} {d[name]['p90']:10.4g} {d[name]['p99']:10.4g}")
         lines.append(f"  99% ellipse: {e['semi_major_m']:.1f} m x {e['semi_minor_m']:.1f} m, major axis at "
                      f"{e['orientation_deg']:.0f} deg from downrange, centre ({e['centre_m'][0]:.1f}, "
                      f"{e['centre_m'][1]:.1f}) m, holds {100 * e['fraction_inside']:.1f}% of the {e['of']}")
@@ -208,7 +212,7 @@ def format_stop(stop: Mapping) -> str:
 
 def analyse(res: Results) -> dict:
     """Every further analysis on one dataset, as JSON-ready ``summary.json`` sections: ``survival`` and
-    ``failure_dates`` (null without ``days_survived``, and ``landing_day`` for the second), ``pareto``,
+    ``failure_dates`` (null without the days survived, and the landing date for the second), ``pareto``,
     ``convergence``, ``sensitivity``, ``epistemic``, ``saltelli`` (null unless ``sampler=saltelli``) and, for a
     sweep, ``trade``."""
     out = {"survival": survival(res), "failure_dates": failure_dates(res), "pareto": pareto(res),

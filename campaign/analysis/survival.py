@@ -71,26 +71,28 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, z: float = Z95) -> KaplanM
     return KaplanMeier(t, n, d, c, s, var, np.nan_to_num(lower), np.nan_to_num(upper, nan=1.0))
 
 
-SURVIVAL_COLUMN = "days_survived"
+SURVIVAL_ROLE = "survival_days"  # days on the surface until lost, or the stay's end
 
 
 def survival(res: Results, grid_days: np.ndarray | None = None) -> dict | None:
-    """P(operating on the surface at day t) with its 95% band, on a grid of days; None without ``days_survived``.
+    """P(operating on the surface at day t) with its 95% band, on a grid of days; None without the column of role
+    ``survival_days`` (``days_survived`` in the models).
 
-    The event is a failure (``outcome != 0``) at ``days_survived``; a mission that succeeded is censored at its
-    ``days_survived`` (the mission end). Two curves: ``all`` counts every mission, a mission that never reached
-    the surface (``days_survived`` null) as not operating from day 0; ``surface`` counts only the missions that
+    The event is a failure (``outcome != 0``) at the days survived; a mission that succeeded is censored at its
+    days survived (the mission end). Two curves: ``all`` counts every mission, a mission that never reached
+    the surface (days survived null) as not operating from day 0; ``surface`` counts only the missions that
     reached the surface. Each is :func:`kaplan_meier` evaluated on ``grid_days`` (default: every day to the
     longest time).
     """
-    if not res.has(SURVIVAL_COLUMN, "outcome"):
+    column = res.column_for(SURVIVAL_ROLE)
+    if not res.has(column, "outcome"):
         return None
-    days = res.column(SURVIVAL_COLUMN)
+    days = res.column(column)
     failed = res.column("outcome") != 0
     landed = ~np.isnan(days)
     if grid_days is None:
         grid_days = np.arange(0.0, math.ceil(np.nanmax(days, initial=0.0)) + 1)
-    out: dict = {"unit": res.unit(SURVIVAL_COLUMN) or "d", "days": grid_days.tolist(), "curves": {}}
+    out: dict = {"unit": res.unit(column) or "d", "days": grid_days.tolist(), "curves": {}}
     for label, time, event in (("all", np.where(landed, days, 0.0), failed),
                                ("surface", days[landed], failed[landed])):
         if label == "surface" and landed.all():
@@ -103,23 +105,24 @@ def survival(res: Results, grid_days: np.ndarray | None = None) -> dict | None:
     return out
 
 
-
-DATE_COLUMN = "landing_day"
+DATE_ROLE = "landing_date"  # landing time, days after the landing window opened
 
 
 def failure_dates(res: Results, head: Headline | None = None) -> dict | None:
     """When on the calendar the rovers that reached the surface fail, for lining failures up with the site's
-    darkness: None without ``landing_day`` (days after the landing window opened) and ``days_survived``.
+    darkness: None without the columns of roles ``landing_date`` (days after the landing window opened) and
+    ``survival_days`` (``landing_day`` and ``days_survived`` in the models).
 
     A surface failure (a mission that reached the surface, ``outcome != 0``) happens on day
-    ``landing_day + days_survived`` after the window opened. On a grid of whole days ``t`` it returns
+    ``landing date + days survived`` after the window opened. On a grid of whole days ``t`` it returns
     ``not_failed``: P(a rover that reached the surface has not failed by day t) with its 95% interval, valid for
     the design (Wilson, or Korn-Graubard over the epistemic draws when they vary; a campaign stopped at a target
     precision keeps the fixed-size interval here); ``landed``: the share of those rovers landed by day t; and
     ``failures``: per cause, the failures in each day ``[t, t + 1)``, as counts. Day 0 is the window's opening."""
-    if not res.has(DATE_COLUMN, SURVIVAL_COLUMN, "outcome"):
+    date, survived = res.column_for(DATE_ROLE), res.column_for(SURVIVAL_ROLE)
+    if not res.has(date, survived, "outcome"):
         return None
-    landing, days = res.column(DATE_COLUMN), res.column(SURVIVAL_COLUMN)
+    landing, days = res.column(date), res.column(survived)
     landed = ~np.isnan(landing) & ~np.isnan(days)
     if not landed.any():
         return None

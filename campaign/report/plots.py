@@ -13,8 +13,7 @@ import numpy as np
 from .. import analysis
 from ..analysis import Results
 
-LANDING_COLUMNS = ("landing_downrange_m", "landing_crossrange_m")
-NIGHT_COLUMN = "worst_night_energy_margin_wh"
+NIGHT_ROLE = "night_energy_margin"  # roles of columns (campaign.columns.COLUMN_ROLES), found with Results.column_for
 MAX_SCATTER_POINTS = 5000  # enough to see the dispersion; the ellipse uses every mission
 MAX_TORNADO_INPUTS = 12
 MAX_TORNADO_TARGETS = 4
@@ -105,7 +104,8 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
     surface failures per day by cause."""
     dates = summary.get("failure_dates")
     if not dates:
-        return "needs columns `landing_day` and `days_survived` (a model with a surface stay)"
+        date, survived = res.column_for(analysis.DATE_ROLE), res.column_for(analysis.SURVIVAL_ROLE)
+        return f"needs columns `{date}` and `{survived}` (a model with a surface stay)"
     dark = summary.get("darkness")
     start = np.datetime64(dark["window_start_utc"], "s") if isinstance(dark, Mapping) else None
     days = np.asarray(dates["days"])
@@ -152,7 +152,7 @@ def plot_survival(res: Results, summary: Mapping, file: Path) -> str | None:
     """P(operating at day t): Kaplan-Meier with its 95% log-log band, for all missions and given landing."""
     surv = summary.get("survival")
     if not surv:
-        return f"needs column `{analysis.SURVIVAL_COLUMN}` (days on the surface)"
+        return f"needs column `{res.column_for(analysis.SURVIVAL_ROLE)}` (days on the surface)"
     fig, axes = _figure()
     ax = axes[0, 0]
     days = np.asarray(surv["days"])
@@ -217,14 +217,15 @@ def ellipse_points(ellipse: Mapping, points: int = 200) -> np.ndarray:
 
 CORE_FRAME = 1.5  # half-width of the core view in semi-major axes: the ellipse spans 2/3 of the frame
 FAULT_FLAGS = (("altimeter_fault", "altimeter fault"), ("engine_out", "engine out"),
-               ("diverted", "hazard divert"))  # columns of the landing model, first true one names a touchdown
+               ("hazard_divert", "hazard divert"))  # roles of flags, the first true one names a touchdown
 
 
 def touchdown_groups(res: Results, rows: np.ndarray) -> np.ndarray:
     """What happened on the way down for each touchdown in ``rows`` (bool mask, shape (n,)): the first of the
-    landing model's fault flags that is set (:data:`FAULT_FLAGS`), else "no fault flagged"; shape (rows.sum(),)."""
+    fault flags that is set (:data:`FAULT_FLAGS`, by role), else "no fault flagged"; shape (rows.sum(),)."""
     group = np.full(int(rows.sum()), "no fault flagged", dtype=object)
-    for column, label in reversed(FAULT_FLAGS):  # reversed: the first flag in the list wins
+    for role, label in reversed(FAULT_FLAGS):  # reversed: the first flag in the list wins
+        column = res.column_for(role)
         if res.has(column):
             group[res.column(column)[rows].astype(bool)] = label
     return group
@@ -237,13 +238,15 @@ def landing_figure(res: Results, summary: Mapping):
     touchdowns beyond it. Right, every touchdown: miss distance on a log scale, by what happened on the way down
     (:func:`touchdown_groups`), failed landings marked by cause."""
     landing = summary.get("landing")
-    if not res.has(*LANDING_COLUMNS) or not landing:
-        return (f"needs columns `{LANDING_COLUMNS[0]}`, `{LANDING_COLUMNS[1]}` and `miss_distance_m`")
-    x, y = res.column(LANDING_COLUMNS[0]), res.column(LANDING_COLUMNS[1])
+    downrange, crossrange, miss_name = map(res.column_for, analysis.LANDING_ROLES)
+    if not res.has(downrange, crossrange) or not landing:
+        return f"needs columns `{downrange}`, `{crossrange}` and `{miss_name}`"
+    x, y = res.column(downrange), res.column(crossrange)
     reached = ~(np.isnan(x) | np.isnan(y))
     if reached.sum() < 3:
         return "fewer than 3 missions reached touchdown"
-    safe = reached & (res.column("landing_ok").astype(bool) if res.has("landing_ok") else True)
+    landed_ok = res.column_for("landing_success")
+    safe = reached & (res.column(landed_ok).astype(bool) if res.has(landed_ok) else True)
     causes = res.column("outcome_name") if res.has("outcome_name") else np.full(res.n, "success", dtype=object)
     e = landing["ellipse99"]
     cx, cy = e["centre_m"]
@@ -275,15 +278,15 @@ def landing_figure(res: Results, summary: Mapping):
     ax.set_xlim(cx - half, cx + half)
     ax.set_ylim(cy - half, cy + half)
     ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel(_label("Downrange error", res.unit(LANDING_COLUMNS[0]) or "m"))
-    ax.set_ylabel(_label("Crossrange error", res.unit(LANDING_COLUMNS[1]) or "m"))
+    ax.set_xlabel(_label("Downrange error", res.unit(downrange) or "m"))
+    ax.set_ylabel(_label("Crossrange error", res.unit(crossrange) or "m"))
     ax.set_title(f"Safe-landing core: {int(outside.sum()):,} of {int(reached.sum()):,} touchdowns lie "
                  "beyond this frame (right)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=7, framealpha=0.9)
 
     ax = axes[0, 1]
-    miss = (res.column("miss_distance_m") if res.has("miss_distance_m") else np.hypot(x, y))[reached]
+    miss = (res.column(miss_name) if res.has(miss_name) else np.hypot(x, y))[reached]
     groups = touchdown_groups(res, reached)
     order = [g for _, g in FAULT_FLAGS if (groups == g).any()] + ["no fault flagged"]
     ok, why = safe[reached], causes[reached]
@@ -307,7 +310,7 @@ def landing_figure(res: Results, summary: Mapping):
                                       f"{int(((groups == g) & ~ok).sum()):,} failed" for g in order], fontsize=8)
     ax.set_ylim(-0.6, len(order) - 0.4)
     ax.invert_yaxis()
-    ax.set_xlabel(_label("Miss distance from the target, log scale", res.unit(LANDING_COLUMNS[0]) or "m"))
+    ax.set_xlabel(_label("Miss distance from the target, log scale", res.unit(downrange) or "m"))
     ax.set_title(f"Every touchdown ({int(reached.sum()):,}): faults on the way down and failed landings",
                  fontsize=10)
     ax.grid(alpha=0.3, axis="x", which="major")
@@ -327,13 +330,14 @@ def plot_landing_dispersion(res: Results, summary: Mapping, file: Path) -> str |
 
 def plot_night_energy(res: Results, summary: Mapping, file: Path) -> str | None:
     """Histogram of the worst-night energy margin, the zero line and P(margin < 0) with its Wilson interval."""
-    if not res.has(NIGHT_COLUMN):
-        return f"needs column `{NIGHT_COLUMN}`"
-    m = res.column(NIGHT_COLUMN)
+    column = res.column_for(NIGHT_ROLE)
+    if not res.has(column):
+        return f"needs column `{column}`"
+    m = res.column(column)
     m = m[~np.isnan(m)]
     if m.size < 2:
         return "fewer than 2 missions reached a lunar night"
-    unit = res.unit(NIGHT_COLUMN) or "Wh"
+    unit = res.unit(column) or "Wh"
     short = int((m < 0).sum())
     p = analysis.proportion(short, m.size)
     fig, axes = _figure()
