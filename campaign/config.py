@@ -20,10 +20,10 @@ from typing import Any, List, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from .distributions import ALL_PARAMETER_NAMES, PARAMETERS, DistKind, Level, check, support, theta_of
-from .engine import CampaignSpec
 from .mass import MassModel
 from .models import MODELS, MissionModel, Section
 from .sampling import SamplerKind, Variable, saltelli_design, saltelli_layout
+from .spec import CampaignSpec
 
 
 class Precision(enum.Enum):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 
 import jax
@@ -37,7 +36,7 @@ import numpy as np
 
 from . import distributions
 from .distributions import Level
-from .models import MODELS, MissionModel
+from .models import MODELS
 from .sampling import (
     PURPOSE_ALEATORY,
     PURPOSE_EPISTEMIC,
@@ -52,53 +51,13 @@ from .sampling import (
     saltelli_design,
     split_words,
 )
+from .spec import CampaignSpec, campaign_dtype, enables_x64
+
+__all__ = ["CampaignSpec", "campaign_dtype", "enables_x64"]  # re-exported: the spec is data, evaluated here
 
 
 class NonFiniteError(RuntimeError):
     """A model produced NaN or infinity: a defect in the model or its inputs, never a mission outcome."""
-
-
-@dataclass(frozen=True)
-class CampaignSpec:
-    """Everything a worker needs to evaluate any shard of a campaign (plain, picklable data)."""
-
-    model: str
-    params: tuple[tuple[str, object], ...]  # numbers and flags keyed "<section>.<name>" (CampaignConfig.numeric_params)
-    tables: object  # what the model's prepare computed (its NamedTuple of arrays), or None
-    variables: tuple[Variable, ...]
-    sampler: SamplerKind
-    seed: int
-    samples: int
-    inner_samples: int
-    shard_size: int
-    batch_size: int
-    precision: str = "float64"
-
-    def __post_init__(self) -> None:
-        if self.shard_size % self.batch_size:
-            raise ValueError(f"shard size {self.shard_size} is not a multiple of the batch size {self.batch_size}")
-
-    @property
-    def dtype(self):
-        return campaign_dtype(self.precision)
-
-    @property
-    def mission_model(self) -> MissionModel:
-        return MODELS[self.model]
-
-    def of_level(self, level: Level) -> tuple[Variable, ...]:
-        return tuple(v for v in self.variables if v.level is level)
-
-
-def campaign_dtype(precision: str):
-    """The float type of a campaign's inputs, parameters and outputs: float32 only for ``float32``; ``mixed`` is
-    float64 but for the surface mission's time loop (:meth:`MissionModel.simulator`)."""
-    return jnp.float32 if precision == "float32" else jnp.float64
-
-
-def enables_x64(precision: str) -> bool:
-    """Whether a process running a campaign of ``precision`` needs JAX's 64-bit types."""
-    return campaign_dtype(precision) == jnp.float64
 
 
 def configure_jax(precision: str, cache_dir: str | None = None) -> None:
