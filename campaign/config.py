@@ -573,7 +573,7 @@ def load(cfg: DictConfig) -> CampaignConfig:
     sampler = SamplerKind(resolved["sampler"]["name"])
     if sampler is SamplerKind.saltelli and not problems:
         _check_saltelli(tuple(variables), run, problems, notes)
-    if problems:
+    if problems or model is None:  # (an unknown model is one of the problems)
         raise ConfigError(problems)
     return CampaignConfig(
         run=RunSettings(**{**run, "stop": StopSettings(stop.get("halfwidth"), tuple(stop.get("on") or ()))}),
