@@ -273,7 +273,7 @@ class CampaignConfig:
     sampler: SamplerKind
     cluster: ClusterSettings
     model: MissionModel
-    params: tuple[tuple[str, object], ...]  # design values as configured (dates and lists included)
+    params: tuple[tuple[str, Any], ...]  # design values as configured (dates and lists included)
     variables: tuple[Variable, ...]
     resolved: dict = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()  # harmless oddities worth telling the user (printed before the run)
