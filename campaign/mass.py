@@ -19,8 +19,8 @@ The margin is ``limit_kg`` minus the total: negative when a design is heavier th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 # The design values the mass depends on, by their parameter keys (section.name, as in CampaignConfig.params).
 BATTERY = "power.battery_capacity_wh"

@@ -26,9 +26,9 @@ import json
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
