@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 # Single-machine mode (every port on 127.0.0.1) unless the caller decided otherwise before importing this module
 # (campaign.app forces it for the embedded Ray and leaves it alone when joining a cluster).
@@ -69,6 +70,14 @@ class _QuietTokenDefault(logging.Filter):
         return not record.getMessage().startswith(self.PREFIX)
 
 
+class _RayInitCommon(TypedDict):
+    """Keyword arguments of ``ray.init`` shared by joining a cluster and starting the embedded instance."""
+
+    include_dashboard: bool
+    log_to_driver: bool
+    logging_level: int
+
+
 def ensure_ray(settings: ClusterSettings) -> dict:
     """Start the embedded Ray or join a cluster, once per process; return the cluster's resources.
 
@@ -77,7 +86,7 @@ def ensure_ray(settings: ClusterSettings) -> dict:
     """
     if not ray.is_initialized():
         address = settings.address if settings.mode == "ray" else os.environ.get("RAY_ADDRESS")
-        common = dict(include_dashboard=False, log_to_driver=True, logging_level="WARNING")
+        common = _RayInitCommon(include_dashboard=False, log_to_driver=True, logging_level=logging.WARNING)
         if address:
             ray.init(address=address, **common)
         else:

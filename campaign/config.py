@@ -273,7 +273,7 @@ class CampaignConfig:
     sampler: SamplerKind
     cluster: ClusterSettings
     model: MissionModel
-    params: tuple[tuple[str, object], ...]  # design values as configured (dates and lists included)
+    params: tuple[tuple[str, Any], ...]  # design values as configured (dates and lists included)
     variables: tuple[Variable, ...]
     resolved: dict = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()  # harmless oddities worth telling the user (printed before the run)
@@ -573,7 +573,7 @@ def load(cfg: DictConfig) -> CampaignConfig:
     sampler = SamplerKind(resolved["sampler"]["name"])
     if sampler is SamplerKind.saltelli and not problems:
         _check_saltelli(tuple(variables), run, problems, notes)
-    if problems:
+    if problems or model is None:  # (an unknown model is one of the problems)
         raise ConfigError(problems)
     return CampaignConfig(
         run=RunSettings(**{**run, "stop": StopSettings(stop.get("halfwidth"), tuple(stop.get("on") or ()))}),

@@ -44,6 +44,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -58,6 +59,7 @@ from .design_report import _fmt, _short, write_design_report
 CANDIDATES_DIR = "candidates"
 DESIGN_FORMAT = 1
 CRITERIA = ("upper", "p", "lcb", "lower")  # the four crossings the search brackets (module docstring)
+LeverValue = float | str  # a lever's value: a number for a searched lever; sites and dates are strings
 
 
 class DesignError(RuntimeError):
@@ -82,8 +84,8 @@ def bounds(flag: np.ndarray, clusters: np.ndarray | None, confidence: float) -> 
 class Evaluation:
     """One candidate design evaluated on the campaign's scenarios."""
 
-    value: object  # the lever's value
-    map_value: object  # the second lever's value (None without a map)
+    value: LeverValue  # the lever's value
+    map_value: LeverValue | None  # the second lever's value (None without a map)
     run_dir: str
     n: int
     p: float
@@ -105,7 +107,7 @@ class Evaluation:
                 "margin_kg": None if self.mass is None else self.mass["margin_kg"], "seconds": self.seconds}
 
 
-def candidate_name(lever: str, value: object, map_lever: str | None, map_value: object) -> str:
+def candidate_name(lever: str, value: LeverValue, map_lever: str | None, map_value: LeverValue | None) -> str:
     """The directory of a candidate: ``<lever>=<value>[,<map lever>=<value>]``, safe on any filesystem."""
     parts = [f"{_short(lever)}={value:g}" if isinstance(value, float) else f"{_short(lever)}={value}"]
     if map_lever:
@@ -114,7 +116,7 @@ def candidate_name(lever: str, value: object, map_lever: str | None, map_value: 
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(parts))
 
 
-def _set_lever(resolved: dict, lever: str, value: object) -> None:
+def _set_lever(resolved: dict, lever: str, value: LeverValue | None) -> None:
     if lever == SITE:
         from .sites import load_site
 
@@ -136,7 +138,7 @@ class Evaluator:
         self.design: DesignSettings = config.design  # type: ignore[assignment]
         self.cache: dict[tuple, Evaluation] = {}
 
-    def config_for(self, value: object, map_value: object, run_dir: str) -> CampaignConfig:
+    def config_for(self, value: LeverValue, map_value: LeverValue | None, run_dir: str) -> CampaignConfig:
         """The campaign of one candidate: the search's config with the lever(s) set, no design section."""
         resolved = copy.deepcopy(self.config.resolved)
         _set_lever(resolved, self.design.variable, value)
@@ -146,7 +148,7 @@ class Evaluator:
         resolved["run"] |= {"output_dir": run_dir, "resume": False}
         return load(OmegaConf.create(resolved))
 
-    def __call__(self, value: object, map_value: object = None) -> Evaluation:
+    def __call__(self, value: LeverValue, map_value: LeverValue | None = None) -> Evaluation:
         key = (value, map_value)
         if key in self.cache:
             return self.cache[key]
@@ -196,7 +198,8 @@ def _snap(x: float, step: float) -> float:
     return float(round(round(x / step) * step, 10))
 
 
-def brackets(evals: list[Evaluation], target: float, sign: float) -> dict[str, tuple[object, object]]:
+def brackets(evals: list[Evaluation], target: float, sign: float
+             ) -> dict[str, tuple[LeverValue | None, LeverValue | None]]:
     """For each criterion (:data:`CRITERIA`), ``(last value below the target, first value at or above it)``
     along the direction of improvement (``sign`` +1: increasing values), ``None`` at an end not found."""
     ordered = sorted(evals, key=lambda e: sign * float(e.value))
@@ -216,9 +219,11 @@ def worse_with_more(evals: list[Evaluation], sign: float) -> int:
     return int(sum(np.sum(a.flag & ~b.flag) for a, b in zip(ordered, ordered[1:])))
 
 
-def search(ev: Evaluator, map_value: object = None) -> dict:
+def search(ev: Evaluator, map_value: LeverValue | None = None) -> dict:
     """Bisect the lever over ``[low, high]`` (module docstring) and return the search's result."""
     d = ev.design
+    if d.low is None or d.high is None or d.resolution is None:  # config.load sets all three for a search
+        raise ValueError("a design search needs design.low, design.high and design.resolution")
     sign = 1.0 if d.direction == "increasing" else -1.0
     step = _step(d.resolution)
     evals = [ev(v, map_value) for v in sorted({_snap(x, step) if 0 < i < d.grid - 1 else float(x)
@@ -249,6 +254,7 @@ def _result(evals: list[Evaluation], d: DesignSettings, sign: float, capped: boo
     by_value = {e.value: e for e in ordered}
     br = brackets(ordered, d.target, sign)
     lcb_below, lcb_first = br["lcb"]
+    required: dict[str, Any]
     if lcb_first is None:
         required = {"value": None, "reason": f"not reached: at {_fmt(ordered[-1].value)} the one-sided "
                                               f"{d.confidence:.0%} bound is {ordered[-1].lcb:.4f} < {d.target}"}
@@ -281,7 +287,7 @@ def _result(evals: list[Evaluation], d: DesignSettings, sign: float, capped: boo
     }
 
 
-def rank(ev: Evaluator, map_value: object = None) -> dict:
+def rank(ev: Evaluator, map_value: LeverValue | None = None) -> dict:
     """Evaluate every candidate of ``design.values`` and rank them by P(goal), with paired differences to the
     best on common random numbers."""
     d = ev.design
@@ -290,7 +296,8 @@ def rank(ev: Evaluator, map_value: object = None) -> dict:
     rows = [e.row() | {"meets_target": e.lcb >= d.target,
                        "vs_best": None if e is best else paired_difference(best.flag, e.flag)} for e in evals]
     meeting = [e for e in evals if e.lcb >= d.target]
-    lightest = min(meeting, key=lambda e: e.mass["total_kg"]) if meeting and all(e.mass for e in meeting) else None
+    masses = [e.mass["total_kg"] for e in meeting if e.mass]
+    lightest = meeting[masses.index(min(masses))] if meeting and len(masses) == len(meeting) else None
     return {"best": best.row(), "candidates": rows,
             "meeting_target": [e.value for e in meeting],
             "lightest_meeting_target": None if lightest is None else lightest.row()}
@@ -371,7 +378,7 @@ def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] 
 GRADIENT_MISSIONS = 2048  # missions for the local sensitivities (assumed: SE of a few % on night survival)
 
 
-def _answer_point(section: Mapping, d: DesignSettings) -> tuple[object, object] | None:
+def _answer_point(section: Mapping, d: DesignSettings) -> tuple[LeverValue, LeverValue | None] | None:
     """The design the search recommends: the required value (for a map, the lightest design on the contour)."""
     if "map" in section:
         lightest = section["map"].get("lightest")
@@ -380,7 +387,7 @@ def _answer_point(section: Mapping, d: DesignSettings) -> tuple[object, object] 
     return None if req is None or req["value"] is None else (req["value"], None)
 
 
-def sensitivities_at(ev: Evaluator, point: tuple[object, object], log: Callable[[str], None]) -> dict:
+def sensitivities_at(ev: Evaluator, point: tuple[LeverValue, LeverValue | None], log: Callable[[str], None]) -> dict:
     """Local sensitivities (:func:`campaign.gradients.design_gradients`) of ``design.sensitivities`` and the goal
     to the lever(s) at the recommended design, on the first missions of the candidates' scenarios."""
     from .gradients import design_gradients, format_table
@@ -440,7 +447,7 @@ def _write_table(root: Location, evals: list[Evaluation], d: DesignSettings) -> 
     (root / "designs.parquet").write_bytes(sink.getvalue().to_pybytes())
 
 
-def _answer(section: Mapping, prefix: str = "") -> list[str]:
+def _answer(section: dict, prefix: str = "") -> list[str]:
     req = section["required"]
     d = section
     lines = []
@@ -462,7 +469,7 @@ def _answer(section: Mapping, prefix: str = "") -> list[str]:
     return lines
 
 
-def format_design(section: Mapping) -> str:
+def format_design(section: dict) -> str:
     """The search's answer as printed at the end of a run."""
     head = f"What it takes: P({section['goal']}) >= {section['target']} at {section['confidence']:.0%} confidence"
     lines = [head, "-" * len(head)]

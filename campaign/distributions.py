@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -51,14 +52,14 @@ PARAMETERS: dict[DistKind, tuple[str, ...]] = {
     DistKind.bernoulli: ("p",),
     DistKind.choice: ("values", "weights"),
 }
-OPTIONAL: dict[DistKind, dict[str, object]] = {
+OPTIONAL: dict[DistKind, dict[str, Any]] = {
     DistKind.beta: {"low": 0.0, "high": 1.0},
     DistKind.choice: {"weights": None},
 }
 ALL_PARAMETER_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for names in PARAMETERS.values() for n in names))
 
 
-def check(kind: DistKind, given: Mapping[str, object]) -> list[tuple[str, str]]:
+def check(kind: DistKind, given: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Problems with a parameter set, as ``(parameter, message)`` pairs; empty when valid.
 
     ``given`` holds only the parameters that were set (not None).
@@ -128,7 +129,7 @@ def support(kind: DistKind, theta: Sequence[float]) -> tuple[float, float]:
     raise AssertionError(kind)
 
 
-def theta_of(kind: DistKind, given: Mapping[str, object]) -> tuple[float, ...]:
+def theta_of(kind: DistKind, given: Mapping[str, Any]) -> tuple[float, ...]:
     """The parameter vector of a valid parameter set (see :func:`check`). For ``choice`` it is the values
     followed by the cumulative normalised weights."""
     v = {**OPTIONAL.get(kind, {}), **given}

@@ -62,7 +62,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -319,9 +319,9 @@ class _Batches:
             yield ({k: v[start:start + self.size] for k, v in self.inputs.items()},
                    self.keys[start:start + self.size])
 
-    def run(self, fn: Callable, *args) -> tuple[object, float]:
+    def run(self, fn: Callable, *args) -> tuple[Any, float]:
         """``fn(*args, inputs, keys)`` over every chunk, concatenated and cut to ``n`` missions (NumPy), and the
-        process CPU seconds it took."""
+        process CPU seconds it took. The result has the pytree structure of ``fn``'s output."""
         start = time.process_time()
         parts = [jax.device_get(fn(*args, inputs, keys)) for inputs, keys in self.chunks()]
         joined = jax.tree.map(lambda *a: np.concatenate(a)[:self.n], *parts)
@@ -458,7 +458,7 @@ def compare(config: CampaignConfig, ev: Evaluations, variable: DesignVariable, m
     fd1 = (value[1] - value[-1]) / (2 * variable.step)
     fd2 = (value[2] - value[-2]) / (4 * variable.step)
     changed = _path_changed(config, ev, variable)[valid]
-    entry = {
+    entry: dict[str, Any] = {
         "metric": metric, "variable": variable.name, "unit": f"{out_decl.unit or '1'}/{variable.param.unit}",
         "missions": int(valid.sum()), "path_changes": int(changed.sum()),
         "finite_difference": {**_stat(fd1, cl), "step": variable.step, "at_2h": _stat(fd2, cl),

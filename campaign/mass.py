@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # The design values the mass depends on, by their parameter keys (section.name, as in CampaignConfig.params).
 BATTERY = "power.battery_capacity_wh"
@@ -43,11 +44,11 @@ class MassModel:
     insulation_kg_w_per_k: float
     radiator_kg_per_m2: float
 
-    def applies_to(self, params: Mapping[str, object]) -> bool:
+    def applies_to(self, params: Mapping[str, Any]) -> bool:
         """Whether ``params`` describe a rover (a model with the power and thermal sections)."""
         return all(k in params for k in LEVERS)
 
-    def components(self, params: Mapping[str, object]) -> dict[str, float]:
+    def components(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Mass (kg) of each design-dependent component for the design values ``params`` (keys as in
         :data:`LEVERS`)."""
         tower_m = max(float(params[ARRAY_HEIGHT]) - self.deck_height_m, 0.0)
@@ -59,10 +60,10 @@ class MassModel:
             "radiator_kg": float(params[RADIATOR]) * self.radiator_kg_per_m2,
         }
 
-    def total_kg(self, params: Mapping[str, object]) -> float:
+    def total_kg(self, params: Mapping[str, Any]) -> float:
         return self.other_kg + sum(self.components(params).values())
 
-    def breakdown(self, params: Mapping[str, object]) -> dict:
+    def breakdown(self, params: Mapping[str, Any]) -> dict:
         """Components, other mass, total and margin against the limit (kg), for ``summary.json``."""
         parts = self.components(params)
         total = self.other_kg + sum(parts.values())
@@ -70,7 +71,7 @@ class MassModel:
                 "margin_kg": self.limit_kg - total}
 
 
-def other_for(model: MassModel, params: Mapping[str, object], reference_kg: float) -> float:
+def other_for(model: MassModel, params: Mapping[str, Any], reference_kg: float) -> float:
     """The ``other_kg`` for which the design ``params`` weighs ``reference_kg`` (how conf's figure is made)."""
     return reference_kg - sum(model.components(params).values())
 

@@ -205,7 +205,7 @@ class RunStore:
             shard = by_name.get(info.base_name)
             problem = ("does not belong to the plan" if shard is None
                        else _check_shard_file(self.fs, info.path, shard))
-            if problem:
+            if problem or shard is None:  # (a file of no shard always has a problem)
                 log(f"  removing {info.base_name}: {problem}; it will be recomputed")
                 self.fs.delete_file(info.path)
             else:

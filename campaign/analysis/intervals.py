@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 Z95 = 1.959963984540054  # standard-normal quantile at 0.975
@@ -34,7 +35,7 @@ KORN_GRAUBARD_BLOCKS = "korn-graubard (clustered by Saltelli block)"  # over a S
 FEW_DRAWS = 50  # below this many epistemic draws the clustered interval can undercover at small P (tested)
 
 
-def wilson_bounds(successes: np.ndarray, n: np.ndarray, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+def wilson_bounds(successes: ArrayLike, n: ArrayLike, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for binomial proportions (Wilson 1927): lower and upper bounds, arrays of the
     broadcast shape of ``successes`` and ``n``; (0, 1) where ``n == 0``; exactly 0 (1) at 0 (n) successes."""
     s, n = np.broadcast_arrays(np.asarray(successes, dtype=float), np.asarray(n, dtype=float))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -138,7 +139,7 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
         if ok.sum() < 10 or np.ptp(y[ok]) == 0:
             out["targets"][t] = {"n": int(ok.sum()), "note": "constant or too few values", "indices": {}}
             continue
-        entry = {"n": int(ok.sum()), "unit": res.unit(t), "role": res.meta(t, "role"),
+        entry: dict[str, Any] = {"n": int(ok.sum()), "unit": res.unit(t), "role": res.meta(t, "role"),
                  "valid_when": res.meta(t, "valid_when") or None, "indices": {}}
         cache = per_mask.setdefault(np.packbits(ok).tobytes(), {})
         position = np.cumsum(ok) - 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any, overload
 
 import numpy as np
 
@@ -224,6 +225,10 @@ def analyse(res: Results) -> dict:
     return out
 
 
+@overload
+def json_safe(obj: Mapping[Any, Any]) -> dict[str, Any]: ...
+@overload
+def json_safe(obj: object) -> object: ...
 def json_safe(obj: object) -> object:
     """``obj`` with NaN and infinities replaced by None and NumPy scalars by Python ones (strict JSON)."""
     if isinstance(obj, Mapping):

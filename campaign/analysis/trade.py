@@ -4,6 +4,7 @@ common random numbers (the same ``sample_index`` in every run), with McNemar's t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -47,7 +48,7 @@ def trade_study(res: Results) -> dict | None:
         return None
     configs = [i.get("config", {}) for i in res.run_info]
     keys = swept_keys(configs)
-    values = [{k: _flatten(c).get(k) for k in keys} for c in configs]
+    values: list[dict[str, Any]] = [{k: _flatten(c).get(k) for k in keys} for c in configs]
     order = list(range(len(res.runs)))
     numeric = len(keys) == 1 and all(isinstance(v[keys[0]], (int, float)) for v in values)
     if numeric:
@@ -58,7 +59,7 @@ def trade_study(res: Results) -> dict | None:
     head = Headline(res)
     for j in order:
         rows = per_job[j]
-        entry = {"job": res.runs[j].name, "run_dir": str(res.runs[j]), "values": values[j],
+        entry: dict[str, Any] = {"job": res.runs[j].name, "run_dir": str(res.runs[j]), "values": values[j],
                  "label": _design_label(values[j]) or res.runs[j].name, "flags": {}, "metrics": {}}
         for name in res.flags:
             entry["flags"][name] = head.probability(res.column(name), among=job == j, band=False)

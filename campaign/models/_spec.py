@@ -126,7 +126,7 @@ def _camel(name: str) -> str:
     return "".join(part.title() for part in name.split("_"))
 
 
-def _pick(values: Mapping[str, object], keys: list[str], what: str) -> list:
+def _pick(values: Mapping[str, Any], keys: list[str], what: str) -> list:
     missing = [k for k in keys if k not in values]
     if missing:
         raise KeyError(f"{what} missing: {', '.join(missing)}")
@@ -153,14 +153,14 @@ class Section:
                 return p
         raise KeyError(f"{self.name}.{name}")
 
-    def params_of(self, values: Mapping[str, object]):
+    def params_of(self, values: Mapping[str, Any]):
         """The section's design values as a typed record (``p.isp_s``) from ``values`` keyed
         ``"<section>.<name>"`` (the configuration's keys); raises ``KeyError`` naming any missing key."""
         names = tuple(p.name for p in self.params if p.numeric)
         cls = record(f"{_camel(self.name)}Params", names)
         return cls(*_pick(values, [f"{self.name}.{n}" for n in names], "design values"))
 
-    def inputs_of(self, values: Mapping[str, object]):
+    def inputs_of(self, values: Mapping[str, Any]):
         """The section's sampled inputs as a typed record (``x.load_factor``), as :meth:`params_of`."""
         names = tuple(i.name for i in self.inputs)
         cls = record(f"{_camel(self.name)}Inputs", names)
@@ -169,8 +169,8 @@ class Section:
 
 Records = Any  # a NamedTuple of per-section records (see MissionModel.params_of)
 SimulateFn = Callable[[Records, Records, Any, Array], dict[str, Array]]
-PrepareFn = Callable[[Mapping[str, object]], Any]
-CheckFn = Callable[[Mapping[str, object]], list[tuple[str, str]]]
+PrepareFn = Callable[[Mapping[str, Any]], Any]
+CheckFn = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -206,13 +206,13 @@ class MissionModel:
             return self.simulate
         return self.with_loop_dtype(loop_dtype)
 
-    def params_of(self, values: Mapping[str, object]) -> Records:
+    def params_of(self, values: Mapping[str, Any]) -> Records:
         """The design values of every section, typed (``p.landing.isp_s``), from the configuration's numeric
         values keyed ``"<section>.<name>"``."""
         cls = record(f"{_camel(self.name)}Params", tuple(s.name for s in self.sections))
         return cls(*(s.params_of(values) for s in self.sections))
 
-    def inputs_of(self, values: Mapping[str, object]) -> Records:
+    def inputs_of(self, values: Mapping[str, Any]) -> Records:
         """The sampled inputs of every section, typed (``x.power.load_factor``), as :meth:`params_of`."""
         cls = record(f"{_camel(self.name)}Inputs", tuple(s.name for s in self.sections))
         return cls(*(s.inputs_of(values) for s in self.sections))

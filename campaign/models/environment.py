@@ -25,6 +25,7 @@ Frames and conventions
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import overload
 
 import jax
 import jax.numpy as jnp
@@ -166,7 +167,12 @@ def elevation_azimuth(enu: jax.Array) -> tuple[jax.Array, jax.Array]:
     return elevation, azimuth
 
 
-def horizon_elevation(profile_deg: jax.Array, azimuth_deg: jax.Array) -> jax.Array:
+@overload
+def horizon_elevation(profile_deg: jax.Array, azimuth_deg: jax.Array | np.ndarray) -> jax.Array: ...
+@overload
+def horizon_elevation(profile_deg: np.ndarray, azimuth_deg: jax.Array | np.ndarray) -> np.ndarray: ...
+def horizon_elevation(profile_deg: jax.Array | np.ndarray, azimuth_deg: jax.Array | np.ndarray
+                      ) -> jax.Array | np.ndarray:
     """Local horizon elevation (deg) at ``azimuth_deg`` from a profile sampled at equal azimuth steps starting
     at north (periodic linear interpolation). Works in NumPy or JAX."""
     xp = jnp if isinstance(profile_deg, jax.Array) else np

@@ -66,10 +66,10 @@ def absorbed_flux(elevation_deg: np.ndarray, disk_fraction: np.ndarray, distance
 
 def grid(first_m: float = 0.0025, growth: float = 1.1, depth_m: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Cell thicknesses and centre depths (m) of a geometric grid reaching ``depth_m``."""
-    dz = [first_m]
-    while sum(dz) < depth_m:
-        dz.append(dz[-1] * growth)
-    dz = np.array(dz)
+    steps = [first_m]
+    while sum(steps) < depth_m:
+        steps.append(steps[-1] * growth)
+    dz = np.array(steps)
     return dz, np.cumsum(dz) - dz / 2
 
 

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -166,10 +167,13 @@ def _run_section(res: Results, path: Location) -> dict:
 
 
 # ====================================================================================== command, hooks
-try:
+if TYPE_CHECKING:
     from hydra.experimental.callback import Callback as _HydraCallback
-except ImportError:  # pragma: no cover - hydra is a dependency; the report command works without it
-    _HydraCallback = object
+else:
+    try:
+        from hydra.experimental.callback import Callback as _HydraCallback
+    except ImportError:  # pragma: no cover - hydra is a dependency; the report command works without it
+        _HydraCallback = object
 
 
 class SweepReport(_HydraCallback):

@@ -37,11 +37,12 @@ def darkness(configs: Sequence[Mapping]) -> dict | str:
     ``window_start_utc``, ``window_days``, ``mission_days``, ``periods`` (``[start, end]`` in days after the
     window opened, each at least one step long), ``definition``; or why there is none (a string)."""
     found = [site_and_window(c) for c in configs]
-    if not found or any(f is None for f in found):
+    complete = [f for f in found if f is not None]
+    if not found or len(complete) < len(found):
         return "the model has no surface stay (no mission.site and landing window in the config)"
-    if any(f != found[0] for f in found[1:]):
+    if any(f != complete[0] for f in complete[1:]):
         return "the runs differ in site or landing window: each run's report shades its own"
-    site, start, window_days, mission_days, height = found[0]
+    site, start, window_days, mission_days, height = complete[0]
     from ..models.night_survival import visible_disk
     from ..models.power_thermal import DARK_DISK_FRACTION
     from ..sites import horizon as site_horizon

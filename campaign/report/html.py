@@ -150,7 +150,7 @@ def markdown_to_html(text: str, images: Mapping[str, bytes] | None = None) -> st
             numeric = [c.endswith(":") for c in block[1]] if rule else None
             out.append(table(block[0], block[2:] if rule else block[1:], numeric))
         elif re.match(r"^\s*[*-]\s+", line):
-            items = []
+            items: list[str] = []
             while k < len(lines) and (re.match(r"^\s*[*-]\s+", lines[k]) or (lines[k].startswith("  ") and items)):
                 if re.match(r"^\s*[*-]\s+", lines[k]):
                     items.append(re.sub(r"^\s*[*-]\s+", "", lines[k]))
@@ -171,7 +171,9 @@ def sections_from_markdown(text: str, first_title: str, images: Mapping[str, byt
                            ) -> tuple[str, list[Section]]:
     """A Markdown document as ``(its # title, sections)``: one :class:`Section` per ``##`` heading, what comes
     before the first one under ``first_title``; images embedded from ``images`` (:func:`markdown_to_html`)."""
-    title, parts, current, body = "", [], first_title, []
+    parts: list[tuple[str, list[str]]] = []
+    body: list[str] = []
+    title, current = "", first_title
     for line in text.splitlines():
         if line.startswith("# ") and not title:
             title = line[2:].strip()

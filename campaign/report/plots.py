@@ -107,7 +107,8 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
         date, survived = res.column_for(analysis.DATE_ROLE), res.column_for(analysis.SURVIVAL_ROLE)
         return f"needs columns `{date}` and `{survived}` (a model with a surface stay)"
     dark = summary.get("darkness")
-    start = np.datetime64(dark["window_start_utc"], "s") if isinstance(dark, Mapping) else None
+    start, periods = ((np.datetime64(dark["window_start_utc"], "s"), dark["periods"]) if isinstance(dark, Mapping)
+                      else (None, None))
     days = np.asarray(dates["days"])
     t = (start + (days * 86400).astype("timedelta64[s]")) if start is not None else days
     fig, axes = _figure(10.0, 6.4, nrows=2, sharex=True, gridspec_kw={"height_ratios": [1.6, 1]})
@@ -119,7 +120,7 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
                     label="95% interval")
     ax.step(t, dates["landed_by"], where="post", color=PHASE_COLOURS[7], ls="--", lw=1, label="landed by this date")
     if start is not None:
-        _shade_darkness(ax, start, dark["periods"], label=True)
+        _shade_darkness(ax, start, periods, label=True)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("Share of rovers that reached the surface")
     ax.set_title("When rovers fail: the calendar, with the site's darkness shaded")
@@ -133,7 +134,7 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
                color=PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)], label=f"{cause.replace('_', ' ')} ({int(c.sum()):,})")
         bottom += c
     if start is not None:
-        _shade_darkness(ax, start, dark["periods"], label=False)
+        _shade_darkness(ax, start, periods, label=False)
     ax.set_ylabel("Failures per day")
     ax.set_xlabel(f"Date (UTC; the landing window opens {str(start)[:10]})" if start is not None
                   else "Days after the landing window opened")
