@@ -132,14 +132,14 @@ def test_a_taller_array_keeps_every_mission_alive_at_least_as_long():
 def test_the_array_height_reaches_the_surface_mission_too():
     """+experiment=full_mission: the array's horizon (the Sun's column, the operators' forecast of sunshine) drops
     on a 10 m tower, the body's (the Earth's column, the regolith) stays; a misspelt harmonic list fails at load."""
-    default = {"env.table": compose("+experiment=full_mission").tables().surface.site.table}
-    tower = {"env.table": compose("+experiment=full_mission", "mission.power.array_height_m=10").tables().surface.site.table}
+    default = compose("+experiment=full_mission").tables().surface
+    tower = compose("+experiment=full_mission", "mission.power.array_height_m=10").tables().surface
     col = ns.ENV_COLUMNS.index
-    assert np.all(tower["env.table"][:, col("sun_horizon_deg")] < default["env.table"][:, col("sun_horizon_deg")])
+    assert np.all(tower.site.table[:, col("sun_horizon_deg")] < default.site.table[:, col("sun_horizon_deg")])
     for name in ("earth_clearance_deg", "regolith_temp_k", "sun_elevation_deg"):
-        np.testing.assert_array_equal(tower["env.table"][:, col(name)], default["env.table"][:, col(name)])
-    assert np.all(tower["plan.sun_hours_ahead"] >= default["plan.sun_hours_ahead"])
-    assert tower["plan.sun_hours_ahead"].sum() > default["plan.sun_hours_ahead"].sum()
+        np.testing.assert_array_equal(tower.site.table[:, col(name)], default.site.table[:, col(name)])
+    assert np.all(tower.sun_hours_ahead >= default.sun_hours_ahead)
+    assert tower.sun_hours_ahead.sum() > default.sun_hours_ahead.sum()
 
     from campaign.config import ConfigError
 
