@@ -120,8 +120,7 @@ def _controller(config: CampaignConfig, unit: int, shard_size: int):
 
 def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report: bool = True) -> RunResult:
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` (a path or a URI) and return its
-    summary (``report``: also write the report and its plots; a design search's candidates ask not to, but the
-    flag is not honoured yet: see the FIXME below). With
+    summary (``report``: also write the report and its plots; a design search's candidates do not). With
     ``run.stop.halfwidth`` the campaign stops at the first look where every named probability is precise enough
     (:mod:`campaign.adaptive`), ``run.samples`` being the cap."""
     if config.cluster.mode == "local" and not os.environ.get("RAY_ADDRESS"):
@@ -185,14 +184,11 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report:
         summary["mass"] = config.mass.breakdown(dict(config.params))
     rs.write_summary(summary)
     log(analysis.format_summary(summary))
-    # FIXME: ``report=False`` has never taken effect: the module import above used to rebind ``report`` (the
-    # flag's test ``if not report`` saw the module, always true), so a design search's candidates write reports
-    # too, and the recorded fingerprints (tests/data/fingerprints.json) include those summaries. Honouring the
-    # flag changes outputs and is left to a separate change.
-    try:  # adds the report's sections to summary.json, writes report.md and plots/
-        summary = reporting.write_report(rs.location, summary, log=log)
-    except Exception as e:  # the run is complete and valid: a failed report must not lose it
-        log(f"error: the report failed ({type(e).__name__}: {e}); retry with: python -m campaign.report {rs.root}")
+    if report:
+        try:  # adds the report's sections to summary.json, writes report.md and plots/
+            summary = reporting.write_report(rs.location, summary, log=log)
+        except Exception as e:  # the run is complete and valid: a failed report must not lose it
+            log(f"error: the report failed ({type(e).__name__}: {e}); retry with: python -m campaign.report {rs.root}")
     log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root}/summary.json\n"
         f"  report   {rs.root}/report.html (and report.md)")
     return RunResult(rs.root, summary, len(todo), len(done))

@@ -10,8 +10,8 @@ fields removed. Each digest exists at two levels:
   last bit; this level still catches any change a user could see.
 
 ``tests/data/fingerprints.json`` was recorded with ``python -m tests.fingerprint`` before the architecture
-refactor began (its ``recorded_at`` names the commit); ``tests/test_campaign_e2e.py`` compares every
-experiment's tiny run with it.
+refactor began (its ``recorded_at`` names the commit; ``notes`` says what was re-recorded since, and why);
+``tests/test_campaign_e2e.py`` compares every experiment's tiny run with it.
 """
 
 from __future__ import annotations
@@ -121,7 +121,11 @@ def main(argv: list[str]) -> None:
     names = argv or EXPERIMENTS
     record = json.loads(RECORD.read_text()) if RECORD.exists() else {"experiments": {}}
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    record.update(recorded_at=commit, platform=platform_id())
+    if set(names) >= set(EXPERIMENTS):
+        record.update(recorded_at=commit, notes={})
+    else:  # a partial re-recording: say so next to the original commit
+        record.setdefault("notes", {}).update({n: f"re-recorded at {commit[:7]}" for n in names})
+    record["platform"] = platform_id()
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             result = run_cli(f"+experiment={name}", "run.samples=300", "run.output_dir=tiny",
