@@ -25,6 +25,12 @@ hazard detection finds the target unsafe with the site's hazard probability and,
 safe point nearby (re-targeting leg 2). Success: speeds and slope within the Chandrayaan-3 specification
 (DATA.md), no rock above the clearance, and no tip-over (the kinetic energy of the horizontal motion must not lift
 the centre of mass over the downhill footpad).
+
+Code: what is fixed over a descent and drawn before it are small records (:class:`Mission`, :class:`Events`,
+:class:`Terrain`, :class:`Legs`); ``lax.scan`` runs :func:`step` over a :class:`Carry`, a sequence of named
+sub-steps (:func:`guidance`, :func:`actuation`, :func:`dynamics`, :func:`navigation`, :func:`touchdown`); after
+the loop :func:`airborne_completion`, :func:`terrain_at_touchdown` and :func:`outputs` (the outcome by
+:func:`campaign.models.rules.touchdown_outcome`).
 """
 
 from __future__ import annotations
@@ -143,16 +149,6 @@ def prepare(params: Mapping[str, object]) -> Tables:
     steps = int(np.ceil(total / float(params["landing.step_s"])))
     fixes = int(np.floor(steps * float(params["landing.step_s"]) / float(params["landing.fm_interval_s"]))) + 1
     return Tables(np.arange(steps, dtype=np.int32), np.arange(fixes, dtype=np.int32))
-
-
-def navigation_draws(key, steps: int, fixes: int, dtype):
-    """Standard normals of the navigation errors of one descent, drawn at once: three per feature-matching fix
-    (numbered by the ``fm_interval_s`` periods from PDI) and one altimeter error per step. Drawing them in bulk
-    before the loop rather than step by step in it makes the descent 3x faster (fewer key derivations and
-    counter-hash calls)."""
-    nav = subkey(key, "navigation")
-    return (jax.random.normal(subkey(nav, "feature_matching"), (fixes, 3), dtype),
-            jax.random.normal(subkey(nav, "altimeter"), (steps,), dtype))
 
 
 def gravity(r):
