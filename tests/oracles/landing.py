@@ -86,10 +86,11 @@ def _target_terrain(p, x, d, n) -> dict:
 
 def _guidance_accel(p, c, t, r_est, v_est, aim):
     """Commanded acceleration (m/s2, (n, 3)) at time ``t`` on the navigated state: ZEM/ZEV to the gate, then to
-    the aim point; past the planned end, hold the touchdown rate and null the horizontal velocity."""
+    the aim point; past the planned end, hold the touchdown rate and null the horizontal velocity (gain
+    ``hold_gain_per_s``)."""
     up = c["up"]
     if t >= c["t_end"]:
-        return -gravity(r_est) + 1.0 * (-p["touchdown_speed_mps"] * up - v_est)
+        return -gravity(r_est) + p["hold_gain_per_s"] * (-p["touchdown_speed_mps"] * up - v_est)
     leg1 = t < c["t_gate"]
     r_f = c["target"] + p["gate_altitude_m"] * up if leg1 else aim
     v_f = -(p["gate_descent_rate_mps"] if leg1 else p["touchdown_speed_mps"]) * up
@@ -103,7 +104,7 @@ def _guidance_accel(p, c, t, r_est, v_est, aim):
 def _thrust(p, x, c, accel, m, dry, out, misalign_axis):
     """Thrust vector (N, (n, 3)) and throttle (1) for the commanded ``accel``: clipped between one engine at its
     lowest throttle and the engines still working, none once the propellant is gone, tilted by the
-    misalignment (and 2 degrees more after an engine-out)."""
+    misalignment (and ``engine_out_tilt_deg`` more after an engine-out)."""
     thrust_max = c["thrust_max"]
     available = np.where(out, thrust_max * (p["engines"] - 1) / p["engines"], thrust_max)
     available = np.where(m > dry, available, 0.0)
@@ -111,7 +112,7 @@ def _thrust(p, x, c, accel, m, dry, out, misalign_axis):
     thrust = np.minimum(np.maximum(accel_norm * m, c["thrust_min"]), available)
     thrust = np.where(available > 0, thrust, 0.0)
     direction = accel / np.maximum(accel_norm, 1e-12)[:, None]
-    tilt = np.radians(x["misalignment_deg"]) + np.where(out, np.radians(2.0), 0.0)
+    tilt = np.radians(x["misalignment_deg"]) + np.where(out, np.radians(p["engine_out_tilt_deg"]), 0.0)
     direction = direction + tilt[:, None] * misalign_axis
     direction = direction / norm(direction)[:, None]
     return thrust[:, None] * direction, thrust / np.maximum(thrust_max, 1e-9)
@@ -119,7 +120,8 @@ def _thrust(p, x, c, accel, m, dry, out, misalign_axis):
 
 def _navigate(p, x, d, c, k, t, new_r, nav_r, nav_v, bias, alt_fault):
     """The navigation error (m, m/s) after step ``k``: drift with the accelerometer bias, then fixes from
-    feature matching (a fresh error, growing with altitude) and the altimeter (vertical only)."""
+    feature matching (a fresh error, growing with altitude; the velocity error cut to ``fm_velocity_error_kept``
+    of itself) and the altimeter (vertical only)."""
     dt, fm_interval = c["dt"], p["fm_interval_s"]
     h = norm(new_r) - landmod.R_MOON
     local_up = new_r / norm(new_r)[:, None]
@@ -130,7 +132,7 @@ def _navigate(p, x, d, c, k, t, new_r, nav_r, nav_v, bias, alt_fault):
     fix_normals = d["landing.feature_matching"][:, min(fix, d["landing.feature_matching"].shape[1] - 1)]
     fresh = (x["fm_error_floor_m"] + p["fm_error_per_altitude"] * h)[:, None] * fix_normals
     nav_r = np.where(fm_fix[:, None], fresh, nav_r)
-    nav_v = np.where(fm_fix[:, None], 0.1 * nav_v, nav_v)
+    nav_v = np.where(fm_fix[:, None], p["fm_velocity_error_kept"] * nav_v, nav_v)
     measured = h < p["altimeter_max_altitude_m"]
     vertical_error = (p["altimeter_error_frac"] * h * d["landing.altimeter"][:, k]
                       + np.where(alt_fault, x["altimeter_fault_bias_m"], 0.0))
