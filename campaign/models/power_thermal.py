@@ -17,7 +17,7 @@ Survival: the box below its survival temperature ends the mission (cause: the ba
 heater could not keep up); above its maximum temperature too. The rover's darkness periods (less than 1% of the
 solar disk visible on its array), the nights among them and the battery margin through each, and thermal cycles are
 tracked. Like every field of the state, they stop when the rover dies: the light of the landing site over the
-whole planned stay is tallied apart (:class:`campaign.models.night_survival.SiteLight`).
+whole planned stay is tallied apart (:class:`campaign.models.site.SiteLight`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ whose load was served. The rover dies of cold, heat, a component failure (expone
 fatigue (when its thermal cycles reach a log-normal number of cycles to failure).
 
 The longest darkness and the sunlit and Earth-visible fractions are those of the landing site over the planned
-stay (:class:`campaign.models.night_survival.SiteLight`), as in the night-survival model: a shadowed stretch darkens
+stay (:class:`campaign.models.site.SiteLight`), as in the night-survival model: a shadowed stretch darkens
 the rover, not the site, and the site's light goes on when the rover dies.
 """
 
@@ -48,6 +48,7 @@ from . import environment as envmod
 from . import mobility as mob
 from . import night_survival as ns
 from . import power_thermal as pt
+from . import site as sitemod
 from . import science as sci
 from ._keys import indexed, open_uniform, subkey
 from ._spec import Kind, MissionModel, Output, Param, Section, as_dtype
@@ -106,14 +107,14 @@ OUTPUTS = ns.OUTPUTS + (
     Output("mobility_loss", Kind.INT, "1", "0: mobile, 1: entrapped, 2: wheel or actuator failure"),
     Output("immobilised_day", Kind.FLOAT, "d", "Day mobility was lost", valid_when="immobilised"),
 )
-SECTIONS = (ns.SITE, ns.SURFACE, ns.POWER, ns.THERMAL, mob.SECTION, drillmod.SECTION, sci.SECTION, OPERATIONS,
+SECTIONS = (sitemod.SITE, ns.SURFACE, ns.POWER, ns.THERMAL, mob.SECTION, drillmod.SECTION, sci.SECTION, OPERATIONS,
             RELIABILITY)
 
 
 def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
-    """Cross-field checks of the site (:func:`campaign.models.night_survival.check`) and of the plan (lists whose
+    """Cross-field checks of the site (:func:`campaign.models.site.check`) and of the plan (lists whose
     lengths must agree, thresholds that must be ordered)."""
-    problems = ns.check(params)
+    problems = sitemod.check(params)
     legs, shadowed = list(params["mobility.leg_km"]), list(params["science.site_shadowed"])
     if len(shadowed) != len(legs):
         problems.append(("mission.science.site_shadowed", f"must have one entry per planned site, like "
@@ -132,7 +133,7 @@ class Tables(NamedTuple):
     """What :func:`prepare` computes on the host, once per campaign: the landing site's environment and the plan
     as arrays."""
 
-    site: ns.SiteTables
+    site: sitemod.SiteTables
     sun_hours_ahead: np.ndarray  # (rows,) the operators' sunlight forecast per environment-table row
     legs_km: np.ndarray  # (sites + 1,) with a last leg out of the last site's shadow
     shadowed: np.ndarray  # (sites + 1,) bool: the site each leg ends at is in shadow
@@ -145,7 +146,7 @@ def prepare(params: Mapping[str, object]) -> Tables:
     legs = np.asarray(params["mobility.leg_km"], dtype=np.float64)
     shadowed = np.asarray(params["science.site_shadowed"], dtype=np.float64)
     park = float(params["mobility.shadow_reach_km"]) * shadowed[-1]
-    site = ns.prepare(params)
+    site = sitemod.prepare(params)
     return Tables(site=site, sun_hours_ahead=sun_hours_ahead(site.table), legs_km=np.append(legs, park),
                   shadowed=np.append(shadowed, 0.0) > 0.5,
                   attempt_slots=np.arange(int(params["drill.max_attempts_per_site"]), dtype=np.int32))
@@ -156,12 +157,12 @@ def sun_hours_ahead(env_table: np.ndarray) -> np.ndarray:
     uninterrupted sunlight (most of the solar disk above the *surveyed* horizon, seen from the array) from that
     instant on. The planner uses it as the team would use their illumination predictions: the true horizon may
     differ."""
-    col = lambda name: env_table[:, ns.ENV_COLUMNS.index(name)]  # noqa: E731
+    col = lambda name: env_table[:, sitemod.ENV_COLUMNS.index(name)]  # noqa: E731
     lit = envmod.disk_fraction_visible(col("sun_elevation_deg"), col("sun_horizon_deg"), col("sun_radius_deg")) > 0.5
     ahead = np.zeros(lit.shape[0])
     run = 0.0
     for i in range(lit.shape[0] - 1, -1, -1):
-        run = run + ns.TABLE_STEP_HOURS if lit[i] else 0.0
+        run = run + sitemod.TABLE_STEP_HOURS if lit[i] else 0.0
         ahead[i] = run
     return ahead
 
@@ -294,7 +295,7 @@ def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
     analysers_ok = inputs.science.analysers_ok > 0.5
     spectrometers_ok = inputs.science.spectrometers_ok > 0.5
     bit_life = params.drill.bit_life_m
-    landing = ns.landing_position(params, inputs, tables.site)
+    landing = sitemod.landing_position(params, inputs, tables.site)
     forecast = tables.sun_hours_ahead
 
     def shadow_at(op):
@@ -340,7 +341,7 @@ def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
         analyse = awake & ~leaving & (op.analyse_left_h > 0)
         drill = awake & ~leaving & ~analyse & at_end & site_leg & op.site_open & op.drill_ok
         entering = ~shadow & plan.shadowed[op.leg] & (op.to_go_km - step_km <= m.shadow_reach_km)
-        row, _ = ns.step_position(landing, step_index, dt_h / ns.TABLE_STEP_HOURS, forecast.shape[0])
+        row, _ = sitemod.step_position(landing, step_index, dt_h / sitemod.TABLE_STEP_HOURS, forecast.shape[0])
         sun_ahead_h = forecast[row]
         drive = (awake & ~analyse & ~drill & op.mobile & ~at_end
                  & (leaving | ((env.earth_visible | ~o.needs_earth_to_drive)
@@ -436,11 +437,11 @@ def _run(params, inputs, tables: Tables, key, record: bool, loop_dtype=None):
     init = (pt.init(p, inputs.surface.landing_time_frac.dtype), init_ops(plan))
     # The loop tallies the landing site's light from the environment it hands the step, before the step puts
     # the rover in a shadowed stretch of its route: the site's, not the rover's.
-    result = ns.run_steps(params, inputs, tables.site, step, init, record=record)
+    result = sitemod.run_steps(params, inputs, tables.site, step, init, record=record)
     return as_dtype(result, dtype), plan
 
 
-def outputs(params, inputs, tables: Tables, ps: pt.State, op: Ops, light: ns.SiteLight) -> dict:
+def outputs(params, inputs, tables: Tables, ps: pt.State, op: Ops, light: sitemod.SiteLight) -> dict:
     """The outputs of :data:`OUTPUTS` from the final state and the landing site's light, with ``outcome``."""
     out = ns.survival_outputs(params, inputs, tables.site, ps, light)
     s = params.science
