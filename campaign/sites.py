@@ -39,7 +39,7 @@ import numpy as np
 import yaml
 
 from .models import environment as env
-from .models.night_survival import (
+from .models.site import (
     horizon_at_height,
     horizon_distance_profile,
     horizon_profile,

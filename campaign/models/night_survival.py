@@ -13,6 +13,8 @@ steps and the site's light) is :mod:`campaign.models.site`'s; this model runs th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import jax
 import jax.numpy as jnp
 
@@ -29,6 +31,8 @@ SURFACE = Section(
         Param("landing_window_days", "d", "Length of the landing window", ge=0, le=3650),
         Param("mission_days", "d", "Length of the surface mission to survive", gt=0, le=3650),
         Param("step_hours", "h", "Time step of the surface simulation", gt=0, le=24),
+        Param("goal_days", "d", "Days on the surface the mission's goal asks for (reached_100_days: alive at the end "
+              "of a planned stay at least this long)", gt=0, le=3650),
     ),
     inputs=(Input("landing_time_frac", "1", "Landing time as a fraction of the landing window", (0.0, 1.0)),),
 )
@@ -59,6 +63,8 @@ POWER = Section(
         Param("duty_analyse", "1", "Fraction of awake time spent analysing", ge=0, le=1),
         Param("duty_comm", "1", "Fraction of awake time with the Earth in view spent transmitting", ge=0, le=1),
         Param("load_heat_fraction", "1", "Fraction of the electrical load dissipated inside the warm box", ge=0, le=1),
+        Param("sunlit_disk_fraction", "1", "Visible fraction of the solar disk above which the array counts as "
+              "sunlit (the rover may operate; the site's sunlit hours)", ge=0, le=1),
     ),
     inputs=(
         Input("array_efficiency_factor", "1", "Realised / nominal array efficiency (cells, dust)", (0.0, float("inf"))),
@@ -80,6 +86,10 @@ THERMAL = Section(
         Param("max_temp_k", "K", "Box temperature above which the rover is lost", gt=0),
         Param("ground_view_factor", "1", "Fraction of the box's radiating view filled by regolith", ge=0, le=1),
         Param("cycle_amplitude_k", "K", "Swing above the set point counted as one thermal cycle", gt=0),
+        Param("louvre_open_start_k", "K", "Box temperature above the heater set point at which the radiator's "
+              "louvres start to open", ge=0),
+        Param("louvre_open_full_k", "K", "Box temperature above the heater set point at which the louvres are fully "
+              "open (greater than louvre_open_start_k)", gt=0),
     ),
     inputs=(
         Input("insulation_conductance_factor", "1", "Realised / nominal insulation conductance", (0.0, float("inf"))),
@@ -113,6 +123,15 @@ OUTPUTS = (
 )
 
 
+def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Cross-field checks of the site (:func:`campaign.models.site.check`) and of the rover: the louvres open
+    over a band of temperatures."""
+    problems = site.check(params)
+    if params["thermal.louvre_open_full_k"] <= params["thermal.louvre_open_start_k"]:
+        problems.append(("mission.thermal.louvre_open_full_k", "must be > mission.thermal.louvre_open_start_k"))
+    return problems
+
+
 def rover_parameters(params, inputs):
     """Power/thermal parameters of this mission (a :data:`~campaign.models.power_thermal.Rover` record): the
     ``power`` and ``thermal`` design values with their sampled dispersions applied."""
@@ -137,7 +156,7 @@ def survival_outputs(params, inputs, tables, s: pt.State, light: SiteLight) -> d
     return {
         "outcome": outcome,
         "surface_ok": s.alive,
-        "reached_100_days": s.alive & (params.surface.mission_days >= 100.0),
+        "reached_100_days": s.alive & (params.surface.mission_days >= params.surface.goal_days),
         "days_survived": alive_hours / 24.0,
         "landing_day": inputs.surface.landing_time_frac * params.surface.landing_window_days,
         "landing_distance_m": jnp.hypot(inputs.site.landing_offset_east_m, inputs.site.landing_offset_north_m),
@@ -173,5 +192,5 @@ MODEL = MissionModel(
     outputs=OUTPUTS,
     simulate=simulate,
     prepare=site.prepare,
-    check=site.check,
+    check=check,
 )

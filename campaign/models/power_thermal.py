@@ -99,8 +99,10 @@ def init(p, dtype) -> State:
 
 
 def radiator_emissivity(p, temp_k):
-    """Louvred radiator: closed up to 10 K above the heater set point, fully open 30 K above it."""
-    opening = jnp.clip((temp_k - p.heater_setpoint_k - 10.0) / 20.0, 0.0, 1.0)
+    """Louvred radiator: closed up to ``louvre_open_start_k`` above the heater set point, fully open
+    ``louvre_open_full_k`` above it."""
+    opening = jnp.clip((temp_k - p.heater_setpoint_k - p.louvre_open_start_k)
+                       / (p.louvre_open_full_k - p.louvre_open_start_k), 0.0, 1.0)
     return p.radiator_emissivity_closed + opening * (p.radiator_emissivity_open - p.radiator_emissivity_closed)
 
 
@@ -151,7 +153,7 @@ def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
     array_w = (env.solar_flux_w_m2 * p.array_area_m2 * p.array_efficiency
                * (1.0 - p.array_degradation_per_year * t_days / 365.25)
                * env.array_cos_incidence * env.disk_fraction)
-    sunlit = env.disk_fraction > 0.5
+    sunlit = env.disk_fraction > p.sunlit_disk_fraction
     if demand_w is None:
         operate = sunlit & (soc >= p.soc_operate_min)
         demand_w = jnp.where(operate, operate_w(p, env.earth_visible), p.hibernate_w)

@@ -325,13 +325,13 @@ def site_light_init(dtype) -> SiteLight:
     return SiteLight(dark_h=z, longest_dark_h=z, sunlit_h=z, earth_h=z)
 
 
-def site_light_step(light: SiteLight, env: pt.Env, dt_h) -> SiteLight:
+def site_light_step(light: SiteLight, env: pt.Env, dt_h, sunlit_disk_fraction) -> SiteLight:
     """``light`` after one step of ``dt_h`` hours in the site's environment ``env``. Darkness and sunlight are
     decided as the rover's power model decides them (less than :data:`~campaign.models.power_thermal.DARK_DISK_FRACTION`
-    of the solar disk visible; more than half of it), so that for a rover alive throughout they are its own."""
+    of the solar disk visible; more than ``sunlit_disk_fraction``, ``power.sunlit_disk_fraction``), so that for a rover alive throughout they are its own."""
     dark_h = jnp.where(env.disk_fraction < pt.DARK_DISK_FRACTION, light.dark_h + dt_h, 0.0)
     return SiteLight(dark_h=dark_h, longest_dark_h=jnp.maximum(light.longest_dark_h, dark_h),
-                     sunlit_h=light.sunlit_h + jnp.where(env.disk_fraction > 0.5, dt_h, 0.0),
+                     sunlit_h=light.sunlit_h + jnp.where(env.disk_fraction > sunlit_disk_fraction, dt_h, 0.0),
                      earth_h=light.earth_h + jnp.where(env.earth_visible, dt_h, 0.0))
 
 
@@ -345,6 +345,7 @@ def run_steps(params, inputs, tables, step_fn, carry, record: bool = False):
     ``step_fn`` returns ``(carry, y)`` and the ``y`` of every step are returned too, ``(carry, light, ys)``,
     stacked along a leading axis of the mission's steps (for tests and diagnostics)."""
     dt_h = params.surface.step_hours
+    sunlit = params.power.sunlit_disk_fraction
     shift = horizon_shift_deg(params, inputs)
     landing = landing_position(params, inputs, tables)
     table = site_table(params, tables)
@@ -352,7 +353,7 @@ def run_steps(params, inputs, tables, step_fn, carry, record: bool = False):
     def one(c, xs):
         env, i = xs
         c, light = c
-        light = site_light_step(light, env, dt_h)
+        light = site_light_step(light, env, dt_h, sunlit)
         c, y = step_fn(c, env, i) if record else (step_fn(c, env, i), None)
         return (c, light), y
 

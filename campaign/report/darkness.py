@@ -42,7 +42,7 @@ def darkness(configs: Sequence[Mapping]) -> dict | str:
     if any(f != found[0] for f in found[1:]):
         return "the runs differ in site or landing window: each run's report shades its own"
     site, start, window_days, mission_days, height = found[0]
-    from ..models.night_survival import visible_disk
+    from ..models.site import visible_disk
     from ..models.power_thermal import DARK_DISK_FRACTION
     from ..sites import horizon as site_horizon
     from ..sites import sun_table

@@ -101,13 +101,14 @@ def initial_site_light(n: int) -> dict[str, np.ndarray]:
     return {name: np.zeros(n) for name in ("dark_hours", "longest_dark_h", "sunlit_hours", "earth_hours")}
 
 
-def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float) -> None:
+def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float,
+                     sunlit_disk_fraction: float) -> None:
     """Add one step of ``dt_h`` hours in the landing site's environment ``env`` to ``light`` (in place), for
     every mission, alive or not: the current darkness (less than 1% of the solar disk visible) and the longest
-    so far, the hours with most of the disk visible, and with the Earth above the horizon."""
+    so far, the hours with more than ``sunlit_disk_fraction`` of the disk visible, and with the Earth above the horizon."""
     light["dark_hours"] = np.where(env["disk_fraction"] < pt.DARK_DISK_FRACTION, light["dark_hours"] + dt_h, 0.0)
     light["longest_dark_h"] = np.maximum(light["longest_dark_h"], light["dark_hours"])
-    light["sunlit_hours"] = light["sunlit_hours"] + np.where(env["disk_fraction"] > 0.5, dt_h, 0.0)
+    light["sunlit_hours"] = light["sunlit_hours"] + np.where(env["disk_fraction"] > sunlit_disk_fraction, dt_h, 0.0)
     light["earth_hours"] = light["earth_hours"] + np.where(env["earth_visible"], dt_h, 0.0)
 
 
@@ -170,7 +171,7 @@ def survival_outputs(params: Mapping[str, object], inputs: Mapping[str, np.ndarr
     return {
         "outcome": np.where(alive, int(Outcome.SUCCESS), s["cause"]).astype(np.int16),
         "surface_ok": alive,
-        "reached_100_days": alive & (float(params["surface.mission_days"]) >= 100.0),
+        "reached_100_days": alive & (float(params["surface.mission_days"]) >= float(params["surface.goal_days"])),
         "days_survived": alive_hours / 24.0,
         "landing_day": inputs["surface.landing_time_frac"] * float(params["surface.landing_window_days"]),
         "landing_distance_m": distance_m,
@@ -218,6 +219,6 @@ def simulate(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> 
     s, light = initial_state(p, n), initial_site_light(n)
     for k in range(len(params["surface.step_index"])):
         env = environment(table, shift, start + k * rows_per_step)
-        tally_site_light(light, env, dt_h)
+        tally_site_light(light, env, dt_h, float(params["power.sunlit_disk_fraction"]))
         advance(s, p, env, k, dt_h)
     return survival_outputs(params, inputs, s, light, distance_m)
