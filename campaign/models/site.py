@@ -328,7 +328,8 @@ def site_light_init(dtype) -> SiteLight:
 def site_light_step(light: SiteLight, env: pt.Env, dt_h, sunlit_disk_fraction) -> SiteLight:
     """``light`` after one step of ``dt_h`` hours in the site's environment ``env``. Darkness and sunlight are
     decided as the rover's power model decides them (less than :data:`~campaign.models.power_thermal.DARK_DISK_FRACTION`
-    of the solar disk visible; more than ``sunlit_disk_fraction``, ``power.sunlit_disk_fraction``), so that for a rover alive throughout they are its own."""
+    of the solar disk visible; more than ``sunlit_disk_fraction``, ``power.sunlit_disk_fraction``), so that for a
+    rover alive throughout they are its own."""
     dark_h = jnp.where(env.disk_fraction < pt.DARK_DISK_FRACTION, light.dark_h + dt_h, 0.0)
     return SiteLight(dark_h=dark_h, longest_dark_h=jnp.maximum(light.longest_dark_h, dark_h),
                      sunlit_h=light.sunlit_h + jnp.where(env.disk_fraction > sunlit_disk_fraction, dt_h, 0.0),

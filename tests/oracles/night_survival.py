@@ -105,7 +105,8 @@ def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float,
                      sunlit_disk_fraction: float) -> None:
     """Add one step of ``dt_h`` hours in the landing site's environment ``env`` to ``light`` (in place), for
     every mission, alive or not: the current darkness (less than 1% of the solar disk visible) and the longest
-    so far, the hours with more than ``sunlit_disk_fraction`` of the disk visible, and with the Earth above the horizon."""
+    so far, the hours with more than ``sunlit_disk_fraction`` of the disk visible, and with the Earth above the
+    horizon."""
     light["dark_hours"] = np.where(env["disk_fraction"] < pt.DARK_DISK_FRACTION, light["dark_hours"] + dt_h, 0.0)
     light["longest_dark_h"] = np.maximum(light["longest_dark_h"], light["dark_hours"])
     light["sunlit_hours"] = light["sunlit_hours"] + np.where(env["disk_fraction"] > sunlit_disk_fraction, dt_h, 0.0)
