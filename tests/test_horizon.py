@@ -132,8 +132,11 @@ def test_a_taller_array_keeps_every_mission_alive_at_least_as_long():
 def test_the_array_height_reaches_the_surface_mission_too():
     """+experiment=full_mission: the array's horizon (the Sun's column, the operators' forecast of sunshine) drops
     on a 10 m tower, the body's (the Earth's column, the regolith) stays; a misspelt harmonic list fails at load."""
-    default = {"env.table": compose("+experiment=full_mission").tables().surface.site.table}
-    tower = {"env.table": compose("+experiment=full_mission", "mission.power.array_height_m=10").tables().surface.site.table}
+    def surface_tables(*overrides):
+        t = compose("+experiment=full_mission", *overrides).tables().surface
+        return {"env.table": t.site.table, "plan.sun_hours_ahead": t.sun_hours_ahead}
+
+    default, tower = surface_tables(), surface_tables("mission.power.array_height_m=10")
     col = sitemod.ENV_COLUMNS.index
     assert np.all(tower["env.table"][:, col("sun_horizon_deg")] < default["env.table"][:, col("sun_horizon_deg")])
     for name in ("earth_clearance_deg", "regolith_temp_k", "sun_elevation_deg"):
