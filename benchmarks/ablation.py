@@ -45,14 +45,14 @@ if variant == "numpy":
     per_call = batch / 10
 else:
     from campaign import engine
-    from campaign.models import _math, night_survival, power_thermal
+    from campaign.models import _math, power_thermal, site
     import jax.numpy as jnp
     if variant == "no_computed_once":
         power_thermal._computed_once = lambda unit, *values: values
     elif variant == "xla_arccos":
         _math.arccos = jnp.arccos
     elif variant == "environment_per_step":
-        night_survival.BLOCK_STEPS = 1
+        site.BLOCK_STEPS = 1
     config = compose("+experiment=night_survival", f"run.precision={precision}", f"run.batch_size={batch}")
     engine.configure_jax(precision)
     spec = config.spec(batch)

@@ -43,6 +43,7 @@ def counts(precision: str, batch: int) -> dict:
     from benchmarks.probes import compose
     from campaign import engine
     from campaign.models import night_survival as ns
+    from campaign.models import site as sitemod
     from campaign.models import power_thermal as pt
 
     config = compose("+experiment=night_survival", f"run.precision={precision}", f"run.batch_size={batch}")
@@ -68,22 +69,22 @@ def counts(precision: str, batch: int) -> dict:
         return jax.vmap(one)(inputs, env)
 
     def environment_block(params, inputs, block):
-        table = ns.site_table(params, tables)
+        table = sitemod.site_table(params, tables)
 
         def one(i):
-            position = ns.step_position(ns.landing_position(params, i, tables), block,
-                                        params.surface.step_hours / ns.TABLE_STEP_HOURS, table.shape[0])
-            return ns.environment_at(table, ns.horizon_shift_deg(params, i), *position)
+            position = sitemod.step_position(sitemod.landing_position(params, i, tables), block,
+                                        params.surface.step_hours / sitemod.TABLE_STEP_HOURS, table.shape[0])
+            return sitemod.environment_at(table, sitemod.horizon_shift_deg(params, i), *position)
         return jax.vmap(one)(inputs)
 
     init = _cost(jax.jit(start).lower(params, inputs).compile())
     step = _cost(jax.jit(one_step).lower(params, inputs, env, dt_h).compile())
-    block = jnp.arange(ns.BLOCK_STEPS, dtype=jnp.int32)
+    block = jnp.arange(sitemod.BLOCK_STEPS, dtype=jnp.int32)
     environment = _cost(jax.jit(environment_block).lower(params, inputs, block).compile())
     out = {"precision": precision, "batch": batch, "steps": int(len(spec.tables.step_index)),
-           "block_steps": ns.BLOCK_STEPS,
+           "block_steps": sitemod.BLOCK_STEPS,
            "step": {k: (step[k] - init[k]) / batch for k in KEYS},
-           "environment": {k: environment[k] / (batch * ns.BLOCK_STEPS) for k in KEYS}}
+           "environment": {k: environment[k] / (batch * sitemod.BLOCK_STEPS) for k in KEYS}}
     out["per_mission_step"] = {k: out["step"][k] + out["environment"][k] for k in KEYS}
 
     calls = []  # the engine's own compiled batch, lowered with the arguments evaluate_batch gives it

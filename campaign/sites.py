@@ -1,7 +1,7 @@
 """Candidate landing sites: calibration of their parametric horizons to published illumination figures.
 
 No measured horizon profile of the LUPEX candidate sites is public, so each site in ``conf/site/`` has a
-parametric horizon (a mean elevation plus azimuthal harmonics, :func:`campaign.models.night_survival.horizon_profile`)
+parametric horizon (a mean elevation plus azimuthal harmonics, :func:`campaign.models.site.horizon_profile`)
 whose *shape* is assumed and whose *mean* is calibrated: it is the value for which the time-averaged visible
 fraction of the solar disk, computed with JPL DE421 over the period of the publication, equals the published
 illumination percentage. ``python -m campaign.sites`` recomputes every calibration and prints the means to put in
@@ -14,7 +14,7 @@ Height. The published figure is for a height above the ground (``reference_heigh
 surface for Bussey et al.), and the profile is the horizon seen from there. Each site also gives the distance of the
 terrain that sets its horizon (``horizon_distance_km``, optionally with harmonics of its log over azimuth), so that
 an observer at another height ``h`` sees ``atan((z - h) / d) - d / (2 R)``, the terrain height ``z`` being fixed by
-the profile at the reference height (:func:`campaign.models.night_survival.horizon_at_height`). The solar array, a
+the profile at the reference height (:func:`campaign.models.site.horizon_at_height`). The solar array, a
 tower on LUPEX (DATA.md), sees the horizon from ``mission.power.array_height_m``. Where a second figure from a
 greater height is published, the distance scale is calibrated to it (bisection on the distance, the mean fixed by
 the first figure): Connecting Ridge, 92.27% at 2 m and 95.65% at 10 m over 2017-2036 (Gläser et al. 2014), gives a
@@ -39,7 +39,7 @@ import numpy as np
 import yaml
 
 from .models import environment as env
-from .models.night_survival import (
+from .models.site import (
     horizon_at_height,
     horizon_distance_profile,
     horizon_profile,

@@ -10,7 +10,7 @@ import pytest
 
 from campaign import engine, sites
 from campaign.models import environment as envmod
-from campaign.models import night_survival as ns
+from campaign.models import site as sitemod
 from tests.helpers import compose, spec_arguments
 
 R_M = envmod.MOON_RADIUS_KM * 1000.0
@@ -18,7 +18,7 @@ SAMPLE = 2048  # missions per design in the common-random-numbers test (one batc
 
 
 def site_values(name: str, array_height_m: float | None = None) -> dict:
-    """The ``params`` keys :func:`ns.site_horizons` reads, from the site file (array at the reference height
+    """The ``params`` keys :func:`campaign.models.site.site_horizons` reads, from the site file (array at the reference height
     unless given)."""
     site = sites.load_site(name)
     values = {f"site.{k}": v for k, v in site.items()}
@@ -33,8 +33,8 @@ def test_terrain_at_the_sites_level_far_away_sits_below_by_the_curvature_and_bar
     for d_km in (100.0, 1000.0):
         d_m = d_km * 1000.0
         reference = np.degrees(np.arctan(-2.0 / d_m) - d_m / (2 * R_M))
-        assert ns.terrain_height_m(reference, d_km, 2.0) == pytest.approx(0.0, abs=1e-6)
-        seen = ns.horizon_at_height(reference, d_km, 2.0, 20.0)
+        assert sitemod.terrain_height_m(reference, d_km, 2.0) == pytest.approx(0.0, abs=1e-6)
+        seen = sitemod.horizon_at_height(reference, d_km, 2.0, 20.0)
         assert seen == pytest.approx(np.degrees(np.arctan(-20.0 / d_m) - d_m / (2 * R_M)), abs=1e-12)
         assert reference - seen == pytest.approx(np.degrees(np.arctan(20.0 / d_m) - np.arctan(2.0 / d_m)), rel=1e-9)
         assert reference - seen < 0.011 * 100.0 / d_km
@@ -47,21 +47,21 @@ def test_a_near_ridge_drops_by_the_analytic_arctangent_difference():
     ridge, below the horizontal. Vectorised over azimuths (distances and elevations of any shape)."""
     c = 200.0 / (2 * R_M)
     reference = np.degrees(np.arctan(28.0 / 200.0) - c)
-    assert ns.terrain_height_m(reference, 0.2, 2.0) == pytest.approx(30.0, abs=1e-9)
+    assert sitemod.terrain_height_m(reference, 0.2, 2.0) == pytest.approx(30.0, abs=1e-9)
     for h, above in ((10.0, 20.0), (50.0, -20.0), (2.0, 28.0), (0.0, 30.0)):
-        assert ns.horizon_at_height(reference, 0.2, 2.0, h) == pytest.approx(
+        assert sitemod.horizon_at_height(reference, 0.2, 2.0, h) == pytest.approx(
             np.degrees(np.arctan(above / 200.0) - c), abs=1e-12), h
-    assert reference - ns.horizon_at_height(reference, 0.2, 2.0, 10.0) == pytest.approx(2.2590, abs=1e-4)
+    assert reference - sitemod.horizon_at_height(reference, 0.2, 2.0, 10.0) == pytest.approx(2.2590, abs=1e-4)
     profile = np.array([reference, 0.0, -1.0, 3.0])
     distance = np.array([0.2, 1.0, 5.0, 0.05])
-    z = ns.terrain_height_m(profile, distance, 2.0)
-    direct = np.degrees(np.arctan((z - 10.0) / (distance * 1000.0)) - ns.curvature_drop_rad(distance))
-    np.testing.assert_allclose(ns.horizon_at_height(profile, distance, 2.0, 10.0), direct, rtol=0, atol=1e-12)
+    z = sitemod.terrain_height_m(profile, distance, 2.0)
+    direct = np.degrees(np.arctan((z - 10.0) / (distance * 1000.0)) - sitemod.curvature_drop_rad(distance))
+    np.testing.assert_allclose(sitemod.horizon_at_height(profile, distance, 2.0, 10.0), direct, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(sites.TARGETS))
 def test_at_the_reference_height_the_array_sees_the_calibrated_profile_to_the_bit(name):
-    body, array = ns.site_horizons(site_values(name))
+    body, array = sitemod.site_horizons(site_values(name))
     np.testing.assert_array_equal(array, body)
     np.testing.assert_array_equal(body, sites.horizon(sites.load_site(name)))
     assert sites.load_site(name)["reference_height_m"] == sites.TARGETS[name].height_m
@@ -80,19 +80,19 @@ def test_the_default_environment_table_is_the_one_before_the_tower():
         "earth_clearance_deg": (10425.649169931381, -1.8102183169404698),
         "regolith_temp_k": (413091.30383892654, 117.70771909882846),
     }
-    assert table.shape == (5329, len(ns.ENV_COLUMNS))
+    assert table.shape == (5329, len(sitemod.ENV_COLUMNS))
     for name, (total, row) in before.items():
-        column = table[:, ns.ENV_COLUMNS.index(name)]
+        column = table[:, sitemod.ENV_COLUMNS.index(name)]
         assert column.sum() == pytest.approx(total, rel=1e-13, abs=1e-9), name
         assert column[1000] == pytest.approx(row, rel=1e-14), name
 
 
 def test_distance_profile_is_positive_with_its_harmonics():
     """psr_edge: 1 km scaled by exp(0.7 cos(az - 270)): 2x farther at azimuth 270, 2x nearer at 90."""
-    d = ns.horizon_distance_profile(1.0, [0.7], [270.0])
+    d = sitemod.horizon_distance_profile(1.0, [0.7], [270.0])
     assert np.all(d > 0)
     assert d[18] == pytest.approx(np.exp(-0.7)) and d[54] == pytest.approx(np.exp(0.7))  # every 5 deg of azimuth
-    np.testing.assert_array_equal(ns.horizon_distance_profile(3.0, [0.0], [0.0]), np.full(ns.HORIZON_SAMPLES, 3.0))
+    np.testing.assert_array_equal(sitemod.horizon_distance_profile(3.0, [0.0], [0.0]), np.full(sitemod.HORIZON_SAMPLES, 3.0))
 
 
 @pytest.mark.parametrize("name", sorted(sites.TARGETS))
@@ -134,7 +134,7 @@ def test_the_array_height_reaches_the_surface_mission_too():
     on a 10 m tower, the body's (the Earth's column, the regolith) stays; a misspelt harmonic list fails at load."""
     default = compose("+experiment=full_mission").tables().surface
     tower = compose("+experiment=full_mission", "mission.power.array_height_m=10").tables().surface
-    col = ns.ENV_COLUMNS.index
+    col = sitemod.ENV_COLUMNS.index
     assert np.all(tower.site.table[:, col("sun_horizon_deg")] < default.site.table[:, col("sun_horizon_deg")])
     for name in ("earth_clearance_deg", "regolith_temp_k", "sun_elevation_deg"):
         np.testing.assert_array_equal(tower.site.table[:, col(name)], default.site.table[:, col(name)])

@@ -13,6 +13,7 @@ import pytest
 from campaign import analysis, engine
 from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
+from campaign.models import site as sitemod
 from campaign.models import power_thermal as pt
 from tests.helpers import compose, spec_arguments
 
@@ -56,14 +57,14 @@ def test_interpolated_environment_matches_the_ephemeris_between_table_rows(site,
     one seen from the rover body (different on a tower 8 m above the near wall of psr_edge)."""
     config = compose("+experiment=night_survival", f"site={site}", f"mission.power.array_height_m={array_height_m}")
     values = dict(config.params)
-    table = ns.site_table(*spec_arguments(config.spec(config.run.batch_size), jnp.float64))
+    table = sitemod.site_table(*spec_arguments(config.spec(config.run.batch_size), jnp.float64))
     start = (np.datetime64(str(values["surface.landing_window_start_utc"]), "s")
-             - np.timedelta64(int(ns.SPIN_UP_DAYS * 86400), "s"))
-    hours = np.arange(ns.SPIN_UP_DAYS * 24, (ns.SPIN_UP_DAYS + 100) * 24, 0.5) + 0.25
+             - np.timedelta64(int(sitemod.SPIN_UP_DAYS * 86400), "s"))
+    hours = np.arange(sitemod.SPIN_UP_DAYS * 24, (sitemod.SPIN_UP_DAYS + 100) * 24, 0.5) + 0.25
     utc = start + (hours * 3600).astype("timedelta64[s]")
     d = envmod.site_directions(values["site.latitude_deg"], values["site.longitude_deg"],
                                values["site.reference_height_m"], envmod.utc_to_tdb_jd(utc))
-    body, array = ns.site_horizons(values)
+    body, array = sitemod.site_horizons(values)
     assert (np.max(np.abs(array - body)) > 0.5) == (array_height_m == 10.0)
     sun_el, sun_az = envmod._elevation_azimuth_np(d["sun_enu"])
     earth_el, earth_az = envmod._elevation_azimuth_np(d["earth_enu"])
@@ -72,7 +73,7 @@ def test_interpolated_environment_matches_the_ephemeris_between_table_rows(site,
         exact_disk = envmod.disk_fraction_visible(sun_el, envmod.horizon_elevation(array, sun_az) + shift,
                                                   envmod.sun_radius_deg(d["sun_distance_au"]))
         exact_earth = earth_el - envmod.horizon_elevation(body, earth_az) > shift
-        env = ns.environment_at(table, jnp.asarray(shift), jnp.asarray(index), jnp.asarray(weight))
+        env = sitemod.environment_at(table, jnp.asarray(shift), jnp.asarray(index), jnp.asarray(weight))
         disk = np.asarray(env.disk_fraction)
         assert 0.02 < np.mean((disk > 0) & (disk < 1)) < 0.5, "the check must see the Sun crossing the horizon"
         assert np.max(np.abs(disk - exact_disk)) < 2e-3
@@ -150,7 +151,7 @@ def test_the_sites_light_is_counted_over_the_whole_stay(config, sample):
 
         def step(s, env, _):  # records the step's light and whether the rover started it alive
             return pt.step(p, s, env, params.surface.step_hours), (env.disk_fraction, env.earth_visible, s.alive)
-        _, _, record = ns.run_steps(params, i, tables, step, pt.init(p, jnp.float64), record=True)
+        _, _, record = sitemod.run_steps(params, i, tables, step, pt.init(p, jnp.float64), record=True)
         return record
 
     disk, earth, alive = (np.asarray(a) for a in jax.jit(jax.vmap(one))(inputs))  # (n, steps) each

@@ -172,7 +172,7 @@ def test_the_goal_is_counted_from_measurements():
 # ---------------------------------------------------------------------------------------------- mobility
 def test_no_driving_in_darkness_without_battery_margin(recorded):
     _, rec, _, params = recorded
-    driving = (rec.mode == sf.DRIVE) & rec.worked
+    driving = (rec.mode == rules.DRIVE) & rec.worked
     in_dark = driving & rec.dark
     assert in_dark.any() and driving.any()  # the plan does take the rover into shadow
     assert np.all(rec.soc[in_dark] >= params.operations.soc_dark_drive_min - 1e-12)
@@ -183,7 +183,7 @@ def test_no_driving_in_darkness_without_battery_margin(recorded):
 def test_odometry_equals_the_sum_of_drives(recorded):
     out, rec, plan, params = recorded
     assert np.allclose(rec.drive_km.sum(axis=1), out["km_driven"], rtol=1e-12, atol=1e-12)
-    assert np.all(rec.drive_km[rec.mode != sf.DRIVE] == 0)
+    assert np.all(rec.drive_km[rec.mode != rules.DRIVE] == 0)
     limit = params.mobility.drive_speed_kmph * params.surface.step_hours * 2.0  # speed factor at most 2
     assert np.all(rec.drive_km <= limit)
     assert np.all(out["km_driven"] <= np.asarray(plan.legs_km).sum(axis=-1) + 1e-9)
@@ -194,7 +194,7 @@ def test_a_dead_rover_does_nothing(recorded):
     _, rec, _, _ = recorded
     dead_before = np.concatenate([np.zeros_like(rec.alive[:, :1]), ~rec.alive[:, :-1]], axis=1)
     assert dead_before.any()
-    assert np.all(rec.mode[dead_before] == sf.HIBERNATE) and not rec.worked[dead_before].any()
+    assert np.all(rec.mode[dead_before] == rules.HIBERNATE) and not rec.worked[dead_before].any()
     assert not rec.drive_km[dead_before].any()
 
 

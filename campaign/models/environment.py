@@ -6,8 +6,8 @@ the site's local East-North-Up frame on a time grid. :func:`sun_elevation_azimut
 :func:`earth_elevation_azimuth` are the public per-time functions.
 
 Model side (JAX): :func:`interpolate_directions` interpolates that table at any time, and
-:func:`elevation_azimuth`, :func:`horizon_elevation`, :func:`disk_fraction_visible` turn directions into what
-the rover experiences.
+:func:`horizon_elevation`, :func:`disk_fraction_visible` turn elevations and azimuths into what the rover
+experiences.
 
 Frames and conventions
 ----------------------
@@ -150,21 +150,6 @@ def interpolate_directions(table: jax.Array, t_hours: jax.Array, step_hours: jax
     w = jnp.clip(x - i0, 0.0, 1.0)[..., None]
     v = (1 - w) * table[i0] + w * table[i0 + 1]
     return v / jnp.linalg.norm(v, axis=-1, keepdims=True)
-
-
-def interpolate_series(values: jax.Array, t_hours: jax.Array, step_hours: jax.Array) -> jax.Array:
-    """Linear interpolation of a scalar table sampled every ``step_hours`` from hour 0."""
-    x = t_hours / step_hours
-    i0 = jnp.clip(jnp.floor(x).astype(jnp.int32), 0, values.shape[0] - 2)
-    w = jnp.clip(x - i0, 0.0, 1.0)
-    return (1 - w) * values[i0] + w * values[i0 + 1]
-
-
-def elevation_azimuth(enu: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Elevation and azimuth (deg) of ENU unit vectors (..., 3)."""
-    elevation = jnp.degrees(jnp.arcsin(jnp.clip(enu[..., 2], -1.0, 1.0)))
-    azimuth = jnp.mod(jnp.degrees(jnp.arctan2(enu[..., 0], enu[..., 1])), 360.0)
-    return elevation, azimuth
 
 
 @overload

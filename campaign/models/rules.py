@@ -21,7 +21,7 @@ from .outcomes import Outcome
 
 G0_MPS2 = 9.80665  # standard gravity, defines Isp in seconds
 
-# The operations planner's modes (surface mission), in the order of campaign.models.surface.MODES.
+# The operations planner's modes (surface mission, campaign.models.surface).
 HIBERNATE, IDLE, DRIVE, DRILL, ANALYSE = range(5)
 
 

@@ -30,7 +30,7 @@ whose load was served. The rover dies of cold, heat, a component failure (expone
 fatigue (when its thermal cycles reach a log-normal number of cycles to failure).
 
 The longest darkness and the sunlit and Earth-visible fractions are those of the landing site over the planned
-stay (:class:`campaign.models.night_survival.SiteLight`), as in the night-survival model: a shadowed stretch darkens
+stay (:class:`campaign.models.site.SiteLight`), as in the night-survival model: a shadowed stretch darkens
 the rover, not the site, and the site's light goes on when the rover dies.
 """
 
@@ -48,13 +48,13 @@ from . import environment as envmod
 from . import mobility as mob
 from . import night_survival as ns
 from . import power_thermal as pt
+from . import rules
+from . import site as sitemod
 from . import science as sci
 from ._keys import indexed, open_uniform, subkey
 from ._spec import Kind, MissionModel, Output, Param, Section, as_dtype
 from .outcomes import Outcome
 
-HIBERNATE, IDLE, DRIVE, DRILL, ANALYSE = range(5)
-MODES = ("hibernate", "idle", "drive", "drill", "analyse")
 
 OPERATIONS = Section(
     name="operations",
@@ -106,13 +106,13 @@ OUTPUTS = ns.OUTPUTS + (
     Output("mobility_loss", Kind.INT, "1", "0: mobile, 1: entrapped, 2: wheel or actuator failure"),
     Output("immobilised_day", Kind.FLOAT, "d", "Day mobility was lost", valid_when="immobilised"),
 )
-SECTIONS = (ns.SITE, ns.SURFACE, ns.POWER, ns.THERMAL, mob.SECTION, drillmod.SECTION, sci.SECTION, OPERATIONS,
+SECTIONS = (sitemod.SITE, ns.SURFACE, ns.POWER, ns.THERMAL, mob.SECTION, drillmod.SECTION, sci.SECTION, OPERATIONS,
             RELIABILITY)
 
 
 def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
-    """Cross-field checks of the site (:func:`campaign.models.night_survival.check`) and of the plan (lists whose
-    lengths must agree, thresholds that must be ordered)."""
+    """Cross-field checks of the site and the rover (:func:`campaign.models.night_survival.check`) and of the
+    plan (lists whose lengths must agree, thresholds that must be ordered)."""
     problems = ns.check(params)
     legs, shadowed = list(params["mobility.leg_km"]), list(params["science.site_shadowed"])
     if len(shadowed) != len(legs):
@@ -132,7 +132,7 @@ class Tables(NamedTuple):
     """What :func:`prepare` computes on the host, once per campaign: the landing site's environment and the plan
     as arrays."""
 
-    site: ns.SiteTables
+    site: sitemod.SiteTables
     sun_hours_ahead: np.ndarray  # (rows,) the operators' sunlight forecast per environment-table row
     legs_km: np.ndarray  # (sites + 1,) with a last leg out of the last site's shadow
     shadowed: np.ndarray  # (sites + 1,) bool: the site each leg ends at is in shadow
@@ -145,23 +145,25 @@ def prepare(params: Mapping[str, object]) -> Tables:
     legs = np.asarray(params["mobility.leg_km"], dtype=np.float64)
     shadowed = np.asarray(params["science.site_shadowed"], dtype=np.float64)
     park = float(params["mobility.shadow_reach_km"]) * shadowed[-1]
-    site = ns.prepare(params)
-    return Tables(site=site, sun_hours_ahead=sun_hours_ahead(site.table), legs_km=np.append(legs, park),
+    site = sitemod.prepare(params)
+    forecast = sun_hours_ahead(site.table, float(params["power.sunlit_disk_fraction"]))
+    return Tables(site=site, sun_hours_ahead=forecast, legs_km=np.append(legs, park),
                   shadowed=np.append(shadowed, 0.0) > 0.5,
                   attempt_slots=np.arange(int(params["drill.max_attempts_per_site"]), dtype=np.int32))
 
 
-def sun_hours_ahead(env_table: np.ndarray) -> np.ndarray:
+def sun_hours_ahead(env_table: np.ndarray, sunlit_disk_fraction: float) -> np.ndarray:
     """The operators' forecast (host, once per campaign): for each row of the environment table, the hours of
-    uninterrupted sunlight (most of the solar disk above the *surveyed* horizon, seen from the array) from that
-    instant on. The planner uses it as the team would use their illumination predictions: the true horizon may
-    differ."""
-    col = lambda name: env_table[:, ns.ENV_COLUMNS.index(name)]  # noqa: E731
-    lit = envmod.disk_fraction_visible(col("sun_elevation_deg"), col("sun_horizon_deg"), col("sun_radius_deg")) > 0.5
+    uninterrupted sunlight (more than ``sunlit_disk_fraction`` of the solar disk above the *surveyed* horizon,
+    seen from the array) from that instant on. The planner uses it as the team would use their illumination
+    predictions: the true horizon may differ."""
+    col = lambda name: env_table[:, sitemod.ENV_COLUMNS.index(name)]  # noqa: E731
+    disk = envmod.disk_fraction_visible(col("sun_elevation_deg"), col("sun_horizon_deg"), col("sun_radius_deg"))
+    lit = disk > sunlit_disk_fraction
     ahead = np.zeros(lit.shape[0])
     run = 0.0
     for i in range(lit.shape[0] - 1, -1, -1):
-        run = run + ns.TABLE_STEP_HOURS if lit[i] else 0.0
+        run = run + sitemod.TABLE_STEP_HOURS if lit[i] else 0.0
         ahead[i] = run
     return ahead
 
@@ -220,18 +222,11 @@ def make_plan(params, inputs, tables: Tables, key) -> Plan:
                 fatigue_cycles=fatigue)
 
 
-class Ops(NamedTuple):
-    """What the rover has done and where it is (scalars)."""
+class Route(NamedTuple):
+    """Where the rover is on its route and what its driving has done (scalars)."""
 
     leg: jnp.ndarray  # index into Plan.legs_km; the last leg leads out of the last site's shadow
     to_go_km: jnp.ndarray  # left on the current leg
-    site_open: jnp.ndarray  # the site ending the current leg still wants drilling
-    attempt: jnp.ndarray  # attempts completed at the current site
-    drill_h: jnp.ndarray  # progress into the current attempt
-    drill_ok: jnp.ndarray
-    wear_m: jnp.ndarray
-    pending: jnp.ndarray  # attempt slot of the sample waiting for the analysers, -1 if none
-    analyse_left_h: jnp.ndarray
     mobile: jnp.ndarray
     mobility_loss: jnp.ndarray
     immobilised_step: jnp.ndarray
@@ -239,10 +234,27 @@ class Ops(NamedTuple):
     traverse_km: jnp.ndarray
     drive_h: jnp.ndarray
     shadow_h: jnp.ndarray
+    sites_reached: jnp.ndarray
+
+
+class Drilling(NamedTuple):
+    """The drill and its tallies (scalars)."""
+
+    site_open: jnp.ndarray  # the site ending the current leg still wants drilling
+    attempt: jnp.ndarray  # attempts completed at the current site
+    drill_h: jnp.ndarray  # progress into the current attempt
+    drill_ok: jnp.ndarray
+    wear_m: jnp.ndarray
     attempts: jnp.ndarray
     depth_max_m: jnp.ndarray
     depth_sum_m: jnp.ndarray
-    sites_reached: jnp.ndarray
+
+
+class Analyses(NamedTuple):
+    """The analysers' queue and the science tallies (scalars)."""
+
+    pending: jnp.ndarray  # attempt slot of the sample waiting for the analysers, -1 if none
+    analyse_left_h: jnp.ndarray
     samples: jnp.ndarray
     target_samples: jnp.ndarray
     sites_quantified: jnp.ndarray
@@ -250,14 +262,25 @@ class Ops(NamedTuple):
     best_reported_wt: jnp.ndarray
 
 
+class Ops(NamedTuple):
+    """What the rover has done and where it is: its route, its drill, its analyses."""
+
+    route: Route
+    drill: Drilling
+    science: Analyses
+
+
 def init_ops(plan: Plan) -> Ops:
     dtype = plan.legs_km.dtype
     z, i = jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
     yes = jnp.array(True)
-    return Ops(leg=i, to_go_km=plan.legs_km[0], site_open=yes, attempt=i, drill_h=z, drill_ok=yes, wear_m=z,
-               pending=i - 1, analyse_left_h=z, mobile=yes, mobility_loss=i, immobilised_step=i, odometer_km=z,
-               traverse_km=z, drive_h=z, shadow_h=z, attempts=i, depth_max_m=z, depth_sum_m=z, sites_reached=i,
-               samples=i, target_samples=i, sites_quantified=i, shadow_sites_quantified=i, best_reported_wt=z - jnp.inf)
+    return Ops(
+        route=Route(leg=i, to_go_km=plan.legs_km[0], mobile=yes, mobility_loss=i, immobilised_step=i, odometer_km=z,
+                    traverse_km=z, drive_h=z, shadow_h=z, sites_reached=i),
+        drill=Drilling(site_open=yes, attempt=i, drill_h=z, drill_ok=yes, wear_m=z, attempts=i, depth_max_m=z,
+                       depth_sum_m=z),
+        science=Analyses(pending=i - 1, analyse_left_h=z, samples=i, target_samples=i, sites_quantified=i,
+                         shadow_sites_quantified=i, best_reported_wt=z - jnp.inf))
 
 
 class Record(NamedTuple):
@@ -274,153 +297,220 @@ class Record(NamedTuple):
     alive: jnp.ndarray  # at the end of the step
 
 
-def _advance_leg(op: Ops, plan: Plan, advance) -> Ops:
-    """Move on to the next leg where ``advance``: the site ahead is done with (or abandoned)."""
-    last = plan.legs_km.shape[0] - 1
-    nxt = jnp.minimum(op.leg + 1, last)
-    return op._replace(leg=jnp.where(advance, nxt, op.leg), to_go_km=jnp.where(advance, plan.legs_km[nxt], op.to_go_km),
-                       site_open=op.site_open | advance, attempt=jnp.where(advance, 0, op.attempt),
-                       drill_h=jnp.where(advance, 0.0, op.drill_h))
+class Context(NamedTuple):
+    """What every step of one mission shares, fixed before the loop (closed over, not carried)."""
+
+    p: object  # the rover's power/thermal parameters (night_survival.rover_parameters)
+    o: object  # the operations section
+    m: object  # the mobility section
+    s: object  # the science section
+    plan: Plan
+    dt_h: jnp.ndarray
+    last: int  # the leg out of the last site's shadow (length 0 if none)
+    attempts_per_site: int
+    step_km: jnp.ndarray  # driven in a step of driving
+    drive_out_wh: jnp.ndarray  # to drive the whole shadowed stretch (rules.shadow_drive_out_wh)
+    analysers_ok: jnp.ndarray
+    spectrometers_ok: jnp.ndarray
+    bit_life_m: jnp.ndarray
+    landing: tuple  # the landing's position in the environment table (site.landing_position)
+    forecast: jnp.ndarray  # Tables.sun_hours_ahead
+
+
+class Situation(NamedTuple):
+    """The battery and the box at the start of a step, as the planner reads them."""
+
+    alive: jnp.ndarray
+    soc: jnp.ndarray
+    leave_below: jnp.ndarray  # in shadow, the state of charge at which the rover leaves
+    cool: jnp.ndarray  # the box at most max_operating_temp_k
+
+
+class Choice(NamedTuple):
+    """The planner's decision for a step."""
+
+    mode: jnp.ndarray
+    awake: jnp.ndarray
+    shadow: jnp.ndarray  # the rover is in a shadowed stretch of its route
+    dark: jnp.ndarray
+    demand_w: jnp.ndarray  # nominal electrical demand (before the load factor)
+
+
+def _shadow_at(c: Context, route: Route):
+    return mob.in_shadow(c.m, c.plan.legs_km, c.plan.shadowed, route.leg, route.to_go_km)
+
+
+def _awake(c: Context, now: Situation, lit, shadow):
+    return rules.rover_awake(now.alive, now.cool, lit, shadow, now.soc, c.p.soc_operate_min, c.o.soc_dark_drive_min)
+
+
+def situation(c: Context, ps: pt.State, step_index) -> Situation:
+    """The state of charge (of the faded capacity) and the box's temperature at the start of the step. In shadow
+    the rover leaves once the battery is down to the reserve it wants to keep plus what driving the whole
+    shadowed stretch (at most shadow_reach_km, heater at full power) will take."""
+    t_days = step_index * c.dt_h / 24.0
+    capacity = pt.capacity_wh(c.p, t_days)
+    soc = ps.energy_wh / capacity
+    leave_below = c.o.soc_shadow_exit + c.drive_out_wh / capacity / c.p.discharge_efficiency
+    return Situation(alive=ps.alive, soc=soc, leave_below=leave_below, cool=ps.temp_k <= c.o.max_operating_temp_k)
+
+
+def move_on(c: Context, now: Situation, op: Ops, env: pt.Env) -> Ops:
+    """Planner, first: leave behind a site that is done with (closed, or the drill lost), or abandon the one whose
+    shadow the battery cannot afford; the next leg starts with a site open and no attempt made."""
+    route, drill = op.route, op.drill
+    shadow = _shadow_at(c, route)
+    lit = (env.disk_fraction > c.p.sunlit_disk_fraction) & ~shadow
+    awake = _awake(c, now, lit, shadow)
+    at_end = route.to_go_km <= 0.0
+    site_leg = route.leg < c.last
+    target_shadow = c.plan.shadowed[route.leg] & (route.to_go_km <= c.m.shadow_reach_km)
+    leaving = awake & shadow & (now.soc < now.leave_below) & route.mobile
+    done_here = at_end & site_leg & (~drill.site_open | ~drill.drill_ok)
+    advance = done_here | (leaving & site_leg & target_shadow)
+    nxt = jnp.minimum(route.leg + 1, c.last)
+    return op._replace(
+        route=route._replace(leg=jnp.where(advance, nxt, route.leg),
+                             to_go_km=jnp.where(advance, c.plan.legs_km[nxt], route.to_go_km)),
+        drill=drill._replace(site_open=drill.site_open | advance, attempt=jnp.where(advance, 0, drill.attempt),
+                             drill_h=jnp.where(advance, 0.0, drill.drill_h)))
+
+
+def choose_mode(c: Context, now: Situation, op: Ops, env: pt.Env, step_index) -> tuple[pt.Env, Choice]:
+    """Planner, then: the light where the rover is (a shadowed stretch darkens its array and cools its sink) and
+    the mode (:func:`campaign.models.rules.planner_mode`) with its electrical demand
+    (:func:`campaign.models.rules.mode_demand_w`). Returns the rover's environment and the choice."""
+    route, drill = op.route, op.drill
+    shadow = _shadow_at(c, route)
+    env = env._replace(disk_fraction=jnp.where(shadow, 0.0, env.disk_fraction),
+                       sink_temp_k=jnp.where(shadow, c.m.shadow_sink_temp_k, env.sink_temp_k))
+    lit = env.disk_fraction > c.p.sunlit_disk_fraction
+    dark = env.disk_fraction < pt.DARK_DISK_FRACTION
+    at_end = route.to_go_km <= 0.0
+    site_leg = route.leg < c.last
+    awake = _awake(c, now, lit, shadow)
+    leaving = awake & shadow & (now.soc < now.leave_below) & route.mobile & ~at_end
+    can_drill = at_end & site_leg & drill.site_open & drill.drill_ok
+    entering = ~shadow & c.plan.shadowed[route.leg] & (route.to_go_km - c.step_km <= c.m.shadow_reach_km)
+    row, _ = sitemod.step_position(c.landing, step_index, c.dt_h / sitemod.TABLE_STEP_HOURS, c.forecast.shape[0])
+    mode = rules.planner_mode(c.o, awake, leaving, op.science.analyse_left_h > 0, can_drill, route.mobile, at_end,
+                              entering, env.earth_visible, dark, now.soc, c.forecast[row], jnp)
+    demand = rules.mode_demand_w(c.p, mode, awake, env.earth_visible, jnp)
+    return env, Choice(mode=mode, awake=awake, shadow=shadow, dark=dark, demand_w=demand)
+
+
+def drive(c: Context, route: Route, worked, choice: Choice, alive, step_index) -> tuple[Route, jnp.ndarray]:
+    """Mobility: drive (where the step's load was served) up to the end of the leg or to the odometer reading of
+    a mobility hazard, which immobilises the rover. Returns the route and the km driven."""
+    plan = c.plan
+    driving = worked & (choice.mode == rules.DRIVE)
+    stop_km = jnp.minimum(plan.km_entrapment, plan.km_wheel)
+    km = jnp.where(driving, jnp.clip(jnp.minimum(c.step_km, route.to_go_km), 0.0, stop_km - route.odometer_km), 0.0)
+    odometer = route.odometer_km + km
+    stuck = driving & (odometer >= stop_km)
+    to_go = route.to_go_km - km
+    arrived = driving & (to_go <= 0.0) & (route.leg < c.last)
+    lost_now = stuck & route.mobile
+    return Route(
+        leg=route.leg, to_go_km=to_go, mobile=route.mobile & ~stuck,
+        mobility_loss=jnp.where(lost_now, jnp.where(odometer >= plan.km_entrapment, mob.ENTRAPPED, mob.WHEEL_FAILED),
+                                route.mobility_loss),
+        immobilised_step=jnp.where(lost_now, step_index + 1, route.immobilised_step),
+        odometer_km=odometer, traverse_km=route.traverse_km + jnp.where(c.spectrometers_ok, km, 0.0),
+        drive_h=route.drive_h + jnp.where(driving, c.dt_h, 0.0),
+        shadow_h=route.shadow_h + jnp.where(alive & choice.shadow, c.dt_h, 0.0),
+        sites_reached=route.sites_reached + arrived.astype(jnp.int32),
+    ), km
+
+
+def drill_step(c: Context, drill: Drilling, leg, worked, mode) -> tuple[Drilling, jnp.ndarray, jnp.ndarray]:
+    """Drilling: an attempt completes once its hours are in; a sample from the target depth, the last attempt
+    at the site or a lost or worn-out drill closes the site. Returns the drill, whether a sample goes to the
+    analysers and the attempt's slot."""
+    plan, a = c.plan, c.attempts_per_site
+    slot = leg * a + jnp.minimum(drill.attempt, a - 1)
+    drilling = worked & (mode == rules.DRILL)
+    drill_h = drill.drill_h + jnp.where(drilling, c.dt_h, 0.0)
+    completes = drilling & (drill_h >= plan.attempt_h[slot])
+    attempt = drill.attempt + completes.astype(jnp.int32)
+    wear = drill.wear_m + jnp.where(completes, plan.wear_m[slot], 0.0)
+    drill_ok = drill.drill_ok & ~(completes & plan.drill_lost[slot]) & (wear < c.bit_life_m)
+    site_open = drill.site_open & ~(completes & (plan.reached[slot] | (attempt >= a)))
+    to_analyse = completes & plan.delivered[slot] & c.analysers_ok
+    return Drilling(
+        site_open=site_open, attempt=attempt, drill_h=jnp.where(completes, 0.0, drill_h), drill_ok=drill_ok,
+        wear_m=wear, attempts=drill.attempts + completes.astype(jnp.int32),
+        depth_max_m=jnp.where(completes, jnp.maximum(drill.depth_max_m, plan.depth_m[slot]), drill.depth_max_m),
+        depth_sum_m=drill.depth_sum_m + jnp.where(completes, plan.depth_m[slot], 0.0),
+    ), to_analyse, slot
+
+
+def analyse(c: Context, sc: Analyses, worked, mode, to_analyse, slot) -> Analyses:
+    """Science: the waiting sample's result counts once its analysis hours are in (water quantified from the
+    target depth, in or at the edge of shadow); a sample just drilled joins the queue."""
+    plan = c.plan
+    analysing = worked & (mode == rules.ANALYSE)
+    left = sc.analyse_left_h - jnp.where(analysing, c.dt_h, 0.0)
+    result = analysing & (left <= 0.0)
+    q = jnp.maximum(sc.pending, 0)
+    at_target = result & plan.reached[q]
+    found = at_target & sci.quantified(c.s, plan.reported_wt[q])
+    in_shadow_site = plan.shadowed[q // c.attempts_per_site]
+    return Analyses(
+        pending=jnp.where(to_analyse, slot, jnp.where(result, -1, sc.pending)),
+        analyse_left_h=jnp.where(to_analyse, c.s.analyse_h, jnp.where(result, 0.0, left)),
+        samples=sc.samples + result.astype(jnp.int32),
+        target_samples=sc.target_samples + at_target.astype(jnp.int32),
+        sites_quantified=sc.sites_quantified + found.astype(jnp.int32),
+        shadow_sites_quantified=sc.shadow_sites_quantified + (found & in_shadow_site).astype(jnp.int32),
+        best_reported_wt=jnp.where(result, jnp.maximum(sc.best_reported_wt, plan.reported_wt[q]), sc.best_reported_wt),
+    )
+
+
+def failures(c: Context, ps: pt.State, step_index) -> pt.State:
+    """A random component failure (at its drawn hour) and thermal fatigue (at the drawn number of cycles) end
+    the mission like the cold does."""
+    hours = (step_index + 1) * c.dt_h
+    component = ps.alive & (hours >= c.plan.failure_hour)
+    fatigue = ps.alive & ~component & (ps.thermal_cycles >= c.plan.fatigue_cycles)
+    dies = component | fatigue
+    return ps._replace(alive=ps.alive & ~dies, death_step=jnp.where(dies, step_index + 1, ps.death_step),
+                       cause=jnp.where(component, Outcome.SURFACE_COMPONENT_FAILURE,
+                                       jnp.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, ps.cause)
+                                       ).astype(jnp.int16))
 
 
 def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
-    """The step function ``(state, env, step_index) -> state`` of one mission (closing over its parameters)."""
+    """The step function ``(state, env, step_index) -> state`` of one mission (closing over its parameters): the
+    named sub-steps :func:`situation`, :func:`move_on` and :func:`choose_mode` (the planner),
+    :func:`campaign.models.power_thermal.step`, :func:`drive`, :func:`drill_step`, :func:`analyse` and
+    :func:`failures`, in that order."""
     p = ns.rover_parameters(params, inputs)
-    o, m, s = params.operations, params.mobility, params.science
-    dt_h = params.surface.step_hours
-    last = plan.legs_km.shape[0] - 1  # the leg out of the last site's shadow (length 0 if none)
-    attempts_per_site = tables.attempt_slots.shape[0]
+    m, dt_h = params.mobility, params.surface.step_hours
     step_km = m.drive_speed_kmph * inputs.mobility.speed_factor * dt_h
-    analysers_ok = inputs.science.analysers_ok > 0.5
-    spectrometers_ok = inputs.science.spectrometers_ok > 0.5
-    bit_life = params.drill.bit_life_m
-    landing = ns.landing_position(params, inputs, tables.site)
-    forecast = tables.sun_hours_ahead
-
-    def shadow_at(op):
-        return mob.in_shadow(m, plan.legs_km, plan.shadowed, op.leg, op.to_go_km)
-
-    def awake_at(ps, soc, cool, lit, shadow):
-        """In sunlight above the operating reserve, or in shadow above the darkness margin (and cool enough)."""
-        return ps.alive & cool & ((lit & (soc >= p.soc_operate_min)) | (shadow & (soc >= o.soc_dark_drive_min)))
-
-    drive_out_wh = (m.shadow_reach_km / (step_km / dt_h) * p.load_factor
-                    * (p.idle_w + p.drive_w + p.duty_comm * p.comm_w + p.heater_max_w))
+    c = Context(p=p, o=params.operations, m=m, s=params.science, plan=plan, dt_h=dt_h,
+                last=plan.legs_km.shape[0] - 1, attempts_per_site=tables.attempt_slots.shape[0], step_km=step_km,
+                drive_out_wh=rules.shadow_drive_out_wh(p, m.shadow_reach_km, step_km, dt_h),
+                analysers_ok=inputs.science.analysers_ok > 0.5, spectrometers_ok=inputs.science.spectrometers_ok > 0.5,
+                bit_life_m=params.drill.bit_life_m, landing=sitemod.landing_position(params, inputs, tables.site),
+                forecast=tables.sun_hours_ahead)
 
     def step(state, env: pt.Env, step_index):
         ps, op = state
-        t_days = step_index * dt_h / 24.0
-        capacity = pt.capacity_wh(p, t_days)
-        soc = ps.energy_wh / capacity
-        # In shadow the rover leaves once the battery is down to the reserve it wants to keep plus what driving
-        # the whole shadowed stretch (at most shadow_reach_km, heater at full power) will take.
-        leave_below = o.soc_shadow_exit + drive_out_wh / capacity / p.discharge_efficiency
-        cool = ps.temp_k <= o.max_operating_temp_k
-
-        # Leave behind a site that is done with, or abandon the one whose shadow the battery cannot afford.
-        shadow = shadow_at(op)
-        lit = (env.disk_fraction > 0.5) & ~shadow
-        awake = awake_at(ps, soc, cool, lit, shadow)
-        at_end = op.to_go_km <= 0.0
-        site_leg = op.leg < last
-        target_shadow = plan.shadowed[op.leg] & (op.to_go_km <= m.shadow_reach_km)
-        leaving = awake & shadow & (soc < leave_below) & op.mobile
-        done_here = at_end & site_leg & (~op.site_open | ~op.drill_ok)
-        op = _advance_leg(op, plan, done_here | (leaving & site_leg & target_shadow))
-
-        shadow = shadow_at(op)
-        env = env._replace(disk_fraction=jnp.where(shadow, 0.0, env.disk_fraction),
-                           sink_temp_k=jnp.where(shadow, m.shadow_sink_temp_k, env.sink_temp_k))
-        lit = env.disk_fraction > 0.5
-        dark = env.disk_fraction < pt.DARK_DISK_FRACTION
-        at_end = op.to_go_km <= 0.0
-        site_leg = op.leg < last
-        awake = awake_at(ps, soc, cool, lit, shadow)
-        leaving = awake & shadow & (soc < leave_below) & op.mobile & ~at_end
-        analyse = awake & ~leaving & (op.analyse_left_h > 0)
-        drill = awake & ~leaving & ~analyse & at_end & site_leg & op.site_open & op.drill_ok
-        entering = ~shadow & plan.shadowed[op.leg] & (op.to_go_km - step_km <= m.shadow_reach_km)
-        row, _ = ns.step_position(landing, step_index, dt_h / ns.TABLE_STEP_HOURS, forecast.shape[0])
-        sun_ahead_h = forecast[row]
-        drive = (awake & ~analyse & ~drill & op.mobile & ~at_end
-                 & (leaving | ((env.earth_visible | ~o.needs_earth_to_drive)
-                               & (~entering | ((soc >= o.soc_shadow_entry)
-                                               & (sun_ahead_h >= o.shadow_min_sun_ahead_h)))
-                               & (~dark | (soc >= o.soc_dark_drive_min)))))
-        mode = jnp.where(~awake, HIBERNATE,
-                         jnp.where(drive, DRIVE, jnp.where(analyse, ANALYSE, jnp.where(drill, DRILL, IDLE))))
-        activity_w = jnp.where(mode == DRIVE, p.drive_w,
-                               jnp.where(mode == DRILL, p.drill_w, jnp.where(mode == ANALYSE, p.analyse_w, 0.0)))
-        demand = jnp.where(awake, p.idle_w + activity_w + jnp.where(env.earth_visible, p.duty_comm * p.comm_w,
-                                                                       0.0), p.hibernate_w)
-        new = pt.step(p, ps, env, dt_h, demand)
+        now = situation(c, ps, step_index)
+        op = move_on(c, now, op, env)
+        env, choice = choose_mode(c, now, op, env, step_index)
+        new = pt.step(p, ps, env, dt_h, choice.demand_w)
         worked = ps.alive & new.load_served
-
-        # Driving, up to the end of the leg or to the odometer reading of a mobility hazard.
-        driving = worked & (mode == DRIVE)
-        stop_km = jnp.minimum(plan.km_entrapment, plan.km_wheel)
-        km = jnp.where(driving, jnp.clip(jnp.minimum(step_km, op.to_go_km), 0.0, stop_km - op.odometer_km), 0.0)
-        odometer = op.odometer_km + km
-        stuck = driving & (odometer >= stop_km)
-        to_go = op.to_go_km - km
-        arrived = driving & (to_go <= 0.0) & site_leg
-
-        # Drilling: an attempt completes once its hours are in.
-        slot = op.leg * attempts_per_site + jnp.minimum(op.attempt, attempts_per_site - 1)
-        drill_h = op.drill_h + jnp.where(worked & (mode == DRILL), dt_h, 0.0)
-        completes = worked & (mode == DRILL) & (drill_h >= plan.attempt_h[slot])
-        attempt = op.attempt + completes.astype(jnp.int32)
-        wear = op.wear_m + jnp.where(completes, plan.wear_m[slot], 0.0)
-        drill_ok = op.drill_ok & ~(completes & plan.drill_lost[slot]) & (wear < bit_life)
-        site_open = op.site_open & ~(completes & (plan.reached[slot] | (attempt >= attempts_per_site)))
-        to_analyse = completes & plan.delivered[slot] & analysers_ok
-
-        # Analysis: the sample's result counts once its hours are in.
-        analysing = worked & (mode == ANALYSE)
-        left = op.analyse_left_h - jnp.where(analysing, dt_h, 0.0)
-        result = analysing & (left <= 0.0)
-        q = jnp.maximum(op.pending, 0)
-        at_target = result & plan.reached[q]
-        found = at_target & sci.quantified(s, plan.reported_wt[q])
-        in_shadow_site = plan.shadowed[q // attempts_per_site]
-
-        op = Ops(
-            leg=op.leg, to_go_km=to_go, site_open=site_open, attempt=attempt,
-            drill_h=jnp.where(completes, 0.0, drill_h), drill_ok=drill_ok, wear_m=wear,
-            pending=jnp.where(to_analyse, slot, jnp.where(result, -1, op.pending)),
-            analyse_left_h=jnp.where(to_analyse, s.analyse_h, jnp.where(result, 0.0, left)),
-            mobile=op.mobile & ~stuck,
-            mobility_loss=jnp.where(stuck & op.mobile, jnp.where(odometer >= plan.km_entrapment, mob.ENTRAPPED,
-                                                                 mob.WHEEL_FAILED), op.mobility_loss),
-            immobilised_step=jnp.where(stuck & op.mobile, step_index + 1, op.immobilised_step),
-            odometer_km=odometer, traverse_km=op.traverse_km + jnp.where(spectrometers_ok, km, 0.0),
-            drive_h=op.drive_h + jnp.where(driving, dt_h, 0.0),
-            shadow_h=op.shadow_h + jnp.where(ps.alive & shadow, dt_h, 0.0),
-            attempts=op.attempts + completes.astype(jnp.int32),
-            depth_max_m=jnp.where(completes, jnp.maximum(op.depth_max_m, plan.depth_m[slot]), op.depth_max_m),
-            depth_sum_m=op.depth_sum_m + jnp.where(completes, plan.depth_m[slot], 0.0),
-            sites_reached=op.sites_reached + arrived.astype(jnp.int32),
-            samples=op.samples + result.astype(jnp.int32),
-            target_samples=op.target_samples + at_target.astype(jnp.int32),
-            sites_quantified=op.sites_quantified + found.astype(jnp.int32),
-            shadow_sites_quantified=op.shadow_sites_quantified + (found & in_shadow_site).astype(jnp.int32),
-            best_reported_wt=jnp.where(result, jnp.maximum(op.best_reported_wt, plan.reported_wt[q]),
-                                       op.best_reported_wt),
-        )
-
-        # Random component failure and thermal fatigue end the mission like the cold does.
-        hours = (step_index + 1) * dt_h
-        component = new.alive & (hours >= plan.failure_hour)
-        fatigue = new.alive & ~component & (new.thermal_cycles >= plan.fatigue_cycles)
-        dies = component | fatigue
-        new = new._replace(alive=new.alive & ~dies, death_step=jnp.where(dies, step_index + 1, new.death_step),
-                           cause=jnp.where(component, Outcome.SURFACE_COMPONENT_FAILURE,
-                                           jnp.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, new.cause)
-                                           ).astype(jnp.int16))
+        route, km = drive(c, op.route, worked, choice, ps.alive, step_index)
+        drill, to_analyse, slot = drill_step(c, op.drill, op.route.leg, worked, choice.mode)
+        op = Ops(route=route, drill=drill, science=analyse(c, op.science, worked, choice.mode, to_analyse, slot))
+        new = failures(c, new, step_index)
         if not record:
             return new, op
-        return (new, op), Record(mode=mode, worked=worked, dark=dark, in_shadow=shadow, earth_visible=env.earth_visible,
-                                 soc=soc, drive_km=km, leg=op.leg, alive=new.alive)
+        return (new, op), Record(mode=choice.mode, worked=worked, dark=choice.dark, in_shadow=choice.shadow,
+                                 earth_visible=env.earth_visible, soc=now.soc, drive_km=km, leg=op.route.leg,
+                                 alive=new.alive)
 
     return step, p
 
@@ -436,38 +526,39 @@ def _run(params, inputs, tables: Tables, key, record: bool, loop_dtype=None):
     init = (pt.init(p, inputs.surface.landing_time_frac.dtype), init_ops(plan))
     # The loop tallies the landing site's light from the environment it hands the step, before the step puts
     # the rover in a shadowed stretch of its route: the site's, not the rover's.
-    result = ns.run_steps(params, inputs, tables.site, step, init, record=record)
+    result = sitemod.run_steps(params, inputs, tables.site, step, init, record=record)
     return as_dtype(result, dtype), plan
 
 
-def outputs(params, inputs, tables: Tables, ps: pt.State, op: Ops, light: ns.SiteLight) -> dict:
+def outputs(params, inputs, tables: Tables, ps: pt.State, op: Ops, light: sitemod.SiteLight) -> dict:
     """The outputs of :data:`OUTPUTS` from the final state and the landing site's light, with ``outcome``."""
     out = ns.survival_outputs(params, inputs, tables.site, ps, light)
     s = params.science
+    route, drill, sc = op
     last = tables.legs_km.shape[0] - 1
-    drilled = op.attempts > 0
+    drilled = drill.attempts > 0
     out.update({
-        "water_goal_met": sci.goal_met(s, op.sites_quantified, op.shadow_sites_quantified, op.traverse_km),
-        "sites_water_quantified": op.sites_quantified,
-        "shadow_sites_water_quantified": op.shadow_sites_quantified,
-        "samples_analysed": op.samples,
-        "target_depth_samples": op.target_samples,
-        "sample_analysed": op.samples > 0,
-        "best_reported_water_wt": jnp.where(op.samples > 0, op.best_reported_wt, 0.0),
-        "sites_reached": op.sites_reached,
-        "drill_attempts": op.attempts,
+        "water_goal_met": sci.goal_met(s, sc.sites_quantified, sc.shadow_sites_quantified, route.traverse_km),
+        "sites_water_quantified": sc.sites_quantified,
+        "shadow_sites_water_quantified": sc.shadow_sites_quantified,
+        "samples_analysed": sc.samples,
+        "target_depth_samples": sc.target_samples,
+        "sample_analysed": sc.samples > 0,
+        "best_reported_water_wt": jnp.where(sc.samples > 0, sc.best_reported_wt, 0.0),
+        "sites_reached": route.sites_reached,
+        "drill_attempts": drill.attempts,
         "drilled": drilled,
-        "max_depth_m": op.depth_max_m,
-        "mean_depth_m": op.depth_sum_m / jnp.maximum(op.attempts, 1),
-        "drill_lost": ~op.drill_ok,
-        "km_driven": op.odometer_km,
-        "traverse_km": op.traverse_km,
-        "drive_hours": op.drive_h,
-        "shadow_hours": op.shadow_h,
-        "plan_completed": (op.leg == last) & (op.to_go_km <= 0.0),
-        "immobilised": ~op.mobile,
-        "mobility_loss": op.mobility_loss,
-        "immobilised_day": op.immobilised_step * params.surface.step_hours / 24.0,
+        "max_depth_m": drill.depth_max_m,
+        "mean_depth_m": drill.depth_sum_m / jnp.maximum(drill.attempts, 1),
+        "drill_lost": ~drill.drill_ok,
+        "km_driven": route.odometer_km,
+        "traverse_km": route.traverse_km,
+        "drive_hours": route.drive_h,
+        "shadow_hours": route.shadow_h,
+        "plan_completed": (route.leg == last) & (route.to_go_km <= 0.0),
+        "immobilised": ~route.mobile,
+        "mobility_loss": route.mobility_loss,
+        "immobilised_day": route.immobilised_step * params.surface.step_hours / 24.0,
     })
     return out
 

@@ -43,7 +43,7 @@ def darkness(configs: Sequence[Mapping]) -> dict | str:
     if any(f != complete[0] for f in complete[1:]):
         return "the runs differ in site or landing window: each run's report shades its own"
     site, start, window_days, mission_days, height = complete[0]
-    from ..models.night_survival import visible_disk
+    from ..models.site import visible_disk
     from ..models.power_thermal import DARK_DISK_FRACTION
     from ..sites import horizon as site_horizon
     from ..sites import sun_table

@@ -24,10 +24,11 @@ import numpy as np
 from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
 from campaign.models import power_thermal as pt
+from campaign.models import site as sitemod
 from campaign.models.outcomes import Outcome
 from tests.oracles import Values, power_thermal
 
-COLUMN = {name: j for j, name in enumerate(ns.SITE_COLUMNS)}
+COLUMN = {name: j for j, name in enumerate(sitemod.SITE_COLUMNS)}
 
 
 def rover_parameters(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> dict:
@@ -44,22 +45,22 @@ def table_positions(params: Mapping[str, object], inputs: Mapping[str, np.ndarra
     """Table position of each mission's landing (float64 rows from the table's start) and rows per step."""
     landing_h = float(params["env.window_offset_h"]) + inputs["surface.landing_time_frac"] * float(
         params["surface.landing_window_days"]) * 24.0
-    return landing_h / ns.TABLE_STEP_HOURS, float(params["surface.step_hours"]) / ns.TABLE_STEP_HOURS
+    return landing_h / sitemod.TABLE_STEP_HOURS, float(params["surface.step_hours"]) / sitemod.TABLE_STEP_HOURS
 
 
 def site_table(params: Mapping[str, object]) -> np.ndarray:
-    """The environment table as the rover's design sees it (:data:`campaign.models.night_survival.SITE_COLUMNS`):
+    """The environment table as the rover's design sees it (:data:`campaign.models.site.SITE_COLUMNS`):
     the array's incidence for its tilt and the radiative sink for the box's view factor, row by row."""
     table = np.asarray(params["env.table"], dtype=np.float64)
-    col = lambda name: table[:, ns.ENV_COLUMNS.index(name)]  # noqa: E731
+    col = lambda name: table[:, sitemod.ENV_COLUMNS.index(name)]  # noqa: E731
     tilt = np.radians(float(params["power.array_tilt_deg"]))
     f = float(params["thermal.ground_view_factor"])
     derived = {
         "array_cos_incidence": np.maximum(col("sun_sin_elevation") * np.cos(tilt)
                                           + col("sun_cos_elevation") * np.sin(tilt), 0.0),
-        "sink_temp_k": (f * col("regolith_temp_k") ** 4 + (1 - f) * ns.SKY_K**4) ** 0.25,
+        "sink_temp_k": (f * col("regolith_temp_k") ** 4 + (1 - f) * sitemod.SKY_K**4) ** 0.25,
     }
-    return np.stack([derived[name] if name in derived else col(name) for name in ns.SITE_COLUMNS], axis=1)
+    return np.stack([derived[name] if name in derived else col(name) for name in sitemod.SITE_COLUMNS], axis=1)
 
 
 def environment(table: np.ndarray, shift_deg: np.ndarray, position: np.ndarray) -> dict:
@@ -95,18 +96,20 @@ def initial_state(p: Mapping[str, object], n: int) -> dict[str, np.ndarray]:
 
 
 def initial_site_light(n: int) -> dict[str, np.ndarray]:
-    """Hours of the landing site's light tallied so far (:class:`campaign.models.night_survival.SiteLight`), for
+    """Hours of the landing site's light tallied so far (:class:`campaign.models.site.SiteLight`), for
     ``n`` missions at landing: none."""
     return {name: np.zeros(n) for name in ("dark_hours", "longest_dark_h", "sunlit_hours", "earth_hours")}
 
 
-def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float) -> None:
+def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float,
+                     sunlit_disk_fraction: float) -> None:
     """Add one step of ``dt_h`` hours in the landing site's environment ``env`` to ``light`` (in place), for
     every mission, alive or not: the current darkness (less than 1% of the solar disk visible) and the longest
-    so far, the hours with most of the disk visible, and with the Earth above the horizon."""
+    so far, the hours with more than ``sunlit_disk_fraction`` of the disk visible, and with the Earth above the
+    horizon."""
     light["dark_hours"] = np.where(env["disk_fraction"] < pt.DARK_DISK_FRACTION, light["dark_hours"] + dt_h, 0.0)
     light["longest_dark_h"] = np.maximum(light["longest_dark_h"], light["dark_hours"])
-    light["sunlit_hours"] = light["sunlit_hours"] + np.where(env["disk_fraction"] > 0.5, dt_h, 0.0)
+    light["sunlit_hours"] = light["sunlit_hours"] + np.where(env["disk_fraction"] > sunlit_disk_fraction, dt_h, 0.0)
     light["earth_hours"] = light["earth_hours"] + np.where(env["earth_visible"], dt_h, 0.0)
 
 
@@ -169,7 +172,7 @@ def survival_outputs(params: Mapping[str, object], inputs: Mapping[str, np.ndarr
     return {
         "outcome": np.where(alive, int(Outcome.SUCCESS), s["cause"]).astype(np.int16),
         "surface_ok": alive,
-        "reached_100_days": alive & (float(params["surface.mission_days"]) >= 100.0),
+        "reached_100_days": alive & (float(params["surface.mission_days"]) >= float(params["surface.goal_days"])),
         "days_survived": alive_hours / 24.0,
         "landing_day": inputs["surface.landing_time_frac"] * float(params["surface.landing_window_days"]),
         "landing_distance_m": distance_m,
@@ -217,6 +220,6 @@ def simulate(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> 
     s, light = initial_state(p, n), initial_site_light(n)
     for k in range(len(params["surface.step_index"])):
         env = environment(table, shift, start + k * rows_per_step)
-        tally_site_light(light, env, dt_h)
+        tally_site_light(light, env, dt_h, float(params["power.sunlit_disk_fraction"]))
         advance(s, p, env, k, dt_h)
     return survival_outputs(params, inputs, s, light, distance_m)

@@ -34,7 +34,7 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float, demand_
                * (1.0 - p["array_degradation_per_year"] * age_years)
                * env["array_cos_incidence"] * env["disk_fraction"])
     if demand_w is None:
-        awake = (env["disk_fraction"] > 0.5) & (energy_wh / capacity >= p["soc_operate_min"])
+        awake = (env["disk_fraction"] > p["sunlit_disk_fraction"]) & (energy_wh / capacity >= p["soc_operate_min"])
         comm = np.where(env["earth_visible"], p["duty_comm"] * p["comm_w"], 0.0)
         awake_w = (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
                    + p["duty_analyse"] * p["analyse_w"] + comm)
@@ -42,7 +42,8 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float, demand_
     wanted_load = p["load_factor"] * demand_w
 
     def exact_box(heat_w):
-        opening = np.clip((temp_k - p["heater_setpoint_k"] - 10.0) / 20.0, 0.0, 1.0)
+        opening = np.clip((temp_k - p["heater_setpoint_k"] - p["louvre_open_start_k"])
+                          / (p["louvre_open_full_k"] - p["louvre_open_start_k"]), 0.0, 1.0)
         emissivity = p["radiator_emissivity_closed"] + opening * (
             p["radiator_emissivity_open"] - p["radiator_emissivity_closed"])
         k_rad = emissivity * p["radiator_area_m2"] * SIGMA

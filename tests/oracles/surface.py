@@ -126,7 +126,8 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
     for k in range(len(params["surface.step_index"])):
         position = start + k * rows_per_step
         env = nm.environment(table, shift, position)
-        nm.tally_site_light(light, env, dt_h)  # the landing site's light, before the rover's shadow darkens env
+        # the landing site's light, before the rover's shadow darkens env
+        nm.tally_site_light(light, env, dt_h, p["sunlit_disk_fraction"])
         alive = ps["alive"]
         capacity = p["battery_capacity_wh"] * (1.0 - p["battery_fade_per_year"] * (k * dt_h / 24.0) / 365.25)
         soc = ps["energy_wh"] / capacity
@@ -136,7 +137,7 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
 
         # Leave behind a site that is done with, or abandon the one whose shadow the battery cannot afford.
         shadow = in_shadow(leg, to_go)
-        awake = awake_at(alive, soc, cool, (env["disk_fraction"] > 0.5) & ~shadow, shadow)
+        awake = awake_at(alive, soc, cool, (env["disk_fraction"] > p["sunlit_disk_fraction"]) & ~shadow, shadow)
         leaving = awake & shadow & (soc < leave_below) & mobile
         done_here = (to_go <= 0.0) & (leg < last) & (~site_open | ~drill_ok)
         advance = done_here | (leaving & (leg < last) & shadowed[leg] & (to_go <= reach))
@@ -149,7 +150,7 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
         shadow = in_shadow(leg, to_go)
         env["disk_fraction"] = np.where(shadow, 0.0, env["disk_fraction"])
         env["sink_temp_k"] = np.where(shadow, mob["shadow_sink_temp_k"], env["sink_temp_k"])
-        lit = env["disk_fraction"] > 0.5
+        lit = env["disk_fraction"] > p["sunlit_disk_fraction"]
         dark = env["disk_fraction"] < pt.DARK_DISK_FRACTION
         at_end, site_leg = to_go <= 0.0, leg < last
         awake = awake_at(alive, soc, cool, lit, shadow)
