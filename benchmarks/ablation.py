@@ -91,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for k, (name, (precision, batch)) in enumerate(VARIANTS.items()):
             variant = name.split()[0] if name.split()[0] not in ("current", "batch_256") else "current"
-            procs[name] = subprocess.Popen([sys.executable, "-c", WORKER, variant, str(cpus[k % len(cpus)]),
-                                            precision, str(batch)], cwd=repo, stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, text=True)
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-c", WORKER, variant, str(cpus[k % len(cpus)]), precision, str(batch)],
+                cwd=repo,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
         for name, p in procs.items():
             if p.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"variant {name} failed to start")

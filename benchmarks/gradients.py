@@ -24,10 +24,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-VARIABLES = ("mission.power.battery_capacity_wh", "mission.thermal.insulation_conductance_w_per_k",
-             "mission.power.array_area_m2")
-SMOOTH = ("worst_night_energy_margin_wh", "min_soc", "min_box_temp_k", "max_box_temp_k", "energy_generated_kwh",
-          "heater_energy_kwh")
+VARIABLES = (
+    "mission.power.battery_capacity_wh",
+    "mission.thermal.insulation_conductance_w_per_k",
+    "mission.power.array_area_m2",
+)
+SMOOTH = (
+    "worst_night_energy_margin_wh",
+    "min_soc",
+    "min_box_temp_k",
+    "max_box_temp_k",
+    "energy_generated_kwh",
+    "heater_energy_kwh",
+)
 STEPS = (1e-4, 1e-3, 1e-2, 2e-2, 5e-2)
 
 
@@ -39,10 +48,17 @@ def step_scan(config, samples: int) -> list[dict]:
     for step in STEPS:
         result = gradients.design_gradients(config, VARIABLES, SMOOTH, samples, relative_step=step)
         for s in result["sensitivities"]:
-            rows.append({"relative_step": step, "metric": s["metric"], "variable": s["variable"],
-                         "finite_difference": s["finite_difference"]["derivative"],
-                         "se": s["finite_difference"]["se"], "path_changes": s["path_changes"],
-                         "pathwise": (s["pathwise"] or {}).get("derivative")})
+            rows.append(
+                {
+                    "relative_step": step,
+                    "metric": s["metric"],
+                    "variable": s["variable"],
+                    "finite_difference": s["finite_difference"]["derivative"],
+                    "se": s["finite_difference"]["se"],
+                    "path_changes": s["path_changes"],
+                    "pathwise": (s["pathwise"] or {}).get("derivative"),
+                }
+            )
     return rows
 
 
@@ -68,8 +84,9 @@ def costs(config, samples: int, repeats: int) -> dict:
         n = mission_keys.shape[0]
 
         def total(thetas):  # a copy of the design values per mission: the gradient of the sum is per mission
-            one = lambda t, i, k: model.simulate(model.params_of({**params, **dict(zip(keys, t))}),  # noqa: E731
-                                                 model.inputs_of(i), tables, k)
+            def one(t, i, k):
+                return model.simulate(model.params_of({**params, **dict(zip(keys, t))}), model.inputs_of(i), tables, k)
+
             return jnp.sum(jax.vmap(one)(thetas, inputs, mission_keys)["worst_night_energy_margin_wh"])
 
         return jax.grad(total)(jnp.broadcast_to(theta, (n, theta.size)))
@@ -109,16 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     print("\nFinite difference against the step (pathwise mean beside it)")
     for r in scan:
         pathwise = "-" if r["pathwise"] is None else f"{r['pathwise']:.4g}"
-        print(f"  {r['variable'][8:]:<40}{r['metric']:<30}{r['relative_step']:>8g}  {r['finite_difference']:>11.4g}"
-              f" ({r['se']:.2g})  paths {r['path_changes']:>5}  pathwise {pathwise}")
+        print(
+            f"  {r['variable'][8:]:<40}{r['metric']:<30}{r['relative_step']:>8g}  {r['finite_difference']:>11.4g}"
+            f" ({r['se']:.2g})  paths {r['path_changes']:>5}  pathwise {pathwise}"
+        )
     cost = costs(config, args.samples, args.repeats)
     print("\nOne pass over the missions (median process CPU s; wall s)")
     for name, c in cost.items():
         extra = f"  = {c['forward_passes']:.1f} forward passes" if "forward_passes" in c else ""
         print(f"  {name:<28}{c['cpu_s']:8.2f}{c['wall_s']:8.2f}{extra}")
     out = Path(args.out or Path(__file__).parent / "results" / f"{datetime.now():%Y-%m-%d_%H-%M}_gradients.json")
-    out.write_text(json.dumps({"sensitivities": result, "step_scan": scan, "cost": cost,
-                               "overrides": args.overrides}, indent=2, sort_keys=True) + "\n")
+    out.write_text(
+        json.dumps(
+            {"sensitivities": result, "step_scan": scan, "cost": cost, "overrides": args.overrides},
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     print(f"\n{out}")
     return 0
 

@@ -72,10 +72,21 @@ class Settings:
 PRESETS = {
     "full": Settings(shard_sizes=(2048, 8192, 32768, 65536)),
     # Checks the plumbing in CI, not the speed: a 2-day mission, tiny samples, launch campaigns of 1e3 and 1e4.
-    "tiny": Settings(window_s=1.0, pilot=False, precisions=("float32",),
-                     overrides=("mission.surface.mission_days=2", "run.batch_size=256"), scaling_repeats=1,
-                     numpy_sample=256, memory_sizes=(1_000,), memory_whole_run_up_to=1_000, cost_days=(),
-                     cost_step_hours=(), cost_batches=(256,), timeout_s=300.0, quiet_s=0.0),
+    "tiny": Settings(
+        window_s=1.0,
+        pilot=False,
+        precisions=("float32",),
+        overrides=("mission.surface.mission_days=2", "run.batch_size=256"),
+        scaling_repeats=1,
+        numpy_sample=256,
+        memory_sizes=(1_000,),
+        memory_whole_run_up_to=1_000,
+        cost_days=(),
+        cost_step_hours=(),
+        cost_batches=(256,),
+        timeout_s=300.0,
+        quiet_s=0.0,
+    ),
 }
 
 
@@ -155,8 +166,15 @@ def child(kind: str, args: dict, timeout: float, extra_env: dict | None = None, 
     snapshot, started = cpu_times(), time.time()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # always the embedded Ray
     env.update({"PYTHONUNBUFFERED": "1", LAUNCHED_ENV: repr(time.time()), **(extra_env or {})})
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.probes", kind, json.dumps(args)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.probes", kind, json.dumps(args)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     _SESSIONS.add(proc.pid)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -172,7 +190,7 @@ def child(kind: str, args: dict, timeout: float, extra_env: dict | None = None, 
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
     if not lines:
         raise RuntimeError(f"benchmark probe '{kind}' failed:\n{err[-3000:]}")
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     result["foreign_cpus"] = foreign_cpus(snapshot, cpu_times(), time.time() - started)
     return result
 
@@ -199,8 +217,13 @@ def machine() -> dict:
         memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError):
         memory_gb = None
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gib": memory_gb, "python": platform.python_version(),
-            "versions": versions}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": memory_gb,
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def available(module: str) -> bool:
@@ -216,14 +239,18 @@ def campaign_stats(r: dict, workers: int) -> dict:
     times = [t for t, _ in shards]
     first_wave = min(workers, len(shards))
     out = {
-        "samples": r["samples"], "shard_size": r["shard_size"], "shards": len(shards), "workers": workers,
+        "samples": r["samples"],
+        "shard_size": r["shard_size"],
+        "shards": len(shards),
+        "workers": workers,
         "precision": r["precision"],
         "first_result_s": times[0] - r["launched"] if shards else None,
         "ready_s": (r["planned"] - r["launched"]) if r.get("planned") else None,
         "end_to_end_missions_per_s": r["samples"] / (times[-1] - r["launched"]) if shards else None,
         "driver_peak_rss_mb": r["driver_peak_rss_execution"] / MB,
         "worker_peak_rss_mb": r["worker_peak_rss_execution"] / MB,
-        "workers_seen": r["workers_seen"], "foreign_cpus": r.get("foreign_cpus"),
+        "workers_seen": r["workers_seen"],
+        "foreign_cpus": r.get("foreign_cpus"),
         "shard_times_s": [round(t - r["launched"], 3) for t in times],
     }
     if len(shards) > first_wave and times[-1] > times[first_wave - 1]:
@@ -239,14 +266,33 @@ def campaign_stats(r: dict, workers: int) -> dict:
     return out
 
 
-def run_campaign_probe(settings: Settings, work: Path, name: str, overrides: list[str], workers: int,
-                       cache: Path, stop_after_execution: bool = True) -> dict:
+def run_campaign_probe(
+    settings: Settings,
+    work: Path,
+    name: str,
+    overrides: list[str],
+    workers: int,
+    cache: Path,
+    stop_after_execution: bool = True,
+) -> dict:
     run_dir = work / name
     try:
-        r = child("campaign", {"overrides": [*overrides, f"cluster.num_cpus={workers}", "run.progress=false",
-                                             f"cluster.jax_cache_dir={cache}", f"run.output_dir={run_dir}"],
-                               "run_dir": str(run_dir), "stop_after_execution": stop_after_execution},
-                  settings.timeout_s, quiet_s=settings.quiet_s)
+        r = child(
+            "campaign",
+            {
+                "overrides": [
+                    *overrides,
+                    f"cluster.num_cpus={workers}",
+                    "run.progress=false",
+                    f"cluster.jax_cache_dir={cache}",
+                    f"run.output_dir={run_dir}",
+                ],
+                "run_dir": str(run_dir),
+                "stop_after_execution": stop_after_execution,
+            },
+            settings.timeout_s,
+            quiet_s=settings.quiet_s,
+        )
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     return campaign_stats(r, workers)
@@ -272,21 +318,37 @@ def measure_engine(settings: Settings, work: Path, report: Report, log) -> dict[
         overrides = night_overrides(settings, precision)
         samples = workers * 4 * batch
         if settings.pilot:
-            pilot = run_campaign_probe(settings, work, "pilot", [*overrides, f"run.samples={samples}",
-                                                                 f"run.shard_size={batch}"], workers, cache)
+            pilot = run_campaign_probe(
+                settings,
+                work,
+                "pilot",
+                [*overrides, f"run.samples={samples}", f"run.shard_size={batch}"],
+                workers,
+                cache,
+            )
             report.start_up.append({"precision": precision, "cache": "cold", **pilot})
             estimate = pilot["steady_missions_per_s"] or pilot["end_to_end_missions_per_s"]
             samples = max(samples, batch * math.ceil(estimate * settings.window_s / batch))
         main = run_campaign_probe(settings, work, "main", [*overrides, f"run.samples={samples}"], workers, cache)
         report.start_up.append({"precision": precision, "cache": "warm" if settings.pilot else "cold", **main})
         rate = main["steady_missions_per_s"] or main["end_to_end_missions_per_s"]
-        report.throughput.append({"tool": "ours", "engine": "JAX jit+vmap on Ray", "processes": workers,
-                                  "missions": main["steady_missions"] or samples,
-                                  "seconds": main["steady_window_s"], "missions_per_s": rate, **main})
+        report.throughput.append(
+            {
+                "tool": "ours",
+                "engine": "JAX jit+vmap on Ray",
+                "processes": workers,
+                "missions": main["steady_missions"] or samples,
+                "seconds": main["steady_window_s"],
+                "missions_per_s": rate,
+                **main,
+            }
+        )
         runs[precision] = main
-        log(f"  ours {precision}: {rate:,.0f} missions/s steady ({workers} workers, {samples:,} missions), "
+        log(
+            f"  ours {precision}: {rate:,.0f} missions/s steady ({workers} workers, {samples:,} missions), "
             f"first result {report.start_up[-2 if settings.pilot else -1]['first_result_s']:.1f} s cold"
-            + (f", {main['first_result_s']:.1f} s warm" if settings.pilot else ""))
+            + (f", {main['first_result_s']:.1f} s warm" if settings.pilot else "")
+        )
     return runs
 
 
@@ -294,15 +356,19 @@ def measure_scaling(settings: Settings, work: Path, report: Report, main: dict, 
     """Steady throughput for each worker count on the campaign of the main run (same missions, same shards),
     interleaved ``scaling_repeats`` times; the main run is the first sample of the largest worker count."""
     precision = main["precision"]
-    overrides = [*night_overrides(settings, precision), f"run.samples={main['samples']}",
-                 f"run.shard_size={main['shard_size']}"]
+    overrides = [
+        *night_overrides(settings, precision),
+        f"run.samples={main['samples']}",
+        f"run.shard_size={main['shard_size']}",
+    ]
     for repeat in range(settings.scaling_repeats):
         for workers in settings.workers:
             if repeat == 0 and workers == main["workers"]:
                 r = main
             else:
-                r = run_campaign_probe(settings, work, f"scale{workers}", overrides, workers,
-                                       work / f"jax-cache-{precision}")
+                r = run_campaign_probe(
+                    settings, work, f"scale{workers}", overrides, workers, work / f"jax-cache-{precision}"
+                )
             report.scaling.append({"repeat": repeat, **r})
             log(f"  {workers} worker(s): {r['steady_missions_per_s'] or 0:,.0f} missions/s")
 
@@ -312,12 +378,19 @@ def measure_shard_sizes(settings: Settings, work: Path, report: Report, log) -> 
     workers = max(settings.workers)
     samples = max(settings.shard_sizes) * 4 * workers
     for size in settings.shard_sizes:
-        r = run_campaign_probe(settings, work, f"shard{size}", [*night_overrides(settings, precision),
-                                                                f"run.samples={samples}", f"run.shard_size={size}"],
-                               workers, work / f"jax-cache-{precision}")
+        r = run_campaign_probe(
+            settings,
+            work,
+            f"shard{size}",
+            [*night_overrides(settings, precision), f"run.samples={samples}", f"run.shard_size={size}"],
+            workers,
+            work / f"jax-cache-{precision}",
+        )
         report.shard_sizes.append(r)
-        log(f"  shard {size}: {r['steady_missions_per_s'] or 0:,.0f} missions/s, first result "
-            f"{r['first_result_s']:.1f} s")
+        log(
+            f"  shard {size}: {r['steady_missions_per_s'] or 0:,.0f} missions/s, first result "
+            f"{r['first_result_s']:.1f} s"
+        )
 
 
 def measure_memory(settings: Settings, work: Path, report: Report, log) -> None:
@@ -327,17 +400,26 @@ def measure_memory(settings: Settings, work: Path, report: Report, log) -> None:
     workers = max(settings.workers)
     for n in settings.memory_sizes:
         whole = n <= settings.memory_whole_run_up_to
-        r = run_campaign_probe(settings, work, f"memory{n}", ["+experiment=launch", f"run.samples={n}"], workers,
-                               work / "jax-cache-launch", stop_after_execution=not whole)
+        r = run_campaign_probe(
+            settings,
+            work,
+            f"memory{n}",
+            ["+experiment=launch", f"run.samples={n}"],
+            workers,
+            work / "jax-cache-launch",
+            stop_after_execution=not whole,
+        )
         config = compose("+experiment=launch")
         from campaign import declarations, store
 
         schema = store.Layout(declarations.dataset_columns(config.model, config.variables), config.run.precision).schema
         row_bytes = sum(_arrow_width(f.type) for f in schema)
         report.memory.append({"model": "launch", "results_in_memory_mb": n * row_bytes / MB, **r})
-        log(f"  launch {n:,}: driver {r['driver_peak_rss_mb']:,.0f} MB while streaming"
+        log(
+            f"  launch {n:,}: driver {r['driver_peak_rss_mb']:,.0f} MB while streaming"
             + (f", {r['driver_peak_rss_whole_run_mb']:,.0f} MB whole run" if whole else "")
-            + f"; worker {r['worker_peak_rss_mb']:,.0f} MB; results {n * row_bytes / MB:,.0f} MB if kept whole")
+            + f"; worker {r['worker_peak_rss_mb']:,.0f} MB; results {n * row_bytes / MB:,.0f} MB if kept whole"
+        )
 
 
 def _arrow_width(t) -> float:
@@ -358,16 +440,24 @@ def measure_cost(settings: Settings, report: Report, log) -> None:
         for b in settings.cost_batches:
             variants[f"{precision} batch={b}"] = [*base, f"run.precision={precision}", f"run.batch_size={b}"]
         for d in settings.cost_days:
-            variants[f"{precision} days={d:g}"] = [*base, f"run.precision={precision}",
-                                                   f"mission.surface.mission_days={d}"]
+            variants[f"{precision} days={d:g}"] = [
+                *base,
+                f"run.precision={precision}",
+                f"mission.surface.mission_days={d}",
+            ]
         for h in settings.cost_step_hours:
-            variants[f"{precision} step_hours={h:g}"] = [*base, f"run.precision={precision}",
-                                                         f"mission.surface.step_hours={h}"]
+            variants[f"{precision} step_hours={h:g}"] = [
+                *base,
+                f"run.precision={precision}",
+                f"mission.surface.step_hours={h}",
+            ]
     result = child("cost", {"variants": variants, "repeats": 3}, settings.timeout_s, quiet_s=settings.quiet_s)
     report.cost = {"foreign_cpus": result.pop("foreign_cpus"), "variants": result}
     for name, c in result.items():
-        log(f"  {name}: {c['ns_per_mission_step']:.1f} ns per mission-step ({c['steps']} steps, compile+first "
-            f"{c['first_call_s']:.1f} s)")
+        log(
+            f"  {name}: {c['ns_per_mission_step']:.1f} ns per mission-step ({c['steps']} steps, compile+first "
+            f"{c['first_call_s']:.1f} s)"
+        )
 
 
 # -------------------------------------------------------------------------------------------------- peers
@@ -383,9 +473,11 @@ def peer_model(settings: Settings) -> str:
 
     model = compose(*night_overrides(settings, "float64")).model.name
     if model not in OUTPUTS:
-        raise ValueError(f"the peers implement the models {', '.join(sorted(OUTPUTS))} (experiments night_survival "
-                         f"and full_mission), not '{model}' of +experiment={settings.experiment}: pass --peers '' "
-                         "or --only engine,scaling,shards")
+        raise ValueError(
+            f"the peers implement the models {', '.join(sorted(OUTPUTS))} (experiments night_survival "
+            f"and full_mission), not '{model}' of +experiment={settings.experiment}: pass --peers '' "
+            "or --only engine,scaling,shards"
+        )
     return model
 
 
@@ -393,13 +485,19 @@ def write_campaign(settings: Settings, path: Path) -> str:
     """Write the campaign for the peers: its model, design values and tables, input distributions (always
     float64: the precision of the NumPy code). Returns the model's name."""
     from benchmarks.probes import compose
-
     from tests.oracles import flat_design
 
     config = compose(*night_overrides(settings, "float64"))
     with open(path, "wb") as fh:
-        pickle.dump({"model": config.model.name, "seed": config.run.seed, "params": flat_design(config.spec(config.run.batch_size)),
-                     "variables": [(v.name, v.kind.value, v.theta) for v in config.variables]}, fh)
+        pickle.dump(
+            {
+                "model": config.model.name,
+                "seed": config.run.seed,
+                "params": flat_design(config.spec(config.run.batch_size)),
+                "variables": [(v.name, v.kind.value, v.theta) for v in config.variables],
+            },
+            fh,
+        )
     return config.model.name
 
 
@@ -418,17 +516,38 @@ def measure_peers(settings: Settings, work: Path, report: Report, log) -> None:
         if tool == "monaco":  # one mission per case: size the case count to the window from a pilot
             cases = 2 * processes
             if settings.pilot:
-                pilot = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env,
-                              settings.quiet_s)
+                pilot = child(
+                    tool,
+                    {"sample": cases, "window_s": 0, "processes": processes},
+                    settings.timeout_s,
+                    env,
+                    settings.quiet_s,
+                )
                 cases = max(cases, math.ceil(pilot["missions_per_s"] * settings.window_s))
-            r = child(tool, {"sample": cases, "window_s": 0, "processes": processes}, settings.timeout_s, env,
-                      settings.quiet_s)
+            r = child(
+                tool,
+                {"sample": cases, "window_s": 0, "processes": processes},
+                settings.timeout_s,
+                env,
+                settings.quiet_s,
+            )
         else:
-            r = child(tool, {"sample": sample * (processes if tool == "openturns" else 1),
-                             "window_s": settings.window_s, "processes": processes}, settings.timeout_s, env,
-                      settings.quiet_s)
-        engine = {"numpy": "vectorised NumPy, one process", "openturns": "PythonFunction(func_sample) on NumPy",
-                  "monaco": "one mission per case, NumPy"}[tool]
+            r = child(
+                tool,
+                {
+                    "sample": sample * (processes if tool == "openturns" else 1),
+                    "window_s": settings.window_s,
+                    "processes": processes,
+                },
+                settings.timeout_s,
+                env,
+                settings.quiet_s,
+            )
+        engine = {
+            "numpy": "vectorised NumPy, one process",
+            "openturns": "PythonFunction(func_sample) on NumPy",
+            "monaco": "one mission per case, NumPy",
+        }[tool]
         report.throughput.append({"engine": engine, "precision": "float64", **r})
         log(f"  {tool}: {r['missions_per_s']:,.1f} missions/s ({r['processes']} process(es), {r['seconds']:.0f} s)")
 
@@ -476,27 +595,36 @@ def _ratio(a: float | None, b: float | None) -> str:
 def format_report(report: Report) -> str:
     """The tables the command prints."""
     m = report.machine
-    lines = [f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib'] or 0:.0f} GiB; load average "
-             f"{report.load_before} before, {report.load_after} after ({report.elapsed_s / 60:.1f} min). 'other CPUs':"
-             " CPUs kept busy by processes this benchmark did not start, during that measurement.", ""]
+    lines = [
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib'] or 0:.0f} GiB; load average "
+        f"{report.load_before} before, {report.load_after} after ({report.elapsed_s / 60:.1f} min). 'other CPUs':"
+        " CPUs kept busy by processes this benchmark did not start, during that measurement.",
+        "",
+    ]
     peers = {r["tool"]: r for r in report.throughput if r["tool"] != "ours"}
     window = report.settings["window_s"]
     lines.append(f"Throughput, {report.settings['experiment']} (window ~{window:g} s each)")
-    lines.append(f"  {'tool':<44} {'precision':<9} {'procs':>5} {'missions':>10} {'seconds':>8} {'missions/s':>11}"
-                 f" {'vs monaco':>10} {'vs OpenTURNS':>12} {'other CPUs':>10}")
+    lines.append(
+        f"  {'tool':<44} {'precision':<9} {'procs':>5} {'missions':>10} {'seconds':>8} {'missions/s':>11}"
+        f" {'vs monaco':>10} {'vs OpenTURNS':>12} {'other CPUs':>10}"
+    )
     for r in report.throughput:
         label = f"{r['tool']} ({r['engine']})"
-        lines.append(f"  {label:<44} {r['precision']:<9} {r['processes']:>5} {r['missions']:>10,} "
-                     f"{r['seconds'] or 0:>8.1f} {r['missions_per_s']:>11,.1f} "
-                     f"{_ratio(r['missions_per_s'], peers.get('monaco', {}).get('missions_per_s')):>10} "
-                     f"{_ratio(r['missions_per_s'], peers.get('openturns', {}).get('missions_per_s')):>12} "
-                     f"{r.get('foreign_cpus', 0) or 0:>10.2f}")
+        lines.append(
+            f"  {label:<44} {r['precision']:<9} {r['processes']:>5} {r['missions']:>10,} "
+            f"{r['seconds'] or 0:>8.1f} {r['missions_per_s']:>11,.1f} "
+            f"{_ratio(r['missions_per_s'], peers.get('monaco', {}).get('missions_per_s')):>10} "
+            f"{_ratio(r['missions_per_s'], peers.get('openturns', {}).get('missions_per_s')):>12} "
+            f"{r.get('foreign_cpus', 0) or 0:>10.2f}"
+        )
     for tool, why in report.unavailable.items():
         lines.append(f"  {tool}: unavailable ({why})")
     lines += ["", "Time to first result (process start to the first shard file), all workers"]
     for r in report.start_up:
-        lines.append(f"  {r['precision']:<8} {r['cache']:<5} cache: {r['first_result_s']:6.1f} s  (Ray up and "
-                     f"campaign planned at {r['ready_s'] or 0:.1f} s; shard of {r['shard_size']:,} missions)")
+        lines.append(
+            f"  {r['precision']:<8} {r['cache']:<5} cache: {r['first_result_s']:6.1f} s  (Ray up and "
+            f"campaign planned at {r['ready_s'] or 0:.1f} s; shard of {r['shard_size']:,} missions)"
+        )
     if report.scaling:
         lines += ["", "Scaling with Ray workers (steady state, same campaign)"]
         by_workers: dict[int, list[float]] = {}
@@ -505,25 +633,37 @@ def format_report(report: Report) -> str:
         medians = {w: sorted(rates)[len(rates) // 2] for w, rates in by_workers.items()}
         for w, rates in sorted(by_workers.items()):
             other = [r.get("foreign_cpus") or 0.0 for r in report.scaling if r["workers"] == w]
-            lines.append(f"  {w} worker(s): {medians[w]:>10,.0f} missions/s (runs: {', '.join(f'{x:,.0f}' for x in rates)};"
-                         f" other CPUs {', '.join(f'{x:.2f}' for x in other)})  "
-                         f"{_ratio(medians[w], medians[min(medians)])} of {min(medians)}")
+            lines.append(
+                f"  {w} worker(s): {medians[w]:>10,.0f} missions/s (runs: {', '.join(f'{x:,.0f}' for x in rates)};"
+                f" other CPUs {', '.join(f'{x:.2f}' for x in other)})  "
+                f"{_ratio(medians[w], medians[min(medians)])} of {min(medians)}"
+            )
     if report.shard_sizes:
         lines += ["", "Shard size (all workers)"]
         for r in report.shard_sizes:
-            lines.append(f"  {r['shard_size']:>7,} missions/shard: {r['steady_missions_per_s'] or 0:>10,.0f} missions/s, "
-                         f"first result {r['first_result_s']:.1f} s")
+            lines.append(
+                f"  {r['shard_size']:>7,} missions/shard: {r['steady_missions_per_s'] or 0:>10,.0f} missions/s, "
+                f"first result {r['first_result_s']:.1f} s"
+            )
     if report.memory:
-        lines += ["", "Memory, launch model (peak RSS)", f"  {'missions':>12} {'driver, streaming':>18} "
-                  f"{'driver, whole run':>18} {'largest worker':>15} {'results if kept whole':>22}"]
+        lines += [
+            "",
+            "Memory, launch model (peak RSS)",
+            f"  {'missions':>12} {'driver, streaming':>18} "
+            f"{'driver, whole run':>18} {'largest worker':>15} {'results if kept whole':>22}",
+        ]
     for r in report.memory:
         whole = r.get("driver_peak_rss_whole_run_mb")
-        lines.append(f"  {r['samples']:>12,} {r['driver_peak_rss_mb']:>15,.0f} MB "
-                     f"{(f'{whole:,.0f} MB' if whole else 'not run'):>18} {r['worker_peak_rss_mb']:>12,.0f} MB "
-                     f"{r['results_in_memory_mb']:>19,.0f} MB")
+        lines.append(
+            f"  {r['samples']:>12,} {r['driver_peak_rss_mb']:>15,.0f} MB "
+            f"{(f'{whole:,.0f} MB' if whole else 'not run'):>18} {r['worker_peak_rss_mb']:>12,.0f} MB "
+            f"{r['results_in_memory_mb']:>19,.0f} MB"
+        )
     if report.cost:
         lines += ["", f"Cost per mission-step, one core, no Ray (other CPUs {report.cost['foreign_cpus']:.2f})"]
         for name, c in report.cost["variants"].items():
-            lines.append(f"  {name:<28} {c['ns_per_mission_step']:7.1f} ns  {c['missions_per_s']:>9,.0f} missions/s"
-                         f"  ({c['steps']} steps, batch {c['batch']}, compile+first {c['first_call_s']:.1f} s)")
+            lines.append(
+                f"  {name:<28} {c['ns_per_mission_step']:7.1f} ns  {c['missions_per_s']:>9,.0f} missions/s"
+                f"  ({c['steps']} steps, batch {c['batch']}, compile+first {c['first_call_s']:.1f} s)"
+            )
     return "\n".join(lines)

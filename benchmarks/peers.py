@@ -45,8 +45,10 @@ def input_names() -> list[str]:
 
 
 # What each peer returns per mission, by the campaign's model (the models the NumPy code implements).
-OUTPUTS = {"night_survival": ("outcome", "surface_ok", "days_survived", "min_soc", "worst_night_energy_margin_wh"),
-           "mission": ("outcome", "surface_ok", "water_goal_met", "days_survived", "km_driven")}
+OUTPUTS = {
+    "night_survival": ("outcome", "surface_ok", "days_survived", "min_soc", "worst_night_energy_margin_wh"),
+    "mission": ("outcome", "surface_ok", "water_goal_met", "days_survived", "km_driven"),
+}
 
 
 def outputs() -> tuple[str, ...]:
@@ -155,8 +157,12 @@ def run_numpy(args: dict) -> dict:
     from scipy import stats  # noqa: F401  (imported before timing, like the other peers' libraries)
 
     def one_round() -> int:
-        x = np.column_stack([dist.rvs(size=n, random_state=rng, **kw)
-                             for dist, kw in (scipy_distribution(k, t) for _, k, t in campaign()["variables"])])
+        x = np.column_stack(
+            [
+                dist.rvs(size=n, random_state=rng, **kw)
+                for dist, kw in (scipy_distribution(k, t) for _, k, t in campaign()["variables"])
+            ]
+        )
         simulate_sample(x)
         return n
 
@@ -170,8 +176,9 @@ def run_openturns(args: dict) -> dict:
     joint = getattr(ot, "JointDistribution", None) or ot.ComposedDistribution
     inputs = joint([openturns_distribution(k, t) for _, k, t in campaign()["variables"]])
     processes = int(args["processes"])
-    model = ot.PythonFunction(len(input_names()), len(outputs()), func_sample=simulate_sample,
-                              n_cpus=processes if processes > 1 else None)
+    model = ot.PythonFunction(
+        len(input_names()), len(outputs()), func_sample=simulate_sample, n_cpus=processes if processes > 1 else None
+    )
     n = int(args["sample"])
 
     def one_round() -> int:
@@ -179,8 +186,12 @@ def run_openturns(args: dict) -> dict:
         assert y.getSize() == n
         return n
 
-    return {"tool": "openturns", "version": ot.__version__, "processes": processes,
-            **_rounds(float(args["window_s"]), one_round)}
+    return {
+        "tool": "openturns",
+        "version": ot.__version__,
+        "processes": processes,
+        **_rounds(float(args["window_s"]), one_round),
+    }
 
 
 def run_monaco(args: dict) -> dict:
@@ -188,16 +199,29 @@ def run_monaco(args: dict) -> dict:
 
     processes = int(args["processes"])
     cases = int(args["sample"])
-    fcns = {mc.SimFunctions.PREPROCESS: monaco_preprocess, mc.SimFunctions.RUN: monaco_run,
-            mc.SimFunctions.POSTPROCESS: monaco_postprocess}
+    fcns = {
+        mc.SimFunctions.PREPROCESS: monaco_preprocess,
+        mc.SimFunctions.RUN: monaco_run,
+        mc.SimFunctions.POSTPROCESS: monaco_postprocess,
+    }
     results = tempfile.mkdtemp(prefix="lupex-bench-monaco-")
     seed = int(args.get("seed", 1))
 
     def one_round() -> int:
         nonlocal seed
-        sim = mc.Sim(name=campaign()["model"], ndraws=cases, fcns=fcns, firstcaseismedian=False,
-                     samplemethod=mc.SampleMethod.RANDOM, seed=seed, singlethreaded=processes == 1,
-                     ncores=processes, verbose=False, debug=True, resultsdir=results)
+        sim = mc.Sim(
+            name=campaign()["model"],
+            ndraws=cases,
+            fcns=fcns,
+            firstcaseismedian=False,
+            samplemethod=mc.SampleMethod.RANDOM,
+            seed=seed,
+            singlethreaded=processes == 1,
+            ncores=processes,
+            verbose=False,
+            debug=True,
+            resultsdir=results,
+        )
         seed += 1
         for name, kind, theta in campaign()["variables"]:
             dist, kwargs = scipy_distribution(kind, theta)
@@ -211,8 +235,12 @@ def run_monaco(args: dict) -> dict:
 
     from importlib.metadata import version
 
-    return {"tool": "monaco", "version": version("monaco"), "processes": processes,
-            **_rounds(float(args["window_s"]), one_round)}
+    return {
+        "tool": "monaco",
+        "version": version("monaco"),
+        "processes": processes,
+        **_rounds(float(args["window_s"]), one_round),
+    }
 
 
 def run(kind: str, args: dict) -> dict:

@@ -48,8 +48,9 @@ def measure_design(inner: tuple[int, ...], missions: int, log) -> dict:
 
     rows = {}
     for m in inner:
-        config = compose("+experiment=full_mission", f"run.inner_samples={m}", f"run.samples={missions}",
-                         "run.batch_size=1024")
+        config = compose(
+            "+experiment=full_mission", f"run.inner_samples={m}", f"run.samples={missions}", "run.batch_size=1024"
+        )
         engine.configure_jax(config.run.precision)
         spec = config.spec(1024)
         engine.evaluate_shard(spec, 0, 1024)  # compile
@@ -62,11 +63,18 @@ def measure_design(inner: tuple[int, ...], missions: int, log) -> dict:
             y, size = intervals.cluster_sums(columns[goal], outer)
             p, var = intervals.ratio_variance(y, size)
             band = intervals.epistemic_band(y, size)
-            row["goals"][goal] = {"p": p, "var": var, "per_cpu_s": 1.0 / (var * seconds), "sd_epistemic": band["sd"],
-                                  "band": band["band"]}
+            row["goals"][goal] = {
+                "p": p,
+                "var": var,
+                "per_cpu_s": 1.0 / (var * seconds),
+                "sd_epistemic": band["sd"],
+                "band": band["band"],
+            }
         rows[m] = row
-        log(f"  inner_samples={m}: {seconds:.1f} CPU-s, " + ", ".join(
-            f"{g} var {r['var']:.3g}" for g, r in row["goals"].items()))
+        log(
+            f"  inner_samples={m}: {seconds:.1f} CPU-s, "
+            + ", ".join(f"{g} var {r['var']:.3g}" for g, r in row["goals"].items())
+        )
     return {"missions": missions, "rows": {str(k): v for k, v in rows.items()}}
 
 
@@ -79,12 +87,16 @@ def dataclass_replace(spec, **changes):
 def format_design(study: dict) -> str:
     rows = study["rows"]
     first = rows[min(rows, key=int)]
-    lines = [f"Variance of P-hat per CPU-second, full_mission, {study['missions']:,} missions per design, one core",
-             f"{'inner_samples':>13} {'draws':>7} {'CPU s':>7}" + "".join(
-                 f" | {g + ' var':>24} {'rel. efficiency':>15}" for g in GOALS)]
+    lines = [
+        f"Variance of P-hat per CPU-second, full_mission, {study['missions']:,} missions per design, one core",
+        f"{'inner_samples':>13} {'draws':>7} {'CPU s':>7}"
+        + "".join(f" | {g + ' var':>24} {'rel. efficiency':>15}" for g in GOALS),
+    ]
     for m, r in sorted(rows.items(), key=lambda kv: int(kv[0])):
-        cells = "".join(f" | {r['goals'][g]['var']:>24.3e} "
-                        f"{r['goals'][g]['per_cpu_s'] / first['goals'][g]['per_cpu_s']:>15.2f}" for g in GOALS)
+        cells = "".join(
+            f" | {r['goals'][g]['var']:>24.3e} {r['goals'][g]['per_cpu_s'] / first['goals'][g]['per_cpu_s']:>15.2f}"
+            for g in GOALS
+        )
         lines.append(f"{int(m):>13} {r['draws']:>7,} {r['cpu_s']:>7.1f}{cells}")
     return "\n".join(lines)
 
@@ -102,25 +114,38 @@ def measure_sequence(log) -> dict:
         open_ = np.ones(campaigns, dtype=bool)
         step = max(1, draws // 400)
         for first in range(0, draws, step):
-            cs.update(x[:, first:first + step])
+            cs.update(x[:, first : first + step])
             now = open_ & (cs.half_width <= h)
             used[now], lo[now], hi[now] = first + step, cs.lower[now], cs.upper[now]
             open_ &= ~now
         fixed = 1.959963984540054**2 * float(np.var(x)) / h**2
-        rows.append({"missions_per_draw": m, "p": p, "target": h, "stopped": float(np.mean(~open_)),
-                     "median_draws": float(np.median(used)), "fixed_draws": fixed,
-                     "ratio": float(np.median(used)) / fixed, "coverage": float(np.mean((lo <= p) & (p <= hi)))})
+        rows.append(
+            {
+                "missions_per_draw": m,
+                "p": p,
+                "target": h,
+                "stopped": float(np.mean(~open_)),
+                "median_draws": float(np.median(used)),
+                "fixed_draws": fixed,
+                "ratio": float(np.median(used)) / fixed,
+                "coverage": float(np.mean((lo <= p) & (p <= hi))),
+            }
+        )
         log(f"  m={m} p={p} h={h}: {rows[-1]['ratio']:.2f}x the fixed-size draws")
     return {"rows": rows}
 
 
 def format_sequence(study: dict) -> str:
-    lines = ["Stopping at a precision: draws used by the confidence sequence against a fixed-size interval (simulated)",
-             f"{'missions/draw':>13} {'P':>5} {'target':>7} {'stopped':>8} {'median draws':>13} {'fixed-size':>11} "
-             f"{'ratio':>6} {'coverage':>9}"]
+    lines = [
+        "Stopping at a precision: draws used by the confidence sequence against a fixed-size interval (simulated)",
+        f"{'missions/draw':>13} {'P':>5} {'target':>7} {'stopped':>8} {'median draws':>13} {'fixed-size':>11} "
+        f"{'ratio':>6} {'coverage':>9}",
+    ]
     for r in study["rows"]:
-        lines.append(f"{r['missions_per_draw']:>13} {r['p']:>5} {r['target']:>7} {r['stopped']:>8.2f} "
-                     f"{r['median_draws']:>13,.0f} {r['fixed_draws']:>11,.0f} {r['ratio']:>6.2f} {r['coverage']:>9.3f}")
+        lines.append(
+            f"{r['missions_per_draw']:>13} {r['p']:>5} {r['target']:>7} {r['stopped']:>8.2f} "
+            f"{r['median_draws']:>13,.0f} {r['fixed_draws']:>11,.0f} {r['ratio']:>6.2f} {r['coverage']:>9.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -129,8 +154,20 @@ def _cli(args: list[str], cwd: Path) -> tuple[float, dict]:
     shares one JAX compilation cache, new to the study, as an analyst's repeated runs share theirs."""
     out = cwd / f"run-{len(list(cwd.glob('run-*')))}"
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "campaign", *args, f"run.output_dir={out}", "run.progress=false",
-                           f"cluster.jax_cache_dir={cwd / 'jax-cache'}"], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "campaign",
+            *args,
+            f"run.output_dir={out}",
+            "run.progress=false",
+            f"cluster.jax_cache_dir={cwd / 'jax-cache'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     if proc.returncode:
         raise RuntimeError(proc.stderr[-2000:])
@@ -146,18 +183,28 @@ def measure_time_to_answer(target: float, cap: int, log) -> dict:
     with tempfile.TemporaryDirectory(prefix="lupex-tta-") as tmp:
         work = Path(tmp)
         # The adaptive campaign first: it pays the cold compilation, the fixed design's runs find theirs cached.
-        seconds, summary = _cli(["+experiment=full_mission", f"run.stop.halfwidth={target}",
-                                 f"run.stop.on=[{goal}]", f"run.samples={cap}"], work)
+        seconds, summary = _cli(
+            ["+experiment=full_mission", f"run.stop.halfwidth={target}", f"run.stop.on=[{goal}]", f"run.samples={cap}"],
+            work,
+        )
         entry = summary["goals"][goal]
-        log(f"  adaptive, defaults: {seconds:.1f} s, {summary['missions']:,} missions, half-width "
-            f"{_half_width(entry):.4f}")
-        adaptive = {"seconds": seconds, "missions": summary["missions"], "half_width": _half_width(entry),
-                    "p": entry["p"], "inner_samples": summary["sample_design"].get("missions_per_draw"),
-                    "stop": summary["stop"]}
+        log(
+            f"  adaptive, defaults: {seconds:.1f} s, {summary['missions']:,} missions, half-width "
+            f"{_half_width(entry):.4f}"
+        )
+        adaptive = {
+            "seconds": seconds,
+            "missions": summary["missions"],
+            "half_width": _half_width(entry),
+            "p": entry["p"],
+            "inner_samples": summary["sample_design"].get("missions_per_draw"),
+            "stop": summary["stop"],
+        }
         fixed, total, samples = [], 0.0, 20_000
         while True:  # the analyst's loop without a stopping rule
-            seconds, summary = _cli(["+experiment=full_mission", "run.inner_samples=100", f"run.samples={samples}"],
-                                    work)
+            seconds, summary = _cli(
+                ["+experiment=full_mission", "run.inner_samples=100", f"run.samples={samples}"], work
+            )
             total += seconds
             entry = summary["goals"][goal]
             fixed.append({"samples": samples, "seconds": seconds, "half_width": _half_width(entry), "p": entry["p"]})
@@ -165,26 +212,35 @@ def measure_time_to_answer(target: float, cap: int, log) -> dict:
             if _half_width(entry) <= target or samples >= cap:
                 break
             samples *= 2
-    return {"target": target, "goal": goal, "fixed": {"runs": fixed, "seconds": total}, "adaptive": adaptive,
-            "speedup": total / adaptive["seconds"]}
+    return {
+        "target": target,
+        "goal": goal,
+        "fixed": {"runs": fixed, "seconds": total},
+        "adaptive": adaptive,
+        "speedup": total / adaptive["seconds"],
+    }
 
 
 def format_time_to_answer(study: dict) -> str:
     f, a = study["fixed"], study["adaptive"]
     last = f["runs"][-1]
-    return "\n".join([
-        f"Time to P({study['goal']}) with a valid 95% half-width <= {study['target']:g} (end to end, Ray and "
-        "compilation included)",
-        f"  fixed design (100 missions per draw), rerun at 2x until narrow: {len(f['runs'])} run(s), last "
-        f"{last['samples']:,} missions, half-width {last['half_width']:.4f}: {f['seconds']:.1f} s",
-        f"  run.stop.halfwidth={study['target']:g} with the defaults ({a['inner_samples']} missions per draw): "
-        f"{a['missions']:,} missions, half-width {a['half_width']:.4f}: {a['seconds']:.1f} s",
-        f"  ratio: {study['speedup']:.2f}x"])
+    return "\n".join(
+        [
+            f"Time to P({study['goal']}) with a valid 95% half-width <= {study['target']:g} (end to end, Ray and "
+            "compilation included)",
+            f"  fixed design (100 missions per draw), rerun at 2x until narrow: {len(f['runs'])} run(s), last "
+            f"{last['samples']:,} missions, half-width {last['half_width']:.4f}: {f['seconds']:.1f} s",
+            f"  run.stop.halfwidth={study['target']:g} with the defaults ({a['inner_samples']} missions per draw): "
+            f"{a['missions']:,} missions, half-width {a['half_width']:.4f}: {a['seconds']:.1f} s",
+            f"  ratio: {study['speedup']:.2f}x",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.precision", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.precision", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("study", choices=("design", "sequence", "time-to-answer", "all"))
     parser.add_argument("--inner", type=lambda s: tuple(int(x) for x in s.split(",")), default=(1, 10, 100, 1000))
     parser.add_argument("--missions", type=int, default=40_960, help="missions per design (design study)")

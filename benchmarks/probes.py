@@ -83,8 +83,11 @@ class Watcher(threading.Thread):
     def scan_workers(self) -> None:
         for p in self.me.children(recursive=True):
             try:
-                if p.pid in self.workers or p.name().startswith("ray::") or "default_worker.py" in " ".join(
-                        p.cmdline()[:3]):
+                if (
+                    p.pid in self.workers
+                    or p.name().startswith("ray::")
+                    or "default_worker.py" in " ".join(p.cmdline()[:3])
+                ):
                     self.workers[p.pid] = max(self.workers.get(p.pid, 0), peak_rss(p.pid))
             except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
                 continue
@@ -135,16 +138,26 @@ def probe_campaign(args: dict) -> dict:
         size, total = int(info["shard_size"]), int(info["samples"])
         shards = sorted((t, min(size, total - int(name[5:10]) * size)) for name, t in watcher.seen.items())
         return {
-            "phase": phase, "launched": launched, "started": started, "planned": marks.get("planned"),
-            "shards": shards, "manifest_at": watcher.manifest_at, "ended": time.time(),
-            "samples": total, "shard_size": size, "precision": info["precision"],
+            "phase": phase,
+            "launched": launched,
+            "started": started,
+            "planned": marks.get("planned"),
+            "shards": shards,
+            "manifest_at": watcher.manifest_at,
+            "ended": time.time(),
+            "samples": total,
+            "shard_size": size,
+            "precision": info["precision"],
             "driver_peak_rss_execution": watcher.driver_peak_at_manifest or peak_rss(),
             "worker_peak_rss_execution": watcher.worker_peak_at_manifest or watcher.worker_peak,
-            "driver_peak_rss": peak_rss(), "worker_peak_rss": watcher.worker_peak,
-            "workers_seen": len(watcher.workers), "cpus": _ray_cpus(),
+            "driver_peak_rss": peak_rss(),
+            "worker_peak_rss": watcher.worker_peak,
+            "workers_seen": len(watcher.workers),
+            "cpus": _ray_cpus(),
         }
 
     if args.get("stop_after_execution"):
+
         def finish_when_stored() -> None:
             while watcher.manifest_at is None:
                 time.sleep(0.01)
@@ -192,9 +205,14 @@ def probe_cost(args: dict) -> dict:
         site = getattr(spec.tables, "site", spec.tables)  # night survival's tables, or the surface's
         steps = len(site.step_index) if hasattr(site, "step_index") else 1
         seconds = sorted(times)[len(times) // 2]
-        out[name] = {"batch": spec.batch_size, "steps": steps, "first_call_s": first, "batch_s": seconds,
-                     "ns_per_mission_step": seconds / (spec.batch_size * steps) * 1e9,
-                     "missions_per_s": spec.batch_size / seconds}
+        out[name] = {
+            "batch": spec.batch_size,
+            "steps": steps,
+            "first_call_s": first,
+            "batch_s": seconds,
+            "ns_per_mission_step": seconds / (spec.batch_size * steps) * 1e9,
+            "missions_per_s": spec.batch_size / seconds,
+        }
     return out
 
 

@@ -98,7 +98,15 @@ class Controller:
     def record(self) -> dict:
         """Why and where the campaign stopped, for ``summary.json`` (``stop``) and the manifest."""
         met = bool(np.all(self._cs.half_width <= self.target))
-        return {"reason": "target met" if met else "cap reached (run.samples)", "missions": self.missions,
-                "looks": self.looks, "target_half_width": self.target, "on": list(self.flags),
-                "half_widths": {f: float(w) for f, w in zip(self.flags, self._cs.half_width)},
-                "unit_missions": self.unit, "shard_size": self.shard_size, "cap": self.cap, "method": SEQUENCE}
+        return {
+            "reason": "target met" if met else "cap reached (run.samples)",
+            "missions": self.missions,
+            "looks": self.looks,
+            "target_half_width": self.target,
+            "on": list(self.flags),
+            "half_widths": {f: float(w) for f, w in zip(self.flags, self._cs.half_width)},
+            "unit_missions": self.unit,
+            "shard_size": self.shard_size,
+            "cap": self.cap,
+            "method": SEQUENCE,
+        }

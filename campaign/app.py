@@ -40,8 +40,7 @@ class RunResult:
 SHARD_ROUNDS = 4  # automatic sizing: at least this many shards per CPU (assumed: spreads a slow shard's cost)
 
 
-def shard_size_for(samples: int, cpus: int, batch_size: int, max_shard_size: int,
-                   requested: int | None = None) -> int:
+def shard_size_for(samples: int, cpus: int, batch_size: int, max_shard_size: int, requested: int | None = None) -> int:
     """Missions per shard: a whole number of batches (so results do not depend on it).
 
     Automatic: the campaign is cut into ``rounds x cpus`` shards of (nearly) equal size, ``rounds`` at least
@@ -71,8 +70,9 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def _differences(stored: dict, current: dict, ignored: tuple[str, ...] = RESUME_IGNORED) -> list[str]:
     a, b = _flatten(stored), _flatten(current)
-    keys = sorted(k for k in set(a) | set(b)
-                  if a.get(k) != b.get(k) and not any(k == p or k.startswith(p + ".") for p in ignored))
+    keys = sorted(
+        k for k in set(a) | set(b) if a.get(k) != b.get(k) and not any(k == p or k.startswith(p + ".") for p in ignored)
+    )
     return [f"{k}: run has {a.get(k)!r}, now {b.get(k)!r}" for k in keys]
 
 
@@ -84,8 +84,9 @@ def _stored_shard_size(config: CampaignConfig, info: dict) -> int:
     ignored = RESUME_IGNORED + (("run.stop",) if stored_adaptive and config.run.adaptive else ())
     diffs = _differences(info["config"], config.resolved, ignored)
     if diffs:
-        raise ConfigError([("run.resume", "the run directory holds a different campaign:\n    "
-                            + "\n    ".join(diffs))])
+        raise ConfigError(
+            [("run.resume", "the run directory holds a different campaign:\n    " + "\n    ".join(diffs))]
+        )
     return int(info["shard_size"])
 
 
@@ -100,8 +101,10 @@ def _shard_size(config: CampaignConfig, cpus: int, unit: int, log) -> int:
     else:
         size = shard_size_for(run.samples, cpus, run.batch_size, run.max_shard_size, run.shard_size)
     if run.shard_size not in (None, size):
-        log(f"note: run.shard_size={run.shard_size} rounded up to {size}, a whole number of batches of "
-            f"run.batch_size={run.batch_size}" + (" and of epistemic draws" if unit > 1 else ""))
+        log(
+            f"note: run.shard_size={run.shard_size} rounded up to {size}, a whole number of batches of "
+            f"run.batch_size={run.batch_size}" + (" and of epistemic draws" if unit > 1 else "")
+        )
     return size
 
 
@@ -113,8 +116,11 @@ def _controller(config: CampaignConfig, unit: int, shard_size: int):
     if halfwidth is None:  # not adaptive (RunSettings.adaptive)
         return None
     outputs = config.model.outputs
-    flags = (config.run.stop.on or tuple(o.name for o in outputs if o.role == "goal")
-             or tuple(o.name for o in outputs if o.role == "phase"))  # a model without goals: its phases
+    flags = (
+        config.run.stop.on
+        or tuple(o.name for o in outputs if o.role == "goal")
+        or tuple(o.name for o in outputs if o.role == "phase")
+    )  # a model without goals: its phases
     return Controller(flags, unit, shard_size, halfwidth, config.run.samples)
 
 
@@ -177,9 +183,11 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report:
     if looks:
         rs.discard_beyond(final, log=log)
     rs.write_manifest(final, {"stop": looks.record()} if looks else None)
-    summary = {"run": {k: provenance[k] for k in ("model", "samples", "seed", "sampler", "precision",
-                                                   "code_revision")} | {"name": config.run.name},
-               **analysis.summarize(analysis.Results.load(rs.location))}
+    summary = {
+        "run": {k: provenance[k] for k in ("model", "samples", "seed", "sampler", "precision", "code_revision")}
+        | {"name": config.run.name},
+        **analysis.summarize(analysis.Results.load(rs.location)),
+    }
     if config.mass is not None:
         summary["mass"] = config.mass.breakdown(dict(config.params))
     rs.write_summary(summary)
@@ -189,35 +197,54 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report:
             summary = reporting.write_report(rs.location, summary, log=log)
         except Exception as e:  # the run is complete and valid: a failed report must not lose it
             log(f"error: the report failed ({type(e).__name__}: {e}); retry with: python -m campaign.report {rs.root}")
-    log(f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root}/summary.json\n"
-        f"  report   {rs.root}/report.html (and report.md)")
+    log(
+        f"Results: {rs.root}\n  dataset  {rs.samples}/part-*.parquet\n  summary  {rs.root}/summary.json\n"
+        f"  report   {rs.root}/report.html (and report.md)"
+    )
     return RunResult(rs.root, summary, len(todo), len(done))
 
 
-def _execute(config: CampaignConfig, spec, rs, todo: list, looks, cpus: int, shard_size: int, provenance: dict,
-             log) -> None:
+def _execute(
+    config: CampaignConfig, spec, rs, todo: list, looks, cpus: int, shard_size: int, provenance: dict, log
+) -> None:
     """Run the shards still to do on the cluster, storing each as it arrives and, for a campaign that stops at
     a target, folding it into the looks (which may stop the campaign before ``todo`` is exhausted)."""
     from . import cluster, store
 
     layout = store.Layout(declarations.dataset_columns(config.model, config.variables), config.run.precision)
     target = f", stopping at half-width {config.run.stop.halfwidth:g}" if looks else ""
-    log(f"Campaign '{config.run.name}': {config.run.samples:,} missions{' at most' if looks else ''} of model "
+    log(
+        f"Campaign '{config.run.name}': {config.run.samples:,} missions{' at most' if looks else ''} of model "
         f"'{config.model.name}', {len(todo)} shard(s) of {shard_size:,} on {cpus} CPU(s), "
-        f"sampler {config.sampler.value}, seed {config.run.seed}{target}")
-    progress = cluster.Progress(total=sum(s.count for s in todo), enabled=config.run.progress,
-                                note=looks.status if looks else None)
+        f"sampler {config.sampler.value}, seed {config.run.seed}{target}"
+    )
+    progress = cluster.Progress(
+        total=sum(s.count for s in todo), enabled=config.run.progress, note=looks.status if looks else None
+    )
     direct = config.cluster.direct_write  # tasks write into the run directory themselves; the driver checks
     store_shard = rs.confirm_shard if direct else rs.write_shard
 
     def on_result(shard, result) -> None:
         store_shard(shard, result)
         if looks is not None:
-            looks.add(shard.id, rs.read_columns(shard, looks.flags) if direct
-                      else {f: result.column(f).to_numpy(zero_copy_only=False) for f in looks.flags})
+            looks.add(
+                shard.id,
+                rs.read_columns(shard, looks.flags)
+                if direct
+                else {f: result.column(f).to_numpy(zero_copy_only=False) for f in looks.flags},
+            )
 
-    cluster.execute(spec, todo, config.cluster, layout, provenance, on_result, progress,
-                    sink=rs.location if direct else None, stop=looks.should_stop if looks else None)
+    cluster.execute(
+        spec,
+        todo,
+        config.cluster,
+        layout,
+        provenance,
+        on_result,
+        progress,
+        sink=rs.location if direct else None,
+        stop=looks.should_stop if looks else None,
+    )
 
 
 def _under_ray_job() -> bool:
@@ -244,9 +271,16 @@ def output_location(path: str | os.PathLike, key: str = "run.output_dir") -> Pat
         return f"{base.rstrip('/')}/{Path(text).as_posix()}"
     full = Path(base).expanduser() / Path(text).expanduser()
     if not full.is_absolute() and _under_ray_job():
-        raise ConfigError([(key, f"{text!r} is a relative path, and this driver runs as a Ray job in a temporary "
-                                 "copy of the sources that Ray deletes: give an absolute path or a URI, or set "
-                                 f"{OUTPUT_BASE_ENV} to one (jobs/submit.py --output does)")])
+        raise ConfigError(
+            [
+                (
+                    key,
+                    f"{text!r} is a relative path, and this driver runs as a Ray job in a temporary "
+                    "copy of the sources that Ray deletes: give an absolute path or a URI, or set "
+                    f"{OUTPUT_BASE_ENV} to one (jobs/submit.py --output does)",
+                )
+            ]
+        )
     return full.resolve()
 
 
@@ -266,13 +300,26 @@ def latest_run_dir(name: str, root: Path = RESULTS_DIR) -> Path:
     """The most recent incomplete run of ``name`` (for ``run.resume=true`` without ``run.output_dir``)."""
     parent = output_location(root / name)
     if isinstance(parent, str):
-        raise ConfigError([("run.output_dir", f"run.resume=true needs the run directory when results go to a "
-                                              f"URI ({parent})")])
-    runs = sorted(p for p in parent.glob("*") if (p / "run.json").exists() and not (p / "manifest.json").exists()
-                  or (p / "design.json").exists() and not (p / "summary.json").exists())  # a design search
+        raise ConfigError(
+            [("run.output_dir", f"run.resume=true needs the run directory when results go to a URI ({parent})")]
+        )
+    runs = sorted(
+        p
+        for p in parent.glob("*")
+        if (p / "run.json").exists()
+        and not (p / "manifest.json").exists()
+        or (p / "design.json").exists()
+        and not (p / "summary.json").exists()
+    )  # a design search
     if not runs:
-        raise ConfigError([("run.output_dir", f"run.resume=true needs the run directory: no incomplete run "
-                                              f"of '{name}' under {parent}")])
+        raise ConfigError(
+            [
+                (
+                    "run.output_dir",
+                    f"run.resume=true needs the run directory: no incomplete run of '{name}' under {parent}",
+                )
+            ]
+        )
     return runs[-1].resolve()
 
 

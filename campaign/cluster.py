@@ -107,30 +107,37 @@ def worker_env(spec: CampaignSpec, settings: ClusterSettings) -> dict[str, str]:
     per core of the machine, whatever Ray reserved): with one worker per core, the workers' pools fought over
     the same cores, and 2 workers on 2 cores ran no faster than 1 (measured with `python -m benchmarks`)."""
     threads = max(1, int(settings.cpus_per_task))
-    env = {"JAX_ENABLE_X64": "1" if enables_x64(spec.precision) else "0", "JAX_PLATFORMS": "cpu",
-           "PJRT_NPROC": str(threads)}
+    env = {
+        "JAX_ENABLE_X64": "1" if enables_x64(spec.precision) else "0",
+        "JAX_PLATFORMS": "cpu",
+        "PJRT_NPROC": str(threads),
+    }
     if threads == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     return env
 
 
 @ray.remote
-def run_shard(spec: CampaignSpec, shard: Shard, layout: Layout, metadata: dict, jax_cache_dir: str | None,
-              sink: str | None = None):
+def run_shard(
+    spec: CampaignSpec, shard: Shard, layout: Layout, metadata: dict, jax_cache_dir: str | None, sink: str | None = None
+):
     """One Ray task: draw and simulate a shard; return its Arrow table (NumPy-backed, never JAX arrays), or,
     given a ``sink``, write it there (atomically, see :class:`campaign.store.RunStore`) and return its row count."""
     configure_jax(spec.precision, jax_cache_dir)
     columns = evaluate_shard(spec, shard.first, shard.count)
-    table = layout.table(columns, {**metadata, "shard": {"id": shard.id, "first_sample": shard.first,
-                                                         "rows": shard.count}})
+    table = layout.table(
+        columns, {**metadata, "shard": {"id": shard.id, "first_sample": shard.first, "rows": shard.count}}
+    )
     if sink is None:
         return table
     try:
         RunStore(sink).write_shard(shard, table)
     except OSError as e:
-        raise ShardWriteError(f"cannot write {sink}/{SAMPLES_DIR}/{shard.filename} from this node "
-                              f"({type(e).__name__}: {e}); with cluster.direct_write=true every node must "
-                              "reach run.output_dir (a shared path or a URI)") from None
+        raise ShardWriteError(
+            f"cannot write {sink}/{SAMPLES_DIR}/{shard.filename} from this node "
+            f"({type(e).__name__}: {e}); with cluster.direct_write=true every node must "
+            "reach run.output_dir (a shared path or a URI)"
+        ) from None
     return table.num_rows
 
 
@@ -170,12 +177,13 @@ class Progress:
         elapsed = max(now - self.start, 1e-9)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-        line = (f"  {100 * self.done / max(self.total, 1):5.1f}% | {self.done:,}/{self.total:,} missions | "
-                f"{rate:,.0f} missions/s | elapsed {elapsed:,.0f} s | "
-                + (f"{self.note()}" if self.note else f"ETA {eta:,.0f} s"))
+        line = (
+            f"  {100 * self.done / max(self.total, 1):5.1f}% | {self.done:,}/{self.total:,} missions | "
+            f"{rate:,.0f} missions/s | elapsed {elapsed:,.0f} s | "
+            + (f"{self.note()}" if self.note else f"ETA {eta:,.0f} s")
+        )
         # On a terminal the line is redrawn in place (carriage return, then erase what a longer line left).
-        print(("\r" + line + "\x1b[K") if self.tty else line, end="" if self.tty else "\n", file=sys.stderr,
-              flush=True)
+        print(("\r" + line + "\x1b[K") if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         self.update(0, force=True)
@@ -183,9 +191,17 @@ class Progress:
             print(file=sys.stderr)
 
 
-def execute(spec: CampaignSpec, shards: Iterable[Shard], settings: ClusterSettings, layout: Layout, metadata: dict,
-            on_result: Callable[[Shard, object], None], progress: Progress, sink: str | None = None,
-            stop: Callable[[], bool] | None = None) -> None:
+def execute(
+    spec: CampaignSpec,
+    shards: Iterable[Shard],
+    settings: ClusterSettings,
+    layout: Layout,
+    metadata: dict,
+    on_result: Callable[[Shard, object], None],
+    progress: Progress,
+    sink: str | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> None:
     """Run ``shards`` on the cluster with a bounded window of tasks, calling ``on_result`` as each completes
     (with the shard's table, or with its row count when the tasks write to ``sink`` themselves). When ``stop()``
     turns true after a result, the tasks still in flight are cancelled and waited for (so none writes after this

@@ -50,8 +50,13 @@ class Column:
 
     def metadata(self) -> dict[str, str]:
         """The field metadata: role, unit, doc, the extra pairs, valid_when (empty values left out)."""
-        pairs = [("role", self.role), ("unit", self.unit), ("doc", self.doc), *self.extra,
-                 ("valid_when", self.valid_when)]
+        pairs = [
+            ("role", self.role),
+            ("unit", self.unit),
+            ("doc", self.doc),
+            *self.extra,
+            ("valid_when", self.valid_when),
+        ]
         return {k: str(v) for k, v in pairs if v not in (None, "")}
 
 
@@ -60,17 +65,17 @@ class Column:
 # store records the entries of a campaign's model in the dataset's metadata (COLUMN_ROLES_KEY of the b"lupex"
 # file metadata, and run.json); a dataset without them falls back to this table.
 COLUMN_ROLES: dict[str, str] = {
-    "landing_success": "landing_ok",                           # flag: touched down intact, upright, within limits
-    "touchdown_downrange": "landing_downrange_m",              # touchdown offset from the target along the track
-    "touchdown_crossrange": "landing_crossrange_m",            # ... and across it
-    "miss_distance": "miss_distance_m",                        # distance of the touchdown from the target
+    "landing_success": "landing_ok",  # flag: touched down intact, upright, within limits
+    "touchdown_downrange": "landing_downrange_m",  # touchdown offset from the target along the track
+    "touchdown_crossrange": "landing_crossrange_m",  # ... and across it
+    "miss_distance": "miss_distance_m",  # distance of the touchdown from the target
     "touchdown_vertical_speed": "touchdown_vertical_speed_mps",
     "touchdown_horizontal_speed": "touchdown_horizontal_speed_mps",
-    "altimeter_fault": "altimeter_fault",                      # flags of what happened on the way down
+    "altimeter_fault": "altimeter_fault",  # flags of what happened on the way down
     "engine_out": "engine_out",
     "hazard_divert": "diverted",
-    "survival_days": "days_survived",                          # days on the surface until lost (or the stay's end)
-    "landing_date": "landing_day",                             # landing time, days after the window opened
-    "night_energy_margin": "worst_night_energy_margin_wh",     # worst night's battery energy margin
+    "survival_days": "days_survived",  # days on the surface until lost (or the stay's end)
+    "landing_date": "landing_day",  # landing time, days after the window opened
+    "night_energy_margin": "worst_night_energy_margin_wh",  # worst night's battery energy margin
 }
 COLUMN_ROLES_KEY = "column_roles"

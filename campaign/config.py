@@ -298,10 +298,19 @@ class CampaignConfig:
     def spec(self, shard_size: int, params: tuple | None = None, tables=None) -> CampaignSpec:
         params = self.numeric_params() if params is None else params
         tables = self.tables() if tables is None else tables
-        return CampaignSpec(model=self.model.name, params=params, tables=tables, variables=self.variables,
-                            sampler=self.sampler, seed=self.run.seed, samples=self.run.samples,
-                            inner_samples=self.run.inner_samples, shard_size=shard_size,
-                            batch_size=self.run.batch_size, precision=self.run.precision)
+        return CampaignSpec(
+            model=self.model.name,
+            params=params,
+            tables=tables,
+            variables=self.variables,
+            sampler=self.sampler,
+            seed=self.run.seed,
+            samples=self.run.samples,
+            inner_samples=self.run.inner_samples,
+            shard_size=shard_size,
+            batch_size=self.run.batch_size,
+            precision=self.run.precision,
+        )
 
 
 def _enum_value(x: Any) -> Any:
@@ -376,8 +385,13 @@ def _load_section(section: Section, node: dict, problems: list, notes: list) -> 
         theta = theta_of(kind, given)
         lo, hi = support(kind, theta)
         if lo < inp.support[0] or hi > inp.support[1]:
-            problems.append((key, f"'{kind.value}' can produce values in [{lo:g}, {hi:g}] but {inp.name} "
-                                  f"({inp.doc}) must lie in [{inp.support[0]:g}, {inp.support[1]:g}]"))
+            problems.append(
+                (
+                    key,
+                    f"'{kind.value}' can produce values in [{lo:g}, {hi:g}] but {inp.name} "
+                    f"({inp.doc}) must lie in [{inp.support[0]:g}, {inp.support[1]:g}]",
+                )
+            )
         variables.append(Variable(f"{section.name}.{inp.name}", kind, theta, level))
     return params, variables
 
@@ -393,11 +407,10 @@ def _lever(key: str, name: str | None, model: MissionModel, params: dict, numeri
         if numeric:
             problems.append((key, "site is categorical: give the candidates in design.values, not low/high"))
         return not numeric
-    section_param = name[len("mission."):] if name and name.startswith("mission.") else None
+    section_param = name[len("mission.") :] if name and name.startswith("mission.") else None
     if section_param not in params:
         levers = ", ".join(f"mission.{k}" for k, v in params.items() if isinstance(v, float))
-        problems.append((key, f"{name!r} is not a design value of model '{model.name}' (site, or one of: "
-                              f"{levers})"))
+        problems.append((key, f"{name!r} is not a design value of model '{model.name}' (site, or one of: {levers})"))
         return False
     if numeric and not isinstance(params[section_param], float):
         problems.append((key, f"{name} is not a number: give its candidates in design.values"))
@@ -424,14 +437,19 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
         if low is not None and high is not None and not low < high:
             problems.append(("design.high", f"must be above design.low ({low}), got {high}"))
     elif not searches and (low is not None or high is not None):
-        problems.append(("design.values", "give either candidates (design.values) or a range (design.low, "
-                                          "design.high), not both"))
-    flags = [o.name for o in model.outputs if o.role == "goal"] or [o.name for o in model.outputs
-                                                                      if o.role == "phase"]
+        problems.append(
+            ("design.values", "give either candidates (design.values) or a range (design.low, design.high), not both")
+        )
+    flags = [o.name for o in model.outputs if o.role == "goal"] or [o.name for o in model.outputs if o.role == "phase"]
     goal = node.get("goal") or flags[0]
     if goal not in [o.name for o in model.outputs if o.role in ("phase", "goal")]:
-        problems.append(("design.goal", f"{goal!r} is not a phase or goal of model '{model.name}' (allowed: "
-                                        f"{', '.join(o.name for o in model.outputs if o.role in ('phase', 'goal'))})"))
+        problems.append(
+            (
+                "design.goal",
+                f"{goal!r} is not a phase or goal of model '{model.name}' (allowed: "
+                f"{', '.join(o.name for o in model.outputs if o.role in ('phase', 'goal'))})",
+            )
+        )
     if not 0 < node["target"] < 1:
         problems.append(("design.target", f"must be a probability in (0, 1), got {node['target']}"))
     if not 0.5 <= node["confidence"] < 1:
@@ -446,26 +464,48 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
     if mapping.get("variable"):
         if mapping["variable"] == node["variable"]:
             problems.append(("design.map.variable", f"must differ from design.variable ({node['variable']})"))
-        elif _lever("design.map.variable", mapping["variable"], model, params, False, problems) and \
-                not mapping.get("values"):
+        elif _lever("design.map.variable", mapping["variable"], model, params, False, problems) and not mapping.get(
+            "values"
+        ):
             problems.append(("design.map.values", f"must list the values of {mapping['variable']} to map"))
     outputs = [o.name for o in model.outputs]
     unknown = [m for m in node.get("sensitivities") or () if m not in outputs]
     if unknown:
-        problems.append(("design.sensitivities", f"{', '.join(map(repr, unknown))} not outputs of model "
-                                                 f"'{model.name}' (allowed: {', '.join(outputs)})"))
+        problems.append(
+            (
+                "design.sensitivities",
+                f"{', '.join(map(repr, unknown))} not outputs of model '{model.name}' (allowed: {', '.join(outputs)})",
+            )
+        )
     if (run.get("stop") or {}).get("halfwidth") is not None:
-        problems.append(("run.stop.halfwidth", "a design search evaluates every candidate on the same "
-                                               "run.samples missions: leave run.stop.halfwidth null"))
+        problems.append(
+            (
+                "run.stop.halfwidth",
+                "a design search evaluates every candidate on the same "
+                "run.samples missions: leave run.stop.halfwidth null",
+            )
+        )
+
     def typed(lever: str | None, values) -> tuple:  # numbers of a number lever as floats (1 and 1.0 alike)
-        number = lever != SITE and isinstance(params.get((lever or "")[len("mission."):]), float)
+        number = lever != SITE and isinstance(params.get((lever or "")[len("mission.") :]), float)
         return tuple(float(v) if number and isinstance(v, (int, float)) else v for v in values or ())
 
-    return DesignSettings(node["variable"], None if low is None else float(low), None if high is None else float(high),
-                          typed(node["variable"], values), node["direction"], goal, node["target"],
-                          node["confidence"], resolution, node["grid"], node["max_candidates"],
-                          mapping.get("variable"), typed(mapping.get("variable"), mapping.get("values")),
-                          tuple(node.get("sensitivities") or ()))
+    return DesignSettings(
+        node["variable"],
+        None if low is None else float(low),
+        None if high is None else float(high),
+        typed(node["variable"], values),
+        node["direction"],
+        goal,
+        node["target"],
+        node["confidence"],
+        resolution,
+        node["grid"],
+        node["max_candidates"],
+        mapping.get("variable"),
+        typed(mapping.get("variable"), mapping.get("values")),
+        tuple(node.get("sensitivities") or ()),
+    )
 
 
 SALTELLI_MIN_BLOCKS = 2  # the estimators' standard errors need two blocks (a spread of per-block terms)
@@ -477,9 +517,16 @@ def _check_saltelli(variables: tuple[Variable, ...], run: dict, problems: list, 
     campaign must hold whole blocks, and a partial last block is worth a note (the indices leave it out)."""
     design = saltelli_design(variables)
     if not design:
-        problems.append(("sampler", ("'saltelli' needs at least one uncertain input that varies, but every "
-                                     "mission.<section>.uncertain.<input> is 'fixed': give one a distribution, or "
-                                     "use sampler=monte_carlo")))
+        problems.append(
+            (
+                "sampler",
+                (
+                    "'saltelli' needs at least one uncertain input that varies, but every "
+                    "mission.<section>.uncertain.<input> is 'fixed': give one a distribution, or "
+                    "use sampler=monte_carlo"
+                ),
+            )
+        )
         return
     layout = saltelli_layout(design, run["inner_samples"])
     per_block, d = layout["missions_per_block"], layout["d"]
@@ -487,21 +534,37 @@ def _check_saltelli(variables: tuple[Variable, ...], run: dict, problems: list, 
     if layout["level"] == Level.epistemic.value:
         where += f"outer draws of run.inner_samples={run['inner_samples']} missions ({per_block:,} missions)"
         if run["inner_samples"] < 2:
-            problems.append(("run.inner_samples", ("sampler=saltelli over epistemic inputs estimates each draw's "
-                                                   "probability and its binomial noise from its missions: needs "
-                                                   f">= 2, got {run['inner_samples']}")))
+            problems.append(
+                (
+                    "run.inner_samples",
+                    (
+                        "sampler=saltelli over epistemic inputs estimates each draw's "
+                        "probability and its binomial noise from its missions: needs "
+                        f">= 2, got {run['inner_samples']}"
+                    ),
+                )
+            )
             return
     else:
         where += "missions"
     blocks, rest = divmod(run["samples"], per_block)
     if blocks < SALTELLI_MIN_BLOCKS:
-        problems.append(("run.samples", (f"sampler=saltelli needs at least {SALTELLI_MIN_BLOCKS} whole blocks: "
-                                         f"{where}, so run.samples >= {SALTELLI_MIN_BLOCKS * per_block:,}, got "
-                                         f"{run['samples']:,}")))
+        problems.append(
+            (
+                "run.samples",
+                (
+                    f"sampler=saltelli needs at least {SALTELLI_MIN_BLOCKS} whole blocks: "
+                    f"{where}, so run.samples >= {SALTELLI_MIN_BLOCKS * per_block:,}, got "
+                    f"{run['samples']:,}"
+                ),
+            )
+        )
     elif rest:
-        notes.append(f"run.samples: {where}; the last {rest:,} missions form a partial block, left out of the "
-                     f"Saltelli indices (run.samples={blocks * per_block:,} or {(blocks + 1) * per_block:,} has "
-                     "none)")
+        notes.append(
+            f"run.samples: {where}; the last {rest:,} missions form a partial block, left out of the "
+            f"Saltelli indices (run.samples={blocks * per_block:,} or {(blocks + 1) * per_block:,} has "
+            "none)"
+        )
 
 
 def load(cfg: DictConfig) -> CampaignConfig:
@@ -523,12 +586,18 @@ def load(cfg: DictConfig) -> CampaignConfig:
         problems.append(("run.name", f"must be a non-empty name without path separators, got {run['name']!r}"))
     stop = run.get("stop") or {}
     if stop.get("halfwidth") is not None and not 0 < stop["halfwidth"] < 0.5:
-        problems.append(("run.stop.halfwidth", f"must be in (0, 0.5) (a probability's 95% half-width), got "
-                                               f"{stop['halfwidth']}"))
+        problems.append(
+            ("run.stop.halfwidth", f"must be in (0, 0.5) (a probability's 95% half-width), got {stop['halfwidth']}")
+        )
     if stop.get("halfwidth") is not None and resolved["sampler"]["name"] != SamplerKind.monte_carlo.value:
-        problems.append(("run.stop.halfwidth", "stopping at a target precision needs sampler=monte_carlo: its "
-                                               "interval assumes independent draws, which quasi-random and Latin "
-                                               f"hypercube points are not (got sampler={resolved['sampler']['name']})"))
+        problems.append(
+            (
+                "run.stop.halfwidth",
+                "stopping at a target precision needs sampler=monte_carlo: its "
+                "interval assumes independent draws, which quasi-random and Latin "
+                f"hypercube points are not (got sampler={resolved['sampler']['name']})",
+            )
+        )
     _check_bounds(problems, "cluster.num_cpus", cl["num_cpus"], 1, allow_none=True)
     _check_bounds(problems, "cluster.cpus_per_task", cl["cpus_per_task"], 0, strict=True)
     _check_bounds(problems, "cluster.max_tasks_in_flight", cl["max_tasks_in_flight"], 1, allow_none=True)
@@ -558,8 +627,13 @@ def load(cfg: DictConfig) -> CampaignConfig:
         flags = [o.name for o in model.outputs if o.role in ("phase", "goal")]
         unknown = [name for name in stop.get("on") or [] if name not in flags]
         if unknown:
-            problems.append(("run.stop.on", f"{', '.join(map(repr, unknown))} not a phase or goal of model "
-                                            f"'{model.name}' (allowed: {', '.join(flags)})"))
+            problems.append(
+                (
+                    "run.stop.on",
+                    f"{', '.join(map(repr, unknown))} not a phase or goal of model "
+                    f"'{model.name}' (allowed: {', '.join(flags)})",
+                )
+            )
     design, mass = None, None
     if model is not None and not problems:
         design = _load_design(resolved.get("design") or {}, model, dict(params), run, problems)
@@ -587,4 +661,3 @@ def load(cfg: DictConfig) -> CampaignConfig:
         design=design,
         mass=mass,
     )
-

@@ -19,18 +19,38 @@ def dataset_columns(model: MissionModel, variables: Iterable) -> tuple[Column, .
     columns = [Column("sample_index", "index", "Global index of the sampled mission (its identity)")]
     for v in variables:
         decl = inputs[v.name]
-        columns.append(Column(v.name, "real", decl.doc, role="input", unit=decl.unit,
-                              extra=(("dist", v.kind.value), ("level", v.level.value))))
+        columns.append(
+            Column(
+                v.name,
+                "real",
+                decl.doc,
+                role="input",
+                unit=decl.unit,
+                extra=(("dist", v.kind.value), ("level", v.level.value)),
+            )
+        )
     columns += [
         Column("outcome", "code", "First failure code (campaign.models.outcomes.Outcome); 0 = success"),
-        Column("outcome_name", "label", "Name of the outcome code", source="outcome",
-               labels=tuple((int(o), o.name.lower()) for o in Outcome)),
+        Column(
+            "outcome_name",
+            "label",
+            "Name of the outcome code",
+            source="outcome",
+            labels=tuple((int(o), o.name.lower()) for o in Outcome),
+        ),
         # an outcome's phase is its code's tens digit (Outcome.phase)
-        Column("failed_phase", "label", "Phase of the first failure ('complete' when none failed)",
-               source="outcome", divisor=10, labels=tuple((int(p), p.name.lower()) for p in Phase)),
+        Column(
+            "failed_phase",
+            "label",
+            "Phase of the first failure ('complete' when none failed)",
+            source="outcome",
+            divisor=10,
+            labels=tuple((int(p), p.name.lower()) for p in Phase),
+        ),
     ]
-    columns += [Column(o.name, _KINDS[o.kind], o.doc, role=o.role, unit=o.unit, valid_when=o.valid_when)
-                for o in model.outputs]
+    columns += [
+        Column(o.name, _KINDS[o.kind], o.doc, role=o.role, unit=o.unit, valid_when=o.valid_when) for o in model.outputs
+    ]
     return tuple(columns)
 
 

@@ -101,18 +101,28 @@ class Evaluation:
         return getattr(self, name)
 
     def row(self) -> dict:
-        return {"value": self.value, "map_value": self.map_value, "p": self.p, "ci95": [self.lower, self.upper],
-                "lcb": self.lcb, "n": self.n, "interval": self.interval, "run_dir": self.run_dir,
-                "mass_kg": None if self.mass is None else self.mass["total_kg"],
-                "margin_kg": None if self.mass is None else self.mass["margin_kg"], "seconds": self.seconds}
+        return {
+            "value": self.value,
+            "map_value": self.map_value,
+            "p": self.p,
+            "ci95": [self.lower, self.upper],
+            "lcb": self.lcb,
+            "n": self.n,
+            "interval": self.interval,
+            "run_dir": self.run_dir,
+            "mass_kg": None if self.mass is None else self.mass["total_kg"],
+            "margin_kg": None if self.mass is None else self.mass["margin_kg"],
+            "seconds": self.seconds,
+        }
 
 
 def candidate_name(lever: str, value: LeverValue, map_lever: str | None, map_value: LeverValue | None) -> str:
     """The directory of a candidate: ``<lever>=<value>[,<map lever>=<value>]``, safe on any filesystem."""
     parts = [f"{_short(lever)}={value:g}" if isinstance(value, float) else f"{_short(lever)}={value}"]
     if map_lever:
-        parts.append(f"{_short(map_lever)}={map_value:g}" if isinstance(map_value, float)
-                     else f"{_short(map_lever)}={map_value}")
+        parts.append(
+            f"{_short(map_lever)}={map_value:g}" if isinstance(map_value, float) else f"{_short(map_lever)}={map_value}"
+        )
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(parts))
 
 
@@ -154,20 +164,26 @@ class Evaluator:
             return self.cache[key]
         from .app import _differences, run_campaign
 
-        where = self.root / CANDIDATES_DIR / candidate_name(self.design.variable, value, self.design.map_variable,
-                                                             map_value)
+        where = (
+            self.root
+            / CANDIDATES_DIR
+            / candidate_name(self.design.variable, value, self.design.map_variable, map_value)
+        )
         config = self.config_for(value, map_value, str(where))
         started = time.perf_counter()
         stored = (where / "run.json").read_json()
         if stored:
             changed = _differences(stored.get("config", {}), config.resolved)
             if changed:
-                raise DesignError(f"{where} holds a candidate run with another configuration ({'; '.join(changed)}):"
-                                  " choose another run.output_dir")
+                raise DesignError(
+                    f"{where} holds a candidate run with another configuration ({'; '.join(changed)}):"
+                    " choose another run.output_dir"
+                )
         if not (stored and (where / "manifest.json").is_file()):  # new, or interrupted: run or complete it
             quiet = lambda line: line.startswith(("error", "warning")) and self.log(line)  # noqa: E731
-            run_campaign(replace(config, run=replace(config.run, resume=bool(stored))), str(where), log=quiet,
-                         report=False)
+            run_campaign(
+                replace(config, run=replace(config.run, resume=bool(stored))), str(where), log=quiet, report=False
+            )
         res = Results.load(str(where))
         head = Headline(res)
         order = np.argsort(res.column("sample_index"), kind="stable")
@@ -177,13 +193,27 @@ class Evaluator:
         p, lo, hi = bounds(flag, clusters, 0.95)
         _, lcb, _ = bounds(flag, clusters, 2 * d.confidence - 1)
         mass = config.mass.breakdown(dict(config.params)) if config.mass else None
-        ev = Evaluation(value, map_value, str(where), int(flag.size), p, lo, hi, lcb,
-                        head.interval if head.clustered else "wilson", mass, time.perf_counter() - started, flag)
+        ev = Evaluation(
+            value,
+            map_value,
+            str(where),
+            int(flag.size),
+            p,
+            lo,
+            hi,
+            lcb,
+            head.interval if head.clustered else "wilson",
+            mass,
+            time.perf_counter() - started,
+            flag,
+        )
         self.cache[key] = ev
         at = f" at {_short(d.map_variable)}={_fmt(map_value)}" if d.map_variable else ""
         mass_text = f", {mass['total_kg']:.1f} kg" if mass else ""
-        self.log(f"  [{len(self.cache):2d}] {_short(d.variable)}={_fmt(value)}{at}: P {p:.4f} [{lo:.4f}, {hi:.4f}],"
-                 f" one-sided {d.confidence:.0%} bound {lcb:.4f}{mass_text} ({ev.seconds:.1f} s)")
+        self.log(
+            f"  [{len(self.cache):2d}] {_short(d.variable)}={_fmt(value)}{at}: P {p:.4f} [{lo:.4f}, {hi:.4f}],"
+            f" one-sided {d.confidence:.0%} bound {lcb:.4f}{mass_text} ({ev.seconds:.1f} s)"
+        )
         return ev
 
 
@@ -198,16 +228,20 @@ def _snap(x: float, step: float) -> float:
     return float(round(round(x / step) * step, 10))
 
 
-def brackets(evals: list[Evaluation], target: float, sign: float
-             ) -> dict[str, tuple[LeverValue | None, LeverValue | None]]:
+def brackets(
+    evals: list[Evaluation], target: float, sign: float
+) -> dict[str, tuple[LeverValue | None, LeverValue | None]]:
     """For each criterion (:data:`CRITERIA`), ``(last value below the target, first value at or above it)``
     along the direction of improvement (``sign`` +1: increasing values), ``None`` at an end not found."""
     ordered = sorted(evals, key=lambda e: sign * float(e.value))
     out = {}
     for name in CRITERIA:
         first = next((e for e in ordered if e.criterion(name) >= target), None)
-        below = [e for e in ordered if e.criterion(name) < target
-                 and (first is None or sign * float(e.value) < sign * float(first.value))]
+        below = [
+            e
+            for e in ordered
+            if e.criterion(name) < target and (first is None or sign * float(e.value) < sign * float(first.value))
+        ]
         out[name] = (below[-1].value if below else None, first.value if first else None)
     return out
 
@@ -226,12 +260,22 @@ def search(ev: Evaluator, map_value: LeverValue | None = None) -> dict:
         raise ValueError("a design search needs design.low, design.high and design.resolution")
     sign = 1.0 if d.direction == "increasing" else -1.0
     step = _step(d.resolution)
-    evals = [ev(v, map_value) for v in sorted({_snap(x, step) if 0 < i < d.grid - 1 else float(x)
-                                               for i, x in enumerate(np.linspace(d.low, d.high, d.grid))})]
+    evals = [
+        ev(v, map_value)
+        for v in sorted(
+            {
+                _snap(x, step) if 0 < i < d.grid - 1 else float(x)
+                for i, x in enumerate(np.linspace(d.low, d.high, d.grid))
+            }
+        )
+    ]
     capped = False
     while True:
-        open_ = [(abs(float(hi) - float(lo)), lo, hi) for lo, hi in brackets(evals, d.target, sign).values()
-                 if lo is not None and hi is not None and abs(float(hi) - float(lo)) > d.resolution]
+        open_ = [
+            (abs(float(hi) - float(lo)), lo, hi)
+            for lo, hi in brackets(evals, d.target, sign).values()
+            if lo is not None and hi is not None and abs(float(hi) - float(lo)) > d.resolution
+        ]
         if not open_:
             break
         if len(evals) >= d.max_candidates:
@@ -256,14 +300,23 @@ def _result(evals: list[Evaluation], d: DesignSettings, sign: float, capped: boo
     lcb_below, lcb_first = br["lcb"]
     required: dict[str, Any]
     if lcb_first is None:
-        required = {"value": None, "reason": f"not reached: at {_fmt(ordered[-1].value)} the one-sided "
-                                              f"{d.confidence:.0%} bound is {ordered[-1].lcb:.4f} < {d.target}"}
+        required = {
+            "value": None,
+            "reason": f"not reached: at {_fmt(ordered[-1].value)} the one-sided "
+            f"{d.confidence:.0%} bound is {ordered[-1].lcb:.4f} < {d.target}",
+        }
     else:
         e = by_value[lcb_first]
-        required = {"value": e.value, "p": e.p, "lcb": e.lcb, "mass": e.mass,
-                    "resolved_to": None if lcb_below is None else abs(float(lcb_first) - float(lcb_below)),
-                    "reason": "the first candidate whose bound reaches the target" if lcb_below is not None
-                    else "already met at the first candidate of the range"}
+        required = {
+            "value": e.value,
+            "p": e.p,
+            "lcb": e.lcb,
+            "mass": e.mass,
+            "resolved_to": None if lcb_below is None else abs(float(lcb_first) - float(lcb_below)),
+            "reason": "the first candidate whose bound reaches the target"
+            if lcb_below is not None
+            else "already met at the first candidate of the range",
+        }
     p_below, p_first = br["p"]
     if p_first is None or p_below is None:
         estimate = None
@@ -277,10 +330,13 @@ def _result(evals: list[Evaluation], d: DesignSettings, sign: float, capped: boo
         row["paired_to_previous"] = paired_difference(a.flag, b.flag)
     return {
         "required": required,
-        "estimate": {"value": estimate, "ci95": [low_end, high_end],
-                     "note": "95% interval for the value where P(goal) equals the target, in increasing order; "
-                             "null at an end that lies outside the candidates (below the smallest or beyond the "
-                             "largest)"},
+        "estimate": {
+            "value": estimate,
+            "ci95": [low_end, high_end],
+            "note": "95% interval for the value where P(goal) equals the target, in increasing order; "
+            "null at an end that lies outside the candidates (below the smallest or beyond the "
+            "largest)",
+        },
         "candidates": rows,
         "missions_worse_with_more": worse_with_more(ordered, sign),
         "capped": capped,
@@ -293,14 +349,20 @@ def rank(ev: Evaluator, map_value: LeverValue | None = None) -> dict:
     d = ev.design
     evals = sorted((ev(v, map_value) for v in d.values), key=lambda e: -e.p)
     best = evals[0]
-    rows = [e.row() | {"meets_target": e.lcb >= d.target,
-                       "vs_best": None if e is best else paired_difference(best.flag, e.flag)} for e in evals]
+    rows = [
+        e.row()
+        | {"meets_target": e.lcb >= d.target, "vs_best": None if e is best else paired_difference(best.flag, e.flag)}
+        for e in evals
+    ]
     meeting = [e for e in evals if e.lcb >= d.target]
     masses = [e.mass["total_kg"] for e in meeting if e.mass]
     lightest = meeting[masses.index(min(masses))] if meeting and len(masses) == len(meeting) else None
-    return {"best": best.row(), "candidates": rows,
-            "meeting_target": [e.value for e in meeting],
-            "lightest_meeting_target": None if lightest is None else lightest.row()}
+    return {
+        "best": best.row(),
+        "candidates": rows,
+        "meeting_target": [e.value for e in meeting],
+        "lightest_meeting_target": None if lightest is None else lightest.row(),
+    }
 
 
 def lightest_on_map(per_map: list[dict]) -> dict | None:
@@ -309,20 +371,30 @@ def lightest_on_map(per_map: list[dict]) -> dict | None:
     if not ok:
         return None
     best = min(ok, key=lambda m: m["required"]["mass"]["total_kg"])
-    return {"value": best["required"]["value"], "map_value": best["map_value"], "p": best["required"]["p"],
-            "lcb": best["required"]["lcb"], "mass": best["required"]["mass"]}
+    return {
+        "value": best["required"]["value"],
+        "map_value": best["map_value"],
+        "p": best["required"]["p"],
+        "lcb": best["required"]["lcb"],
+        "mass": best["required"]["mass"],
+    }
 
 
 # ================================================================================================== driver
 def describe(config: CampaignConfig) -> str:
     d = config.design
     assert d is not None
-    what = (f"{d.variable} in [{_fmt(d.low)}, {_fmt(d.high)}] ({d.direction})" if d.searches
-            else f"{d.variable} among {', '.join(map(_fmt, d.values))}")
+    what = (
+        f"{d.variable} in [{_fmt(d.low)}, {_fmt(d.high)}] ({d.direction})"
+        if d.searches
+        else f"{d.variable} among {', '.join(map(_fmt, d.values))}"
+    )
     also = f", for each {d.map_variable} in {', '.join(map(_fmt, d.map_values))}" if d.map_variable else ""
-    return (f"Design search '{config.run.name}': {what}{also}, for P({d.goal}) >= {d.target} at {d.confidence:.0%} "
-            f"confidence; {config.run.samples:,} missions per candidate on common random numbers (seed "
-            f"{config.run.seed})")
+    return (
+        f"Design search '{config.run.name}': {what}{also}, for P({d.goal}) >= {d.target} at {d.confidence:.0%} "
+        f"confidence; {config.run.samples:,} missions per candidate on common random numbers (seed "
+        f"{config.run.seed})"
+    )
 
 
 def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] = print) -> dict:
@@ -335,43 +407,81 @@ def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] 
     root = Location.of(run_dir)
     info = root / "design.json"
     if not config.run.resume and root.children():
-        raise DesignError(f"{root} already exists and is not empty: choose another run.output_dir, or add "
-                          "run.resume=true to complete the search in it")
+        raise DesignError(
+            f"{root} already exists and is not empty: choose another run.output_dir, or add "
+            "run.resume=true to complete the search in it"
+        )
     started = time.perf_counter()
     if not info.is_file():
-        info.write_bytes(json.dumps({"format": DESIGN_FORMAT, "config": config.resolved, "versions": store.versions(),
-                                     "code_revision": store.code_revision(), "command": store.command_line()},
-                                    indent=2, sort_keys=True, default=str).encode())
+        info.write_bytes(
+            json.dumps(
+                {
+                    "format": DESIGN_FORMAT,
+                    "config": config.resolved,
+                    "versions": store.versions(),
+                    "code_revision": store.code_revision(),
+                    "command": store.command_line(),
+                },
+                indent=2,
+                sort_keys=True,
+                default=str,
+            ).encode()
+        )
     log(describe(config))
     ev = Evaluator(config, root, log)
-    section: dict = {"variable": d.variable, "goal": d.goal, "target": d.target, "confidence": d.confidence,
-                     "direction": d.direction, "missions_per_candidate": config.run.samples,
-                     "resolution": d.resolution}
+    section: dict = {
+        "variable": d.variable,
+        "goal": d.goal,
+        "target": d.target,
+        "confidence": d.confidence,
+        "direction": d.direction,
+        "missions_per_candidate": config.run.samples,
+        "resolution": d.resolution,
+    }
     find = search if d.searches else rank
     if d.map_variable:
         per_map = []
         for mv in d.map_values:
             log(f"{d.map_variable} = {_fmt(mv)}")
             per_map.append({"map_value": mv, **find(ev, mv)})
-        section["map"] = {"variable": d.map_variable, "values": list(d.map_values), "results": per_map,
-                          "lightest": lightest_on_map(per_map) if d.searches else None}
+        section["map"] = {
+            "variable": d.map_variable,
+            "values": list(d.map_values),
+            "results": per_map,
+            "lightest": lightest_on_map(per_map) if d.searches else None,
+        }
     else:
         section |= find(ev)
     answer = _answer_point(section, d)
     if d.sensitivities and answer is not None:
         section["gradients"] = sensitivities_at(ev, answer, log)
-    section |= {"candidates_evaluated": len(ev.cache), "missions": sum(e.n for e in ev.cache.values()),
-                "seconds": round(time.perf_counter() - started, 1)}
-    summary = json_safe({"run": {"name": config.run.name, "model": config.model.name, "seed": config.run.seed,
-                                 "samples": config.run.samples, "sampler": config.sampler.value,
-                                 "precision": config.run.precision, "code_revision": store.code_revision()},
-                         "design": section})
+    section |= {
+        "candidates_evaluated": len(ev.cache),
+        "missions": sum(e.n for e in ev.cache.values()),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    summary = json_safe(
+        {
+            "run": {
+                "name": config.run.name,
+                "model": config.model.name,
+                "seed": config.run.seed,
+                "samples": config.run.samples,
+                "sampler": config.sampler.value,
+                "precision": config.run.precision,
+                "code_revision": store.code_revision(),
+            },
+            "design": section,
+        }
+    )
     _write_table(root, list(ev.cache.values()), d)
     write_design_report(root, summary, mass_of=_mass_function(config), log=log)
     log(format_design(summary["design"]))
-    log(f"Results: {root}\n  candidates  {root / CANDIDATES_DIR}/*/samples (one run per candidate)\n"
+    log(
+        f"Results: {root}\n  candidates  {root / CANDIDATES_DIR}/*/samples (one run per candidate)\n"
         f"  designs     {root / 'designs.parquet'}\n  summary     {root / 'summary.json'}\n"
-        f"  report      {root / 'report.md'}")
+        f"  report      {root / 'report.md'}"
+    )
     return summary
 
 
@@ -407,7 +517,7 @@ def _mass_function(config: CampaignConfig) -> Callable[[float, float], float] | 
     if config.mass is None or d is None or not d.map_variable or SITE in (d.variable, d.map_variable):
         return None
     params = dict(config.params)
-    keys = (d.variable[len("mission."):], d.map_variable[len("mission."):])
+    keys = (d.variable[len("mission.") :], d.map_variable[len("mission.") :])
     return lambda a, b: config.mass.total_kg(params | {keys[0]: a, keys[1]: b})  # type: ignore[union-attr]
 
 
@@ -417,8 +527,10 @@ def rewrite_report(run_dir: str, log: Callable[[str], None] = print) -> None:
     root = Location.of(run_dir)
     summary = (root / "summary.json").read_json()
     if "design" not in summary:
-        raise DesignError(f"{root} holds no finished design search (no summary.json with a design section): "
-                          "complete it with run.resume=true")
+        raise DesignError(
+            f"{root} holds no finished design search (no summary.json with a design section): "
+            "complete it with run.resume=true"
+        )
     config = load(OmegaConf.create((root / "design.json").read_json()["config"]))
     summary.pop("report", None)
     write_design_report(root, summary, mass_of=_mass_function(config), log=log)
@@ -432,16 +544,39 @@ def _write_table(root: Location, evals: list[Evaluation], d: DesignSettings) -> 
     rows = sorted((e.row() for e in evals), key=lambda r: (str(r["map_value"]), str(r["value"])))
     as_text = lambda v: None if v is None else str(v)  # noqa: E731  (sites and dates are strings)
     numeric = all(isinstance(r["value"], float) for r in rows)
-    table = pa.table({
-        _short(d.variable): [r["value"] if numeric else as_text(r["value"]) for r in rows],
-        **({_short(d.map_variable): [as_text(r["map_value"]) if isinstance(r["map_value"], str) else r["map_value"]
-                                     for r in rows]} if d.map_variable else {}),
-        "p": [r["p"] for r in rows], "ci95_low": [r["ci95"][0] for r in rows],
-        "ci95_high": [r["ci95"][1] for r in rows], "lcb": [r["lcb"] for r in rows], "n": [r["n"] for r in rows],
-        "mass_kg": [r["mass_kg"] for r in rows], "margin_kg": [r["margin_kg"] for r in rows],
-        "run_dir": [r["run_dir"] for r in rows],
-    }, metadata={b"lupex.design": json.dumps({"goal": d.goal, "target": d.target, "confidence": d.confidence,
-                                              "variable": d.variable, "map_variable": d.map_variable}).encode()})
+    table = pa.table(
+        {
+            _short(d.variable): [r["value"] if numeric else as_text(r["value"]) for r in rows],
+            **(
+                {
+                    _short(d.map_variable): [
+                        as_text(r["map_value"]) if isinstance(r["map_value"], str) else r["map_value"] for r in rows
+                    ]
+                }
+                if d.map_variable
+                else {}
+            ),
+            "p": [r["p"] for r in rows],
+            "ci95_low": [r["ci95"][0] for r in rows],
+            "ci95_high": [r["ci95"][1] for r in rows],
+            "lcb": [r["lcb"] for r in rows],
+            "n": [r["n"] for r in rows],
+            "mass_kg": [r["mass_kg"] for r in rows],
+            "margin_kg": [r["margin_kg"] for r in rows],
+            "run_dir": [r["run_dir"] for r in rows],
+        },
+        metadata={
+            b"lupex.design": json.dumps(
+                {
+                    "goal": d.goal,
+                    "target": d.target,
+                    "confidence": d.confidence,
+                    "variable": d.variable,
+                    "map_variable": d.map_variable,
+                }
+            ).encode()
+        },
+    )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     (root / "designs.parquet").write_bytes(sink.getvalue().to_pybytes())
@@ -454,18 +589,27 @@ def _answer(section: dict, prefix: str = "") -> list[str]:
     if req["value"] is None:
         lines.append(f"{prefix}{req['reason']}")
     else:
-        mass = f"; rover {req['mass']['total_kg']:.1f} kg (margin {req['mass']['margin_kg']:+.1f} kg)" \
-            if req.get("mass") else ""
-        lines.append(f"{prefix}required {_short(d['variable'])} = {_fmt(req['value'])}: P {req['p']:.4f}, "
-                     f"one-sided {d['confidence']:.0%} bound {req['lcb']:.4f}{mass}")
+        mass = (
+            f"; rover {req['mass']['total_kg']:.1f} kg (margin {req['mass']['margin_kg']:+.1f} kg)"
+            if req.get("mass")
+            else ""
+        )
+        lines.append(
+            f"{prefix}required {_short(d['variable'])} = {_fmt(req['value'])}: P {req['p']:.4f}, "
+            f"one-sided {d['confidence']:.0%} bound {req['lcb']:.4f}{mass}"
+        )
     est = section["estimate"]
     if est["value"] is not None:
         lo, hi = est["ci95"]
-        lines.append(f"{prefix}P crosses {d['target']} at {_fmt(est['value'])} (95% interval "
-                     f"[{_fmt(lo) if lo is not None else 'below range'}, {_fmt(hi) if hi is not None else 'beyond range'}])")
+        lines.append(
+            f"{prefix}P crosses {d['target']} at {_fmt(est['value'])} (95% interval "
+            f"[{_fmt(lo) if lo is not None else 'below range'}, {_fmt(hi) if hi is not None else 'beyond range'}])"
+        )
     if section.get("missions_worse_with_more"):
-        lines.append(f"{prefix}warning: {section['missions_worse_with_more']} missions did worse with more of the "
-                     "lever: P is not monotone per mission, and the guarantee needs it")
+        lines.append(
+            f"{prefix}warning: {section['missions_worse_with_more']} missions did worse with more of the "
+            "lever: P is not monotone per mission, and the guarantee needs it"
+        )
     return lines
 
 
@@ -477,21 +621,29 @@ def format_design(section: dict) -> str:
     if "map" in section:
         m = section["map"]
         for r in m["results"]:
-            lines += _answer(base | r, f"{_short(m['variable'])}={_fmt(r['map_value'])}: ") if "required" in r \
+            lines += (
+                _answer(base | r, f"{_short(m['variable'])}={_fmt(r['map_value'])}: ")
+                if "required" in r
                 else [f"{_short(m['variable'])}={_fmt(r['map_value'])}: best {_fmt(r['best']['value'])}"]
+            )
         if m.get("lightest"):
             lt = m["lightest"]
-            lines.append(f"lightest design meeting the target: {_short(section['variable'])}={_fmt(lt['value'])}, "
-                         f"{_short(m['variable'])}={_fmt(lt['map_value'])}: {lt['mass']['total_kg']:.1f} kg "
-                         f"(P {lt['p']:.4f}, bound {lt['lcb']:.4f})")
+            lines.append(
+                f"lightest design meeting the target: {_short(section['variable'])}={_fmt(lt['value'])}, "
+                f"{_short(m['variable'])}={_fmt(lt['map_value'])}: {lt['mass']['total_kg']:.1f} kg "
+                f"(P {lt['p']:.4f}, bound {lt['lcb']:.4f})"
+            )
     elif "required" in section:
         lines += _answer(base | section)
     else:
         for r in section["candidates"]:
             vs = r["vs_best"]
             diff = "" if vs is None else f"  {vs['diff']:+.4f} [{vs['ci95'][0]:+.4f}, {vs['ci95'][1]:+.4f}] vs best"
-            lines.append(f"{_fmt(r['value']):>24}: P {r['p']:.4f} [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]"
-                         f"{' meets' if r['meets_target'] else ''}{diff}")
-    lines.append(f"{section['candidates_evaluated']} candidates, {section['missions']:,} missions, "
-                 f"{section['seconds']:.0f} s")
+            lines.append(
+                f"{_fmt(r['value']):>24}: P {r['p']:.4f} [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]"
+                f"{' meets' if r['meets_target'] else ''}{diff}"
+            )
+    lines.append(
+        f"{section['candidates_evaluated']} candidates, {section['missions']:,} missions, {section['seconds']:.0f} s"
+    )
     return "\n".join(lines)

@@ -65,8 +65,11 @@ def check(kind: DistKind, given: Mapping[str, Any]) -> list[tuple[str, str]]:
     ``given`` holds only the parameters that were set (not None).
     """
     allowed = PARAMETERS[kind]
-    problems = [(k, f"is not a parameter of '{kind.value}' (its parameters: {', '.join(allowed)})")
-                for k in given if k not in allowed]
+    problems = [
+        (k, f"is not a parameter of '{kind.value}' (its parameters: {', '.join(allowed)})")
+        for k in given
+        if k not in allowed
+    ]
     optional = OPTIONAL.get(kind, {})
     problems += [(k, f"is required by '{kind.value}'") for k in allowed if k not in given and k not in optional]
     if problems:
@@ -88,16 +91,24 @@ def check(kind: DistKind, given: Mapping[str, Any]) -> list[tuple[str, str]]:
         return bad
     rules = {
         DistKind.normal: [("std", v.get("std", 0) >= 0, "must be >= 0")],
-        DistKind.lognormal: [("median", v.get("median", 1) > 0, "must be > 0"),
-                             ("sigma_log", v.get("sigma_log", 0) >= 0, "must be >= 0")],
-        DistKind.truncnormal: [("std", v.get("std", 1) > 0, "must be > 0"),
-                               ("high", v.get("low", 0) < v.get("high", 1), "must be > low")],
+        DistKind.lognormal: [
+            ("median", v.get("median", 1) > 0, "must be > 0"),
+            ("sigma_log", v.get("sigma_log", 0) >= 0, "must be >= 0"),
+        ],
+        DistKind.truncnormal: [
+            ("std", v.get("std", 1) > 0, "must be > 0"),
+            ("high", v.get("low", 0) < v.get("high", 1), "must be > low"),
+        ],
         DistKind.uniform: [("high", v.get("low", 0) <= v.get("high", 1), "must be >= low")],
-        DistKind.triangular: [("high", v.get("low", 0) < v.get("high", 1), "must be > low"),
-                              ("mode", v.get("low", 0) <= v.get("mode", 0) <= v.get("high", 0),
-                               "must lie in [low, high]")],
-        DistKind.beta: [("alpha", v.get("alpha", 1) > 0, "must be > 0"), ("beta", v.get("beta", 1) > 0, "must be > 0"),
-                        ("high", v.get("low", 0) < v.get("high", 1), "must be > low")],
+        DistKind.triangular: [
+            ("high", v.get("low", 0) < v.get("high", 1), "must be > low"),
+            ("mode", v.get("low", 0) <= v.get("mode", 0) <= v.get("high", 0), "must lie in [low, high]"),
+        ],
+        DistKind.beta: [
+            ("alpha", v.get("alpha", 1) > 0, "must be > 0"),
+            ("beta", v.get("beta", 1) > 0, "must be > 0"),
+            ("high", v.get("low", 0) < v.get("high", 1), "must be > low"),
+        ],
         DistKind.bernoulli: [("p", 0 <= v.get("p", 0) <= 1, "is a probability and must lie in [0, 1]")],
     }
     return [(k, msg) for k, ok, msg in rules.get(kind, []) if not ok]

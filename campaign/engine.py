@@ -71,8 +71,12 @@ def configure_jax(precision: str, cache_dir: str | None = None) -> None:
 
 
 @lru_cache(maxsize=32)
-def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind, Level], ...],
-             host_sampled: bool, precision: str):
+def compiled(
+    model_name: str,
+    variables: tuple[tuple[str, distributions.DistKind, Level], ...],
+    host_sampled: bool,
+    precision: str,
+):
     """The jitted batch function for one campaign structure.
 
     ``variables`` holds ``(name, kind, level)`` of each variable. The returned function takes
@@ -96,13 +100,14 @@ def compiled(model_name: str, variables: tuple[tuple[str, distributions.DistKind
             words, u = args
             if not host_sampled:
                 u = mc_uniforms(root, PURPOSE_EPISTEMIC, words, epistemic, dtype)
-            return {v.name: distributions.icdf(v.kind, thetas[position[v.name]], u[j])
-                    for j, v in enumerate(epistemic)}
+            return {v.name: distributions.icdf(v.kind, thetas[position[v.name]], u[j]) for j, v in enumerate(epistemic)}
 
         if not host_sampled:
             u_aleatory = jax.vmap(lambda w: mc_uniforms(root, PURPOSE_ALEATORY, w, aleatory, dtype))(sample_words)
-        inputs = {v.name: distributions.icdf(v.kind, thetas[position[v.name]], u_aleatory[:, j])
-                  for j, v in enumerate(aleatory)}
+        inputs = {
+            v.name: distributions.icdf(v.kind, thetas[position[v.name]], u_aleatory[:, j])
+            for j, v in enumerate(aleatory)
+        }
         if epistemic:
             per_outer = jax.lax.map(one_outer, (outer_words, u_epistemic))
             inputs.update({name: values[outer_pos] for name, values in per_outer.items()})
@@ -145,8 +150,11 @@ def evaluate_batch(spec: CampaignSpec, first: int) -> dict[str, np.ndarray]:
         jnp.asarray(u_a, spec.dtype),
         jnp.asarray(u_e, spec.dtype),
     )
-    return {"sample_index": index, **{k: np.asarray(v) for k, v in inputs.items()},
-            **{k: np.asarray(v) for k, v in outputs.items()}}
+    return {
+        "sample_index": index,
+        **{k: np.asarray(v) for k, v in inputs.items()},
+        **{k: np.asarray(v) for k, v in outputs.items()},
+    }
 
 
 def _as_param(value, dtype) -> jax.Array:

@@ -129,7 +129,7 @@ class _Recording(dict):
     """A dict that remembers which keys were read (to learn what ``prepare`` depends on); a reader that walks the
     whole dict (iteration, ``items``, ``copy``, ...) counts as reading every key."""
 
-    def __init__(self, *args):
+    def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.read: set[str] = set()
 
@@ -170,9 +170,13 @@ def prepared_keys(config: CampaignConfig) -> set[str]:
     return recording.read
 
 
-def resolve_variables(config: CampaignConfig, names: Sequence[str], relative_step: float = RELATIVE_STEP,
-                      steps: Mapping[str, float] | None = None, per: Mapping[str, float] | None = None
-                      ) -> tuple[DesignVariable, ...]:
+def resolve_variables(
+    config: CampaignConfig,
+    names: Sequence[str],
+    relative_step: float = RELATIVE_STEP,
+    steps: Mapping[str, float] | None = None,
+    per: Mapping[str, float] | None = None,
+) -> tuple[DesignVariable, ...]:
     """The :class:`DesignVariable` of each ``mission.<section>.<name>`` (the ``mission.`` prefix optional).
     ``steps`` / ``per`` override the finite-difference step and the reported change by name. Raises
     :class:`GradientError` for unknown names, dates and lists, whole numbers and a zero value without a step."""
@@ -183,11 +187,15 @@ def resolve_variables(config: CampaignConfig, names: Sequence[str], relative_ste
     for key in (_key(n) for n in names):
         param = declared.get(key)
         if param is None:
-            raise GradientError(f"mission.{key}: not a design value of model '{config.model.name}' (allowed: "
-                                f"{', '.join('mission.' + k for k, p in declared.items() if p.kind == 'float')})")
+            raise GradientError(
+                f"mission.{key}: not a design value of model '{config.model.name}' (allowed: "
+                f"{', '.join('mission.' + k for k, p in declared.items() if p.kind == 'float')})"
+            )
         if param.kind != "float" or param.integer:
-            raise GradientError(f"mission.{key}: a {'whole number' if param.integer else param.kind}, not a "
-                                "continuous design value: sweep it instead (python -m campaign -m ...)")
+            raise GradientError(
+                f"mission.{key}: a {'whole number' if param.integer else param.kind}, not a "
+                "continuous design value: sweep it instead (python -m campaign -m ...)"
+            )
         value = float(values[key])
         step = steps.get(key, relative_step * abs(value))
         if not step > 0:
@@ -232,8 +240,7 @@ class Design(NamedTuple):
         return cls(dict(config.numeric_params()), config.tables())
 
 
-def campaign_missions(config: CampaignConfig, samples: int, first: int = 0, design: Design | None = None
-                      ) -> Missions:
+def campaign_missions(config: CampaignConfig, samples: int, first: int = 0, design: Design | None = None) -> Missions:
     """Missions ``first .. first+samples-1`` of the campaign, drawn and run by the engine exactly as the campaign
     does (its precision and batch size), so their inputs are the campaign's own. ``design``: the config's
     :class:`Design` if already computed (it runs ``prepare``)."""
@@ -241,11 +248,14 @@ def campaign_missions(config: CampaignConfig, samples: int, first: int = 0, desi
     if first % run.batch_size or first < 0:
         raise GradientError(f"first={first} must be a multiple of run.batch_size={run.batch_size}")
     if samples < 2 or first + samples > run.samples:
-        raise GradientError(f"missions {first}..{first + samples - 1} are not among the campaign's run.samples="
-                            f"{run.samples} (and a standard error needs 2)")
+        raise GradientError(
+            f"missions {first}..{first + samples - 1} are not among the campaign's run.samples="
+            f"{run.samples} (and a standard error needs 2)"
+        )
     design = Design.of(config) if design is None else design
-    spec = config.spec(run.batch_size * math.ceil(samples / run.batch_size), tuple(design.params.items()),
-                       design.tables)
+    spec = config.spec(
+        run.batch_size * math.ceil(samples / run.batch_size), tuple(design.params.items()), design.tables
+    )
     columns = engine.evaluate_shard(spec, first, samples)
     index = columns["sample_index"]
     return Missions(index, columns, index // run.inner_samples if config.has_epistemic else None)
@@ -289,8 +299,9 @@ def _pathwise(model_name: str, keys: tuple[str, ...], floats: tuple[str, ...]):
 
     def both(theta, params, tables, inputs, mission_keys):
         def push(direction):
-            smooth, tangent, rest = jax.jvp(lambda t: split(t, params, tables, inputs, mission_keys), (theta,),
-                                            (direction,), has_aux=True)
+            smooth, tangent, rest = jax.jvp(
+                lambda t: split(t, params, tables, inputs, mission_keys), (theta,), (direction,), has_aux=True
+            )
             return {**smooth, **rest}, tangent
 
         return jax.vmap(push, out_axes=(None, -1))(jnp.eye(len(keys), dtype=theta.dtype))
@@ -316,20 +327,23 @@ class _Batches:
 
     def chunks(self) -> Iterator[tuple[dict, jax.Array]]:
         for start in range(0, self.keys.shape[0], self.size):
-            yield ({k: v[start:start + self.size] for k, v in self.inputs.items()},
-                   self.keys[start:start + self.size])
+            yield (
+                {k: v[start : start + self.size] for k, v in self.inputs.items()},
+                self.keys[start : start + self.size],
+            )
 
     def run(self, fn: Callable, *args) -> tuple[Any, float]:
         """``fn(*args, inputs, keys)`` over every chunk, concatenated and cut to ``n`` missions (NumPy), and the
         process CPU seconds it took. The result has the pytree structure of ``fn``'s output."""
         start = time.process_time()
         parts = [jax.device_get(fn(*args, inputs, keys)) for inputs, keys in self.chunks()]
-        joined = jax.tree.map(lambda *a: np.concatenate(a)[:self.n], *parts)
+        joined = jax.tree.map(lambda *a: np.concatenate(a)[: self.n], *parts)
         return joined, time.process_time() - start
 
 
-def _params(config: CampaignConfig, design: Design, variable: DesignVariable | None = None,
-            value: float | None = None) -> tuple[dict[str, jax.Array], object]:
+def _params(
+    config: CampaignConfig, design: Design, variable: DesignVariable | None = None, value: float | None = None
+) -> tuple[dict[str, jax.Array], object]:
     """The model's params and tables in float64 from ``design``, with ``variable`` set to ``value``: replaced,
     or, when ``prepare`` reads it, re-prepared."""
     if variable is not None and variable.through_prepare:
@@ -386,8 +400,9 @@ class Evaluations:
     timing: dict[str, float]
 
 
-def evaluate(config: CampaignConfig, missions: Missions, variables: Sequence[DesignVariable],
-             design: Design | None = None) -> Evaluations:
+def evaluate(
+    config: CampaignConfig, missions: Missions, variables: Sequence[DesignVariable], design: Design | None = None
+) -> Evaluations:
     """Run the model on ``missions``: forward mode at the configured design (all pathwise variables at once),
     then forward passes at the design and at every finite-difference point of every variable. ``design`` as for
     :func:`campaign_missions`."""
@@ -407,8 +422,10 @@ def evaluate(config: CampaignConfig, missions: Missions, variables: Sequence[Des
     forward = _Executable(_forward(config.model.name), params, tables, *batches.first())
     base, timing["forward"] = batches.run(forward, params, tables)
     timing["forward_compile"] = forward.seconds
-    shifted = {v.key: {s: batches.run(forward, *_params(config, design, v, v.value + s * v.step))[0]
-                       for s in OFFSETS} for v in variables}
+    shifted = {
+        v.key: {s: batches.run(forward, *_params(config, design, v, v.value + s * v.step))[0] for s in OFFSETS}
+        for v in variables
+    }
     return Evaluations(base, tangents, keys, shifted, timing)
 
 
@@ -421,8 +438,10 @@ def _check_finite(tangents: Mapping[str, np.ndarray], keys: Sequence[str], index
         for j, key in enumerate(keys):
             bad = ~np.isfinite(t[:, j])
             if bad.any():
-                problems.append(f"d {name} / d mission.{key} at {bad.sum()} mission(s): sample_index "
-                                f"{', '.join(map(str, index[bad][:10]))}{' ...' if bad.sum() > 10 else ''}")
+                problems.append(
+                    f"d {name} / d mission.{key} at {bad.sum()} mission(s): sample_index "
+                    f"{', '.join(map(str, index[bad][:10]))}{' ...' if bad.sum() > 10 else ''}"
+                )
     if problems:
         raise engine.NonFiniteError("non-finite pathwise derivatives (a model defect): " + "; ".join(problems))
 
@@ -445,8 +464,9 @@ def _stat(values: np.ndarray, clusters: np.ndarray | None) -> dict:
     return {"derivative": m["mean"], "se": m["se"]}
 
 
-def compare(config: CampaignConfig, ev: Evaluations, variable: DesignVariable, metric: str,
-            clusters: np.ndarray | None) -> dict:
+def compare(
+    config: CampaignConfig, ev: Evaluations, variable: DesignVariable, metric: str, clusters: np.ndarray | None
+) -> dict:
     """One metric against one design value: both estimates, their paired comparison, the reported one."""
     out_decl = next(o for o in config.model.outputs if o.name == metric)
     at = ev.shifted[variable.key]
@@ -459,37 +479,65 @@ def compare(config: CampaignConfig, ev: Evaluations, variable: DesignVariable, m
     fd2 = (value[2] - value[-2]) / (4 * variable.step)
     changed = _path_changed(config, ev, variable)[valid]
     entry: dict[str, Any] = {
-        "metric": metric, "variable": variable.name, "unit": f"{out_decl.unit or '1'}/{variable.param.unit}",
-        "missions": int(valid.sum()), "path_changes": int(changed.sum()),
-        "finite_difference": {**_stat(fd1, cl), "step": variable.step, "at_2h": _stat(fd2, cl),
-                              "step_check": _step_check(fd1, fd2, cl)},
+        "metric": metric,
+        "variable": variable.name,
+        "unit": f"{out_decl.unit or '1'}/{variable.param.unit}",
+        "missions": int(valid.sum()),
+        "path_changes": int(changed.sum()),
+        "finite_difference": {
+            **_stat(fd1, cl),
+            "step": variable.step,
+            "at_2h": _stat(fd2, cl),
+            "step_check": _step_check(fd1, fd2, cl),
+        },
         "pathwise": None,
     }
     if variable.key in ev.pathwise_keys and metric in ev.tangents:
         grad = ev.tangents[metric][:, ev.pathwise_keys.index(variable.key)][valid]
         entry |= _judge(entry, grad, fd1, changed, cl)
     elif variable.through_prepare:
-        entry |= {"smoothness": "not differentiable by JAX", "method": FINITE_DIFFERENCE,
-                  "note": "acts through the model's host-side preparation (prepare): finite difference only"}
+        entry |= {
+            "smoothness": "not differentiable by JAX",
+            "method": FINITE_DIFFERENCE,
+            "note": "acts through the model's host-side preparation (prepare): finite difference only",
+        }
     else:
-        entry |= {"smoothness": "piecewise constant", "method": FINITE_DIFFERENCE,
-                  "note": f"a {out_decl.kind.value} output: its pathwise derivative is 0 almost everywhere; the "
-                          "mean moves only as missions cross a step"}
+        entry |= {
+            "smoothness": "piecewise constant",
+            "method": FINITE_DIFFERENCE,
+            "note": f"a {out_decl.kind.value} output: its pathwise derivative is 0 almost everywhere; the "
+            "mean moves only as missions cross a step",
+        }
     reported = entry["pathwise"] if entry["method"] == PATHWISE else entry["finite_difference"]
-    entry |= {"derivative": reported["derivative"], "se": reported["se"], "per": variable.per,
-              "effect": reported["derivative"] * variable.per, "effect_se": reported["se"] * variable.per}
+    entry |= {
+        "derivative": reported["derivative"],
+        "se": reported["se"],
+        "per": variable.per,
+        "effect": reported["derivative"] * variable.per,
+        "effect_se": reported["se"] * variable.per,
+    }
     return entry
 
 
 def _undefined(metric: str, variable: DesignVariable, unit: str, missions: int) -> dict:
     """The entry of a metric that fewer than 2 missions give a value (its ``valid_when`` flag, e.g. no night)."""
     none = {"derivative": None, "se": None}
-    return {"metric": metric, "variable": variable.name, "unit": f"{unit or '1'}/{variable.param.unit}",
-            "missions": missions, "path_changes": 0, "pathwise": None, "smoothness": "undefined",
-            "method": FINITE_DIFFERENCE, "finite_difference": {**none, "step": variable.step, "at_2h": none,
-                                                               "step_check": {"ok": True}},
-            **none, "per": variable.per, "effect": None, "effect_se": None,
-            "note": f"{missions} mission(s) give this metric a value: nothing to estimate"}
+    return {
+        "metric": metric,
+        "variable": variable.name,
+        "unit": f"{unit or '1'}/{variable.param.unit}",
+        "missions": missions,
+        "path_changes": 0,
+        "pathwise": None,
+        "smoothness": "undefined",
+        "method": FINITE_DIFFERENCE,
+        "finite_difference": {**none, "step": variable.step, "at_2h": none, "step_check": {"ok": True}},
+        **none,
+        "per": variable.per,
+        "effect": None,
+        "effect_se": None,
+        "note": f"{missions} mission(s) give this metric a value: nothing to estimate",
+    }
 
 
 def _step_check(fd1: np.ndarray, fd2: np.ndarray, clusters) -> dict:
@@ -514,37 +562,59 @@ def _judge(entry: dict, grad: np.ndarray, fd: np.ndarray, changed: np.ndarray, c
     pathwise = _stat(grad, clusters)
     if not np.any(grad):
         flat = not np.any(fd)
-        return {"smoothness": "flat" if flat else "piecewise constant", "method": FINITE_DIFFERENCE,
-                "pathwise": pathwise,
-                "note": ("neither estimate moves: independent of this design value here, or piecewise constant with "
-                         "no mission crossing a step within +-h" if flat else
-                         "every mission's pathwise derivative is exactly 0 (a step count): the mean moves only as "
-                         "missions cross a step")}
+        return {
+            "smoothness": "flat" if flat else "piecewise constant",
+            "method": FINITE_DIFFERENCE,
+            "pathwise": pathwise,
+            "note": (
+                "neither estimate moves: independent of this design value here, or piecewise constant with "
+                "no mission crossing a step within +-h"
+                if flat
+                else "every mission's pathwise derivative is exactly 0 (a step count): the mean moves only as "
+                "missions cross a step"
+            ),
+        }
     difference = _stat(grad - fd, clusters)
     bound = abs(difference["derivative"]) + AGREEMENT_Z * difference["se"]
     agree = bool(bound <= AGREEMENT_RELATIVE * abs(fd_mean))
     same = ~changed
     jumps = float(np.sum((grad - fd)[changed])) / grad.size  # the changed missions' share of the difference
-    out = {"smoothness": "smooth a.e.", "pathwise": pathwise, "difference": difference, "agree": agree,
-           "ratio": pathwise["derivative"] / fd_mean if fd_mean else None, "jump_share": jumps,
-           "unchanged_paths": {"missions": int(same.sum()),
-                               "pathwise": float(grad[same].mean()) if same.any() else None,
-                               "finite_difference": float(fd[same].mean()) if same.any() else None}}
+    out = {
+        "smoothness": "smooth a.e.",
+        "pathwise": pathwise,
+        "difference": difference,
+        "agree": agree,
+        "ratio": pathwise["derivative"] / fd_mean if fd_mean else None,
+        "jump_share": jumps,
+        "unchanged_paths": {
+            "missions": int(same.sum()),
+            "pathwise": float(grad[same].mean()) if same.any() else None,
+            "finite_difference": float(fd[same].mean()) if same.any() else None,
+        },
+    }
     if agree:
         return out | {"method": PATHWISE}
     rest = difference["derivative"] - jumps
     if abs(jumps) > AGREEMENT_Z * difference["se"] and abs(jumps) >= abs(rest):
-        why = (f"the metric jumps in the {int(changed.sum())} of {changed.size} missions whose discrete path "
-               "changes within +-h (death hour, outcome, nights; a dead rover's state is frozen at its death step): "
-               f"their share of the paired difference is {jumps:.3g}, a slope the pathwise derivative cannot see")
+        why = (
+            f"the metric jumps in the {int(changed.sum())} of {changed.size} missions whose discrete path "
+            "changes within +-h (death hour, outcome, nights; a dead rover's state is frozen at its death step): "
+            f"their share of the paired difference is {jumps:.3g}, a slope the pathwise derivative cannot see"
+        )
     elif abs(rest) > AGREEMENT_Z * difference["se"]:
-        why = (f"missions whose discrete path does not change differ by {rest:.3g}: jumps inside a mission that no "
-               "output shows (operating mode, brown-out), kinks, or the step's curvature")
+        why = (
+            f"missions whose discrete path does not change differ by {rest:.3g}: jumps inside a mission that no "
+            "output shows (operating mode, brown-out), kinks, or the step's curvature"
+        )
     else:
-        why = (f"the two cannot be told apart within {AGREEMENT_RELATIVE:.0%} of the slope on these missions: the "
-               "finite difference, which includes any jumps, is reported")
-    return out | {"method": FINITE_DIFFERENCE,
-                  "note": f"{why}; paired difference {difference['derivative']:.3g} (SE {difference['se']:.2g})"}
+        why = (
+            f"the two cannot be told apart within {AGREEMENT_RELATIVE:.0%} of the slope on these missions: the "
+            "finite difference, which includes any jumps, is reported"
+        )
+    return out | {
+        "method": FINITE_DIFFERENCE,
+        "note": f"{why}; paired difference {difference['derivative']:.3g} (SE {difference['se']:.2g})",
+    }
 
 
 def _path_changed(config: CampaignConfig, ev: Evaluations, variable: DesignVariable) -> np.ndarray:
@@ -564,9 +634,17 @@ def _path_changed(config: CampaignConfig, ev: Evaluations, variable: DesignVaria
 
 
 # ---------------------------------------------------------------------------------------------------- API
-def design_gradients(config: CampaignConfig, variables: Sequence[str], metrics: Sequence[str] | None = None,
-                     samples: int = 2048, *, first: int = 0, relative_step: float = RELATIVE_STEP,
-                     steps: Mapping[str, float] | None = None, per: Mapping[str, float] | None = None) -> dict:
+def design_gradients(
+    config: CampaignConfig,
+    variables: Sequence[str],
+    metrics: Sequence[str] | None = None,
+    samples: int = 2048,
+    *,
+    first: int = 0,
+    relative_step: float = RELATIVE_STEP,
+    steps: Mapping[str, float] | None = None,
+    per: Mapping[str, float] | None = None,
+) -> dict:
     """Local sensitivities d E[metric] / d design value over missions ``first .. first+samples-1`` of the
     campaign ``config`` (see the module docstring for the methods and how one is chosen).
 
@@ -595,15 +673,29 @@ def design_gradients(config: CampaignConfig, variables: Sequence[str], metrics: 
     ev = evaluate(config, missions, chosen, design)
     result = {
         "model": config.model.name,
-        "missions": {"first": first, "count": samples, "seed": config.run.seed, "sampler": config.sampler.value,
-                     "clusters": None if missions.clusters is None else int(np.unique(missions.clusters).size),
-                     "campaign_precision": config.run.precision,
-                     "outcomes_as_campaign": int(np.sum(ev.base["outcome"] == missions.columns["outcome"]))},
+        "missions": {
+            "first": first,
+            "count": samples,
+            "seed": config.run.seed,
+            "sampler": config.sampler.value,
+            "clusters": None if missions.clusters is None else int(np.unique(missions.clusters).size),
+            "campaign_precision": config.run.precision,
+            "outcomes_as_campaign": int(np.sum(ev.base["outcome"] == missions.columns["outcome"])),
+        },
         "precision": PRECISION,
         "relative_step": relative_step,
         "agreement": {"z": AGREEMENT_Z, "relative": AGREEMENT_RELATIVE},
-        "variables": [{"name": v.name, "unit": v.param.unit, "value": v.value, "step": v.step, "per": v.per,
-                       "through_prepare": v.through_prepare} for v in chosen],
+        "variables": [
+            {
+                "name": v.name,
+                "unit": v.param.unit,
+                "value": v.value,
+                "step": v.step,
+                "per": v.per,
+                "through_prepare": v.through_prepare,
+            }
+            for v in chosen
+        ],
         "metrics": [_metric_summary(config, ev, name, missions.clusters) for name in names],
         "sensitivities": [compare(config, ev, v, name, missions.clusters) for v in chosen for name in names],
         "timing_s": _timing(ev.timing, len(ev.pathwise_keys)),
@@ -616,8 +708,9 @@ def _metrics(config: CampaignConfig, metrics: Sequence[str] | None) -> tuple[str
     declared = [o.name for o in config.model.outputs]
     unknown = [m for m in metrics or () if m not in declared]
     if unknown:
-        raise GradientError(f"{', '.join(unknown)}: not outputs of model '{config.model.name}' (allowed: "
-                            f"{', '.join(declared)})")
+        raise GradientError(
+            f"{', '.join(unknown)}: not outputs of model '{config.model.name}' (allowed: {', '.join(declared)})"
+        )
     return tuple(metrics or declared)
 
 
@@ -625,8 +718,14 @@ def _metric_summary(config: CampaignConfig, ev: Evaluations, name: str, clusters
     decl = next(o for o in config.model.outputs if o.name == name)
     valid = _valid(config, name, [ev.base])
     m = mean_interval(np.asarray(ev.base[name], dtype=float)[valid], None if clusters is None else clusters[valid])
-    return {"name": name, "unit": decl.unit, "kind": decl.kind.value, "mean": m["mean"], "se": m["se"],
-            "missions": m["n"]}
+    return {
+        "name": name,
+        "unit": decl.unit,
+        "kind": decl.kind.value,
+        "mean": m["mean"],
+        "se": m["se"],
+        "missions": m["n"],
+    }
 
 
 def _timing(timing: Mapping[str, float], k: int) -> dict:
@@ -638,8 +737,12 @@ def _timing(timing: Mapping[str, float], k: int) -> dict:
 
 
 def _notes(config: CampaignConfig) -> list[str]:
-    notes = [(f"derivatives in {PRECISION}, on the campaign's own missions drawn at its precision "
-              f"({config.run.precision}); pathwise by forward mode (jax.jvp, vmapped over the design variables)")]
+    notes = [
+        (
+            f"derivatives in {PRECISION}, on the campaign's own missions drawn at its precision "
+            f"({config.run.precision}); pathwise by forward mode (jax.jvp, vmapped over the design variables)"
+        )
+    ]
     if config.has_epistemic:
         notes.append(f"standard errors clustered by epistemic draw ({config.run.inner_samples} missions each)")
     return notes
@@ -649,27 +752,39 @@ def _notes(config: CampaignConfig) -> list[str]:
 def format_table(result: Mapping) -> str:
     """The sensitivities as text: per design variable, the effect of ``per`` on each metric's mean."""
     m = result["missions"]
-    lines = [(f"Design sensitivities of '{result['model']}': {m['count']:,} missions from sample {m['first']} "
-              f"(seed {m['seed']}, {m['sampler']}), {result['precision']} (the campaign runs "
-              f"{m['campaign_precision']}); finite differences at +-{result['relative_step']:g} x value, "
-              "same missions")]
+    lines = [
+        (
+            f"Design sensitivities of '{result['model']}': {m['count']:,} missions from sample {m['first']} "
+            f"(seed {m['seed']}, {m['sampler']}), {result['precision']} (the campaign runs "
+            f"{m['campaign_precision']}); finite differences at +-{result['relative_step']:g} x value, "
+            "same missions"
+        )
+    ]
     units = {x["name"]: x["unit"] for x in result["metrics"]}
     for v in result["variables"]:
-        lines.append(f"\n{v['name']} = {v['value']:g} {v['unit']} (step {v['step']:.3g}"
-                     f"{', through prepare: finite difference only' if v['through_prepare'] else ''})")
-        lines.append(f"  {'+' + format(v['per'], 'g') + ' ' + v['unit'] + ' ->':<32}{'effect (SE)':>24}  "
-                     f"{'method':<9}{'pathwise':>12}{'fin. diff.':>12}{'ratio':>8}{'paths':>7}")
+        lines.append(
+            f"\n{v['name']} = {v['value']:g} {v['unit']} (step {v['step']:.3g}"
+            f"{', through prepare: finite difference only' if v['through_prepare'] else ''})"
+        )
+        lines.append(
+            f"  {'+' + format(v['per'], 'g') + ' ' + v['unit'] + ' ->':<32}{'effect (SE)':>24}  "
+            f"{'method':<9}{'pathwise':>12}{'fin. diff.':>12}{'ratio':>8}{'paths':>7}"
+        )
         for s in (s for s in result["sensitivities"] if s["variable"] == v["name"]):
             lines.append(_row(s, units[s["metric"]]))
-    lines.append("\nmethod: jax = pathwise (forward mode), FD = finite difference on CRN (reported where the "
-                 "metric is piecewise constant, or the pathwise mean is not shown to be within 5% of it: jumps); "
-                 "paths = missions whose "
-                 "discrete path (death hour, outcome, counts) changes within +-h; * = the slope at 2h differs "
-                 "from that at h beyond 3 SE (curvature, or jumps too sparse for the step)")
+    lines.append(
+        "\nmethod: jax = pathwise (forward mode), FD = finite difference on CRN (reported where the "
+        "metric is piecewise constant, or the pathwise mean is not shown to be within 5% of it: jumps); "
+        "paths = missions whose "
+        "discrete path (death hour, outcome, counts) changes within +-h; * = the slope at 2h differs "
+        "from that at h beyond 3 SE (curvature, or jumps too sparse for the step)"
+    )
     t = result["timing_s"]
     if "derivatives" in t:
-        lines.append(f"time (CPU s): forward pass {t['forward']:.2f}, derivatives {t['derivatives']:.2f} "
-                     f"({t['derivatives_per_forward']:.1f} forward passes)")
+        lines.append(
+            f"time (CPU s): forward pass {t['forward']:.2f}, derivatives {t['derivatives']:.2f} "
+            f"({t['derivatives_per_forward']:.1f} forward passes)"
+        )
     return "\n".join(lines)
 
 
@@ -683,8 +798,10 @@ def _row(s: Mapping, unit: str) -> str:
     fd = s["finite_difference"]
     mark = "" if fd["step_check"]["ok"] else "*"
     ratio = "-" if s.get("ratio") is None else f"{s['ratio']:.3g}"
-    return (f"  {s['metric']:<32}{effect:>24}  {method:<9}{num(path):>12}{num(fd['derivative']) + mark:>12}"
-            f"{ratio:>8}{s['path_changes']:>7}")
+    return (
+        f"  {s['metric']:<32}{effect:>24}  {method:<9}{num(path):>12}{num(fd['derivative']) + mark:>12}"
+        f"{ratio:>8}{s['path_changes']:>7}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------- CLI
@@ -703,8 +820,11 @@ def compose(experiment: str | None, overrides: Sequence[str] = ()) -> CampaignCo
         return load(hydra_compose("config", overrides=chosen))
 
 
-DEFAULT_VARIABLES = ("mission.power.battery_capacity_wh", "mission.thermal.insulation_conductance_w_per_k",
-                     "mission.power.array_area_m2")
+DEFAULT_VARIABLES = (
+    "mission.power.battery_capacity_wh",
+    "mission.thermal.insulation_conductance_w_per_k",
+    "mission.power.array_area_m2",
+)
 
 
 def _assignments(items: Sequence[str], flag: str) -> dict[str, float]:
@@ -718,14 +838,22 @@ def _assignments(items: Sequence[str], flag: str) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m campaign.gradients", description=(
-        "Local design sensitivities d E[metric] / d design value on a campaign's own missions (float64; pathwise "
-        "by forward-mode JAX, checked against central finite differences on common random numbers)."))
+    parser = argparse.ArgumentParser(
+        prog="python -m campaign.gradients",
+        description=(
+            "Local design sensitivities d E[metric] / d design value on a campaign's own missions (float64; pathwise "
+            "by forward-mode JAX, checked against central finite differences on common random numbers)."
+        ),
+    )
     parser.add_argument("experiment", help="an experiment of conf/experiment/ (e.g. night_survival)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. site=psr_edge run.seed=3")
     parser.add_argument("--samples", type=int, default=2048, help="missions (the campaign's first ones)")
-    parser.add_argument("--variable", action="append", default=[], help=(
-        f"a design value mission.<section>.<name> (repeat; default: {', '.join(DEFAULT_VARIABLES)})"))
+    parser.add_argument(
+        "--variable",
+        action="append",
+        default=[],
+        help=(f"a design value mission.<section>.<name> (repeat; default: {', '.join(DEFAULT_VARIABLES)})"),
+    )
     parser.add_argument("--metric", action="append", default=[], help="a model output (repeat; default: all)")
     parser.add_argument("--relative-step", type=float, default=RELATIVE_STEP, help="finite-difference step / value")
     parser.add_argument("--step", action="append", default=[], help="NAME=H: absolute step for one variable")
@@ -738,9 +866,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = compose(args.experiment, args.overrides)
-        result = design_gradients(config, args.variable or DEFAULT_VARIABLES, args.metric or None, args.samples,
-                                  relative_step=args.relative_step, steps=_assignments(args.step, "--step"),
-                                  per=_assignments(args.per, "--per"))
+        result = design_gradients(
+            config,
+            args.variable or DEFAULT_VARIABLES,
+            args.metric or None,
+            args.samples,
+            relative_step=args.relative_step,
+            steps=_assignments(args.step, "--step"),
+            per=_assignments(args.per, "--per"),
+        )
     except (ConfigError, GradientError, HydraException) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

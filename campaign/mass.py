@@ -67,8 +67,13 @@ class MassModel:
         """Components, other mass, total and margin against the limit (kg), for ``summary.json``."""
         parts = self.components(params)
         total = self.other_kg + sum(parts.values())
-        return {**parts, "other_kg": self.other_kg, "total_kg": total, "limit_kg": self.limit_kg,
-                "margin_kg": self.limit_kg - total}
+        return {
+            **parts,
+            "other_kg": self.other_kg,
+            "total_kg": total,
+            "limit_kg": self.limit_kg,
+            "margin_kg": self.limit_kg - total,
+        }
 
 
 def other_for(model: MassModel, params: Mapping[str, Any], reference_kg: float) -> float:
@@ -81,7 +86,11 @@ def breakdown_of_run(resolved: Mapping) -> dict | None:
     mission design values), or None for a run without a rover or from before the mass model."""
     if not resolved.get("mass"):
         return None
-    params = {f"{section}.{name}": value for section, values in (resolved.get("mission") or {}).items()
-              if isinstance(values, Mapping) for name, value in values.items()}
+    params = {
+        f"{section}.{name}": value
+        for section, values in (resolved.get("mission") or {}).items()
+        if isinstance(values, Mapping)
+        for name, value in values.items()
+    }
     model = MassModel(**resolved["mass"])
     return model.breakdown(params) if model.applies_to(params) else None

@@ -20,10 +20,17 @@ def code_revision(path: str | os.PathLike = PACKAGE_DIR) -> str:
     """Git revision of the checkout holding ``path`` (the package source by default), ``+dirty`` when tracked files
     are modified; outside a checkout, ``$LUPEX_CODE_REVISION`` or ``unknown``."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         # A Ray job runs a copy of the source without .git: jobs/submit.py passes the submitter's revision.

@@ -179,12 +179,18 @@ def saltelli_layout(variables: tuple[Variable, ...], inner_samples: int) -> dict
         raise ValueError("a Saltelli design needs at least one variable that varies")
     level, d = design[0].level, len(design)
     per_row = inner_samples if level is Level.epistemic else 1
-    return {"level": level.value, "inputs": [v.name for v in design], "d": d, "rows_per_block": d + 2,
-            "missions_per_block": (d + 2) * per_row}
+    return {
+        "level": level.value,
+        "inputs": [v.name for v in design],
+        "d": d,
+        "rows_per_block": d + 2,
+        "missions_per_block": (d + 2) * per_row,
+    }
 
 
-def saltelli_uniforms(variables: tuple[Variable, ...], index: np.ndarray, seed: int,
-                      design: tuple[Variable, ...]) -> np.ndarray:
+def saltelli_uniforms(
+    variables: tuple[Variable, ...], index: np.ndarray, seed: int, design: tuple[Variable, ...]
+) -> np.ndarray:
     """Uniforms of the ``saltelli`` sampler, shape ``(len(index), len(variables))``, float64 in (0, 1).
 
     The radial design of Saltelli et al. (2010, "Variance based sensitivity analysis of model output. Design and
@@ -231,9 +237,15 @@ def saltelli_uniforms(variables: tuple[Variable, ...], index: np.ndarray, seed: 
     return u
 
 
-def host_uniforms(kind: SamplerKind, variables: tuple[Variable, ...], index: np.ndarray,
-                  seed: int, inner_samples: int, total_samples: int,
-                  design: tuple[Variable, ...] = ()) -> np.ndarray:
+def host_uniforms(
+    kind: SamplerKind,
+    variables: tuple[Variable, ...],
+    index: np.ndarray,
+    seed: int,
+    inner_samples: int,
+    total_samples: int,
+    design: tuple[Variable, ...] = (),
+) -> np.ndarray:
     """Uniforms of the host-side samplers, shape ``(len(index), len(variables))``.
 
     ``index`` are consecutive indices: sample indices for aleatory ``variables``, outer indices for epistemic

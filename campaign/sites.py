@@ -65,18 +65,38 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {
-    "connecting_ridge": Target(92.27, "2017-01-01", "2036-01-01",
-                               "Gläser et al. 2014, Icarus 243: 92.27% at 2 m, 95.65% at 10 m height over 19 years "
-                               "(DATA.md)", height_m=2.0, percent_high=95.65, height_high_m=10.0),
-    "shackleton_rim": Target(86.0, "2020-01-01", "2021-01-01",
-                             "Bussey et al. 2010: best point 88.74 S, 124.5 E lit 86% of 2020, at the surface (DATA.md)",
-                             height_m=0.0),
-    "malapert_massif": Target(93.0, "2017-01-01", "2036-01-01",
-                              "Bryant 2009, JPL IPN PR 42-176: Malapert summit ~93% sun, Earth always in view (DATA.md); "
-                              "height not stated (assumed 2 m)"),
-    "de_gerlache_rim": Target(80.0, "2017-01-01", "2037-01-01",
-                              "assumed: inside the 77.1-88.0% that Gläser et al. 2018 give at 2 m for the best sites"),
-    "psr_edge": Target(55.0, "2017-01-01", "2036-01-01", "assumed: a site on the edge of a permanently shadowed region"),
+    "connecting_ridge": Target(
+        92.27,
+        "2017-01-01",
+        "2036-01-01",
+        "Gläser et al. 2014, Icarus 243: 92.27% at 2 m, 95.65% at 10 m height over 19 years (DATA.md)",
+        height_m=2.0,
+        percent_high=95.65,
+        height_high_m=10.0,
+    ),
+    "shackleton_rim": Target(
+        86.0,
+        "2020-01-01",
+        "2021-01-01",
+        "Bussey et al. 2010: best point 88.74 S, 124.5 E lit 86% of 2020, at the surface (DATA.md)",
+        height_m=0.0,
+    ),
+    "malapert_massif": Target(
+        93.0,
+        "2017-01-01",
+        "2036-01-01",
+        "Bryant 2009, JPL IPN PR 42-176: Malapert summit ~93% sun, Earth always in view (DATA.md); "
+        "height not stated (assumed 2 m)",
+    ),
+    "de_gerlache_rim": Target(
+        80.0,
+        "2017-01-01",
+        "2037-01-01",
+        "assumed: inside the 77.1-88.0% that Gläser et al. 2018 give at 2 m for the best sites",
+    ),
+    "psr_edge": Target(
+        55.0, "2017-01-01", "2036-01-01", "assumed: a site on the edge of a permanently shadowed region"
+    ),
 }
 HEIGHTS_M = (0.0, 2.0, 5.0, 10.0, 20.0)  # array heights at which `python -m campaign.sites` reports illumination
 HIGH_TOLERANCE_PCT = 0.3  # assumed: the second figure is met within this (percentage points) by one free parameter
@@ -92,12 +112,14 @@ def sun_table(site: dict, start_utc: str, end_utc: str, step_hours: float = 2.0)
     (n,)) every ``step_hours`` from ``start_utc`` to ``end_utc`` (DE421; see
     :func:`campaign.models.environment.site_directions`)."""
     utc = np.arange(np.datetime64(start_utc), np.datetime64(end_utc), np.timedelta64(int(step_hours * 3600), "s"))
-    return env.site_directions(site["latitude_deg"], site["longitude_deg"], site["reference_height_m"],
-                               env.utc_to_tdb_jd(utc))
+    return env.site_directions(
+        site["latitude_deg"], site["longitude_deg"], site["reference_height_m"], env.utc_to_tdb_jd(utc)
+    )
 
 
-def horizon(site: dict, height_m: float | None = None, mean_deg: float | None = None,
-            distance_km: float | None = None) -> np.ndarray:
+def horizon(
+    site: dict, height_m: float | None = None, mean_deg: float | None = None, distance_km: float | None = None
+) -> np.ndarray:
     """The site's nominal horizon profile (deg, shape (HORIZON_SAMPLES,)) seen from ``height_m`` above the ground
     (default: its reference height, where it is the calibrated profile itself), optionally with another mean or
     distance scale (km) than the site file's."""
@@ -105,13 +127,21 @@ def horizon(site: dict, height_m: float | None = None, mean_deg: float | None = 
     reference = horizon_profile(mean, site["horizon_amplitudes_deg"], site["horizon_phases_deg"])
     if height_m is None:
         return reference
-    distance = horizon_distance_profile(site["horizon_distance_km"] if distance_km is None else distance_km,
-                                        site["horizon_distance_log_amplitudes"], site["horizon_distance_phases_deg"])
+    distance = horizon_distance_profile(
+        site["horizon_distance_km"] if distance_km is None else distance_km,
+        site["horizon_distance_log_amplitudes"],
+        site["horizon_distance_phases_deg"],
+    )
     return horizon_at_height(reference, distance, site["reference_height_m"], height_m)
 
 
-def illumination_percent(site: dict, table: dict[str, np.ndarray], mean_deg: float | None = None,
-                         height_m: float | None = None, distance_km: float | None = None) -> float:
+def illumination_percent(
+    site: dict,
+    table: dict[str, np.ndarray],
+    mean_deg: float | None = None,
+    height_m: float | None = None,
+    distance_km: float | None = None,
+) -> float:
     """Mean visible percentage of the solar disk over ``table`` (:func:`sun_table`) for the site's horizon seen
     from ``height_m`` (default: the reference height), or with another mean (deg) or distance scale (km)."""
     profile = horizon(site, height_m, mean_deg, distance_km)
@@ -161,8 +191,9 @@ def calibrate_distance(name: str, mean_deg: float | None = None, table: dict | N
     distance = float(f"{np.exp(0.5 * (lo + hi)):.4g}")
     achieved = at(distance)
     if abs(achieved - target.percent_high) > HIGH_TOLERANCE_PCT:
-        raise RuntimeError(f"{name}: cannot reach {target.percent_high}% at {target.height_high_m} m "
-                           f"(best {achieved:.2f}%)")
+        raise RuntimeError(
+            f"{name}: cannot reach {target.percent_high}% at {target.height_high_m} m (best {achieved:.2f}%)"
+        )
     return distance
 
 
@@ -171,13 +202,17 @@ def main(argv: list[str]) -> int:
     for name in names:
         target, site = TARGETS[name], load_site(name)
         mean = calibrate(name)
-        print(f"{name}: horizon_mean_deg = {mean}   # calibrated to {target.percent}% at {target.height_m:g} m "
-              f"({target.source})")
+        print(
+            f"{name}: horizon_mean_deg = {mean}   # calibrated to {target.percent}% at {target.height_m:g} m "
+            f"({target.source})"
+        )
         table = sun_table(site, target.start_utc, target.end_utc)
         if target.percent_high is not None:
             distance = calibrate_distance(name, mean, table)
-            print(f"{name}: horizon_distance_km = {distance}   # calibrated to {target.percent_high}% at "
-                  f"{target.height_high_m:g} m")
+            print(
+                f"{name}: horizon_distance_km = {distance}   # calibrated to {target.percent_high}% at "
+                f"{target.height_high_m:g} m"
+            )
         else:
             distance = site["horizon_distance_km"]
             print(f"{name}: horizon_distance_km = {distance}   # assumed (no second figure): see the site file")

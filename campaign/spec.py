@@ -57,5 +57,3 @@ def campaign_dtype(precision: str):
 def enables_x64(precision: str) -> bool:
     """Whether a process running a campaign of ``precision`` needs JAX's 64-bit types."""
     return campaign_dtype(precision) == jnp.float64
-
-

@@ -23,8 +23,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +57,7 @@ class Shard:
 
 def plan_shards(samples: int, shard_size: int) -> list[Shard]:
     """Contiguous shards of ``shard_size`` sample indices covering ``[0, samples)`` (the last may be short)."""
-    return [Shard(i, first, min(shard_size, samples - first))
-            for i, first in enumerate(range(0, samples, shard_size))]
+    return [Shard(i, first, min(shard_size, samples - first)) for i, first in enumerate(range(0, samples, shard_size))]
 
 
 # ------------------------------------------------------------------------------------------------ schema
@@ -66,11 +65,17 @@ _LABEL_INDEX = pa.int8()
 
 
 def _arrow_type(column: Column, real: pa.DataType) -> pa.DataType:
-    return {"index": pa.int64(), "code": pa.int16(), "label": pa.dictionary(_LABEL_INDEX, pa.string()),
-            "real": real, "int": pa.int32(), "bool": pa.bool_()}[column.kind]
+    return {
+        "index": pa.int64(),
+        "code": pa.int16(),
+        "label": pa.dictionary(_LABEL_INDEX, pa.string()),
+        "real": real,
+        "int": pa.int32(),
+        "bool": pa.bool_(),
+    }[column.kind]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _labels(labels: tuple[tuple[int, str], ...]) -> tuple[np.ndarray, pa.Array]:
     """A label column's lookup (code -> position in its dictionary, int8, -1 for no label) and its dictionary."""
     codes = [code for code, _ in labels]
@@ -91,9 +96,17 @@ class Layout:
     def schema(self) -> pa.Schema:
         """The explicit Arrow schema of the rows (field metadata from :meth:`Column.metadata`)."""
         real = pa.float32() if self.precision == "float32" else pa.float64()
-        return pa.schema([pa.field(c.name, _arrow_type(c, real), nullable=c.nullable,
-                                   metadata={k.encode(): v.encode() for k, v in c.metadata().items()})
-                          for c in self.columns])
+        return pa.schema(
+            [
+                pa.field(
+                    c.name,
+                    _arrow_type(c, real),
+                    nullable=c.nullable,
+                    metadata={k.encode(): v.encode() for k, v in c.metadata().items()},
+                )
+                for c in self.columns
+            ]
+        )
 
     def table(self, values: Mapping[str, np.ndarray], metadata: Mapping[str, object]) -> pa.Table:
         """An Arrow table of one shard from its ``values`` (a NumPy array per column, label columns excepted),
@@ -188,8 +201,10 @@ class RunStore:
     def create(self, run_info: Mapping[str, object]) -> None:
         """Start a new run: the directory must not hold another run's files."""
         if any(info.base_name not in (".hydra",) for info in self._list(self._base)):
-            raise StoreError(f"{self.root} already exists and is not empty: choose another run.output_dir, "
-                             "or add run.resume=true to complete the run in it")
+            raise StoreError(
+                f"{self.root} already exists and is not empty: choose another run.output_dir, "
+                "or add run.resume=true to complete the run in it"
+            )
         self._makedirs(self._path(SAMPLES_DIR))
         self._write_json("run.json", {"format": RUN_FORMAT, "created_utc": _now(), **run_info})
 
@@ -203,8 +218,7 @@ class RunStore:
                 self.fs.delete_file(info.path)  # a write interrupted before its move
                 continue
             shard = by_name.get(info.base_name)
-            problem = ("does not belong to the plan" if shard is None
-                       else _check_shard_file(self.fs, info.path, shard))
+            problem = "does not belong to the plan" if shard is None else _check_shard_file(self.fs, info.path, shard)
             if problem or shard is None:  # (a file of no shard always has a problem)
                 log(f"  removing {info.base_name}: {problem}; it will be recomputed")
                 self.fs.delete_file(info.path)
@@ -218,17 +232,20 @@ class RunStore:
         categorical = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
         with self._atomic(final) as out:
             # Dictionary encoding only where values repeat: on random floats it costs time and space.
-            pq.write_table(table, out, compression="zstd", use_dictionary=categorical,
-                           row_group_size=max(1, table.num_rows))
+            pq.write_table(
+                table, out, compression="zstd", use_dictionary=categorical, row_group_size=max(1, table.num_rows)
+            )
         return final
 
     def confirm_shard(self, shard: Shard, written: object = None) -> None:
         """Check a shard file that a task wrote itself (``cluster.direct_write``) as the driver sees it."""
         problem = _check_shard_file(self.fs, self._path(SAMPLES_DIR, shard.filename), shard)
         if problem:
-            raise StoreError(f"shard {shard.id}, written by a task to {self.samples}/{shard.filename}, {problem} "
-                             "as the driver reads it: with cluster.direct_write=true, run.output_dir must be "
-                             "storage that every node and the driver share (a shared path or a URI)")
+            raise StoreError(
+                f"shard {shard.id}, written by a task to {self.samples}/{shard.filename}, {problem} "
+                "as the driver reads it: with cluster.direct_write=true, run.output_dir must be "
+                "storage that every node and the driver share (a shared path or a URI)"
+            )
 
     def read_columns(self, shard: Shard, names: Iterable[str]) -> dict[str, np.ndarray]:
         """Columns ``names`` of one written shard, as NumPy arrays (what an adaptive campaign needs on resume)."""
@@ -255,14 +272,18 @@ class RunStore:
         for name in present:
             if name.startswith("."):  # left by a task that died mid-write and was retried
                 self.fs.delete_file(self._path(SAMPLES_DIR, name))
-        self._write_json("manifest.json", {
-            "format": RUN_FORMAT,
-            "completed_utc": _now(),
-            "rows": sum(s.count for s in plan),
-            "shards": [{"file": f"{SAMPLES_DIR}/{s.filename}", "first_sample": s.first, "rows": s.count}
-                       for s in plan],
-            **(extra or {}),
-        })
+        self._write_json(
+            "manifest.json",
+            {
+                "format": RUN_FORMAT,
+                "completed_utc": _now(),
+                "rows": sum(s.count for s in plan),
+                "shards": [
+                    {"file": f"{SAMPLES_DIR}/{s.filename}", "first_sample": s.first, "rows": s.count} for s in plan
+                ],
+                **(extra or {}),
+            },
+        )
 
     def write_summary(self, summary: Mapping[str, object]) -> str:
         return self._write_json("summary.json", summary)
@@ -334,4 +355,4 @@ def _check_shard_file(fs: pafs.FileSystem, path: str, shard: Shard) -> str | Non
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -90,8 +90,12 @@ def serve(state_dir: Path, workers: int, cpus_per_node: int, system_config: dict
     requests: list[str] = []
 
     def handle_signals() -> None:  # again once the nodes are up: Ray's node objects install their own
-        for sig, what in ((signal.SIGTERM, "stop"), (signal.SIGINT, "stop"),
-                          (signal.SIGUSR1, "add"), (signal.SIGUSR2, "remove")):
+        for sig, what in (
+            (signal.SIGTERM, "stop"),
+            (signal.SIGINT, "stop"),
+            (signal.SIGUSR1, "add"),
+            (signal.SIGUSR2, "remove"),
+        ):
             signal.signal(sig, lambda *_, what=what: requests.append(what))
 
     handle_signals()
@@ -106,9 +110,19 @@ def serve(state_dir: Path, workers: int, cpus_per_node: int, system_config: dict
         return dict(num_cpus=cpus_per_node, node_ip_address=LOOPBACK, temp_dir=temp_dirs[-1])
 
     dashboard_port = _free_port()
-    cluster = Cluster(initialize_head=True, shutdown_at_exit=True, head_node_args=dict(
-        **node_args(), include_dashboard=True, dashboard_host=LOOPBACK, dashboard_port=dashboard_port,
-        dashboard_agent_listen_port=_free_port(), gcs_server_port=_free_port(), _system_config=system_config))
+    cluster = Cluster(
+        initialize_head=True,
+        shutdown_at_exit=True,
+        head_node_args=dict(
+            **node_args(),
+            include_dashboard=True,
+            dashboard_host=LOOPBACK,
+            dashboard_port=dashboard_port,
+            dashboard_agent_listen_port=_free_port(),
+            gcs_server_port=_free_port(),
+            _system_config=system_config,
+        ),
+    )
     nodes = [cluster.add_node(**node_args()) for _ in range(workers)]
     for d in temp_dirs:
         write_ray_address(cluster.address, d)
@@ -160,8 +174,8 @@ def _psutil():
     try:
         import psutil
     except ImportError:  # Ray ships its own copy, on its path once Ray is imported
-        import ray  # noqa: F401
         import psutil
+        import ray  # noqa: F401
     return psutil
 
 
@@ -174,8 +188,7 @@ def read_state(state_dir: Path) -> dict:
 
 def client_env(state: dict) -> dict[str, str]:
     """What a client (job submission, ``ray.init``) needs to reach and authenticate to the cluster."""
-    return {"RAY_ADDRESS": state["dashboard_url"], "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN_PATH": state["token_file"]}
+    return {"RAY_ADDRESS": state["dashboard_url"], "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": state["token_file"]}
 
 
 def _process_tree(pid: int) -> list:
@@ -218,10 +231,24 @@ def start(state_dir: Path, workers: int, cpus_per_node: int, timeout: float, sys
         fh.write(token)
     with open(state_dir / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "_serve", "--state-dir", str(state_dir),
-             "--workers", str(workers), "--cpus-per-node", str(cpus_per_node),
-             "--system-config", json.dumps(system_config)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                os.path.abspath(__file__),
+                "_serve",
+                "--state-dir",
+                str(state_dir),
+                "--workers",
+                str(workers),
+                "--cpus-per-node",
+                str(cpus_per_node),
+                "--system-config",
+                json.dumps(system_config),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     while not (state_dir / STATE_FILE).exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -235,8 +262,10 @@ def start(state_dir: Path, workers: int, cpus_per_node: int, timeout: float, sys
     status = _unauthenticated_status(state["dashboard_url"], deadline)
     if status != 401:
         stop(state_dir)
-        raise SystemExit(f"the job server answered a request without a token with HTTP {status}, not 401: token "
-                         "authentication is not in effect (it needs Ray >= 2.52); the cluster was stopped")
+        raise SystemExit(
+            f"the job server answered a request without a token with HTTP {status}, not 401: token "
+            "authentication is not in effect (it needs Ray >= 2.52); the cluster was stopped"
+        )
     return state
 
 
@@ -312,11 +341,16 @@ def signal_cluster(state_dir: Path, sig: int, expect_workers: int, timeout: floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["start", "stop", "status", "add-node", "remove-node", "_serve"])
-    parser.add_argument("--state-dir", type=Path, default=Path(".ray-local-cluster"),
-                        help="where the cluster's state, token and log live (default: %(default)s)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".ray-local-cluster"),
+        help="where the cluster's state, token and log live (default: %(default)s)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker nodes besides the head (default: 1)")
     parser.add_argument("--cpus-per-node", type=int, default=1, help="CPUs each node offers (default: 1)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the cluster to start")

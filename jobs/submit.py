@@ -2,7 +2,8 @@
 """Submit a campaign to a Ray cluster as a Ray job: ``python -m campaign OVERRIDES...`` run on the cluster.
 
     python jobs/submit.py --address http://HEAD:8265 --output /shared/lupex -- +experiment=launch run.samples=10000000
-    python jobs/submit.py --output s3://bucket/lupex --no-wait -- -m +experiment=launch mission.launch.propellant_load_kg=3700,3900
+    python jobs/submit.py --output s3://bucket/lupex --no-wait -- \
+        -m +experiment=launch mission.launch.propellant_load_kg=3700,3900
 
 What it sends (Ray Jobs SDK, the same as ``ray job submit``):
 
@@ -33,10 +34,9 @@ import os
 import re
 import secrets
 import shlex
-import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,15 +48,30 @@ from campaign.provenance import code_revision  # noqa: E402  (standard library o
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 # Uploaded sources exclude everything that is not code or configuration (gitignore syntax, relative to the
 # working directory): results are never shipped, nor imported from, and the package stays small.
-EXCLUDES = [".git", ".venv", "venv", "results", "multirun", "outputs", ".ray-local-cluster", ".pytest_cache",
-            "**/__pycache__", "*.egg-info", "build", "dist", "tests", "benchmarks", "*.parquet"]
+EXCLUDES = [
+    ".git",
+    ".venv",
+    "venv",
+    "results",
+    "multirun",
+    "outputs",
+    ".ray-local-cluster",
+    ".pytest_cache",
+    "**/__pycache__",
+    "*.egg-info",
+    "build",
+    "dist",
+    "tests",
+    "benchmarks",
+    "*.parquet",
+]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 124
 
 
 def default_submission_id(overrides: list[str]) -> str:
     experiment = next((o.split("=", 1)[1] for o in overrides if o.startswith("+experiment=")), "campaign")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"lupex-{re.sub(r'[^A-Za-z0-9_-]', '_', experiment)}-{stamp}-{secrets.token_hex(3)}"
 
 
@@ -91,28 +106,55 @@ def build_request(args: argparse.Namespace) -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="See docs/cluster.md.")
-    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS,
-                        help="the cluster's job server (dashboard) URL (default: $RAY_ADDRESS, else %(default)s)")
-    parser.add_argument("--output", required=True,
-                        help="where results go, as the driver sees it: an absolute path (shared storage, or the "
-                             "head node's disk) or a URI such as s3://bucket/lupex; relative output paths of the "
-                             "campaign resolve against it")
+    parser.add_argument(
+        "--address",
+        default=os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS,
+        help="the cluster's job server (dashboard) URL (default: $RAY_ADDRESS, else %(default)s)",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="where results go, as the driver sees it: an absolute path (shared storage, or the "
+        "head node's disk) or a URI such as s3://bucket/lupex; relative output paths of the "
+        "campaign resolve against it",
+    )
     parser.add_argument("--submission-id", help="the job's id (default: lupex-<experiment>-<UTC time>-<random>)")
-    parser.add_argument("--python", default="python", help="the Python interpreter on the cluster, with the "
-                        "project's dependencies installed (default: %(default)s)")
-    parser.add_argument("--working-dir", type=Path, default=REPO,
-                        help="the sources to upload (default: this repository)")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="an environment variable for the job (repeatable)")
-    parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
-                        help="another path to leave out of the upload (gitignore syntax; repeatable)")
-    parser.add_argument("--entrypoint-num-cpus", type=float, default=0,
-                        help="CPUs reserved for the driver (default: %(default)s: it only coordinates)")
+    parser.add_argument(
+        "--python",
+        default="python",
+        help="the Python interpreter on the cluster, with the project's dependencies installed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--working-dir", type=Path, default=REPO, help="the sources to upload (default: this repository)"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for the job (repeatable)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="another path to leave out of the upload (gitignore syntax; repeatable)",
+    )
+    parser.add_argument(
+        "--entrypoint-num-cpus",
+        type=float,
+        default=0,
+        help="CPUs reserved for the driver (default: %(default)s: it only coordinates)",
+    )
     parser.add_argument("--no-wait", action="store_true", help="return once the job is submitted")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="stop the job and exit 124 if it has not finished after this many seconds")
-    parser.add_argument("overrides", nargs=argparse.REMAINDER,
-                        help="Hydra overrides for python -m campaign (after --)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="stop the job and exit 124 if it has not finished after this many seconds",
+    )
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides for python -m campaign (after --)")
     args = parser.parse_args(argv)
     if "://" not in args.output and not os.path.isabs(os.path.expanduser(args.output)):
         parser.error(f"--output must be an absolute path or a URI (it is resolved on the cluster), got {args.output!r}")
@@ -137,7 +179,7 @@ def follow(client, submission_id: str, timeout: float | None, out=sys.stdout) ->
 
     try:
         asyncio.run(asyncio.wait_for(stream(), None if deadline is None else max(1.0, deadline - time.monotonic())))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return "TIMEOUT"
     except Exception as e:  # the stream broke; the job goes on
         print(f"(log stream interrupted: {type(e).__name__}: {e}; waiting for the job to end)", file=sys.stderr)
@@ -162,16 +204,25 @@ def main(argv: list[str] | None = None) -> int:
         client = JobSubmissionClient(args.address)
         submission_id = client.submit_job(**request)
     except (AuthenticationError, ConnectionError, RuntimeError) as e:
-        refused = isinstance(e, AuthenticationError) or re.search(r"\b(401|403)\b|[Uu]nauthori[sz]ed|[Ff]orbidden",
-                                                                   str(e))
-        print(f"error: the cluster at {args.address} {'refused the submission' if refused else 'failed'}: {e}",
-              file=sys.stderr)
+        refused = isinstance(e, AuthenticationError) or re.search(
+            r"\b(401|403)\b|[Uu]nauthori[sz]ed|[Ff]orbidden", str(e)
+        )
+        print(
+            f"error: the cluster at {args.address} {'refused the submission' if refused else 'failed'}: {e}",
+            file=sys.stderr,
+        )
         if refused:
-            print("Token authentication: set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH to a file holding the "
-                  "cluster's token (docs/cluster.md).", file=sys.stderr)
+            print(
+                "Token authentication: set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH to a file holding the "
+                "cluster's token (docs/cluster.md).",
+                file=sys.stderr,
+            )
         return EXIT_REFUSED if refused else EXIT_FAILED
-    print(f"submitted {submission_id} to {args.address}\n  entrypoint {request['entrypoint']}\n"
-          f"  output     {args.output}", flush=True)
+    print(
+        f"submitted {submission_id} to {args.address}\n  entrypoint {request['entrypoint']}\n"
+        f"  output     {args.output}",
+        flush=True,
+    )
     if args.no_wait:
         print(f"follow it with: ray job logs --address {args.address} --follow {submission_id}")
         return 0
@@ -185,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         info = client.get_job_info(submission_id)
         if info.message:
             print(info.message, file=sys.stderr)
-        print("An interrupted run is completed by submitting again with run.output_dir=<its run directory> "
-              "run.resume=true.", file=sys.stderr)
+        print(
+            "An interrupted run is completed by submitting again with run.output_dir=<its run directory> "
+            "run.resume=true.",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return 0
 

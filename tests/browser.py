@@ -61,11 +61,27 @@ class Chromium:
             os.dup2(b, 4)
 
         self.proc = subprocess.Popen(
-            [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
-             "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
-             "--mute-audio", f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
-            pass_fds=(3, 4, to_browser, from_browser), preexec_fn=descriptors,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                binary,
+                "--headless",
+                "--remote-debugging-pipe",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--hide-scrollbars",
+                "--mute-audio",
+                f"--user-data-dir={self.profile}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            pass_fds=(3, 4, to_browser, from_browser),
+            preexec_fn=descriptors,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         os.close(to_browser)
         os.close(from_browser)
         self._buffer = b""
@@ -73,8 +89,7 @@ class Chromium:
         self._events: list[dict] = []
 
     # ---------------------------------------------------------------- protocol
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 60.0) -> dict:
+    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60.0) -> dict:
         """Send one command and wait for its reply (events that arrive meanwhile are kept)."""
         self._id += 1
         message = {"id": self._id, "method": method, "params": params or {}}
@@ -108,15 +123,17 @@ class Chromium:
         """Open ``url`` in a new tab and wait for its load event; record its requests and console."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self.send("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
-                                                         "deviceScaleFactor": 1, "mobile": False}, session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         for domain in ("Page", "Runtime", "Network", "Log"):
             self.send(f"{domain}.enable", session=session)
         self._events.clear()
         self.send("Page.navigate", {"url": url}, session)
         deadline = time.monotonic() + timeout
-        while not any(e.get("method") == "Page.loadEventFired" and e.get("sessionId") == session
-                      for e in self._events):
+        while not any(e.get("method") == "Page.loadEventFired" and e.get("sessionId") == session for e in self._events):
             self._events.append(self._next(deadline))
         self.send("Runtime.evaluate", {"expression": "1"}, session)  # flush events queued before the load
         page = PageLoad(session)
@@ -127,8 +144,9 @@ class Chromium:
             if e["method"] == "Network.requestWillBeSent":
                 page.requests.append(p["request"]["url"])
             elif e["method"] == "Runtime.consoleAPICalled":
-                page.console.append((p["type"], " ".join(str(a.get("value", a.get("description", "")))
-                                                         for a in p.get("args", []))))
+                page.console.append(
+                    (p["type"], " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
+                )
             elif e["method"] == "Log.entryAdded":
                 page.console.append((p["entry"]["level"], p["entry"]["text"]))
             elif e["method"] == "Runtime.exceptionThrown":
@@ -147,8 +165,10 @@ class Chromium:
         params: dict = {"format": "png"}
         if full_page:
             height = self.evaluate(page, "document.documentElement.scrollHeight")
-            params |= {"captureBeyondViewport": True,
-                       "clip": {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1}}
+            params |= {
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1},
+            }
         data = base64.b64decode(self.send("Page.captureScreenshot", params, page.session)["data"])
         if path is not None:
             Path(path).write_bytes(data)

@@ -28,8 +28,19 @@ import pyarrow.dataset as ds
 
 RECORD = Path(__file__).resolve().parent / "data" / "fingerprints.json"
 # fields of summary.json that say when, how fast, where or from which commit, not what was computed
-VOLATILE = frozenset({"code_revision", "seconds", "elapsed_s", "missions_per_s", "wall_s", "completed_utc",
-                      "started_utc", "created_utc", "run_dir"})
+VOLATILE = frozenset(
+    {
+        "code_revision",
+        "seconds",
+        "elapsed_s",
+        "missions_per_s",
+        "wall_s",
+        "completed_utc",
+        "started_utc",
+        "created_utc",
+        "run_dir",
+    }
+)
 SIGNIFICANT = {np.dtype("float64"): 12, np.dtype("float32"): 6}
 
 
@@ -72,12 +83,14 @@ def fingerprint(run_dir: Path) -> dict:
         table = ds.dataset(samples, format="parquet").to_table().sort_by("sample_index")
         found[str(samples.relative_to(run_dir))] = {
             "rows": table.num_rows,
-            "columns": {name: _column_digests(table.column(name)) for name in table.column_names}}
+            "columns": {name: _column_digests(table.column(name)) for name in table.column_names},
+        }
     for summary in sorted(run_dir.rglob("summary.json")):
         content = json.loads(summary.read_text())
         found[str(summary.relative_to(run_dir))] = {
             level: _digest(json.dumps(_clean(content, level == "rounded"), sort_keys=True).encode())
-            for level in ("exact", "rounded")}
+            for level in ("exact", "rounded")
+        }
     return found
 
 
@@ -86,10 +99,21 @@ def platform_id() -> str:
     import jax
     import jaxlib
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
         else platform.processor()
-    return f"{cpu} | {platform.machine()} | jax {jax.__version__} | jaxlib {jaxlib.__version__} | numpy {np.__version__}"
+    )
+    return (
+        f"{cpu} | {platform.machine()} | jax {jax.__version__} | jaxlib {jaxlib.__version__} | numpy {np.__version__}"
+    )
 
 
 def differences(recorded: dict, found: dict, level: str) -> list[str]:
@@ -128,8 +152,9 @@ def main(argv: list[str]) -> None:
     record["platform"] = platform_id()
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
-            result = run_cli(f"+experiment={name}", "run.samples=300", "run.output_dir=tiny",
-                             *tiny_overrides(name), cwd=Path(tmp))
+            result = run_cli(
+                f"+experiment={name}", "run.samples=300", "run.output_dir=tiny", *tiny_overrides(name), cwd=Path(tmp)
+            )
             if result.returncode:
                 raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
             record["experiments"][name] = fingerprint(Path(tmp) / "tiny")

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
@@ -23,7 +23,8 @@ def tiny_overrides(experiment: str) -> list[str]:
     if not search:
         return []
     return ["design.grid=2", f"design.resolution={1e9}", "design.sensitivities=[]"] + (
-        ["design.map.values=[10.0]"] if search.map_variable else [])
+        ["design.map.values=[10.0]"] if search.map_variable else []
+    )
 
 
 def compose(*overrides: str):
@@ -74,8 +75,15 @@ def cli_env() -> dict[str, str]:
 
 def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m campaign ARGS`` in ``cwd``; the process group is killed if it outlives ``timeout``."""
-    proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=cwd, env=cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "campaign", *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
@@ -86,8 +94,14 @@ def run_cli(*args: str, cwd: Path, timeout: float = 600) -> subprocess.Completed
 def kill_mid_run(args: tuple[str, ...], cwd: Path, samples: Path, shards: int, limit_s: float = 240) -> None:
     """Start ``python -m campaign ARGS`` in ``cwd`` and SIGKILL it (driver and Ray processes) as soon as
     ``samples`` holds ``shards`` shard files (or after ``limit_s``, or when it ends by itself)."""
-    proc = subprocess.Popen([sys.executable, "-m", "campaign", *args], cwd=cwd, env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "campaign", *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline and proc.poll() is None:

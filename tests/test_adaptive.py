@@ -34,7 +34,7 @@ def _stop_when_narrow(x: np.ndarray, target: float, look_every: int) -> tuple[np
     lo, hi, used = np.zeros(r), np.ones(r), np.full(r, k)
     stopped = np.zeros(r, dtype=bool)
     for first in range(0, k, look_every):
-        cs.update(x[:, first:first + look_every])
+        cs.update(x[:, first : first + look_every])
         now = ~stopped & (cs.half_width <= target)
         lo[now], hi[now], used[now] = cs.lower[now], cs.upper[now], first + look_every
         stopped |= now
@@ -73,7 +73,7 @@ def test_the_sequence_holds_at_every_look_at_once_where_a_fixed_size_interval_do
     for k in range(20, draws + 1, 20):
         _, lo, hi, _ = intervals.korn_graubard_bounds(x[:, :k], np.full((CAMPAIGNS, k), float(m)))
         fixed_missed |= (lo > p) | (hi < p)
-        cs.update(x[:, k - 20:k] / m)
+        cs.update(x[:, k - 20 : k] / m)
         sequence_missed |= (cs.lower > p) | (cs.upper < p)
     assert fixed_missed.mean() > 0.2 and sequence_missed.mean() <= 0.05
 
@@ -94,7 +94,7 @@ def test_the_looks_do_not_depend_on_the_order_in_which_shards_finish():
     for order in (np.arange(cap // shard), rng.permutation(cap // shard)):
         looks = adaptive.Controller(("a", "b"), unit, shard, 0.03, cap)
         for s in order:
-            looks.add(int(s), {f: v[s * shard:(s + 1) * shard] for f, v in values.items()})
+            looks.add(int(s), {f: v[s * shard : (s + 1) * shard] for f, v in values.items()})
         records.append(looks.record())
     assert records[0] == records[1]
     rec = records[0]
@@ -111,11 +111,14 @@ def test_the_shard_size_of_an_adaptive_campaign_depends_on_the_configuration_onl
     assert adaptive.shard_size(1_000_000, 1024, 10, requested=6000) == 10240  # rounded up to lcm(1024, 10)
 
 
-@pytest.mark.parametrize("overrides, key, words", [
-    (["run.stop.halfwidth=0.7"], "run.stop.halfwidth", "must be in (0, 0.5)"),
-    (["run.stop.halfwidth=0.01", "sampler=sobol"], "run.stop.halfwidth", "needs sampler=monte_carlo"),
-    (["run.stop.halfwidth=0.01", "run.stop.on=[water]"], "run.stop.on", "'water' not a phase or goal"),
-])
+@pytest.mark.parametrize(
+    "overrides, key, words",
+    [
+        (["run.stop.halfwidth=0.7"], "run.stop.halfwidth", "must be in (0, 0.5)"),
+        (["run.stop.halfwidth=0.01", "sampler=sobol"], "run.stop.halfwidth", "needs sampler=monte_carlo"),
+        (["run.stop.halfwidth=0.01", "run.stop.on=[water]"], "run.stop.on", "'water' not a phase or goal"),
+    ],
+)
 def test_bad_stop_settings_are_named(overrides, key, words):
     with pytest.raises(ConfigError) as err:
         compose("+experiment=full_mission", *overrides)
@@ -123,8 +126,14 @@ def test_bad_stop_settings_are_named(overrides, key, words):
 
 
 # ================================================================================================= end to end
-ADAPTIVE = ("+experiment=launch", "run.samples=400000", "run.inner_samples=10", "run.batch_size=256",
-            "run.stop.halfwidth=0.02", "run.seed=5")
+ADAPTIVE = (
+    "+experiment=launch",
+    "run.samples=400000",
+    "run.inner_samples=10",
+    "run.batch_size=256",
+    "run.stop.halfwidth=0.02",
+    "run.seed=5",
+)
 
 
 def _run(tmp_path, *args: str) -> subprocess.CompletedProcess:
@@ -165,7 +174,14 @@ def test_a_killed_adaptive_campaign_resumes_to_the_identical_result(tmp_path):
     assert read_run(tmp_path / "run").equals(read_run(tmp_path / "whole"))
 
     # A stopped campaign continues to a tighter target: more missions, still a valid sequence.
-    _run(tmp_path, *args[:-2], "run.stop.halfwidth=0.007", "run.seed=6", "cluster.num_cpus=1",
-         "run.output_dir=run", "run.resume=true")
+    _run(
+        tmp_path,
+        *args[:-2],
+        "run.stop.halfwidth=0.007",
+        "run.seed=6",
+        "cluster.num_cpus=1",
+        "run.output_dir=run",
+        "run.resume=true",
+    )
     tighter = json.loads((tmp_path / "run" / "summary.json").read_text())["stop"]
     assert tighter["missions"] > whole["stop"]["missions"] and max(tighter["half_widths"].values()) <= 0.007

@@ -61,8 +61,12 @@ def test_clustered_interval_covers_the_marginal_probability_where_wilson_does_no
     rng = np.random.default_rng(5)
     flags, outer = _epistemic_datasets(rng, 1500)
     truth = 6.0 / 9.0
-    cover_cluster = np.mean([analysis.mean_interval(f, outer)["ci95"][0] <= truth <= analysis.mean_interval(
-        f, outer)["ci95"][1] for f in flags])
+    cover_cluster = np.mean(
+        [
+            analysis.mean_interval(f, outer)["ci95"][0] <= truth <= analysis.mean_interval(f, outer)["ci95"][1]
+            for f in flags
+        ]
+    )
     lo, hi = analysis.wilson_bounds(flags.sum(1), flags.shape[1])
     cover_wilson = np.mean((lo <= truth) & (truth <= hi))
     se = math.sqrt(0.95 * 0.05 / len(flags))
@@ -117,8 +121,9 @@ def test_survival_counts_missions_that_never_landed_as_failures_at_day_zero(tmp_
     succeeded = res.column("outcome") == 0
     curves = surv["curves"]
     assert curves["all"]["survival"][0] == pytest.approx(landed.mean(), abs=1e-12)
-    assert curves["surface"]["survival"][0] == pytest.approx(1.0 - np.mean(
-        (res.column("days_survived")[landed] == 0)), abs=1e-12)
+    assert curves["surface"]["survival"][0] == pytest.approx(
+        1.0 - np.mean(res.column("days_survived")[landed] == 0), abs=1e-12
+    )
     # Successes are censored at the mission end, so S(100 d) is the fraction that operated the whole mission.
     assert curves["all"]["survival"][-1] == pytest.approx(succeeded.mean(), abs=1e-12)
     assert curves["all"]["censored"] == int(succeeded.sum())
@@ -129,11 +134,12 @@ def test_given_data_first_order_indices_recover_a_linear_model():
     # Y = sum b_i X_i + noise with independent inputs: S_i = b_i^2 Var(X_i) / Var(Y) exactly; X4 does not act.
     rng = np.random.default_rng(11)
     n = 20000
-    x = np.column_stack([rng.normal(0, 1, n), rng.uniform(-math.sqrt(3), math.sqrt(3), n), rng.normal(0, 1, n),
-                         rng.normal(0, 1, n)])
+    x = np.column_stack(
+        [rng.normal(0, 1, n), rng.uniform(-math.sqrt(3), math.sqrt(3), n), rng.normal(0, 1, n), rng.normal(0, 1, n)]
+    )
     b = np.array([1.0, 2.0, 0.5, 0.0])
     y = x @ b + rng.normal(0, 1, n)
-    truth = b ** 2 / (b @ b + 1.0)
+    truth = b**2 / (b @ b + 1.0)
     for i in range(4):
         s, se = analysis.first_order_given_data(x[:, i], y)
         assert 0 < se < 0.01
@@ -178,13 +184,13 @@ def ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
 def test_saltelli_estimators_recover_the_ishigami_indices():
     # Ishigami & Homma (1990), inputs uniform on [-pi, pi]; analytic variances (Sobol' & Levitan 1999):
     a, b = 7.0, 0.1
-    v1 = 0.5 * (1 + b * math.pi ** 4 / 5) ** 2
-    v2 = a ** 2 / 8
-    v13 = b ** 2 * math.pi ** 8 * (1 / 18 - 1 / 50)
+    v1 = 0.5 * (1 + b * math.pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * math.pi**8 * (1 / 18 - 1 / 50)
     v = v1 + v2 + v13
     first, total = np.array([v1, v2, 0.0]) / v, np.array([v1 + v13, v2, v13]) / v  # 0.314 0.442 0 / 0.558 0.442 0.244
     rng = np.random.default_rng(17)
-    n = 2 ** 14
+    n = 2**14
     A, B = rng.uniform(-math.pi, math.pi, (2, n, 3))
     AB = analysis.saltelli_matrices(A, B)
     assert AB.shape == (3, n, 3) and np.array_equal(AB[1][:, 1], B[:, 1]) and np.array_equal(AB[1][:, 0], A[:, 0])
@@ -203,7 +209,7 @@ def test_sensitivity_on_a_dataset_skips_fixed_inputs_and_conditions_metrics(tmp_
     assert night["n"] == int((~np.isnan(res.column("worst_night_energy_margin_wh"))).sum()) < res.n
     idx = night["indices"]
     # margin = capacity - 1000 - 600 insulation + noise(80): insulation explains 600^2 0.15^2 / (that + 80^2)
-    truth = 600 ** 2 * 0.15 ** 2 / (600 ** 2 * 0.15 ** 2 + 80 ** 2)
+    truth = 600**2 * 0.15**2 / (600**2 * 0.15**2 + 80**2)
     ins = idx["surface.insulation_error_frac"]
     assert abs(ins["first_order"] - truth) < 4 * ins["first_order_se"] and ins["spearman"] < -0.7
     dust = idx["surface.dust_frac"]  # does not act
@@ -217,7 +223,7 @@ def test_epistemic_spread_separates_knowledge_from_binomial_noise():
     p = rng.beta(6.0, 3.0, draws)
     flag = (rng.random((draws, inner)) < p[:, None]).ravel()
     e = analysis.epistemic_spread(flag, np.repeat(np.arange(draws), inner))
-    sd_true = math.sqrt(6 * 3 / (9 ** 2 * 10))  # Beta(6, 3): 0.157
+    sd_true = math.sqrt(6 * 3 / (9**2 * 10))  # Beta(6, 3): 0.157
     # the spread of a sample sd from 300 draws: about sd / sqrt(2 * 300)
     assert abs(e["sd_epistemic"] - sd_true) < 4 * sd_true / math.sqrt(2 * draws)
     assert e["sd_binomial_noise"] == pytest.approx(math.sqrt(np.mean(p * (1 - p)) / inner), rel=0.1)
@@ -229,7 +235,8 @@ def test_pareto_sorts_causes_and_accumulates_to_every_failure(tmp_path):
     par = analysis.pareto(res)
     counts = [c["successes"] for c in par["by_cause"]]
     assert counts == sorted(counts, reverse=True) and sum(counts) == par["failures"] == int(
-        (res.column("outcome") != 0).sum())
+        (res.column("outcome") != 0).sum()
+    )
     assert par["by_cause"][-1]["cumulative_share_of_failures"] == pytest.approx(1.0)
     assert {c["phase"] for c in par["by_cause"]} == {"launch", "landing", "surface"}
     assert sum(b["successes"] for b in par["by_phase"]) == par["failures"]

@@ -15,12 +15,19 @@ import pytest
 from campaign.models.outcomes import Outcome
 from tests.helpers import REPO, cli_env, kill_group
 
+
 @pytest.mark.slow
 def test_tiny_benchmark_measures_every_section_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks", "--preset", "tiny", "--workers", "1",
-                             "--out", str(out)], cwd=REPO, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", "--preset", "tiny", "--workers", "1", "--out", str(out)],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = proc.communicate(timeout=240)
     finally:
@@ -71,8 +78,12 @@ def test_the_peers_run_the_whole_mission_in_a_batch_and_one_case_at_a_time(whole
     peers = whole_mission_campaign
     assert peers.campaign()["model"] == "mission"
     rng = np.random.default_rng(3)
-    x = np.column_stack([dist.rvs(size=128, random_state=rng, **kw)
-                         for dist, kw in (peers.scipy_distribution(k, t) for _, k, t in peers.campaign()["variables"])])
+    x = np.column_stack(
+        [
+            dist.rvs(size=128, random_state=rng, **kw)
+            for dist, kw in (peers.scipy_distribution(k, t) for _, k, t in peers.campaign()["variables"])
+        ]
+    )
     y = peers.simulate_sample(x)
     assert y.shape == (128, len(peers.outputs())) and np.all(np.isfinite(y))
     outcome = dict(zip(peers.outputs(), y.T))["outcome"]

@@ -90,8 +90,15 @@ def test_dataset_reads_in_pyarrow_pandas_polars_and_duckdb(reference_run):
 
 
 def test_bit_identical_across_workers_and_shard_sizes(reference_run, tmp_path):
-    run_ok("+experiment=launch", "run.samples=6000", "run.seed=11", "cluster.num_cpus=1", "run.shard_size=3072",
-           "run.output_dir=one", cwd=tmp_path)
+    run_ok(
+        "+experiment=launch",
+        "run.samples=6000",
+        "run.seed=11",
+        "cluster.num_cpus=1",
+        "run.shard_size=3072",
+        "run.output_dir=one",
+        cwd=tmp_path,
+    )
     one, ref = read_run(tmp_path / "one"), read_run(reference_run)
     assert len(list((tmp_path / "one" / "samples").glob("*.parquet"))) == 2
     assert one.equals(ref), "results must not depend on worker count or shard size"
@@ -114,8 +121,9 @@ def test_quasi_random_samplers_are_deterministic_by_index(sampler, tmp_path):
 
 
 def test_sweep_runs_one_campaign_per_value_on_common_random_numbers(tmp_path):
-    result = run_ok("-m", "+experiment=launch", "run.samples=4000",
-                    "mission.launch.propellant_load_kg=3700,3900", cwd=tmp_path)
+    result = run_ok(
+        "-m", "+experiment=launch", "run.samples=4000", "mission.launch.propellant_load_kg=3700,3900", cwd=tmp_path
+    )
     jobs = sorted(p for p in (tmp_path / "results" / "launch").glob("*/*") if (p / "manifest.json").exists())
     assert len(jobs) == 2, result.stdout
     low, high = (read_run(j) for j in jobs)
@@ -126,14 +134,21 @@ def test_sweep_runs_one_campaign_per_value_on_common_random_numbers(tmp_path):
     m_high = high.column("propellant_margin_kg").to_numpy(zero_copy_only=False)
     reached = ~np.isnan(m_low) & ~np.isnan(m_high)
     assert reached.sum() > 1000 and np.all(m_high[reached] > m_low[reached])
-    loads = [json.loads((j / "run.json").read_text())["config"]["mission"]["launch"]["propellant_load_kg"]
-             for j in jobs]
+    loads = [
+        json.loads((j / "run.json").read_text())["config"]["mission"]["launch"]["propellant_load_kg"] for j in jobs
+    ]
     assert sorted(loads) == [3700, 3900]
 
 
 def test_killed_run_resumes_without_duplicates_and_equals_an_uninterrupted_run(tmp_path):
-    args = ("+experiment=launch", "run.samples=400000", "run.seed=3", "run.shard_size=2048", "cluster.num_cpus=1",
-            "run.output_dir=run")
+    args = (
+        "+experiment=launch",
+        "run.samples=400000",
+        "run.seed=3",
+        "run.shard_size=2048",
+        "cluster.num_cpus=1",
+        "run.output_dir=run",
+    )
     samples = tmp_path / "run" / "samples"
     kill_mid_run(args, tmp_path, samples, shards=5)  # SIGKILL the driver and its Ray processes mid-run
     assert not (tmp_path / "run" / "manifest.json").exists(), "the run finished before it could be killed"
@@ -156,8 +171,9 @@ def test_killed_run_resumes_without_duplicates_and_equals_an_uninterrupted_run(t
 def test_rerun_into_an_existing_run_directory_is_refused(reference_run, tmp_path):
     target = tmp_path / "copy"
     shutil.copytree(reference_run, target)
-    result = run_cli("+experiment=launch", "run.samples=6000", "run.seed=11", f"run.output_dir={target}",
-                     cwd=tmp_path, timeout=120)
+    result = run_cli(
+        "+experiment=launch", "run.samples=6000", "run.seed=11", f"run.output_dir={target}", cwd=tmp_path, timeout=120
+    )
     assert result.returncode != 0 and "run.resume=true" in result.stderr
     assert len(list((target / "samples").glob("*.parquet"))) == len(list((reference_run / "samples").glob("*")))
 
@@ -166,20 +182,35 @@ def test_resuming_with_a_different_campaign_is_refused(reference_run, tmp_path):
     target = tmp_path / "copy"
     shutil.copytree(reference_run, target)
     (target / "manifest.json").unlink()
-    result = run_cli("+experiment=launch", "run.samples=6000", "run.seed=99", f"run.output_dir={target}",
-                     "run.resume=true", cwd=tmp_path, timeout=120)
+    result = run_cli(
+        "+experiment=launch",
+        "run.samples=6000",
+        "run.seed=99",
+        f"run.output_dir={target}",
+        "run.resume=true",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "run.seed: run has 11, now 99" in result.stderr
 
 
 def test_non_finite_model_output_stops_the_run_naming_samples(tmp_path):
     # An Isp dispersion of -100% (zero Isp) is unphysical: a burn of zero delta-v then computes 0/0 = NaN.
-    result = run_cli("+experiment=launch", "run.samples=3000", "run.output_dir=bad", "mission.launch.doi_dv_mps=0",
-                     "mission.launch.uncertain.isp_dispersion_frac={dist:fixed,value:-1.0}", cwd=tmp_path, timeout=300)
+    result = run_cli(
+        "+experiment=launch",
+        "run.samples=3000",
+        "run.output_dir=bad",
+        "mission.launch.doi_dv_mps=0",
+        "mission.launch.uncertain.isp_dispersion_frac={dist:fixed,value:-1.0}",
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     # Whichever shard fails first (workers race), the message names it, its range, and its first samples.
-    found = re.search(r"shard (\d+) \(sample_index (\d+)\.\.(\d+)\) failed: non-finite .*?sample_index (\d+), (\d+)",
-                      result.stderr)
+    found = re.search(
+        r"shard (\d+) \(sample_index (\d+)\.\.(\d+)\) failed: non-finite .*?sample_index (\d+), (\d+)", result.stderr
+    )
     assert found, result.stderr[-2000:]
     first = int(found[2])
     assert int(found[4]) == first and int(found[5]) == first + 1 and 0 <= first < 3000
@@ -190,8 +221,9 @@ def test_non_finite_model_output_stops_the_run_naming_samples(tmp_path):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_runs_at_a_tiny_size_to_the_recorded_numbers(experiment, tmp_path):
     search = compose(f"+experiment={experiment}").design
-    result = run_ok(f"+experiment={experiment}", "run.samples=300", "run.output_dir=tiny",
-                    *tiny_overrides(experiment), cwd=tmp_path)
+    result = run_ok(
+        f"+experiment={experiment}", "run.samples=300", "run.output_dir=tiny", *tiny_overrides(experiment), cwd=tmp_path
+    )
     summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
     if search:
         assert summary["design"]["missions"] == 300 * summary["design"]["candidates_evaluated"]
@@ -211,8 +243,10 @@ def test_help_and_cfg_job_behave_as_in_hydra(tmp_path):
     help_text = run_ok("--help", cwd=tmp_path).stdout
     assert "+experiment=NAME" in help_text and "model: launch" in help_text  # the composed default config
     block = help_text.split("Configuration groups")[1].split("Experiments (add one")[0]
-    groups = {name: options.split(", ") for name, options in
-              (line.split(": ", 1) for line in block.splitlines() if ": " in line)}
+    groups = {
+        name: options.split(", ")
+        for name, options in (line.split(": ", 1) for line in block.splitlines() if ": " in line)
+    }
     assert set(EXPERIMENTS) <= set(groups["experiment"]) and "connecting_ridge" in groups["site"]
     cfg = run_ok("+experiment=launch", "run.samples=7", "--cfg", "job", cwd=tmp_path).stdout
     assert "samples: 7" in cfg and "isp_s: 315" in cfg

@@ -56,8 +56,13 @@ class LocalCluster:
 
     def command(self, *args: str, timeout: float = 120) -> dict | None:
         """Run ``jobs/local_cluster.py ARGS``; return the cluster's state afterwards (None once stopped)."""
-        result = subprocess.run([sys.executable, LOCAL_CLUSTER, *args, "--state-dir", str(self.state_dir)],
-                                env=clean_env(), capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, LOCAL_CLUSTER, *args, "--state-dir", str(self.state_dir)],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         return self.state() if (self.state_dir / "cluster.json").exists() else None
 
@@ -73,8 +78,11 @@ class LocalCluster:
         return (self.state_dir / "auth_token").read_text().strip()
 
     def env(self) -> dict[str, str]:
-        return clean_env() | {"RAY_ADDRESS": self.url, "RAY_AUTH_MODE": "token",
-                              "RAY_AUTH_TOKEN_PATH": str(self.state_dir / "auth_token")}
+        return clean_env() | {
+            "RAY_ADDRESS": self.url,
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(self.state_dir / "auth_token"),
+        }
 
     def processes(self) -> list[psutil.Process]:
         try:
@@ -83,8 +91,9 @@ class LocalCluster:
         except psutil.NoSuchProcess:
             return []
 
-    def api(self, path: str, params: list[tuple[str, str]] = (), token: str | None = "cluster",
-            data: bytes | None = None) -> tuple[int, object]:
+    def api(
+        self, path: str, params: list[tuple[str, str]] = (), token: str | None = "cluster", data: bytes | None = None
+    ) -> tuple[int, object]:
         """A request to the dashboard's HTTP API (jobs, state); ``token=None`` sends no token."""
         headers = {} if token is None else {"Authorization": f"Bearer {self.token if token == 'cluster' else token}"}
         if data is not None:
@@ -102,13 +111,21 @@ class LocalCluster:
         assert status == 200
         return next(j["job_id"] for j in jobs if j["submission_id"] == submission_id)
 
-    def shard_tasks(self, submission_id: str, complete: Callable[[list[dict]], bool] = lambda _: True,
-                    timeout: float = 20) -> list[dict]:
+    def shard_tasks(
+        self, submission_id: str, complete: Callable[[list[dict]], bool] = lambda _: True, timeout: float = 20
+    ) -> list[dict]:
         """Every attempt of every shard task of a job, from Ray's state API; polled until ``complete`` holds,
         since workers report task events asynchronously."""
-        params = [("limit", "10000"), ("detail", "true"), ("filter_keys", "job_id"), ("filter_predicates", "="),
-                  ("filter_values", self.job_id(submission_id)), ("filter_keys", "func_or_class_name"),
-                  ("filter_predicates", "="), ("filter_values", "run_shard")]
+        params = [
+            ("limit", "10000"),
+            ("detail", "true"),
+            ("filter_keys", "job_id"),
+            ("filter_predicates", "="),
+            ("filter_values", self.job_id(submission_id)),
+            ("filter_keys", "func_or_class_name"),
+            ("filter_predicates", "="),
+            ("filter_values", "run_shard"),
+        ]
         deadline = time.monotonic() + timeout
         while True:
             status, body = self.api("/api/v0/tasks", params)
@@ -128,8 +145,13 @@ def cluster(tmp_path_factory):
         yield c
     finally:
         started = c.processes()
-        stop = subprocess.run([sys.executable, LOCAL_CLUSTER, "stop", "--state-dir", str(c.state_dir)],
-                              env=clean_env(), capture_output=True, text=True, timeout=180)
+        stop = subprocess.run(
+            [sys.executable, LOCAL_CLUSTER, "stop", "--state-dir", str(c.state_dir)],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         left = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         # Anything else of this cluster (its processes name its temporary directories), e.g. a job driver
         # whose parent died.
@@ -158,14 +180,32 @@ def reference(tmp_path_factory) -> pa.Table:
     return table
 
 
-def submit(cluster: LocalCluster, output: Path, *overrides: str, submission_id: str,
-           env: dict[str, str] | None = None) -> subprocess.Popen:
+def submit(
+    cluster: LocalCluster, output: Path, *overrides: str, submission_id: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """jobs/submit.py, as a user runs it, following the job until it ends (its own process group)."""
     return subprocess.Popen(
-        [sys.executable, SUBMIT, "--output", str(output), "--python", sys.executable, "--submission-id",
-         submission_id, "--timeout", str(JOB_TIMEOUT), "--", *overrides],
-        cwd=output.parent, env=env or cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            SUBMIT,
+            "--output",
+            str(output),
+            "--python",
+            sys.executable,
+            "--submission-id",
+            submission_id,
+            "--timeout",
+            str(JOB_TIMEOUT),
+            "--",
+            *overrides,
+        ],
+        cwd=output.parent,
+        env=env or cluster.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
@@ -223,8 +263,9 @@ def assert_complete_and_equal(run_dir: Path, reference: pa.Table) -> pa.Table:
 
 def test_sweep_job_on_two_nodes_equals_a_local_run(cluster, reference, tmp_path):
     output = tmp_path / "out"
-    result = succeeded(submit(cluster, output, "-m", *CAMPAIGN, "mission.launch.propellant_load_kg=3800,3900",
-                              submission_id="sweep"))
+    result = succeeded(
+        submit(cluster, output, "-m", *CAMPAIGN, "mission.launch.propellant_load_kg=3800,3900", submission_id="sweep")
+    )
     # The sweep's directories resolve against --output on the driver, not in the job's temporary copy.
     jobs = sorted((output / "results" / "launch").glob("*/*"))
     assert [j.name for j in jobs] == ["0", "1"], result.stdout[-3000:]
@@ -242,8 +283,15 @@ def test_sweep_job_on_two_nodes_equals_a_local_run(cluster, reference, tmp_path)
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
 def test_every_listening_port_of_the_cluster_and_its_job_is_on_loopback(cluster, tmp_path):
-    proc = submit(cluster, tmp_path / "out", "+experiment=launch", "run.samples=30000", "run.shard_size=2048",
-                  "run.output_dir=ports", submission_id="ports")
+    proc = submit(
+        cluster,
+        tmp_path / "out",
+        "+experiment=launch",
+        "run.samples=30000",
+        "run.shard_size=2048",
+        "run.output_dir=ports",
+        submission_id="ports",
+    )
     sockets: dict[str, str] = {}
     while proc.poll() is None:  # every process of the cluster, the job's driver and its workers included
         names = {}
@@ -261,8 +309,9 @@ def test_every_listening_port_of_the_cluster_and_its_job_is_on_loopback(cluster,
     succeeded(proc)
     kinds = set(sockets.values())
     assert {"gcs_server", "raylet"} <= kinds and len(sockets) >= 12, sockets
-    assert any(k.startswith("ray::") and not k.startswith(("ray::Dashboard", "ray::RuntimeEnv")) for k in kinds), \
+    assert any(k.startswith("ray::") and not k.startswith(("ray::Dashboard", "ray::RuntimeEnv")) for k in kinds), (
         f"no worker of the job was seen: {kinds}"
+    )
     exposed = {s: k for s, k in sockets.items() if not LOOPBACK.match(s)}
     assert not exposed, f"listening beyond loopback: {exposed}"
 
@@ -293,8 +342,9 @@ def test_node_removed_mid_run_has_its_shards_rerun_elsewhere(cluster, reference,
     attempts = cluster.shard_tasks("remove-node", lambda ts: sum(t["state"] == "FINISHED" for t in ts) >= 49)
     lost = [t for t in attempts if t["state"] == "FAILED"]
     # Ray reports the node's death, or the death of the worker it saw first.
-    assert lost and all(t["node_id"] == node["node_id"] and t["error_type"] in ("NODE_DIED", "WORKER_DIED")
-                        for t in lost), lost
+    assert lost and all(
+        t["node_id"] == node["node_id"] and t["error_type"] in ("NODE_DIED", "WORKER_DIED") for t in lost
+    ), lost
     finished = [t for t in attempts if t["state"] == "FINISHED"]
     assert len({t["task_id"] for t in finished}) == 49
     assert all(t["node_id"] != node["node_id"] for t in finished if t["task_id"] in {x["task_id"] for x in lost})
@@ -337,10 +387,19 @@ def test_killed_driver_leaves_a_run_that_resume_completes_with_direct_writes(clu
 def test_model_error_stops_the_job_naming_shard_and_samples(cluster, tmp_path):
     # A -100% Isp dispersion (zero Isp) with a zero-delta-v burn computes 0/0: a model defect, never retried.
     t0 = time.monotonic()
-    result = finish(submit(cluster, tmp_path / "out", "+experiment=launch", "run.samples=30000",
-                           "run.shard_size=2048", "run.output_dir=bad", "mission.launch.doi_dv_mps=0",
-                           "mission.launch.uncertain.isp_dispersion_frac={dist:fixed,value:-1.0}",
-                           submission_id="model-error"))
+    result = finish(
+        submit(
+            cluster,
+            tmp_path / "out",
+            "+experiment=launch",
+            "run.samples=30000",
+            "run.shard_size=2048",
+            "run.output_dir=bad",
+            "mission.launch.doi_dv_mps=0",
+            "mission.launch.uncertain.isp_dispersion_frac={dist:fixed,value:-1.0}",
+            submission_id="model-error",
+        )
+    )
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]  # failed, not timed out
     assert time.monotonic() - t0 < 90
     match = re.search(r"error: shard (\d+) \(sample_index (\d+)\.\.(\d+)\) failed: non-finite", result.stdout)
@@ -362,8 +421,9 @@ def test_submission_without_the_token_is_refused(cluster, tmp_path):
         "auth-off": base | {"RAY_AUTH_MODE": "disabled"},
     }
     for sid, env in cases.items():
-        result = finish(submit(cluster, tmp_path / "out", "+experiment=launch", "run.samples=100",
-                               submission_id=sid, env=env))
+        result = finish(
+            submit(cluster, tmp_path / "out", "+experiment=launch", "run.samples=100", submission_id=sid, env=env)
+        )
         assert result.returncode == 3, (sid, result.stdout[-2000:], result.stderr[-2000:])
         assert "refused" in result.stderr
     # The job server itself, asked directly: without a token, with a wrong one, and with the right one.

@@ -14,21 +14,26 @@ CASES = {
     "unknown key": (["mission.launch.isp_seconds=300"], ["isp_seconds"]),
     "wrong type": (["run.samples=many"], ["run.samples", "many"]),
     "negative sample count": (["run.samples=-5"], ["run.samples", ">= 1"]),
-    "unknown distribution": (["mission.launch.uncertain.isp_dispersion_frac.dist=gaussian"],
-                             ["mission.launch.uncertain.isp_dispersion_frac.dist", "gaussian", "normal", "lognormal",
-                              "truncnormal", "beta"]),
-    "probability outside [0, 1]": (["mission.launch.uncertain.ascent_reliability={dist:uniform,low:0.5,high:1.2}"],
-                                   ["mission.launch.uncertain.ascent_reliability", "[0, 1]"]),
-    "std below 0": (["mission.launch.uncertain.isp_dispersion_frac.std=-0.01"],
-                    ["mission.launch.uncertain.isp_dispersion_frac.std", ">= 0"]),
+    "unknown distribution": (
+        ["mission.launch.uncertain.isp_dispersion_frac.dist=gaussian"],
+        ["mission.launch.uncertain.isp_dispersion_frac.dist", "gaussian", "normal", "lognormal", "truncnormal", "beta"],
+    ),
+    "probability outside [0, 1]": (
+        ["mission.launch.uncertain.ascent_reliability={dist:uniform,low:0.5,high:1.2}"],
+        ["mission.launch.uncertain.ascent_reliability", "[0, 1]"],
+    ),
+    "std below 0": (
+        ["mission.launch.uncertain.isp_dispersion_frac.std=-0.01"],
+        ["mission.launch.uncertain.isp_dispersion_frac.std", ">= 0"],
+    ),
     "design value out of bounds": (["mission.launch.isp_s=-300"], ["mission.launch.isp_s", "> 0"]),
     "unknown sampler": (["sampler=quasi"], ["sampler", "quasi", "monte_carlo", "sobol", "latin_hypercube"]),
     "unknown precision": (["run.precision=float16"], ["run.precision", "float32", "float64"]),
-    "bad level": (["mission.launch.uncertain.isp_dispersion_frac.level=sometimes"],
-                  ["level", "aleatory", "epistemic"]),
-    "saltelli with nothing varying": (["sampler=saltelli", *(f"mission.launch.uncertain.{name}={{dist:fixed,value:0}}"
-                                                              for name in LAUNCH_INPUTS)],
-                                      ["sampler: 'saltelli' needs at least one uncertain input that varies"]),
+    "bad level": (["mission.launch.uncertain.isp_dispersion_frac.level=sometimes"], ["level", "aleatory", "epistemic"]),
+    "saltelli with nothing varying": (
+        ["sampler=saltelli", *(f"mission.launch.uncertain.{name}={{dist:fixed,value:0}}" for name in LAUNCH_INPUTS)],
+        ["sampler: 'saltelli' needs at least one uncertain input that varies"],
+    ),
 }
 
 
@@ -66,8 +71,12 @@ def test_bad_value_in_a_sweep_leaves_no_sweep_directory(tmp_path):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigError) as err:
-        compose("+experiment=launch", "run.samples=0", "mission.launch.isp_s=0",
-                "mission.launch.uncertain.loi_dv_dispersion_mps.std=-1")
+        compose(
+            "+experiment=launch",
+            "run.samples=0",
+            "mission.launch.isp_s=0",
+            "mission.launch.uncertain.loi_dv_dispersion_mps.std=-1",
+        )
     keys = [k for k, _ in err.value.problems]
     assert keys == ["run.samples", "mission.launch.isp_s", "mission.launch.uncertain.loi_dv_dispersion_mps.std"]
 
@@ -87,8 +96,9 @@ def test_integer_design_values_must_be_whole():
 def test_a_missing_value_in_a_used_section_is_named():
     with pytest.raises(ConfigError) as err:
         compose("+experiment=night_survival", "mission.power.battery_capacity_wh=???")
-    assert err.value.problems == [("mission.power.battery_capacity_wh",
-                                   "is missing: set it in conf/ or on the command line")]
+    assert err.value.problems == [
+        ("mission.power.battery_capacity_wh", "is missing: set it in conf/ or on the command line")
+    ]
 
 
 def test_sections_the_model_does_not_use_are_left_out_of_the_provenance():

@@ -21,8 +21,19 @@ from .helpers import REPO, compose, run_cli
 
 # ----------------------------------------------------------------------------------------- synthetic search
 def settings(**kw) -> DesignSettings:
-    base = dict(variable="mission.power.battery_capacity_wh", low=0.0, high=10.0, values=(), direction="increasing",
-                goal="reached_100_days", target=0.9, confidence=0.95, resolution=0.05, grid=5, max_candidates=60)
+    base = dict(
+        variable="mission.power.battery_capacity_wh",
+        low=0.0,
+        high=10.0,
+        values=(),
+        direction="increasing",
+        goal="reached_100_days",
+        target=0.9,
+        confidence=0.95,
+        resolution=0.05,
+        grid=5,
+        max_candidates=60,
+    )
     return DesignSettings(**(base | kw))
 
 
@@ -41,8 +52,9 @@ class Synthetic:
             p, lo, hi = design.bounds(flag, None, 0.95)
             _, lcb, _ = design.bounds(flag, None, 2 * self.design.confidence - 1)
             mass = None if self.mass_of is None else {"total_kg": self.mass_of(value, map_value), "margin_kg": 0.0}
-            self.cache[key] = design.Evaluation(value, map_value, "", flag.size, p, lo, hi, lcb, "wilson", mass,
-                                                0.0, flag)
+            self.cache[key] = design.Evaluation(
+                value, map_value, "", flag.size, p, lo, hi, lcb, "wilson", mass, 0.0, flag
+            )
         return self.cache[key]
 
 
@@ -132,8 +144,9 @@ def test_mass_model_adds_up_and_the_default_rover_weighs_350_kg():
     config = compose("+experiment=night_survival")
     params = dict(config.params)
     m = config.mass.breakdown(params)
-    parts = sum(v for k, v in m.items() if k.endswith("_kg") and k not in ("other_kg", "total_kg", "limit_kg",
-                                                                            "margin_kg"))
+    parts = sum(
+        v for k, v in m.items() if k.endswith("_kg") and k not in ("other_kg", "total_kg", "limit_kg", "margin_kg")
+    )
     assert m["total_kg"] == pytest.approx(m["other_kg"] + parts, abs=1e-12)
     assert m["total_kg"] == pytest.approx(350.0, abs=0.05)  # conf's other_kg is 350 minus the default parts
     assert config.mass.other_kg == pytest.approx(other_for(config.mass, params, 350.0), abs=0.05)
@@ -150,32 +163,81 @@ def test_mass_model_adds_up_and_the_default_rover_weighs_350_kg():
 
 def test_mass_below_the_deck_costs_no_tower():
     model = MassModel(350, 300, 125, 2, 1.5, 2, 0.48, 6)
-    params = {"power.battery_capacity_wh": 1000.0, "power.array_area_m2": 1.0, "power.array_height_m": 1.0,
-              "thermal.insulation_conductance_w_per_k": 0.08, "thermal.radiator_area_m2": 0.5}
+    params = {
+        "power.battery_capacity_wh": 1000.0,
+        "power.array_area_m2": 1.0,
+        "power.array_height_m": 1.0,
+        "thermal.insulation_conductance_w_per_k": 0.08,
+        "thermal.radiator_area_m2": 0.5,
+    }
     assert model.components(params)["tower_kg"] == 0.0
     assert model.components(params | {"power.array_height_m": 11.5})["tower_kg"] == pytest.approx(20.0)
 
 
 # ------------------------------------------------------------------------------------------------ config
-@pytest.mark.parametrize("overrides, key, words", [
-    (["design.variable=mission.power.battery_wh", "design.low=1", "design.high=2"], "design.variable",
-     "not a design value"),
-    (["design.variable=mission.power.battery_capacity_wh"], "design.low", "must be set"),
-    (["design.variable=mission.power.battery_capacity_wh", "design.low=5000", "design.high=3000"], "design.high",
-     "must be above"),
-    (["design.variable=mission.power.battery_capacity_wh", "design.low=-5", "design.high=3000"], "design.low",
-     "got -5"),
-    (["design.variable=mission.power.battery_capacity_wh", "design.low=1000", "design.high=3000",
-      "design.goal=water_goal_met"], "design.goal", "not a phase or goal"),
-    (["design.variable=mission.power.battery_capacity_wh", "design.low=1000", "design.high=3000",
-      "design.target=1.2"], "design.target", "(0, 1)"),
-    (["design.variable=site", "design.low=1000", "design.high=3000"], "design.variable", "categorical"),
-    (["design.variable=mission.power.battery_capacity_wh", "design.low=1000", "design.high=3000",
-      "design.map.variable=mission.power.battery_capacity_wh", "design.map.values=[1]"], "design.map.variable",
-     "must differ"),
-    (["design.variable=mission.power.battery_capacity_wh", "design.low=1000", "design.high=3000",
-      "run.stop.halfwidth=0.01"], "run.stop.halfwidth", "same"),
-])
+@pytest.mark.parametrize(
+    "overrides, key, words",
+    [
+        (
+            ["design.variable=mission.power.battery_wh", "design.low=1", "design.high=2"],
+            "design.variable",
+            "not a design value",
+        ),
+        (["design.variable=mission.power.battery_capacity_wh"], "design.low", "must be set"),
+        (
+            ["design.variable=mission.power.battery_capacity_wh", "design.low=5000", "design.high=3000"],
+            "design.high",
+            "must be above",
+        ),
+        (
+            ["design.variable=mission.power.battery_capacity_wh", "design.low=-5", "design.high=3000"],
+            "design.low",
+            "got -5",
+        ),
+        (
+            [
+                "design.variable=mission.power.battery_capacity_wh",
+                "design.low=1000",
+                "design.high=3000",
+                "design.goal=water_goal_met",
+            ],
+            "design.goal",
+            "not a phase or goal",
+        ),
+        (
+            [
+                "design.variable=mission.power.battery_capacity_wh",
+                "design.low=1000",
+                "design.high=3000",
+                "design.target=1.2",
+            ],
+            "design.target",
+            "(0, 1)",
+        ),
+        (["design.variable=site", "design.low=1000", "design.high=3000"], "design.variable", "categorical"),
+        (
+            [
+                "design.variable=mission.power.battery_capacity_wh",
+                "design.low=1000",
+                "design.high=3000",
+                "design.map.variable=mission.power.battery_capacity_wh",
+                "design.map.values=[1]",
+            ],
+            "design.map.variable",
+            "must differ",
+        ),
+        (
+            [
+                "design.variable=mission.power.battery_capacity_wh",
+                "design.low=1000",
+                "design.high=3000",
+                "run.stop.halfwidth=0.01",
+            ],
+            "run.stop.halfwidth",
+            "same",
+        ),
+    ],
+)
 def test_design_config_errors_name_the_key(overrides, key, words):
     with pytest.raises(ConfigError) as err:
         compose("+experiment=night_survival", *overrides)
@@ -206,7 +268,8 @@ def _design_of(out) -> dict:
     """The search's answer from its summary, without timings or paths."""
     d = json.loads((out / "summary.json").read_text())["design"]
     return {k: d[k] for k in ("required", "estimate", "missions_worse_with_more", "candidates_evaluated")} | {
-        "curve": [(r["value"], r["p"], r["ci95"], r["lcb"], r["mass_kg"]) for r in d["candidates"]]}
+        "curve": [(r["value"], r["p"], r["ci95"], r["lcb"], r["mass_kg"]) for r in d["candidates"]]
+    }
 
 
 @pytest.mark.slow
@@ -215,9 +278,17 @@ def test_battery_search_is_worker_independent_resumable_and_agrees_with_a_brute_
     answer; the crossing found by a fine sweep of the same scenarios through the engine lies in the search's 95%
     interval, and the required value is the first fine-sweep value whose one-sided bound reaches the target, to
     the search's resolution."""
-    args = ["+experiment=battery_sizing", "run.samples=1024", "run.batch_size=1024", "design.low=2000",
-            "design.high=14000", "design.resolution=1500", "design.grid=3", "run.progress=false",
-            "design.sensitivities=[]"]
+    args = [
+        "+experiment=battery_sizing",
+        "run.samples=1024",
+        "run.batch_size=1024",
+        "design.low=2000",
+        "design.high=14000",
+        "design.resolution=1500",
+        "design.grid=3",
+        "run.progress=false",
+        "design.sensitivities=[]",
+    ]
     answers = []
     for cpus in (1, 2):
         out = tmp_path / f"cpus{cpus}"

@@ -64,29 +64,69 @@ CASES = [
     ("normal", DistKind.normal, {"mean": 1.5, "std": 2.0}, st.norm(1.5, 2.0), True),
     ("normal_narrow", DistKind.normal, {"mean": 0.0, "std": 0.005}, st.norm(0.0, 0.005), True),
     ("lognormal", DistKind.lognormal, {"median": 5.0, "sigma_log": 0.5}, st.lognorm(s=0.5, scale=5.0), True),
-    ("truncnormal", DistKind.truncnormal, {"mean": 1.0, "std": 2.0, "low": -1.0, "high": 4.0},
-     _truncnorm(1.0, 2.0, -1.0, 4.0), True),
-    ("truncnormal_upper_tail", DistKind.truncnormal, {"mean": 0.0, "std": 1.0, "low": 2.0, "high": 6.0},
-     _truncnorm(0.0, 1.0, 2.0, 6.0), True),
-    ("truncnormal_far_upper_tail", DistKind.truncnormal, {"mean": 0.0, "std": 1.0, "low": 5.0, "high": 9.0},
-     _truncnorm(0.0, 1.0, 5.0, 9.0), True),
-    ("truncnormal_lower_tail", DistKind.truncnormal, {"mean": 10.0, "std": 2.0, "low": -2.0, "high": 6.0},
-     _truncnorm(10.0, 2.0, -2.0, 6.0), True),
+    (
+        "truncnormal",
+        DistKind.truncnormal,
+        {"mean": 1.0, "std": 2.0, "low": -1.0, "high": 4.0},
+        _truncnorm(1.0, 2.0, -1.0, 4.0),
+        True,
+    ),
+    (
+        "truncnormal_upper_tail",
+        DistKind.truncnormal,
+        {"mean": 0.0, "std": 1.0, "low": 2.0, "high": 6.0},
+        _truncnorm(0.0, 1.0, 2.0, 6.0),
+        True,
+    ),
+    (
+        "truncnormal_far_upper_tail",
+        DistKind.truncnormal,
+        {"mean": 0.0, "std": 1.0, "low": 5.0, "high": 9.0},
+        _truncnorm(0.0, 1.0, 5.0, 9.0),
+        True,
+    ),
+    (
+        "truncnormal_lower_tail",
+        DistKind.truncnormal,
+        {"mean": 10.0, "std": 2.0, "low": -2.0, "high": 6.0},
+        _truncnorm(10.0, 2.0, -2.0, 6.0),
+        True,
+    ),
     ("uniform", DistKind.uniform, {"low": -2.0, "high": 3.0}, st.uniform(-2.0, 5.0), True),
-    ("triangular", DistKind.triangular, {"low": -0.01, "mode": 0.01, "high": 0.04},
-     st.triang(0.4, loc=-0.01, scale=0.05), True),
-    ("triangular_left_mode", DistKind.triangular, {"low": 2.0, "mode": 2.0, "high": 5.0},
-     st.triang(0.0, loc=2.0, scale=3.0), True),
+    (
+        "triangular",
+        DistKind.triangular,
+        {"low": -0.01, "mode": 0.01, "high": 0.04},
+        st.triang(0.4, loc=-0.01, scale=0.05),
+        True,
+    ),
+    (
+        "triangular_left_mode",
+        DistKind.triangular,
+        {"low": 2.0, "mode": 2.0, "high": 5.0},
+        st.triang(0.0, loc=2.0, scale=3.0),
+        True,
+    ),
     ("beta", DistKind.beta, {"alpha": 6.0, "beta": 3.0}, st.beta(6.0, 3.0), True),
     ("beta_half_half", DistKind.beta, {"alpha": 0.5, "beta": 0.5}, st.beta(0.5, 0.5), True),
     ("beta_1_199", DistKind.beta, {"alpha": 1.0, "beta": 199.0}, st.beta(1.0, 199.0), True),
     ("beta_small_alpha", DistKind.beta, {"alpha": 0.3, "beta": 2.0}, st.beta(0.3, 2.0), True),
-    ("beta_scaled", DistKind.beta, {"alpha": 2.0, "beta": 3.0, "low": 10.0, "high": 20.0},
-     st.beta(2.0, 3.0, loc=10.0, scale=10.0), True),
+    (
+        "beta_scaled",
+        DistKind.beta,
+        {"alpha": 2.0, "beta": 3.0, "low": 10.0, "high": 20.0},
+        st.beta(2.0, 3.0, loc=10.0, scale=10.0),
+        True,
+    ),
     ("bernoulli", DistKind.bernoulli, {"p": 0.3}, st.bernoulli(0.3), False),
     ("bernoulli_rare", DistKind.bernoulli, {"p": 0.005}, st.bernoulli(0.005), False),
-    ("choice_weighted", DistKind.choice, {"values": [1.0, 2.5, 7.0], "weights": [0.2, 0.5, 0.3]},
-     _choice([1.0, 2.5, 7.0], [0.2, 0.5, 0.3]), False),
+    (
+        "choice_weighted",
+        DistKind.choice,
+        {"values": [1.0, 2.5, 7.0], "weights": [0.2, 0.5, 0.3]},
+        _choice([1.0, 2.5, 7.0], [0.2, 0.5, 0.3]),
+        False,
+    ),
     ("choice_unweighted", DistKind.choice, {"values": [-1.0, 0.0, 4.0, 9.5]}, _choice([-1.0, 0.0, 4.0, 9.5]), False),
 ]
 CONTINUOUS = [c for c in CASES if c[4]]
@@ -129,8 +169,9 @@ def test_continuous_kinds_pass_ks_test(name, kind, given, ref, continuous):
     assert result.pvalue > 1e-3, result
 
 
-@pytest.mark.parametrize("name, kind, given, ref, continuous",
-                         [c for c in CASES if not c[4]], ids=[c[0] for c in CASES if not c[4]])
+@pytest.mark.parametrize(
+    "name, kind, given, ref, continuous", [c for c in CASES if not c[4]], ids=[c[0] for c in CASES if not c[4]]
+)
 def test_discrete_kinds_have_the_right_frequencies(name, kind, given, ref, continuous):
     n = N_FAST
     x = sample_of(name, kind, given)
@@ -163,10 +204,21 @@ def test_bernoulli_extremes():
 
 
 # ------------------------------------------------------------------------------------ beta inverse accuracy
-U_GRID = np.array([1e-12, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999,
-                   1 - 1e-6, 1 - 1e-9])
-BETA_PAIRS = [(6.0, 3.0), (2.0, 5.0), (1.0, 199.0), (1.0, 1.0), (0.5, 2.0), (0.3, 3.0), (0.7, 0.7), (50.0, 50.0),
-              (200.0, 1.0), (1.5, 0.7)]
+U_GRID = np.array(
+    [1e-12, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1 - 1e-6, 1 - 1e-9]
+)
+BETA_PAIRS = [
+    (6.0, 3.0),
+    (2.0, 5.0),
+    (1.0, 199.0),
+    (1.0, 1.0),
+    (0.5, 2.0),
+    (0.3, 3.0),
+    (0.7, 0.7),
+    (50.0, 50.0),
+    (200.0, 1.0),
+    (1.5, 0.7),
+]
 
 
 @pytest.mark.parametrize("a, b", BETA_PAIRS)
@@ -214,9 +266,11 @@ def test_truncnormal_upper_tail_inverse_is_accurate():
 BATCH_U = open_uniforms(64, SEED + 7)
 
 
-@pytest.mark.parametrize("name, kind, given, ref, continuous",
-                         [c for c in CASES if c[1] is not DistKind.beta],
-                         ids=[c[0] for c in CASES if c[1] is not DistKind.beta])
+@pytest.mark.parametrize(
+    "name, kind, given, ref, continuous",
+    [c for c in CASES if c[1] is not DistKind.beta],
+    ids=[c[0] for c in CASES if c[1] is not DistKind.beta],
+)
 def test_icdf_is_elementwise(name, kind, given, ref, continuous):
     theta = jnp.asarray(theta_of(kind, given))
     whole = np.asarray(_icdf(kind, theta, jnp.asarray(BATCH_U)))
@@ -224,13 +278,17 @@ def test_icdf_is_elementwise(name, kind, given, ref, continuous):
         np.testing.assert_array_equal(np.asarray(_icdf(kind, theta, jnp.asarray(BATCH_U[lo:hi]))), whole[lo:hi])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known JAX behaviour the engine is built around: jax.scipy.special.betainc runs its continued fraction "
-    "until ALL elements of the array have converged and keeps updating those that had, so a beta value "
-    "depends on its batch neighbours in the last bits (icdf(beta, [6, 3, 0, 1], [0.1, 0.1])[0] = "
-    "0.46178460348232137, with [0.1, 0.4]: 0.4617846034823213). campaign/engine.py therefore evaluates "
-    "missions in batches aligned to sample_index and epistemic values one at a time; if this test starts "
-    "passing, JAX made betainc elementwise."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Known JAX behaviour the engine is built around: jax.scipy.special.betainc runs its continued fraction "
+        "until ALL elements of the array have converged and keeps updating those that had, so a beta value "
+        "depends on its batch neighbours in the last bits (icdf(beta, [6, 3, 0, 1], [0.1, 0.1])[0] = "
+        "0.46178460348232137, with [0.1, 0.4]: 0.4617846034823213). campaign/engine.py therefore evaluates "
+        "missions in batches aligned to sample_index and epistemic values one at a time; if this test starts "
+        "passing, JAX made betainc elementwise."
+    ),
+)
 def test_beta_icdf_is_elementwise():
     theta = jnp.array([6.0, 3.0, 0.0, 1.0])
     alone = np.asarray(_icdf(DistKind.beta, theta, jnp.array([0.1, 0.1])))[0]
@@ -247,8 +305,9 @@ def test_beta_icdf_is_elementwise():
 # ------------------------------------------------------------------------------------------ monotonicity
 # A grid whose neighbours differ enough that the exact quantiles differ by many float64 steps (12% steps in
 # the log-spaced tails, 1/4096 in the middle): any decrease is an error, not rounding.
-MONO_GRID = np.unique(np.concatenate([np.linspace(0, 1, 4097)[1:-1], np.logspace(-12, -1, 221),
-                                      1 - np.logspace(-12, -1, 221)]))
+MONO_GRID = np.unique(
+    np.concatenate([np.linspace(0, 1, 4097)[1:-1], np.logspace(-12, -1, 221), 1 - np.logspace(-12, -1, 221)])
+)
 
 
 MONO_CASES = [c for c in CASES if c[1] is not DistKind.bernoulli]
@@ -274,8 +333,9 @@ def test_bernoulli_icdf_is_the_non_decreasing_inverse_cdf():
     p = 0.3
     u = jnp.asarray(MONO_GRID)
     x = np.asarray(_icdf(DistKind.bernoulli, jnp.array([p]), u))
-    as_choice = np.asarray(_icdf(DistKind.choice, jnp.asarray(theta_of(
-        DistKind.choice, {"values": [0.0, 1.0], "weights": [1 - p, p]})), u))
+    as_choice = np.asarray(
+        _icdf(DistKind.choice, jnp.asarray(theta_of(DistKind.choice, {"values": [0.0, 1.0], "weights": [1 - p, p]})), u)
+    )
     assert np.all(np.diff(x) >= 0)
     np.testing.assert_array_equal(x, as_choice)
 
@@ -285,22 +345,25 @@ def _names(problems):
     return [k for k, _ in problems]
 
 
-@pytest.mark.parametrize("kind, given, parameter", [
-    (DistKind.normal, {"mean": 0.0, "std": -1.0}, "std"),
-    (DistKind.bernoulli, {"p": 1.5}, "p"),
-    (DistKind.bernoulli, {"p": -0.1}, "p"),
-    (DistKind.normal, {"mean": 0.0, "std": 1.0, "mode": 0.5}, "mode"),
-    (DistKind.normal, {"mean": 0.0}, "std"),
-    (DistKind.beta, {"alpha": 2.0}, "beta"),
-    (DistKind.choice, {"values": [1.0, 2.0, 3.0], "weights": [0.5, 0.5]}, "weights"),
-    (DistKind.triangular, {"low": 0.0, "mode": 2.0, "high": 1.0}, "mode"),
-    (DistKind.triangular, {"low": 0.0, "mode": -0.5, "high": 1.0}, "mode"),
-    (DistKind.lognormal, {"median": 0.0, "sigma_log": 0.5}, "median"),
-    (DistKind.uniform, {"low": 2.0, "high": 1.0}, "high"),
-    (DistKind.truncnormal, {"mean": 0.0, "std": 1.0, "low": 3.0, "high": 2.0}, "high"),
-    (DistKind.beta, {"alpha": 0.0, "beta": 2.0}, "alpha"),
-    (DistKind.normal, {"mean": float("nan"), "std": 1.0}, "mean"),
-])
+@pytest.mark.parametrize(
+    "kind, given, parameter",
+    [
+        (DistKind.normal, {"mean": 0.0, "std": -1.0}, "std"),
+        (DistKind.bernoulli, {"p": 1.5}, "p"),
+        (DistKind.bernoulli, {"p": -0.1}, "p"),
+        (DistKind.normal, {"mean": 0.0, "std": 1.0, "mode": 0.5}, "mode"),
+        (DistKind.normal, {"mean": 0.0}, "std"),
+        (DistKind.beta, {"alpha": 2.0}, "beta"),
+        (DistKind.choice, {"values": [1.0, 2.0, 3.0], "weights": [0.5, 0.5]}, "weights"),
+        (DistKind.triangular, {"low": 0.0, "mode": 2.0, "high": 1.0}, "mode"),
+        (DistKind.triangular, {"low": 0.0, "mode": -0.5, "high": 1.0}, "mode"),
+        (DistKind.lognormal, {"median": 0.0, "sigma_log": 0.5}, "median"),
+        (DistKind.uniform, {"low": 2.0, "high": 1.0}, "high"),
+        (DistKind.truncnormal, {"mean": 0.0, "std": 1.0, "low": 3.0, "high": 2.0}, "high"),
+        (DistKind.beta, {"alpha": 0.0, "beta": 2.0}, "alpha"),
+        (DistKind.normal, {"mean": float("nan"), "std": 1.0}, "mean"),
+    ],
+)
 def test_check_names_the_bad_parameter(kind, given, parameter):
     problems = check(kind, given)
     assert parameter in _names(problems), problems
@@ -312,22 +375,25 @@ def test_check_reports_every_foreign_and_missing_parameter():
     assert set(_names(problems)) == {"mode", "alpha", "mean", "std"}
 
 
-@pytest.mark.parametrize("kind, given", [
-    (DistKind.fixed, {"value": 1.0}),
-    (DistKind.normal, {"mean": 0.0, "std": 1.0}),
-    (DistKind.normal, {"mean": 0.0, "std": 0.0}),
-    (DistKind.lognormal, {"median": 5.0, "sigma_log": 0.5}),
-    (DistKind.truncnormal, {"mean": 0.0, "std": 1.0, "low": 2.0, "high": 6.0}),
-    (DistKind.uniform, {"low": -1.0, "high": 1.0}),
-    (DistKind.triangular, {"low": 0.0, "mode": 0.0, "high": 1.0}),
-    (DistKind.triangular, {"low": 0.0, "mode": 1.0, "high": 1.0}),
-    (DistKind.beta, {"alpha": 0.5, "beta": 0.5}),
-    (DistKind.beta, {"alpha": 2.0, "beta": 3.0, "low": 10.0, "high": 20.0}),
-    (DistKind.bernoulli, {"p": 0.0}),
-    (DistKind.bernoulli, {"p": 1.0}),
-    (DistKind.choice, {"values": [1.0, 2.0]}),
-    (DistKind.choice, {"values": [1.0, 2.0], "weights": [0.0, 3.0]}),
-])
+@pytest.mark.parametrize(
+    "kind, given",
+    [
+        (DistKind.fixed, {"value": 1.0}),
+        (DistKind.normal, {"mean": 0.0, "std": 1.0}),
+        (DistKind.normal, {"mean": 0.0, "std": 0.0}),
+        (DistKind.lognormal, {"median": 5.0, "sigma_log": 0.5}),
+        (DistKind.truncnormal, {"mean": 0.0, "std": 1.0, "low": 2.0, "high": 6.0}),
+        (DistKind.uniform, {"low": -1.0, "high": 1.0}),
+        (DistKind.triangular, {"low": 0.0, "mode": 0.0, "high": 1.0}),
+        (DistKind.triangular, {"low": 0.0, "mode": 1.0, "high": 1.0}),
+        (DistKind.beta, {"alpha": 0.5, "beta": 0.5}),
+        (DistKind.beta, {"alpha": 2.0, "beta": 3.0, "low": 10.0, "high": 20.0}),
+        (DistKind.bernoulli, {"p": 0.0}),
+        (DistKind.bernoulli, {"p": 1.0}),
+        (DistKind.choice, {"values": [1.0, 2.0]}),
+        (DistKind.choice, {"values": [1.0, 2.0], "weights": [0.0, 3.0]}),
+    ],
+)
 def test_check_accepts_valid_parameter_sets(kind, given):
     assert check(kind, given) == []
     theta = theta_of(kind, given)
@@ -345,8 +411,10 @@ def test_support():
     assert support(DistKind.beta, beta) == (10.0, 20.0)
     assert support(DistKind.beta, theta_of(DistKind.beta, {"alpha": 2.0, "beta": 3.0})) == (0.0, 1.0)
     assert support(DistKind.uniform, theta_of(DistKind.uniform, {"low": -2.0, "high": 3.0})) == (-2.0, 3.0)
-    assert support(DistKind.triangular, theta_of(DistKind.triangular,
-                                                 {"low": -1.0, "mode": 0.0, "high": 4.0})) == (-1.0, 4.0)
+    assert support(DistKind.triangular, theta_of(DistKind.triangular, {"low": -1.0, "mode": 0.0, "high": 4.0})) == (
+        -1.0,
+        4.0,
+    )
     assert support(DistKind.truncnormal, (0.0, 1.0, 2.0, 6.0)) == (2.0, 6.0)
     assert support(DistKind.normal, (0.0, 1.0)) == (-math.inf, math.inf)
     assert support(DistKind.lognormal, (5.0, 0.5)) == (0.0, math.inf)

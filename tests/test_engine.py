@@ -26,10 +26,16 @@ def test_sweeps_over_values_reuse_the_compiled_function(spec):
     fn = engine.compiled(spec.model, structure, False, spec.precision)
     compiles = fn._cache_size()
     params = tuple((k, v * 1.01) for k, v in spec.params)
-    variables = tuple(dataclasses.replace(v, theta=tuple(t * 0.9 for t in v.theta)) if v.kind is DistKind.normal
-                      else v for v in spec.variables)
-    for changed in (dataclasses.replace(spec, seed=99), dataclasses.replace(spec, params=params),
-                    dataclasses.replace(spec, variables=variables), dataclasses.replace(spec, shard_size=1024)):
+    variables = tuple(
+        dataclasses.replace(v, theta=tuple(t * 0.9 for t in v.theta)) if v.kind is DistKind.normal else v
+        for v in spec.variables
+    )
+    for changed in (
+        dataclasses.replace(spec, seed=99),
+        dataclasses.replace(spec, params=params),
+        dataclasses.replace(spec, variables=variables),
+        dataclasses.replace(spec, shard_size=1024),
+    ):
         engine.evaluate_shard(changed, 1024, 300)
     assert fn._cache_size() == compiles == 1
     assert engine.compiled.cache_info().currsize >= 1
@@ -37,8 +43,12 @@ def test_sweeps_over_values_reuse_the_compiled_function(spec):
 
 def test_a_new_distribution_kind_is_a_new_structure(spec):
     before = engine.compiled.cache_info().misses
-    variables = tuple(dataclasses.replace(v, kind=DistKind.uniform, theta=(-0.01, 0.01))
-                      if v.name == "launch.isp_dispersion_frac" else v for v in spec.variables)
+    variables = tuple(
+        dataclasses.replace(v, kind=DistKind.uniform, theta=(-0.01, 0.01))
+        if v.name == "launch.isp_dispersion_frac"
+        else v
+        for v in spec.variables
+    )
     engine.evaluate_shard(dataclasses.replace(spec, variables=variables), 0, 10)
     assert engine.compiled.cache_info().misses == before + 1
 
@@ -60,16 +70,29 @@ def test_non_finite_values_are_reported_with_their_sample_indices():
 
 def test_nan_from_the_model_is_caught_in_evaluate_shard(spec):
     params = tuple((k, 0.0 if k == "launch.doi_dv_mps" else v) for k, v in spec.params)
-    variables = tuple(dataclasses.replace(v, kind=DistKind.fixed, theta=(-1.0,))
-                      if v.name == "launch.isp_dispersion_frac" else v for v in spec.variables)
+    variables = tuple(
+        dataclasses.replace(v, kind=DistKind.fixed, theta=(-1.0,)) if v.name == "launch.isp_dispersion_frac" else v
+        for v in spec.variables
+    )
     bad = dataclasses.replace(spec, params=params, variables=variables)
     with pytest.raises(engine.NonFiniteError, match="sample_index 512, 513"):
         engine.evaluate_shard(bad, 512, 20)
 
 
-@pytest.mark.parametrize("samples, cpus, batch_size", [
-    (1, 1, 1024), (300, 2, 1024), (6000, 2, 1024), (10**6, 2, 1024), (10**7, 16, 1024), (12345, 3, 1024),
-    (735_232, 2, 2048), (20_000, 2, 2048), (3 * 10**6, 4, 2048)])
+@pytest.mark.parametrize(
+    "samples, cpus, batch_size",
+    [
+        (1, 1, 1024),
+        (300, 2, 1024),
+        (6000, 2, 1024),
+        (10**6, 2, 1024),
+        (10**7, 16, 1024),
+        (12345, 3, 1024),
+        (735_232, 2, 2048),
+        (20_000, 2, 2048),
+        (3 * 10**6, 4, 2048),
+    ],
+)
 def test_automatic_shards_are_whole_batches_cover_the_campaign_and_keep_every_cpu_busy(samples, cpus, batch_size):
     size = shard_size_for(samples, cpus, batch_size=batch_size, max_shard_size=65536)
     assert size % batch_size == 0 and batch_size <= size <= 65536
@@ -97,7 +120,14 @@ def test_shard_workers_get_one_xla_thread_per_reserved_cpu(spec, cpus_per_task):
     from campaign.cluster import worker_env
     from campaign.config import ClusterSettings
 
-    settings = ClusterSettings(mode="local", address=None, num_cpus=None, cpus_per_task=cpus_per_task,
-                               max_tasks_in_flight=None, task_retries=0, jax_cache_dir=None)
+    settings = ClusterSettings(
+        mode="local",
+        address=None,
+        num_cpus=None,
+        cpus_per_task=cpus_per_task,
+        max_tasks_in_flight=None,
+        task_retries=0,
+        jax_cache_dir=None,
+    )
     env = worker_env(spec, settings)
     assert env["PJRT_NPROC"] == str(cpus_per_task) and env["JAX_PLATFORMS"] == "cpu"

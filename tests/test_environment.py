@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import de421
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jplephem.ephem import Ephemeris
 
-import de421
 from campaign.models import environment as env
 
 
@@ -89,8 +89,9 @@ def test_hourly_table_interpolation_is_accurate():
     assert np.degrees(np.arccos(cos)).max() < 2e-3
 
 
-@pytest.mark.parametrize("centre, horizon, expected", [(0.0, 0.0, 0.5), (1.0, 0.0, 1.0), (-1.0, 0.0, 0.0),
-                                                       (0.27, 0.0, 1.0), (0.1, 0.1, 0.5)])
+@pytest.mark.parametrize(
+    "centre, horizon, expected", [(0.0, 0.0, 0.5), (1.0, 0.0, 1.0), (-1.0, 0.0, 0.0), (0.27, 0.0, 1.0), (0.1, 0.1, 0.5)]
+)
 def test_disk_fraction_analytic_cases(centre, horizon, expected):
     assert env.disk_fraction_visible(np.float64(centre), np.float64(horizon), 0.27) == pytest.approx(expected)
 
@@ -98,7 +99,8 @@ def test_disk_fraction_analytic_cases(centre, horizon, expected):
 def test_disk_fraction_is_the_circular_segment_area():
     # Horizon half a radius above the centre: segment of height r/2 has area r^2 (pi/3 - sqrt(3)/4).
     assert env.disk_fraction_visible(np.float64(0.0), np.float64(0.135), 0.27) == pytest.approx(
-        (np.pi / 3 - np.sqrt(3) / 4) / np.pi)
+        (np.pi / 3 - np.sqrt(3) / 4) / np.pi
+    )
     centres = np.linspace(-0.5, 0.5, 101)
     assert np.all(np.diff(env.disk_fraction_visible(centres, 0.0, 0.27)) >= 0)
 

@@ -20,11 +20,19 @@ from campaign.models._math import arccos
 
 SAMPLES = 128  # missions per campaign here (one batch): enough for SEs, small enough to run in seconds
 # A 60-day stay from a 30-day window: a quarter of the missions see a night of 24 h or more (tested below).
-SHORT = ("run.precision=float64", f"run.batch_size={SAMPLES}", f"run.samples={SAMPLES}",
-         "mission.surface.mission_days=60")
+SHORT = (
+    "run.precision=float64",
+    f"run.batch_size={SAMPLES}",
+    f"run.samples={SAMPLES}",
+    "mission.surface.mission_days=60",
+)
 BATTERY, INSULATION, AREA, EFFICIENCY, HORIZON = (
-    "mission.power.battery_capacity_wh", "mission.thermal.insulation_conductance_w_per_k",
-    "mission.power.array_area_m2", "mission.power.array_efficiency", "mission.site.horizon_mean_deg")
+    "mission.power.battery_capacity_wh",
+    "mission.thermal.insulation_conductance_w_per_k",
+    "mission.power.array_area_m2",
+    "mission.power.array_efficiency",
+    "mission.site.horizon_mean_deg",
+)
 VARIABLES = (BATTERY, INSULATION, AREA, EFFICIENCY, HORIZON)  # one set: both campaigns share compiled code
 SMOOTH = ("worst_night_energy_margin_wh", "min_soc", "energy_generated_kwh")  # smooth a.e., moved by all three
 THERMAL = ("heater_energy_kwh", "max_box_temp_k")  # moved by the insulation only (the heater is always powered)
@@ -92,8 +100,10 @@ def test_battery_bookkeeping_derivative_by_hand(robust):
     env = pt.Env(*(jnp.full(hours, v) for v in (0.0, 0.0, 0.0, 90.0)), jnp.zeros(hours, bool))
 
     def final(capacity):
-        p = ns.rover_parameters(model.params_of({**params, "power.battery_capacity_wh": capacity}),
-                                model.inputs_of({**ones, "thermal.survival_temp_offset_k": jnp.float64(0.0)}))
+        p = ns.rover_parameters(
+            model.params_of({**params, "power.battery_capacity_wh": capacity}),
+            model.inputs_of({**ones, "thermal.survival_temp_offset_k": jnp.float64(0.0)}),
+        )
         state, _ = jax.lax.scan(lambda s, e: (pt.step(p, s, e, 1.0), None), pt.init(p, jnp.float64), env)
         return state
 
@@ -114,7 +124,8 @@ def test_array_area_and_efficiency_act_only_through_their_product(robust, defaul
         for metric in SMOOTH + ("min_box_temp_k",):
             area, eff = by(result, metric, AREA)["pathwise"], by(result, metric, EFFICIENCY)["pathwise"]
             assert values[AREA] * area["derivative"] == pytest.approx(
-                values[EFFICIENCY] * eff["derivative"], rel=1e-9, abs=1e-12)
+                values[EFFICIENCY] * eff["derivative"], rel=1e-9, abs=1e-12
+            )
 
 
 def test_steps_and_jumps_are_reported_as_such_never_as_a_silent_zero(default):
@@ -143,8 +154,19 @@ def test_a_design_value_read_by_prepare_gets_a_finite_difference_only(default):
 
 def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "g.json"
-    code = gradients.main(["night_survival", *SHORT, "--samples", str(SAMPLES), "--json", str(out),
-                           *(a for v in VARIABLES for a in ("--variable", v)), "--metric", "min_soc"])
+    code = gradients.main(
+        [
+            "night_survival",
+            *SHORT,
+            "--samples",
+            str(SAMPLES),
+            "--json",
+            str(out),
+            *(a for v in VARIABLES for a in ("--variable", v)),
+            "--metric",
+            "min_soc",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "+1000 Wh ->" in text and "+0.01 W/K ->" in text and "min_soc" in text
@@ -166,8 +188,9 @@ def test_visible_disk_is_bit_identical_and_its_derivative_finite(dtype):
     horizon = jnp.asarray(y * 0.27, dtype)
     now = jax.jit(envmod.disk_fraction_visible)(elevation, horizon, radius)
     assert np.array_equal(np.asarray(now), np.asarray(jax.jit(segment_before)(elevation, horizon, radius)))
-    _, tangent = jax.jvp(lambda h: envmod.disk_fraction_visible(elevation, h, radius), (horizon,),
-                         (jnp.ones_like(horizon),))  # eagerly: one compilation less
+    _, tangent = jax.jvp(
+        lambda h: envmod.disk_fraction_visible(elevation, h, radius), (horizon,), (jnp.ones_like(horizon),)
+    )  # eagerly: one compilation less
     assert np.all(np.isfinite(np.asarray(tangent)))
     _, before = jax.jvp(lambda h: segment_before(elevation, h, radius), (horizon,), (jnp.ones_like(horizon),))
     assert not np.all(np.isfinite(np.asarray(before))), "the trap this guards against must exist"

@@ -11,15 +11,15 @@ import pytest
 from campaign import engine, sites
 from campaign.models import environment as envmod
 from campaign.models import site as sitemod
-from tests.helpers import compose, spec_arguments
+from tests.helpers import compose
 
 R_M = envmod.MOON_RADIUS_KM * 1000.0
 SAMPLE = 2048  # missions per design in the common-random-numbers test (one batch, as tests/test_night_survival.py)
 
 
 def site_values(name: str, array_height_m: float | None = None) -> dict:
-    """The ``params`` keys :func:`campaign.models.site.site_horizons` reads, from the site file (array at the reference height
-    unless given)."""
+    """The ``params`` keys :func:`campaign.models.site.site_horizons` reads, from the site file (array at the
+    reference height unless given)."""
     site = sites.load_site(name)
     values = {f"site.{k}": v for k, v in site.items()}
     values["power.array_height_m"] = site["reference_height_m"] if array_height_m is None else array_height_m
@@ -50,7 +50,8 @@ def test_a_near_ridge_drops_by_the_analytic_arctangent_difference():
     assert sitemod.terrain_height_m(reference, 0.2, 2.0) == pytest.approx(30.0, abs=1e-9)
     for h, above in ((10.0, 20.0), (50.0, -20.0), (2.0, 28.0), (0.0, 30.0)):
         assert sitemod.horizon_at_height(reference, 0.2, 2.0, h) == pytest.approx(
-            np.degrees(np.arctan(above / 200.0) - c), abs=1e-12), h
+            np.degrees(np.arctan(above / 200.0) - c), abs=1e-12
+        ), h
     assert reference - sitemod.horizon_at_height(reference, 0.2, 2.0, 10.0) == pytest.approx(2.2590, abs=1e-4)
     profile = np.array([reference, 0.0, -1.0, 3.0])
     distance = np.array([0.2, 1.0, 5.0, 0.05])
@@ -92,7 +93,9 @@ def test_distance_profile_is_positive_with_its_harmonics():
     d = sitemod.horizon_distance_profile(1.0, [0.7], [270.0])
     assert np.all(d > 0)
     assert d[18] == pytest.approx(np.exp(-0.7)) and d[54] == pytest.approx(np.exp(0.7))  # every 5 deg of azimuth
-    np.testing.assert_array_equal(sitemod.horizon_distance_profile(3.0, [0.0], [0.0]), np.full(sitemod.HORIZON_SAMPLES, 3.0))
+    np.testing.assert_array_equal(
+        sitemod.horizon_distance_profile(3.0, [0.0], [0.0]), np.full(sitemod.HORIZON_SAMPLES, 3.0)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(sites.TARGETS))
@@ -113,9 +116,15 @@ def test_a_taller_array_keeps_every_mission_alive_at_least_as_long():
     """Common random numbers: the same 2,048 missions at Connecting Ridge with the array at 2 m and at 10 m. No
     mission lives fewer days, sees a longer darkness or less sunlight on the tower; many live longer; the Earth's
     visibility (antenna on the body) does not change."""
+
     def run(height_m: float) -> dict[str, np.ndarray]:
-        config = compose("+experiment=night_survival", f"run.batch_size={SAMPLE}", "run.seed=8",
-                         "run.precision=float64", f"mission.power.array_height_m={height_m}")
+        config = compose(
+            "+experiment=night_survival",
+            f"run.batch_size={SAMPLE}",
+            "run.seed=8",
+            "run.precision=float64",
+            f"mission.power.array_height_m={height_m}",
+        )
         return engine.evaluate_shard(config.spec(SAMPLE), 0, SAMPLE)
 
     low, high = run(2.0), run(10.0)

@@ -59,8 +59,12 @@ def test_the_summary_warns_below_fifty_draws_and_names_the_interval(tmp_path):
     summary = analysis.summarize(analysis.Results.load(run))
     assert summary["sample_design"]["interval"] == analysis.KORN_GRAUBARD
     assert summary["sample_design"]["draws"] == 30 and "30 epistemic draws" in summary["sample_design"]["warning"]
-    for entry in [*summary["phases"].values(), *summary["goals"].values(), *summary["conditional"].values(),
-                  *summary["failures"]]:
+    for entry in [
+        *summary["phases"].values(),
+        *summary["goals"].values(),
+        *summary["conditional"].values(),
+        *summary["failures"],
+    ]:
         assert entry["interval"] == analysis.KORN_GRAUBARD and entry["draws"] == 30
     assert "warning: the intervals rest on 30 epistemic draws" in analysis.format_summary(summary)
 

@@ -57,8 +57,10 @@ def test_every_run_directory_of_a_campaign_follows_the_base(env, tmp_path):
     default = resolve_run_dir(config, None)
     assert default.parent == base / "results" / "launch"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", default.name)
-    assert resolve_run_dir(config, "results/launch/2026-01-01_00-00-00/3") == \
-        base / "results" / "launch" / "2026-01-01_00-00-00" / "3"
+    assert (
+        resolve_run_dir(config, "results/launch/2026-01-01_00-00-00/3")
+        == base / "results" / "launch" / "2026-01-01_00-00-00" / "3"
+    )
     assert resolve_run_dir(compose("+experiment=launch", "run.output_dir=mine"), None) == base / "mine"
     unfinished = base / "results" / "launch" / "2026-01-01_00-00-00"
     unfinished.mkdir(parents=True)
@@ -90,12 +92,14 @@ def test_the_submitter_imports_neither_jax_nor_the_models_and_shares_the_store_r
     from campaign import provenance, store
 
     # as a user runs it: a script whose directory is jobs/, not the repository
-    code = (f"import runpy, sys; sys.argv = ['submit.py', '--help']; sys.path[0] = {str(REPO / 'jobs')!r}\n"
-            f"try: runpy.run_path({str(REPO / 'jobs' / 'submit.py')!r}, run_name='__main__')\n"
-            "except SystemExit: pass\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'ray', 'pyarrow') "
-            "or m.startswith('campaign.models') or m == 'campaign.store')\n"
-            "print(bad); sys.exit(bool(bad))")
+    code = (
+        f"import runpy, sys; sys.argv = ['submit.py', '--help']; sys.path[0] = {str(REPO / 'jobs')!r}\n"
+        f"try: runpy.run_path({str(REPO / 'jobs' / 'submit.py')!r}, run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'ray', 'pyarrow') "
+        "or m.startswith('campaign.models') or m == 'campaign.store')\n"
+        "print(bad); sys.exit(bool(bad))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert load_submit().code_revision is provenance.code_revision is store.code_revision
@@ -104,11 +108,27 @@ def test_the_submitter_imports_neither_jax_nor_the_models_and_shares_the_store_r
 
 def test_submission_request_carries_the_command_output_base_and_excludes():
     submit = load_submit()
-    args = submit.parse_args(["--output", "/shared/lupex", "--env", "XLA_FLAGS=--foo", "--", "-m",
-                              "+experiment=launch", "mission.launch.uncertain.x={dist:fixed,value:-1.0}"])
+    args = submit.parse_args(
+        [
+            "--output",
+            "/shared/lupex",
+            "--env",
+            "XLA_FLAGS=--foo",
+            "--",
+            "-m",
+            "+experiment=launch",
+            "mission.launch.uncertain.x={dist:fixed,value:-1.0}",
+        ]
+    )
     request = submit.build_request(args)
-    assert shlex.split(request["entrypoint"]) == ["python", "-m", "campaign", "-m", "+experiment=launch",
-                                                  "mission.launch.uncertain.x={dist:fixed,value:-1.0}"]
+    assert shlex.split(request["entrypoint"]) == [
+        "python",
+        "-m",
+        "campaign",
+        "-m",
+        "+experiment=launch",
+        "mission.launch.uncertain.x={dist:fixed,value:-1.0}",
+    ]
     env = request["runtime_env"]["env_vars"]
     assert env["LUPEX_OUTPUT_BASE"] == "/shared/lupex" and env["XLA_FLAGS"] == "--foo"
     assert env["JAX_PLATFORMS"] == "cpu" and env["LUPEX_CODE_REVISION"] != ""

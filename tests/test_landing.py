@@ -78,8 +78,9 @@ def test_mass_flow_obeys_the_rocket_equation_in_free_space():
 
 def test_descent_propellant_matches_the_rocket_equation_and_stays_within_limits(config):
     params = params_of(config)
-    inputs = perfect_inputs(od_position_error_m=300.0, accel_bias_mps2=5e-4, fm_error_floor_m=4.0,
-                            misalignment_deg=0.2, engine_out_prob=1.0)
+    inputs = perfect_inputs(
+        od_position_error_m=300.0, accel_bias_mps2=5e-4, fm_error_floor_m=4.0, misalignment_deg=0.2, engine_out_prob=1.0
+    )
     out, traj = fly(params, inputs, key=3)
     flying = traj["flying"]
     # The touchdown step is cut short by interpolation (its recorded state is the one before it): leave it out.
@@ -131,13 +132,19 @@ def test_injected_engine_out_with_two_engines_cannot_brake(config):
     early = [o for o in outcomes if o["engine_out"] and o["descent_time_s"] > 0]
     assert early, "an engine must fail in these scenarios"
     for o in outcomes:
-        assert o["outcome"] in (Outcome.LANDING_CRASH, Outcome.LANDING_PROPELLANT_EXHAUSTED, Outcome.LANDING_HARD,
-                                Outcome.LANDING_TIP_OVER, Outcome.SUCCESS)
+        assert o["outcome"] in (
+            Outcome.LANDING_CRASH,
+            Outcome.LANDING_PROPELLANT_EXHAUSTED,
+            Outcome.LANDING_HARD,
+            Outcome.LANDING_TIP_OVER,
+            Outcome.SUCCESS,
+        )
     assert sum(o["outcome"] != Outcome.SUCCESS for o in outcomes) >= 3
 
 
-@pytest.mark.parametrize("bias, expected", [(2500.0, Outcome.LANDING_CRASH),
-                                            (-2500.0, Outcome.LANDING_PROPELLANT_EXHAUSTED)])
+@pytest.mark.parametrize(
+    "bias, expected", [(2500.0, Outcome.LANDING_CRASH), (-2500.0, Outcome.LANDING_PROPELLANT_EXHAUSTED)]
+)
 def test_injected_altimeter_fault_gives_the_expected_outcome(config, bias, expected):
     """Reading too high, the lander dives into the ground (ispace M2's late rangefinder); reading too low, it
     hovers above the ground until its propellant runs out and falls (ispace M1)."""
@@ -148,8 +155,17 @@ def test_injected_altimeter_fault_gives_the_expected_outcome(config, bias, expec
 
 def test_steep_terrain_and_rocks_end_in_hazard_or_tip_over(config):
     steep = shard(config, slope_median_deg=25.0, slope_sigma_log=0.1)
-    assert np.all(np.isin(steep["outcome"], [Outcome.LANDING_HAZARD, Outcome.LANDING_TIP_OVER,
-                                             Outcome.LANDING_PROPELLANT_EXHAUSTED, Outcome.LANDING_CRASH]))
+    assert np.all(
+        np.isin(
+            steep["outcome"],
+            [
+                Outcome.LANDING_HAZARD,
+                Outcome.LANDING_TIP_OVER,
+                Outcome.LANDING_PROPELLANT_EXHAUSTED,
+                Outcome.LANDING_CRASH,
+            ],
+        )
+    )
     # 25 deg is beyond the 12 deg specification but below this lander's static tip angle, atan(2.5/1.8) = 54 deg.
     assert (steep["outcome"] == Outcome.LANDING_HAZARD).mean() > 0.9
     # Past the tip angle the lander falls over (hazard avoidance off: at such a site there is no safe spot to

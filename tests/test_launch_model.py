@@ -9,8 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from campaign.models import MODELS, Outcome
-from campaign.models import rules
+from campaign.models import MODELS, Outcome, rules
 from campaign.models.rules import G0_MPS2
 from tests.helpers import compose
 
@@ -49,20 +48,29 @@ def simulate(params: dict, inputs: dict, n: int = 1, seed: int = 0) -> dict[str,
 
 
 def test_propellant_matches_rocket_equation_for_realised_delta_v(defaults):
-    out = simulate(defaults, nominal_inputs(injection_error_along_mps=4.0, tcm_cleanup_dv_mps=6.0,
-                                            isp_dispersion_frac=-0.01, dry_mass_growth_frac=0.02))
+    out = simulate(
+        defaults,
+        nominal_inputs(
+            injection_error_along_mps=4.0, tcm_cleanup_dv_mps=6.0, isp_dispersion_frac=-0.01, dry_mass_growth_frac=0.02
+        ),
+    )
     isp = defaults["launch.isp_s"] * 0.99
     dry = defaults["launch.dry_mass_kg"] * 1.02
     m0 = dry + defaults["launch.propellant_load_kg"]
     dv = out["dv_to_pdi_mps"][0]
-    assert dv == pytest.approx(defaults["launch.tcm_gain"] * 4.0 + 6.0 + defaults["launch.loi_dv_mps"]
-                               + defaults["launch.doi_dv_mps"], rel=1e-12)
+    assert dv == pytest.approx(
+        defaults["launch.tcm_gain"] * 4.0 + 6.0 + defaults["launch.loi_dv_mps"] + defaults["launch.doi_dv_mps"],
+        rel=1e-12,
+    )
     # One burn of the total delta-v uses exactly what the sequence of burns used (the exponential composes).
     assert m0 - out["mass_at_pdi_kg"][0] == pytest.approx(m0 * (1 - math.exp(-dv / (isp * G0_MPS2))), rel=1e-12)
     descent = out["mass_at_pdi_kg"][0] * (1 - math.exp(-defaults["launch.powered_descent_dv_mps"] / (isp * G0_MPS2)))
     assert out["descent_propellant_kg"][0] == pytest.approx(descent, rel=1e-12)
-    usable = out["mass_at_pdi_kg"][0] - dry - defaults["launch.unusable_propellant_frac"] * \
-        defaults["launch.propellant_load_kg"]
+    usable = (
+        out["mass_at_pdi_kg"][0]
+        - dry
+        - defaults["launch.unusable_propellant_frac"] * defaults["launch.propellant_load_kg"]
+    )
     assert out["propellant_margin_kg"][0] == pytest.approx(usable - descent, rel=1e-12)
 
 
@@ -75,12 +83,13 @@ def test_propellant_for_dv_inverts_the_rocket_equation():
 
 def test_margin_decreases_with_delta_v_and_grows_with_propellant(defaults):
     loi = np.linspace(700.0, 1100.0, 9)
-    margins = [simulate({**defaults, "launch.loi_dv_mps": v}, nominal_inputs())["propellant_margin_kg"][0]
-               for v in loi]
+    margins = [simulate({**defaults, "launch.loi_dv_mps": v}, nominal_inputs())["propellant_margin_kg"][0] for v in loi]
     assert np.all(np.diff(margins) < 0)
     loads = [3600.0, 3800.0, 4000.0]
-    margins = [simulate({**defaults, "launch.propellant_load_kg": m}, nominal_inputs())["propellant_margin_kg"][0]
-               for m in loads]
+    margins = [
+        simulate({**defaults, "launch.propellant_load_kg": m}, nominal_inputs())["propellant_margin_kg"][0]
+        for m in loads
+    ]
     assert np.all(np.diff(margins) > 0)
 
 

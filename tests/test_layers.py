@@ -16,23 +16,50 @@ INFRASTRUCTURE = ("ray", "hydra", "omegaconf", "pyarrow", "matplotlib")
 # layer (module-name prefix) -> what it must not import (module-name prefixes)
 RULES = {
     # pure per-mission physics: no infrastructure, nothing of the package above it
-    "campaign.models": INFRASTRUCTURE + ("campaign.engine", "campaign.config", "campaign.spec", "campaign.store",
-                                         "campaign.cluster", "campaign.app", "campaign.analysis", "campaign.report",
-                                         "campaign.sampling", "campaign.distributions", "campaign.design"),
+    "campaign.models": INFRASTRUCTURE
+    + (
+        "campaign.engine",
+        "campaign.config",
+        "campaign.spec",
+        "campaign.store",
+        "campaign.cluster",
+        "campaign.app",
+        "campaign.analysis",
+        "campaign.report",
+        "campaign.sampling",
+        "campaign.distributions",
+        "campaign.design",
+    ),
     # leaves that light callers (the job submitter, the analysis) import: no JAX, no models
     "campaign.store": ("jax", "ray", "hydra", "campaign.models", "campaign.engine", "campaign.config"),
     "campaign.columns": ("jax", "pyarrow", "ray", "campaign.models", "campaign.engine"),
     "campaign.provenance": ("jax", "pyarrow", "ray", "campaign.models", "campaign.engine"),
     "campaign.keys": INFRASTRUCTURE + ("campaign.models", "campaign.engine"),
     # the configuration is data: it validates against the declarations, it does not run anything
-    "campaign.config": ("ray", "pyarrow", "campaign.engine", "campaign.cluster", "campaign.store", "campaign.app",
-                        "campaign.analysis", "campaign.report"),
+    "campaign.config": (
+        "ray",
+        "pyarrow",
+        "campaign.engine",
+        "campaign.cluster",
+        "campaign.store",
+        "campaign.app",
+        "campaign.analysis",
+        "campaign.report",
+    ),
     "campaign.spec": INFRASTRUCTURE + ("campaign.engine", "campaign.config", "campaign.cluster"),
     # the batching point computes; distribution and storage are the cluster's and the app's
     "campaign.engine": INFRASTRUCTURE + ("campaign.config", "campaign.cluster", "campaign.app", "campaign.store"),
     # the analysis reads datasets by their declared roles, never the models
-    "campaign.analysis": ("jax", "ray", "hydra", "campaign.models", "campaign.engine", "campaign.config",
-                          "campaign.cluster", "campaign.app"),
+    "campaign.analysis": (
+        "jax",
+        "ray",
+        "hydra",
+        "campaign.models",
+        "campaign.engine",
+        "campaign.config",
+        "campaign.cluster",
+        "campaign.app",
+    ),
 }
 
 
@@ -47,7 +74,7 @@ def imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package[:len(package) - node.level + 1]
+                base = package[: len(package) - node.level + 1]
                 module = ".".join(base + ([node.module] if node.module else []))
                 found.update([module] + [f"{module}.{alias.name}" for alias in node.names])
             else:
@@ -71,8 +98,12 @@ def forbidden(name: str, imported: str, banned: tuple[str, ...]) -> bool:
 def test_every_module_of_the_layer_keeps_its_rule(layer):
     members = [p for p in MODULES if module_name(p) == layer or module_name(p).startswith(layer + ".")]
     assert members, f"no module in layer {layer}"
-    broken = [f"{module_name(p)} imports {name}" for p in members for name in sorted(imports(p))
-              if forbidden(module_name(p), name, RULES[layer])]
+    broken = [
+        f"{module_name(p)} imports {name}"
+        for p in members
+        for name in sorted(imports(p))
+        if forbidden(module_name(p), name, RULES[layer])
+    ]
     assert not broken, "\n".join(broken)
 
 

@@ -41,8 +41,9 @@ def test_a_sweep_directory_given_as_a_uri_is_the_union_of_its_runs(tmp_path):
 def _plain_parquet(path, n=500):
     rng = np.random.default_rng(3)
     x = rng.normal(size=n)
-    table = pa.table({"x": x, "z": rng.uniform(size=n), "ok": x + rng.normal(size=n) > 0,
-                      "score": x * 2 + rng.normal(size=n)})
+    table = pa.table(
+        {"x": x, "z": rng.uniform(size=n), "ok": x + rng.normal(size=n) > 0, "score": x * 2 + rng.normal(size=n)}
+    )
     pq.write_table(table, path)
     return path
 
@@ -104,8 +105,11 @@ def test_analyses_find_their_columns_by_the_roles_the_dataset_declares_else_by_t
     n = 200
     rng = np.random.default_rng(3)
     stay = np.where(rng.random(n) < 0.8, 100.0, rng.uniform(0, 100, n))
-    columns = {"sample_index": pa.array(np.arange(n)), "outcome": pa.array(np.where(stay < 100, 50, 0), pa.int16()),
-               "surface_ok": pa.array(stay >= 100)}
+    columns = {
+        "sample_index": pa.array(np.arange(n)),
+        "outcome": pa.array(np.where(stay < 100, 50, 0), pa.int16()),
+        "surface_ok": pa.array(stay >= 100),
+    }
     meta = {"surface_ok": {b"role": b"phase"}, "stay_d": {b"role": b"metric", b"unit": b"d"}}
 
     def write(name: str, survival_column: str, declared: dict | None) -> Results:

@@ -13,10 +13,22 @@ from campaign.models import _math
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_arctan2_matches_numpy_in_every_quadrant_and_at_the_axes(dtype):
     rng = np.random.default_rng(3)
-    y = np.concatenate([rng.normal(size=50_000), rng.uniform(-1e-6, 1e-6, 1000), np.tan(np.linspace(-1.5, 1.5, 2001)),
-                        [0.0, -0.0, 1.0, -1.0, 0.0, -0.0, 2.0, -2.0, 1e-30]]).astype(dtype)
-    x = np.concatenate([rng.normal(size=50_000), rng.uniform(-1, 1, 1000), np.ones(2001),
-                        [1.0, 1.0, 0.0, 0.0, -1.0, -1.0, 2.0, 2.0, -1.0]]).astype(dtype)
+    y = np.concatenate(
+        [
+            rng.normal(size=50_000),
+            rng.uniform(-1e-6, 1e-6, 1000),
+            np.tan(np.linspace(-1.5, 1.5, 2001)),
+            [0.0, -0.0, 1.0, -1.0, 0.0, -0.0, 2.0, -2.0, 1e-30],
+        ]
+    ).astype(dtype)
+    x = np.concatenate(
+        [
+            rng.normal(size=50_000),
+            rng.uniform(-1, 1, 1000),
+            np.ones(2001),
+            [1.0, 1.0, 0.0, 0.0, -1.0, -1.0, 2.0, 2.0, -1.0],
+        ]
+    ).astype(dtype)
     got = np.asarray(jax.jit(_math.arctan2)(jnp.asarray(y), jnp.asarray(x)))
     exact = np.arctan2(y.astype(np.float64), x.astype(np.float64))
     assert got.dtype == dtype

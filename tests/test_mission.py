@@ -16,13 +16,26 @@ from tests.helpers import compose
 @pytest.fixture(scope="module")
 def columns():
     # A reliable launcher so that enough missions reach every phase.
-    config = compose("+experiment=full_mission", "run.samples=512", "run.batch_size=256",
-                     "mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}")
+    config = compose(
+        "+experiment=full_mission",
+        "run.samples=512",
+        "run.batch_size=256",
+        "mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}",
+    )
     return engine.evaluate_shard(config.spec(512), 0, 512)
 
 
-SURFACE_FLAGS = ("surface_ok", "reached_100_days", "had_night", "water_goal_met", "sample_analysed", "drilled",
-                 "immobilised", "drill_lost", "plan_completed")
+SURFACE_FLAGS = (
+    "surface_ok",
+    "reached_100_days",
+    "had_night",
+    "water_goal_met",
+    "sample_analysed",
+    "drilled",
+    "immobilised",
+    "drill_lost",
+    "plan_completed",
+)
 
 
 def test_a_failed_phase_has_no_later_phase_activity(columns):
@@ -88,8 +101,9 @@ def test_landing_starts_from_the_mass_the_transfer_delivered(columns):
 @pytest.fixture(scope="module")
 def large():
     """4,096 whole missions, epistemic inputs drawn once per 8 missions (512 clusters)."""
-    config = compose("+experiment=full_mission", "run.samples=4096", "run.batch_size=256", "run.seed=21",
-                     "run.inner_samples=8")
+    config = compose(
+        "+experiment=full_mission", "run.samples=4096", "run.batch_size=256", "run.seed=21", "run.inner_samples=8"
+    )
     return config, engine.evaluate_shard(config.spec(4096), 0, 4096)
 
 
@@ -116,7 +130,7 @@ def test_the_end_to_end_results_are_identical_across_shard_sizes(large):
     for first in (0, 1536, 3584):  # shards of 512 anywhere in the campaign give the same missions, bit for bit
         shard = engine.evaluate_shard(spec, first, 512)
         for name, values in shard.items():
-            assert np.array_equal(values, columns[name][first:first + 512], equal_nan=True), name
+            assert np.array_equal(values, columns[name][first : first + 512], equal_nan=True), name
 
 
 def test_mixed_precision_agrees_with_float64_on_the_same_missions():
@@ -129,8 +143,12 @@ def test_mixed_precision_agrees_with_float64_on_the_same_missions():
     """
     runs = {}
     for precision in ("float64", "mixed"):
-        config = compose("+experiment=full_mission", f"run.precision={precision}", "run.batch_size=1024",
-                         "mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}")
+        config = compose(
+            "+experiment=full_mission",
+            f"run.precision={precision}",
+            "run.batch_size=1024",
+            "mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}",
+        )
         runs[precision] = engine.evaluate_shard(config.spec(2048), 0, 2048)
     wide, mixed = runs["float64"], runs["mixed"]
     assert wide["min_soc"].dtype == mixed["min_soc"].dtype == np.float64
@@ -141,13 +159,28 @@ def test_mixed_precision_agrees_with_float64_on_the_same_missions():
     for name, values in wide.items():
         if name not in surface and name != "outcome":  # inputs and the phases before the surface
             np.testing.assert_array_equal(mixed[name], values, err_msg=name)
-    close = {"min_soc": (0.0, 1e-4), "min_box_temp_k": (0.0, 0.05), "max_box_temp_k": (0.0, 0.05),
-             "km_driven": (0.0, 1e-3), "traverse_km": (0.0, 1e-3), "energy_generated_kwh": (2e-3, 0.05),
-             "heater_energy_kwh": (2e-3, 0.05), "days_survived": (0.0, 1 / 24), "max_depth_m": (0.0, 1e-3),
-             "mean_depth_m": (0.0, 1e-3), "best_reported_water_wt": (1e-5, 1e-6), "drive_hours": (0.0, 1.0),
-             "shadow_hours": (0.0, 1.0), "longest_darkness_h": (0.0, 1.0), "immobilised_day": (0.0, 1 / 24),
-             "worst_night_energy_margin_wh": (0.0, 30.0), "sunlit_fraction": (0.0, 3 / 2400),
-             "earth_visible_fraction": (0.0, 3 / 2400), "landing_day": (0.0, 0.0), "landing_distance_m": (0.0, 0.0)}
+    close = {
+        "min_soc": (0.0, 1e-4),
+        "min_box_temp_k": (0.0, 0.05),
+        "max_box_temp_k": (0.0, 0.05),
+        "km_driven": (0.0, 1e-3),
+        "traverse_km": (0.0, 1e-3),
+        "energy_generated_kwh": (2e-3, 0.05),
+        "heater_energy_kwh": (2e-3, 0.05),
+        "days_survived": (0.0, 1 / 24),
+        "max_depth_m": (0.0, 1e-3),
+        "mean_depth_m": (0.0, 1e-3),
+        "best_reported_water_wt": (1e-5, 1e-6),
+        "drive_hours": (0.0, 1.0),
+        "shadow_hours": (0.0, 1.0),
+        "longest_darkness_h": (0.0, 1.0),
+        "immobilised_day": (0.0, 1 / 24),
+        "worst_night_energy_margin_wh": (0.0, 30.0),
+        "sunlit_fraction": (0.0, 3 / 2400),
+        "earth_visible_fraction": (0.0, 3 / 2400),
+        "landing_day": (0.0, 0.0),
+        "landing_distance_m": (0.0, 0.0),
+    }
     for name in sorted(surface | {"outcome"}):
         a, b = wide[name], mixed[name]
         if np.issubdtype(a.dtype, np.floating):

@@ -13,8 +13,8 @@ import pytest
 from campaign import analysis, engine
 from campaign.models import environment as envmod
 from campaign.models import night_survival as ns
-from campaign.models import site as sitemod
 from campaign.models import power_thermal as pt
+from campaign.models import site as sitemod
 from tests.helpers import compose, spec_arguments
 
 SAMPLE = 2048  # missions of the fixed sample (one batch)
@@ -35,8 +35,9 @@ def sample(config) -> dict[str, np.ndarray]:
 
 def another_rover(*overrides: str) -> dict[str, np.ndarray]:
     """The fixed sample's missions (the same landings: common random numbers) with another rover design."""
-    config = compose("+experiment=night_survival", f"run.batch_size={SAMPLE}", "run.seed=8", "run.precision=float64",
-                     *overrides)
+    config = compose(
+        "+experiment=night_survival", f"run.batch_size={SAMPLE}", "run.seed=8", "run.precision=float64", *overrides
+    )
     return engine.evaluate_shard(config.spec(SAMPLE), 0, SAMPLE)
 
 
@@ -58,20 +59,26 @@ def test_interpolated_environment_matches_the_ephemeris_between_table_rows(site,
     config = compose("+experiment=night_survival", f"site={site}", f"mission.power.array_height_m={array_height_m}")
     values = dict(config.params)
     table = sitemod.site_table(*spec_arguments(config.spec(config.run.batch_size), jnp.float64))
-    start = (np.datetime64(str(values["surface.landing_window_start_utc"]), "s")
-             - np.timedelta64(int(sitemod.SPIN_UP_DAYS * 86400), "s"))
+    start = np.datetime64(str(values["surface.landing_window_start_utc"]), "s") - np.timedelta64(
+        int(sitemod.SPIN_UP_DAYS * 86400), "s"
+    )
     hours = np.arange(sitemod.SPIN_UP_DAYS * 24, (sitemod.SPIN_UP_DAYS + 100) * 24, 0.5) + 0.25
     utc = start + (hours * 3600).astype("timedelta64[s]")
-    d = envmod.site_directions(values["site.latitude_deg"], values["site.longitude_deg"],
-                               values["site.reference_height_m"], envmod.utc_to_tdb_jd(utc))
+    d = envmod.site_directions(
+        values["site.latitude_deg"],
+        values["site.longitude_deg"],
+        values["site.reference_height_m"],
+        envmod.utc_to_tdb_jd(utc),
+    )
     body, array = sitemod.site_horizons(values)
     assert (np.max(np.abs(array - body)) > 0.5) == (array_height_m == 10.0)
     sun_el, sun_az = envmod._elevation_azimuth_np(d["sun_enu"])
     earth_el, earth_az = envmod._elevation_azimuth_np(d["earth_enu"])
     index, weight = np.floor(hours).astype(np.int32), hours - np.floor(hours)
     for shift in (0.0, 0.6):
-        exact_disk = envmod.disk_fraction_visible(sun_el, envmod.horizon_elevation(array, sun_az) + shift,
-                                                  envmod.sun_radius_deg(d["sun_distance_au"]))
+        exact_disk = envmod.disk_fraction_visible(
+            sun_el, envmod.horizon_elevation(array, sun_az) + shift, envmod.sun_radius_deg(d["sun_distance_au"])
+        )
         exact_earth = earth_el - envmod.horizon_elevation(body, earth_az) > shift
         env = sitemod.environment_at(table, jnp.asarray(shift), jnp.asarray(index), jnp.asarray(weight))
         disk = np.asarray(env.disk_fraction)
@@ -95,11 +102,18 @@ def test_float32_agrees_with_float64_on_the_same_missions(config, sample):
     assert 0.1 < wide["surface_ok"].mean() < 0.9, "the sample must hold both outcomes"
     for name in ("outcome", "surface_ok", "nights_survived", "had_night", "thermal_cycles"):
         np.testing.assert_array_equal(narrow[name], wide[name], err_msg=name)
-    close = {"min_box_temp_k": (0.0, 0.05), "max_box_temp_k": (0.0, 0.05), "min_soc": (0.0, 1e-4),
-             "days_survived": (0.0, 1 / 24), "longest_darkness_h": (0.0, 1.0),
-             "energy_generated_kwh": (2e-3, 0.05), "heater_energy_kwh": (2e-3, 0.05),
-             "worst_night_energy_margin_wh": (0.0, 30.0), "sunlit_fraction": (0.0, 3 / 2400),
-             "earth_visible_fraction": (0.0, 3 / 2400)}
+    close = {
+        "min_box_temp_k": (0.0, 0.05),
+        "max_box_temp_k": (0.0, 0.05),
+        "min_soc": (0.0, 1e-4),
+        "days_survived": (0.0, 1 / 24),
+        "longest_darkness_h": (0.0, 1.0),
+        "energy_generated_kwh": (2e-3, 0.05),
+        "heater_energy_kwh": (2e-3, 0.05),
+        "worst_night_energy_margin_wh": (0.0, 30.0),
+        "sunlit_fraction": (0.0, 3 / 2400),
+        "earth_visible_fraction": (0.0, 3 / 2400),
+    }
     for name, (rtol, atol) in close.items():
         np.testing.assert_allclose(narrow[name], wide[name], rtol=rtol, atol=atol, err_msg=name)
 
@@ -107,8 +121,9 @@ def test_float32_agrees_with_float64_on_the_same_missions(config, sample):
 def test_the_sites_light_does_not_depend_on_the_rover(config, sample):
     """The same landings with a rover of half the battery and twice the insulation's conductance: its rovers die
     earlier, the darkness and light of their landing sites over the planned stay are the same, to the bit."""
-    weak = another_rover("mission.power.battery_capacity_wh=2000",
-                         "mission.thermal.insulation_conductance_w_per_k=0.16")
+    weak = another_rover(
+        "mission.power.battery_capacity_wh=2000", "mission.thermal.insulation_conductance_w_per_k=0.16"
+    )
     for v in config.spec(SAMPLE).variables:
         np.testing.assert_array_equal(weak[v.name], sample[v.name], err_msg=v.name)
     earlier = weak["days_survived"] < sample["days_survived"]
@@ -151,6 +166,7 @@ def test_the_sites_light_is_counted_over_the_whole_stay(config, sample):
 
         def step(s, env, _):  # records the step's light and whether the rover started it alive
             return pt.step(p, s, env, params.surface.step_hours), (env.disk_fraction, env.earth_visible, s.alive)
+
         _, _, record = sitemod.run_steps(params, i, tables, step, pt.init(p, jnp.float64), record=True)
         return record
 

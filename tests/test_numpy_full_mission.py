@@ -11,17 +11,28 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.oracles import mission as nfm
 from campaign import engine, sampling
 from campaign.models import landing as landmod
 from campaign.models._keys import indexed, open_uniform, subkey
 from campaign.models.outcomes import Outcome
 from tests.helpers import REPO, compose
 from tests.oracles import flat_design
+from tests.oracles import mission as nfm
 
-LANDING_UNIFORMS = ("misalign", "engine_out", "engine_out_time", "altimeter_fault", "slope_quantile_target",
-                    "rock_target", "hazard_detected", "divert_direction", "divert_distance", "slope_quantile_safe",
-                    "slope_quantile_landed", "rock_landed")
+LANDING_UNIFORMS = (
+    "misalign",
+    "engine_out",
+    "engine_out_time",
+    "altimeter_fault",
+    "slope_quantile_target",
+    "rock_target",
+    "hazard_detected",
+    "divert_direction",
+    "divert_distance",
+    "slope_quantile_safe",
+    "slope_quantile_landed",
+    "rock_landed",
+)
 
 
 def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:
@@ -56,8 +67,10 @@ def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:
             "science.wet": indexed(ground, "science/wet", sites, uniform),
             "science.dry_layer": indexed(ground, "science/dry_layer", sites, uniform),
             "science.content": indexed(ground, "science/content", sites, normal),
-            **{f"drill.{tag}": indexed(surface, f"surface/drill/{tag}", slots, uniform)
-               for tag in ("rock", "jam", "lose")},
+            **{
+                f"drill.{tag}": indexed(surface, f"surface/drill/{tag}", slots, uniform)
+                for tag in ("rock", "jam", "lose")
+            },
             "science.measure": indexed(surface, "surface/measure", slots, normal),
             "mobility.entrapment": uniform(subkey(surface, "surface/entrapment")),
             "mobility.wheel": uniform(subkey(surface, "surface/wheel")),
@@ -138,8 +151,9 @@ def test_numpy_draws_give_the_campaign_of_the_jax_engine():
     spec = config.spec(n)
     columns = engine.evaluate_shard(spec, 0, n)
     params = flat_design(spec)
-    ours = nfm.simulate(params, {v.name: columns[v.name] for v in spec.variables},
-                        nfm.draws(np.random.default_rng(7), params, n))
+    ours = nfm.simulate(
+        params, {v.name: columns[v.name] for v in spec.variables}, nfm.draws(np.random.default_rng(7), params, n)
+    )
     for goal in ("surface_ok", "water_goal_met", "landing_ok"):
         p_jax, p_ours = columns[goal].mean(), ours[goal].mean()
         se = np.sqrt(2 * max(p_jax * (1 - p_jax), 1e-3) / n)  # two independent estimates at most
@@ -163,6 +177,12 @@ def test_no_jax_runs_in_the_numpy_mission(sample, tmp_path):
     _, spec, columns, _, _ = sample
     np.savez(tmp_path / "inputs.npz", **{v.name: columns[v.name][:3] for v in spec.variables})
     env = {"JAX_PLATFORMS": "none-allowed", "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", NO_JAX_RUN, str(tmp_path / "inputs.npz")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_JAX_RUN, str(tmp_path / "inputs.npz")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]

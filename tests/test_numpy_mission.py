@@ -7,16 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.oracles import night_survival as numpy_mission
 from campaign import engine
 from tests.helpers import compose
 from tests.oracles import flat_design
+from tests.oracles import night_survival as numpy_mission
 
 
 @pytest.mark.parametrize("site, n", [("connecting_ridge", 512), ("shackleton_rim", 256)])
 def test_numpy_mission_agrees_with_the_jax_model(site, n):
-    config = compose("+experiment=night_survival", f"site={site}", "run.batch_size=256", "run.seed=4",
-                     "run.precision=float64")
+    config = compose(
+        "+experiment=night_survival", f"site={site}", "run.batch_size=256", "run.seed=4", "run.precision=float64"
+    )
     spec = config.spec(512)
     jax_columns = engine.evaluate_shard(spec, 0, n)
     inputs = {v.name: jax_columns[v.name] for v in spec.variables}

@@ -56,8 +56,14 @@ def probe(tmp_path_factory) -> dict:
     env = cli_env() | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}  # what would expose every port
     env.pop("RAY_AUTH_MODE", None)  # Ray's own default, as a user has it
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", PROBE, str(REPO), str(run)], env=env, stdout=subprocess.PIPE,
-                            stderr=slave, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROBE, str(REPO), str(run)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        start_new_session=True,
+    )
     os.close(slave)
     chunks: list[bytes] = []
 
@@ -79,8 +85,7 @@ def probe(tmp_path_factory) -> dict:
         kill_group(proc)
         reader.join(timeout=10)
         os.close(master)
-    return {"returncode": proc.returncode, "out": out, "err": b"".join(chunks).decode(errors="replace"),
-            "run": run}
+    return {"returncode": proc.returncode, "out": out, "err": b"".join(chunks).decode(errors="replace"), "run": run}
 
 
 def test_embedded_ray_listens_only_on_loopback(probe):

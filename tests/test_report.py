@@ -22,6 +22,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def strict_json(path: Path) -> dict:
     """Parse ``path`` as strict JSON: NaN or Infinity are errors."""
+
     def reject(token: str):
         raise ValueError(f"{path} holds {token}, which is not JSON")
 
@@ -62,8 +63,9 @@ def test_report_without_surface_columns_skips_those_plots_and_says_why(tmp_path)
     run = synthetic.write_run(tmp_path / "run", n=2000, seed=2)
     for part in (run / "samples").glob("*.parquet"):  # a launch-only dataset: drop the later phases' columns
         table = pq.read_table(part)
-        pq.write_table(table.drop_columns(["days_survived", "landing_crossrange_m", "worst_night_energy_margin_wh"]),
-                       part)
+        pq.write_table(
+            table.drop_columns(["days_survived", "landing_crossrange_m", "worst_night_energy_margin_wh"]), part
+        )
     summary = report.write_report(run, log=lambda _: None)
     skipped = summary["report"]["skipped"]
     assert set(skipped) == {"survival", "failure_dates", "landing_dispersion", "night_energy", "trade"}
@@ -97,18 +99,23 @@ def test_report_command_refuses_a_directory_without_results(tmp_path, capsys):
 @pytest.mark.slow
 def test_report_on_a_real_campaign_and_sweep(tmp_path):
     # A real launch campaign: its report is written at the end of the run ...
-    result = run_cli("+experiment=launch", "run.samples=3000", "run.inner_samples=250", "run.output_dir=run",
-                     cwd=tmp_path)
+    result = run_cli(
+        "+experiment=launch", "run.samples=3000", "run.inner_samples=250", "run.output_dir=run", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = tmp_path / "run"
     summary = strict_json(run / "summary.json")
     assert BASE_KEYS | NEW_KEYS <= set(summary)
     assert summary["phases"]["transfer_ok"]["n"] == 3000
     # The launch model has no surface, landing or night columns yet: those plots are skipped, the rest drawn.
-    assert set(summary["report"]["skipped"]) == {"survival", "failure_dates", "landing_dispersion", "night_energy",
-                                                 "trade"}
-    assert set(summary["report"]["plots"]) == {"headline", "failure_pareto", "sensitivity", "convergence",
-                                               "epistemic"}
+    assert set(summary["report"]["skipped"]) == {
+        "survival",
+        "failure_dates",
+        "landing_dispersion",
+        "night_energy",
+        "trade",
+    }
+    assert set(summary["report"]["plots"]) == {"headline", "failure_pareto", "sensitivity", "convergence", "epistemic"}
     assert (run / "report.html").stat().st_size > 50_000
     for file in summary["report"]["plots"].values():
         assert_png(run / file)
@@ -119,15 +126,21 @@ def test_report_on_a_real_campaign_and_sweep(tmp_path):
     assert "Report:" in result.stdout and "report.md" in result.stdout
 
     # ... and the command rewrites it anywhere, reading only the run directory.
-    proc = subprocess.run([sys.executable, "-m", "campaign.report", str(run), "--out", str(tmp_path / "again")],
-                          env=cli_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "campaign.report", str(run), "--out", str(tmp_path / "again")],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     again = strict_json(tmp_path / "again" / "summary.json")
     assert again["phases"] == summary["phases"] and again["sensitivity"] == summary["sensitivity"]
 
     # A real sweep: each job writes its report, and the last one the sweep's trade study (Hydra callback).
-    result = run_cli("-m", "+experiment=launch", "run.samples=2000", "mission.launch.propellant_load_kg=3700,3900",
-                     cwd=tmp_path)
+    result = run_cli(
+        "-m", "+experiment=launch", "run.samples=2000", "mission.launch.propellant_load_kg=3700,3900", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (sweep,) = (tmp_path / "results" / "launch").iterdir()
     assert all((sweep / job / "report.md").exists() for job in ("0", "1"))

@@ -107,9 +107,9 @@ def test_run_report_sections_come_in_reading_order(run_dir):
     titles = re.findall(r"<h2>([^<]+)</h2>", page)
     assert titles[:5] == ["Headline", "Why it fails", "When", "Where it lands", "What drives it"], titles
     assert titles[-2:] == ["Convergence", "Provenance"], titles
-    headline = page[page.index('id="headline"'):page.index('id="why-it-fails"')]
+    headline = page[page.index('id="headline"') : page.index('id="why-it-fails"')]
     assert "water_goal" in headline and "95% interval" in headline and "P across states of knowledge" in headline
-    when = page[page.index('id="when"'):page.index('id="where-it-lands"')]
+    when = page[page.index('id="when"') : page.index('id="where-it-lands"')]
     assert "darkness" in when and "2028-12-01" in when
 
 
@@ -129,8 +129,9 @@ def test_a_section_is_added_or_replaced_by_one_call(run_dir, monkeypatch):
     monkeypatch.setattr(sections, "BUILDERS", list(sections.BUILDERS))
     ctx = sections.Context(summary)
     assert "What it takes" not in [s.title for s in sections.build(ctx)]  # the hook shows nothing by itself
-    report.add_section(lambda c: html_doc.Section("What it takes", markdown="Battery **5 kWh** for P >= 0.9."),
-                       title="What it takes")
+    report.add_section(
+        lambda c: html_doc.Section("What it takes", markdown="Battery **5 kWh** for P >= 0.9."), title="What it takes"
+    )
     report.add_section(lambda c: html_doc.Section("Extra", html="<p>x</p>"), title="Extra", before="Provenance")
     titles = [s.title for s in sections.build(ctx)]
     assert titles.index("What it takes") == titles.index("What drives it") + 1
@@ -173,7 +174,7 @@ def test_markdown_keeps_the_goals_inputs_that_matter_and_no_meaningless_rows(run
     assert "| start" not in md and "[report.html](report.html)" in md
     conditional = json.loads((run_dir / "summary.json").read_text())["conditional"]
     assert list(conditional) == ["landing_ok | launch_ok", "surface_ok | landing_ok"]  # the first phase has none
-    section = md[md.index("## What drives it"):md.index("## Epistemic spread")]
+    section = md[md.index("## What drives it") : md.index("## Epistemic spread")]
     assert "| water_goal | `landing.slope_deg`" in section  # the toy's slope limit decides most landings
     assert "`surface.dust_frac`" not in section.split("| metric |")[0]  # an input that does not act is not listed
     assert "| landing_day |" not in section  # the toy's landing day depends on no input: not a table row
@@ -189,12 +190,31 @@ def design_dir(tmp_path_factory) -> Path:
 
     d = settings()
     ev = Synthetic(d, np.random.default_rng(3).exponential(2.0, 2000))
-    section = {"variable": d.variable, "goal": d.goal, "target": d.target, "confidence": d.confidence,
-               "direction": d.direction, "missions_per_candidate": 2000, "resolution": d.resolution,
-               **design.search(ev), "candidates_evaluated": len(ev.cache), "missions": 2000 * len(ev.cache),
-               "seconds": 1.0}
-    summary = {"run": {"name": "toy_search", "model": "toy", "seed": 1, "samples": 2000, "sampler": "monte_carlo",
-                       "precision": "float64", "code_revision": "test"}, "design": section}
+    section = {
+        "variable": d.variable,
+        "goal": d.goal,
+        "target": d.target,
+        "confidence": d.confidence,
+        "direction": d.direction,
+        "missions_per_candidate": 2000,
+        "resolution": d.resolution,
+        **design.search(ev),
+        "candidates_evaluated": len(ev.cache),
+        "missions": 2000 * len(ev.cache),
+        "seconds": 1.0,
+    }
+    summary = {
+        "run": {
+            "name": "toy_search",
+            "model": "toy",
+            "seed": 1,
+            "samples": 2000,
+            "sampler": "monte_carlo",
+            "precision": "float64",
+            "code_revision": "test",
+        },
+        "design": section,
+    }
     root = tmp_path_factory.mktemp("html") / "search"
     root.mkdir()
     write_design_report(Location.of(root), json_safe(summary), log=lambda _: None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from campaign.models import deployment, launch, mobility, rules
 from campaign.models._keys import open_uniform, subkey
@@ -48,25 +47,44 @@ def launch_sample(n: int):
     """Launch parameters (jnp scalars, with the ``launch.`` prefix) and ``n`` missions' inputs, dispersed widely
     enough to reach every outcome (no engine failures, no ascent failure, depletion, short margins)."""
     rng = np.random.default_rng(1)
-    params = {"launch.dry_mass_kg": 1800.0, "launch.propellant_load_kg": 3800.0, "launch.isp_s": 320.0,
-              "launch.unusable_propellant_frac": 0.02, "launch.tcm_gain": 1.5, "launch.tcm_burns": 3.0,
-              "launch.loi_dv_mps": 900.0, "launch.doi_burns": 2.0, "launch.doi_dv_mps": 40.0,
-              "launch.powered_descent_dv_mps": 2000.0}
-    inputs = {"launch.ascent_reliability": rng.uniform(0.8, 1.0, n),
-              "launch.engine_failure_prob_per_burn": np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 0.3, n)),
-              **{f"launch.injection_error_{c}_mps": rng.normal(0, 20, n) for c in ("radial", "along", "cross")},
-              "launch.tcm_cleanup_dv_mps": rng.uniform(0, 30, n), "launch.loi_dv_dispersion_mps": rng.normal(0, 300, n),
-              "launch.isp_dispersion_frac": rng.normal(0, 0.05, n), "launch.dry_mass_growth_frac": rng.normal(0, 0.1, n),
-              "launch.propellant_load_error_kg": rng.normal(0, 300, n)}
-    return ({k: jnp.float64(v) for k, v in params.items()}, {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()},
-            jax.random.split(jax.random.key(2), n))
+    params = {
+        "launch.dry_mass_kg": 1800.0,
+        "launch.propellant_load_kg": 3800.0,
+        "launch.isp_s": 320.0,
+        "launch.unusable_propellant_frac": 0.02,
+        "launch.tcm_gain": 1.5,
+        "launch.tcm_burns": 3.0,
+        "launch.loi_dv_mps": 900.0,
+        "launch.doi_burns": 2.0,
+        "launch.doi_dv_mps": 40.0,
+        "launch.powered_descent_dv_mps": 2000.0,
+    }
+    inputs = {
+        "launch.ascent_reliability": rng.uniform(0.8, 1.0, n),
+        "launch.engine_failure_prob_per_burn": np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 0.3, n)),
+        **{f"launch.injection_error_{c}_mps": rng.normal(0, 20, n) for c in ("radial", "along", "cross")},
+        "launch.tcm_cleanup_dv_mps": rng.uniform(0, 30, n),
+        "launch.loi_dv_dispersion_mps": rng.normal(0, 300, n),
+        "launch.isp_dispersion_frac": rng.normal(0, 0.05, n),
+        "launch.dry_mass_growth_frac": rng.normal(0, 0.1, n),
+        "launch.propellant_load_error_kg": rng.normal(0, 300, n),
+    }
+    return (
+        {k: jnp.float64(v) for k, v in params.items()},
+        {k: jnp.asarray(v, jnp.float64) for k, v in inputs.items()},
+        jax.random.split(jax.random.key(2), n),
+    )
 
 
 def test_launch_outputs_under_numpy_are_the_launch_models():
     params, inputs, keys = launch_sample(N)
     prefix = lambda d: Values({k.removeprefix("launch."): np.asarray(v) for k, v in d.items()})  # noqa: E731
-    uniforms = jax.vmap(lambda key: (open_uniform(subkey(key, "launch/ascent"), jnp.float64),
-                                     open_uniform(subkey(key, "launch/engine"), jnp.float64)))(keys)
+    uniforms = jax.vmap(
+        lambda key: (
+            open_uniform(subkey(key, "launch/ascent"), jnp.float64),
+            open_uniform(subkey(key, "launch/engine"), jnp.float64),
+        )
+    )(keys)
     p, x = launch.MODEL.params_of(params), launch.MODEL.inputs_of(inputs)
     model = jax.jit(jax.vmap(lambda x, key: launch.simulate(p, x, None, key), in_axes=(0, 0)))(x, keys)
     ours = rules.launch_outputs(prefix(params), prefix(inputs), *(np.asarray(u) for u in uniforms), np)
@@ -106,15 +124,26 @@ def test_deploy_site_offset_shadow_and_hazards_under_numpy_are_the_models():
     leg, to_go = rng.integers(0, 4, N), rng.uniform(0, 4, N)
     m = Values({"shadow_reach_km": 0.8, "entrapment_per_km": 0.05, "wheel_failure_per_km": 0.0})
     model = model_of(lambda i, g: mobility.in_shadow(m, jnp.asarray(legs), jnp.asarray(shadowed), i, g), leg, to_go)
-    ours = call(xp, lambda i, g: rules.in_shadow(m["shadow_reach_km"], xp.asarray(legs), xp.asarray(shadowed), i, g,
-                                                 xp), leg, to_go)
+    ours = call(
+        xp,
+        lambda i, g: rules.in_shadow(m["shadow_reach_km"], xp.asarray(legs), xp.asarray(shadowed), i, g, xp),
+        leg,
+        to_go,
+    )
     same(ours, model, xp)
 
     factor, u1, u2 = rng.uniform(0.5, 2, N), rng.random(N), rng.random(N)
     model = model_of(lambda f, a, b: mobility.km_to_hazards(m, f, a, b), factor, u1, u2)
-    ours = call(xp, lambda f, a, b: (rules.exponential_first_event(m["entrapment_per_km"] * f, a, xp),
-                                     rules.exponential_first_event(m["wheel_failure_per_km"] * f, b, xp)),
-                factor, u1, u2)
+    ours = call(
+        xp,
+        lambda f, a, b: (
+            rules.exponential_first_event(m["entrapment_per_km"] * f, a, xp),
+            rules.exponential_first_event(m["wheel_failure_per_km"] * f, b, xp),
+        ),
+        factor,
+        u1,
+        u2,
+    )
     for a, b in zip(ours, model):
         same(a, b, xp)
 

@@ -78,8 +78,12 @@ def test_any_piece_of_the_design_is_drawn_alone_bit_identically():
     index = np.arange(6 * 300)
     whole = host_uniforms(SamplerKind.saltelli, D4, index, SEED, 1, index.size, design)
     for cuts in ([0, 7, 1000, 1800], [0, 1, 2, 3, 599, 1800], [0, 1799, 1800]):
-        pieces = np.vstack([host_uniforms(SamplerKind.saltelli, D4, index[a:b], SEED, 1, index.size, design)
-                            for a, b in itertools.pairwise(cuts)])
+        pieces = np.vstack(
+            [
+                host_uniforms(SamplerKind.saltelli, D4, index[a:b], SEED, 1, index.size, design)
+                for a, b in itertools.pairwise(cuts)
+            ]
+        )
         np.testing.assert_array_equal(pieces, whole)
     assert not np.array_equal(host_uniforms(SamplerKind.saltelli, D4, index, SEED + 1, 1, index.size, design), whole)
 
@@ -91,8 +95,13 @@ def test_the_design_level_and_d_leave_fixed_inputs_out():
     # Epistemic inputs that vary make the epistemic level the design level; fixed ones do not count in d.
     assert saltelli_design((a1, e1, fixed_e, e2, fixed_a)) == (e1, e2)
     layout = saltelli_layout((a1, e1, fixed_e, e2, fixed_a), inner_samples=50)
-    assert layout == {"level": "epistemic", "inputs": ["e.one", "e.two"], "d": 2, "rows_per_block": 4,
-                      "missions_per_block": 200}
+    assert layout == {
+        "level": "epistemic",
+        "inputs": ["e.one", "e.two"],
+        "d": 2,
+        "rows_per_block": 4,
+        "missions_per_block": 200,
+    }
     # Every epistemic input fixed: the design is over the aleatory inputs, one mission per row.
     assert saltelli_layout((a1, fixed_e, fixed_a), inner_samples=50)["missions_per_block"] == 3
     assert saltelli_design((fixed_e, fixed_a)) == ()
@@ -111,8 +120,10 @@ def launch_spec() -> engine.CampaignSpec:
 
 
 def _evaluate(spec: engine.CampaignSpec) -> dict[str, np.ndarray]:
-    parts = [engine.evaluate_shard(spec, s, min(spec.shard_size, spec.samples - s))
-             for s in range(0, spec.samples, spec.shard_size)]
+    parts = [
+        engine.evaluate_shard(spec, s, min(spec.shard_size, spec.samples - s))
+        for s in range(0, spec.samples, spec.shard_size)
+    ]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -142,9 +153,9 @@ def ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
 def ishigami_indices(a: float = 7.0, b: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Analytic first-order and total indices (Sobol' & Levitan 1999): (0.3139, 0.4424, 0), (0.5576, 0.4424,
     0.2437)."""
-    v1 = 0.5 * (1 + b * math.pi ** 4 / 5) ** 2
-    v2 = a ** 2 / 8
-    v13 = b ** 2 * math.pi ** 8 * (1 / 18 - 1 / 50)
+    v1 = 0.5 * (1 + b * math.pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * math.pi**8 * (1 / 18 - 1 / 50)
     v = v1 + v2 + v13
     return np.array([v1, v2, 0.0]) / v, np.array([v1 + v13, v2, v13]) / v
 
@@ -152,15 +163,18 @@ def ishigami_indices(a: float = 7.0, b: float = 0.1) -> tuple[np.ndarray, np.nda
 def test_sampler_design_and_centred_estimators_recover_the_ishigami_indices():
     """2^13 blocks of the sampler's design (a fixed fourth input, left out of d: blocks of 5 rows), mapped to
     U(-pi, pi) and evaluated in NumPy. Tolerance: 3 standard errors, at least 0.01; the SEs must be below 0.02."""
-    variables = (*(_uniform(f"ishigami.x{j}", low=-math.pi, high=math.pi) for j in range(3)),
-                 Variable("ishigami.unused", DistKind.fixed, (1.0,), Level.aleatory))
+    variables = (
+        *(_uniform(f"ishigami.x{j}", low=-math.pi, high=math.pi) for j in range(3)),
+        Variable("ishigami.unused", DistKind.fixed, (1.0,), Level.aleatory),
+    )
     u = design_uniforms(variables, 2**13)
     assert u.shape == (2**13, 5, 4)
     f = ishigami(-math.pi + 2 * math.pi * u[..., :3])
     est = analysis.radial_indices(f)
     first, total = ishigami_indices()
-    assert np.allclose(first, [0.3139, 0.4424, 0.0], atol=5e-5) and np.allclose(total, [0.5576, 0.4424, 0.2437],
-                                                                                  atol=5e-5)
+    assert np.allclose(first, [0.3139, 0.4424, 0.0], atol=5e-5) and np.allclose(
+        total, [0.5576, 0.4424, 0.2437], atol=5e-5
+    )
     for key, truth in (("first", first), ("total", total)):
         err, se = np.abs(est[key] - truth), est[f"{key}_se"]
         assert np.all(err < np.maximum(3 * se, 0.01)), (key, est[key], truth, se)
@@ -197,8 +211,9 @@ def test_noise_correction_recovers_the_indices_of_the_outer_function():
     Tolerances: 3 standard errors, at least 0.01; the uncorrected estimates must miss the truth by over 4 SE
     and land within 3 SE of their predicted biased values."""
     m, blocks = 10, 2**12
-    u = design_uniforms((_uniform("toy.theta1", Level.epistemic), _uniform("toy.theta2", Level.epistemic)), blocks,
-                        inner=m)
+    u = design_uniforms(
+        (_uniform("toy.theta1", Level.epistemic), _uniform("toy.theta2", Level.epistemic)), blocks, inner=m
+    )
     p_true = u[..., 0] * u[..., 1]
     f = np.random.default_rng(11).binomial(m, p_true) / m  # (blocks, 4): each draw's estimated P
     corrected = analysis.radial_indices(f, f * (1 - f) / (m - 1))
@@ -207,8 +222,10 @@ def test_noise_correction_recovers_the_indices_of_the_outer_function():
     noise = (1 / 4 - 1 / 9) / m
     assert abs(corrected["noise_variance"] - noise) < 0.1 * noise  # its estimate, to 10%
     assert abs(corrected["variance"] - 7 / 144) < 0.1 * 7 / 144
-    for key, truth, biased in (("first", s1, s1 * (7 / 144) / (7 / 144 + noise)),
-                               ("total", st, (st * 7 / 144 + noise) / (7 / 144 + noise))):
+    for key, truth, biased in (
+        ("first", s1, s1 * (7 / 144) / (7 / 144 + noise)),
+        ("total", st, (st * 7 / 144 + noise) / (7 / 144 + noise)),
+    ):
         se = corrected[f"{key}_se"]
         assert np.all(np.abs(corrected[key] - truth) < np.maximum(3 * se, 0.01)), (key, corrected[key], se)
         assert np.all(np.abs(raw[key] - truth) > 4 * raw[f"{key}_se"]), (key, raw[key], raw[f"{key}_se"])
@@ -235,8 +252,14 @@ def write_run(root: Path, *overrides: str, shard_size: int = 1024) -> Path:
     config = compose(*overrides)
     spec = config.spec(shard_size)
     rs = store.RunStore(root)
-    info = {"config": config.resolved, "model": config.model.name, "samples": config.run.samples,
-            "seed": config.run.seed, "sampler": config.sampler.value, "precision": config.run.precision}
+    info = {
+        "config": config.resolved,
+        "model": config.model.name,
+        "samples": config.run.samples,
+        "seed": config.run.seed,
+        "sampler": config.sampler.value,
+        "precision": config.run.precision,
+    }
     if config.sampler is SamplerKind.saltelli:
         info["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
     rs.create(info)
@@ -249,8 +272,10 @@ def write_run(root: Path, *overrides: str, shard_size: int = 1024) -> Path:
     return Path(root)
 
 
-EPISTEMIC_FIXED = ("mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}",
-                   "mission.launch.uncertain.engine_failure_prob_per_burn={dist:fixed,value:0.005}")
+EPISTEMIC_FIXED = (
+    "mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}",
+    "mission.launch.uncertain.engine_failure_prob_per_burn={dist:fixed,value:0.005}",
+)
 
 
 @pytest.fixture(scope="module")
@@ -293,8 +318,13 @@ def test_headline_intervals_are_clustered_by_block(epistemic_run):
 def test_saltelli_section_of_an_epistemic_dataset(epistemic_run):
     res = analysis.Results.load(epistemic_run)
     s = analysis.saltelli(res)
-    assert (s["level"], s["d"], s["blocks"], s["missions_used"], s["missions_left_out"]) == ("epistemic", 2, 20,
-                                                                                            3200, 100)
+    assert (s["level"], s["d"], s["blocks"], s["missions_used"], s["missions_left_out"]) == (
+        "epistemic",
+        2,
+        20,
+        3200,
+        100,
+    )
     assert s["noise_corrected"] and any("100 missions outside whole blocks" in n for n in s["notes"])
     assert set(s["targets"]) == {"launch_ok", "transfer_ok"}  # flags only at the epistemic level
     for t, entry in s["targets"].items():
@@ -311,8 +341,9 @@ def test_saltelli_section_at_the_aleatory_level(tmp_path):
     (blocks of 10), 600 blocks. The injection error's magnitude depends on the three injection components only:
     every other input's indices are 0 within 3 SE (at most 0.05), the components' total indices add up to ~1,
     and the along-track component (std 3 m/s against 1.5) dominates."""
-    root = write_run(tmp_path / "aleatory", "+experiment=launch", "sampler=saltelli", "run.samples=6000",
-                     *EPISTEMIC_FIXED)
+    root = write_run(
+        tmp_path / "aleatory", "+experiment=launch", "sampler=saltelli", "run.samples=6000", *EPISTEMIC_FIXED
+    )
     res = analysis.Results.load(root)
     np.testing.assert_array_equal(res.clusters, res.column("sample_index").astype(np.int64) // 10)
     s = analysis.saltelli(res)
@@ -343,7 +374,7 @@ def test_report_has_a_total_effect_section(epistemic_run, tmp_path):
 
     full = report.write_report(epistemic_run, out_dir=tmp_path / "report", plots=False, log=lambda _: None)
     text = (tmp_path / "report" / "report.md").read_text()
-    section = text[text.index("## Total-effect indices (Saltelli design)"):]
+    section = text[text.index("## Total-effect indices (Saltelli design)") :]
     assert text.index("## What drives it") < text.index("## Total-effect") < text.index("## Epistemic spread")
     assert "**transfer_ok**" in section and "`launch.ascent_reliability`" in section
     assert full["saltelli"]["blocks"] == 20

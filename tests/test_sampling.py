@@ -115,8 +115,7 @@ def test_shard_size_does_not_change_any_column(by_1024, by_256):
     """Shards of 1024 (last one 952 samples, padded) and of 256 (last one 184, padded): every input and output
     of every sample is bit-identical. (The inverse of the beta distribution is not elementwise, see
     test_distributions.py::test_beta_icdf_is_elementwise; the engine must keep each sample's batch the same.)"""
-    differing = {k: int(np.sum(by_1024[k] != by_256[k])) for k in by_1024
-                 if not np.array_equal(by_1024[k], by_256[k])}
+    differing = {k: int(np.sum(by_1024[k] != by_256[k])) for k in by_1024 if not np.array_equal(by_1024[k], by_256[k])}
     assert differing == {}, f"columns (samples) that differ between shard sizes 1024 and 256: {differing}"
 
 
@@ -127,7 +126,7 @@ def test_shard_across_the_campaign_layout_matches_it(spec, by_1024):
     part = engine.evaluate_shard(spec, first, count)
     np.testing.assert_array_equal(part["sample_index"], np.arange(first, first + count))
     for name, column in part.items():
-        assert np.array_equal(column, by_1024[name][first:first + count]), name
+        assert np.array_equal(column, by_1024[name][first : first + count]), name
 
 
 def test_inputs_and_outputs_are_identical_across_calls(spec, by_1024):
@@ -172,7 +171,7 @@ def _seed_words(seed: int) -> jax.Array:
     return jnp.asarray(np.concatenate(split_words(np.array([seed]))), jnp.uint32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mc_function(variables: tuple[Variable, ...], purpose: int):
     @jax.jit
     def draw(seed_words, words):
@@ -182,8 +181,9 @@ def _mc_function(variables: tuple[Variable, ...], purpose: int):
     return draw
 
 
-def mc(variables: tuple[Variable, ...], index: np.ndarray, seed: int = SEED,
-       purpose: int = PURPOSE_ALEATORY) -> np.ndarray:
+def mc(
+    variables: tuple[Variable, ...], index: np.ndarray, seed: int = SEED, purpose: int = PURPOSE_ALEATORY
+) -> np.ndarray:
     """Monte Carlo uniforms, shape (len(index), len(variables)), as the engine draws them (jit of vmap over
     the index words; the seed is traced)."""
     return np.asarray(_mc_function(variables, purpose)(_seed_words(seed), _words(index)))
@@ -231,7 +231,8 @@ def test_latin_hypercube_adding_or_reordering_variables_leaves_others_unchanged(
     np.testing.assert_array_equal(cab[:, 0], abc[:, 2])
     # ... and a piece of the design equals the same rows of the whole design.
     np.testing.assert_array_equal(
-        host_uniforms(SamplerKind.latin_hypercube, (A, B), index[300:700], SEED, 1, n), ab[300:700])
+        host_uniforms(SamplerKind.latin_hypercube, (A, B), index[300:700], SEED, 1, n), ab[300:700]
+    )
 
 
 # ---------------------------------------------------------------- 3. epistemic draws by outer index
@@ -268,7 +269,7 @@ def test_epistemic_draws_are_constant_within_an_outer_index(spec, sampler):
     if sampler is SamplerKind.latin_hypercube:
         # 30 outer indices, 30 strata: one epistemic draw per stratum of the input's CDF.
         outer = columns["sample_index"] // INNER
-        (a, b, low, high), = [v.theta for v in s.variables if v.name == EPISTEMIC[0]]
+        ((a, b, low, high),) = [v.theta for v in s.variables if v.name == EPISTEMIC[0]]
         ref = st.beta(a, b, loc=low, scale=high - low)
         draws = np.array([columns[EPISTEMIC[0]][outer == o][0] for o in np.unique(outer)])
         strata = np.floor(ref.cdf(draws) * draws.size).astype(int)
@@ -284,16 +285,21 @@ def _assert_stratified(u: np.ndarray, n: int) -> None:
     assert u.shape[0] == n
     assert np.all((u > 0) & (u < 1))
     for j in range(u.shape[1]):
-        np.testing.assert_array_equal(np.sort(np.floor(u[:, j] * n).astype(np.int64)), np.arange(n),
-                                      err_msg=f"dimension {j}")
+        np.testing.assert_array_equal(
+            np.sort(np.floor(u[:, j] * n).astype(np.int64)), np.arange(n), err_msg=f"dimension {j}"
+        )
 
 
 def test_sobol_first_points_are_stratified_and_fast_forward_consistently():
     n = 2**M
     u = host_uniforms(SamplerKind.sobol, SOBOL_VARS, np.arange(n), SEED, 1, n)
     _assert_stratified(u, n)
-    pieces = np.vstack([host_uniforms(SamplerKind.sobol, SOBOL_VARS, np.arange(0, 300), SEED, 1, n),
-                        host_uniforms(SamplerKind.sobol, SOBOL_VARS, np.arange(300, n), SEED, 1, n)])
+    pieces = np.vstack(
+        [
+            host_uniforms(SamplerKind.sobol, SOBOL_VARS, np.arange(0, 300), SEED, 1, n),
+            host_uniforms(SamplerKind.sobol, SOBOL_VARS, np.arange(300, n), SEED, 1, n),
+        ]
+    )
     np.testing.assert_array_equal(pieces, u)
 
 
@@ -304,12 +310,16 @@ def test_sobol_aligned_blocks_are_stratified_and_fast_forward_consistently():
     index = np.arange(n, 2 * n)
     u = host_uniforms(SamplerKind.sobol, SOBOL_VARS, index, SEED, 1, 4 * n)
     _assert_stratified(u, n)
-    pieces = np.vstack([host_uniforms(SamplerKind.sobol, SOBOL_VARS, index[:300], SEED, 1, 4 * n),
-                        host_uniforms(SamplerKind.sobol, SOBOL_VARS, index[300:], SEED, 1, 4 * n)])
+    pieces = np.vstack(
+        [
+            host_uniforms(SamplerKind.sobol, SOBOL_VARS, index[:300], SEED, 1, 4 * n),
+            host_uniforms(SamplerKind.sobol, SOBOL_VARS, index[300:], SEED, 1, 4 * n),
+        ]
+    )
     np.testing.assert_array_equal(pieces, u)
     # The first two blocks of 2^(m-1) inside it are stratified at their own resolution too.
     _assert_stratified(u[: n // 2], n // 2)
-    _assert_stratified(u[n // 2:], n // 2)
+    _assert_stratified(u[n // 2 :], n // 2)
     # Another seed scrambles differently.
     assert not np.array_equal(host_uniforms(SamplerKind.sobol, SOBOL_VARS, index, SEED + 1, 1, 4 * n), u)
 

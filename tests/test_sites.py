@@ -34,8 +34,9 @@ def test_connecting_ridge_reproduces_both_published_heights():
     assert (target.height_m, target.height_high_m) == (site["reference_height_m"], 10.0)
     assert sites.illumination_percent(site, table, height_m=2.0) == pytest.approx(92.27, abs=sites.HIGH_TOLERANCE_PCT)
     assert sites.illumination_percent(site, table, height_m=10.0) == pytest.approx(95.65, abs=sites.HIGH_TOLERANCE_PCT)
-    assert sites.calibrate_distance("connecting_ridge", table=table) == pytest.approx(site["horizon_distance_km"],
-                                                                                      rel=0.01)
+    assert sites.calibrate_distance("connecting_ridge", table=table) == pytest.approx(
+        site["horizon_distance_km"], rel=0.01
+    )
     far = sites.illumination_percent(site, table, height_m=10.0, distance_km=10 * site["horizon_distance_km"])
     near = sites.illumination_percent(site, table, height_m=10.0, distance_km=site["horizon_distance_km"] / 10)
     assert far < 93.0 and near > 99.0

@@ -204,23 +204,42 @@ def test_a_file_uri_is_the_same_run_directory_as_its_path(tmp_path):
 def test_the_layout_writes_the_columns_it_is_handed_labels_nulls_and_metadata_included():
     from campaign.columns import Column
 
-    layout = store.Layout((
-        Column("sample_index", "index", "identity"),
-        Column("x", "real", "an input", role="input", unit="m", extra=(("dist", "normal"), ("level", "aleatory"))),
-        Column("code", "code", "a code"),
-        Column("group", "label", "the code's tens", source="code", divisor=10, labels=((0, "none"), (2, "two"))),
-        Column("ok", "bool", "a flag", role="phase"),
-        Column("depth", "real", "only where ok", role="metric", unit="km", valid_when="ok"),
-    ), precision="float32")
-    values = {"sample_index": np.arange(3), "x": np.array([1.0, 2.0, 3.0]), "code": np.array([0, 21, 20]),
-              "ok": np.array([True, False, True]), "depth": np.array([0.5, 9.0, 1.5])}
+    layout = store.Layout(
+        (
+            Column("sample_index", "index", "identity"),
+            Column("x", "real", "an input", role="input", unit="m", extra=(("dist", "normal"), ("level", "aleatory"))),
+            Column("code", "code", "a code"),
+            Column("group", "label", "the code's tens", source="code", divisor=10, labels=((0, "none"), (2, "two"))),
+            Column("ok", "bool", "a flag", role="phase"),
+            Column("depth", "real", "only where ok", role="metric", unit="km", valid_when="ok"),
+        ),
+        precision="float32",
+    )
+    values = {
+        "sample_index": np.arange(3),
+        "x": np.array([1.0, 2.0, 3.0]),
+        "code": np.array([0, 21, 20]),
+        "ok": np.array([True, False, True]),
+        "depth": np.array([0.5, 9.0, 1.5]),
+    }
     table = layout.table(values, {"seed": 7})
     assert table.schema.names == ["sample_index", "x", "code", "group", "ok", "depth"]
-    assert [str(f.type) for f in table.schema] == ["int64", "float", "int16", "dictionary<values=string, "
-                                                   "indices=int8, ordered=0>", "bool", "float"]
+    assert [str(f.type) for f in table.schema] == [
+        "int64",
+        "float",
+        "int16",
+        "dictionary<values=string, indices=int8, ordered=0>",
+        "bool",
+        "float",
+    ]
     assert [f.nullable for f in table.schema] == [False] * 5 + [True]
-    assert table.schema.field("x").metadata == {b"role": b"input", b"unit": b"m", b"doc": b"an input",
-                                                b"dist": b"normal", b"level": b"aleatory"}
+    assert table.schema.field("x").metadata == {
+        b"role": b"input",
+        b"unit": b"m",
+        b"doc": b"an input",
+        b"dist": b"normal",
+        b"level": b"aleatory",
+    }
     assert table.schema.field("depth").metadata[b"valid_when"] == b"ok"
     assert table.column("group").to_pylist() == ["none", "two", "two"]
     assert table.column("depth").to_pylist() == [0.5, None, 1.5]
@@ -233,7 +252,9 @@ def test_the_store_imports_neither_the_models_nor_jax():
     import subprocess
     import sys
 
-    code = ("import sys, campaign.store; bad = sorted(m for m in sys.modules if m == 'jax' or "
-            "m.startswith('campaign.models')); print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys, campaign.store; bad = sorted(m for m in sys.modules if m == 'jax' or "
+        "m.startswith('campaign.models')); print(bad); sys.exit(bool(bad))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

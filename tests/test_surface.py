@@ -13,8 +13,7 @@ import pytest
 
 from campaign import engine
 from campaign.config import ConfigError
-from campaign.models import rules
-from campaign.models import Outcome
+from campaign.models import Outcome, rules
 from campaign.models import deployment as dep
 from campaign.models import drill as drillmod
 from campaign.models import night_survival as ns
@@ -31,15 +30,13 @@ def rec(values: dict) -> SimpleNamespace:
 
 
 def campaign(*overrides: str, n: int = N, experiment: str = "drill_campaign") -> dict[str, np.ndarray]:
-    config = compose(f"+experiment={experiment}", f"run.samples={n}", f"run.batch_size={n}", "run.seed=5",
-                     *overrides)
+    config = compose(f"+experiment={experiment}", f"run.samples={n}", f"run.batch_size={n}", "run.seed=5", *overrides)
     return engine.evaluate_shard(config.spec(n), 0, n)
 
 
 def trajectories(*overrides: str, n: int = 48):
     """Step-by-step records of ``n`` missions: ``(outputs, Record, Plan, params)`` with a leading mission axis."""
-    config = compose("+experiment=drill_campaign", f"run.samples={n}", f"run.batch_size={n}", "run.seed=3",
-                     *overrides)
+    config = compose("+experiment=drill_campaign", f"run.samples={n}", f"run.batch_size={n}", "run.seed=3", *overrides)
     spec = config.spec(n)
     columns = engine.evaluate_shard(spec, 0, n)
     params, tables = spec_arguments(spec, jnp.float64)
@@ -56,9 +53,21 @@ def recorded():
 
 
 # ------------------------------------------------------------------------------------------------- drill
-DRILL = {"target_depth_m": 1.5, "max_attempts_per_site": 3, "dry_rate_m_per_h": 0.5, "icy_rate_m_per_h": 0.2,
-         "ice_transition_sharpness": 6.0, "rock_blocking_per_m": 0.3, "jam_per_h": 0.01, "jam_loses_drill_prob": 0.1,
-         "bit_life_m": 50.0, "icy_wear_factor": 3.0, "max_attempt_h": 12.0, "setup_h": 1.5, "min_sample_depth_m": 0.1}
+DRILL = {
+    "target_depth_m": 1.5,
+    "max_attempts_per_site": 3,
+    "dry_rate_m_per_h": 0.5,
+    "icy_rate_m_per_h": 0.2,
+    "ice_transition_sharpness": 6.0,
+    "rock_blocking_per_m": 0.3,
+    "jam_per_h": 0.01,
+    "jam_loses_drill_prob": 0.1,
+    "bit_life_m": 50.0,
+    "icy_wear_factor": 3.0,
+    "max_attempt_h": 12.0,
+    "setup_h": 1.5,
+    "min_sample_depth_m": 0.1,
+}
 
 
 def draws(n=20_000, seed=0):
@@ -83,7 +92,10 @@ def test_rock_density_and_ice_content_lower_success_monotonically_on_the_same_dr
     water, dry_layer, u = draws()
     rates, depths = [], []
     for scale in (0.25, 0.5, 1.0, 2.0, 4.0):
-        p = {**DRILL, "rock_blocking_per_m": DRILL["rock_blocking_per_m"] * (scale if knob == "rock_blocking_per_m" else 1)}
+        p = {
+            **DRILL,
+            "rock_blocking_per_m": DRILL["rock_blocking_per_m"] * (scale if knob == "rock_blocking_per_m" else 1),
+        }
         w = water * (scale if knob == "water_wt" else 1.0)
         a = drillmod.attempt(rec(p), w, dry_layer, 2.0, 1.0, *u)
         rates.append(float(np.mean(a.reached_target)))
@@ -98,7 +110,9 @@ def test_blocking_rocks_are_a_poisson_process_in_depth():
     p = {**DRILL, "jam_per_h": 0.0, "icy_rate_m_per_h": 0.5, "rock_blocking_per_m": 0.4}
     a = drillmod.attempt(rec(p), water, dry_layer, 2.0, 1.0, *u)
     expected = np.exp(-0.4 * 1.5)  # no blocking rock in 1.5 m
-    assert float(np.mean(a.reached_target)) == pytest.approx(expected, abs=4 * np.sqrt(expected * (1 - expected) / u.shape[1]))
+    assert float(np.mean(a.reached_target)) == pytest.approx(
+        expected, abs=4 * np.sqrt(expected * (1 - expected) / u.shape[1])
+    )
     assert np.all(np.asarray(a.stopped_by)[~np.asarray(a.reached_target)] == drillmod.ROCK)
 
 
@@ -109,9 +123,19 @@ def test_ice_cemented_regolith_is_concrete_or_sand_nothing_in_between():
 
 
 # ----------------------------------------------------------------------------------------------- science
-SCIENCE = {"wet_fraction_shadowed": 0.5, "wet_fraction_sunlit": 0.2, "wet_sigma_log": 0.8, "dry_water_wt": 0.0037,
-           "dry_layer_max_m": 0.3, "detection_limit_wt": 0.05, "precision_rel": 0.1, "precision_abs_wt": 0.01,
-           "goal_sites": 3, "goal_shadow_sites": 1, "goal_traverse_km": 2.0}
+SCIENCE = {
+    "wet_fraction_shadowed": 0.5,
+    "wet_fraction_sunlit": 0.2,
+    "wet_sigma_log": 0.8,
+    "dry_water_wt": 0.0037,
+    "dry_layer_max_m": 0.3,
+    "detection_limit_wt": 0.05,
+    "precision_rel": 0.1,
+    "precision_abs_wt": 0.01,
+    "goal_sites": 3,
+    "goal_shadow_sites": 1,
+    "goal_traverse_km": 2.0,
+}
 
 
 def test_measured_water_is_unbiased_within_the_instrument_precision():
@@ -210,7 +234,10 @@ def test_mobility_hazards_stop_the_rover_at_their_odometer_reading():
 
 # ---------------------------------------------------------------------------------------------- planner
 def test_more_battery_never_hurts_on_common_random_numbers():
-    small, large = campaign("mission.power.battery_capacity_wh=3000"), campaign("mission.power.battery_capacity_wh=6000")
+    small, large = (
+        campaign("mission.power.battery_capacity_wh=3000"),
+        campaign("mission.power.battery_capacity_wh=6000"),
+    )
     assert large["reached_100_days"].mean() > small["reached_100_days"].mean()
     assert large["water_goal_met"].mean() >= small["water_goal_met"].mean()
 
@@ -228,10 +255,20 @@ def test_the_sites_light_is_the_landing_sites_whatever_the_rover_does():
     assert (weak["days_survived"] != base["days_survived"]).mean() > 0.3
     assert (weak["shadow_hours"] != base["shadow_hours"]).mean() > 0.3 and (base["shadow_hours"] > 0).mean() > 0.3
     params, tables = spec_arguments(spec, jnp.float64)
-    inputs = ns.MODEL.inputs_of({v.name: jnp.asarray(base[v.name]) for v in spec.variables if v.name in
-                                 {f"{s.name}.{i.name}" for s in ns.MODEL.sections for i in s.inputs}})
-    params = ns.MODEL.params_of({f"{s.name}.{q}": getattr(getattr(params, s.name), q)
-                                 for s in ns.MODEL.sections for q in getattr(params, s.name)._fields})
+    inputs = ns.MODEL.inputs_of(
+        {
+            v.name: jnp.asarray(base[v.name])
+            for v in spec.variables
+            if v.name in {f"{s.name}.{i.name}" for s in ns.MODEL.sections for i in s.inputs}
+        }
+    )
+    params = ns.MODEL.params_of(
+        {
+            f"{s.name}.{q}": getattr(getattr(params, s.name), q)
+            for s in ns.MODEL.sections
+            for q in getattr(params, s.name)._fields
+        }
+    )
     # Parameters passed in, as the engine does: closed over as constants, they would let XLA round the fractions'
     # division otherwise (by the last bit).
     night_survival = jax.jit(jax.vmap(lambda i, p, t: ns.simulate(p, i, t, None), in_axes=(0, None, None)))

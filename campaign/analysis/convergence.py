@@ -33,12 +33,19 @@ def convergence(res: Results, points: int = 40) -> dict:
         y = res.column(name)
         s = np.concatenate([[0], np.cumsum(y)])[counts]
         lo, hi = wilson_bounds(s, counts)
-        out["flags"][name] = {"p": (s / counts).tolist(), "lower": lo.tolist(), "upper": hi.tolist(),
-                              "final_half_width": float((hi[-1] - lo[-1]) / 2) if counts.size else math.nan}
+        out["flags"][name] = {
+            "p": (s / counts).tolist(),
+            "lower": lo.tolist(),
+            "upper": hi.tolist(),
+            "final_half_width": float((hi[-1] - lo[-1]) / 2) if counts.size else math.nan,
+        }
         if clustered:
             ci = np.array([clustered_proportion(y[:k], outer[:k])["ci95"] for k in counts])
-            out["flags"][name] |= {"lower_clustered": ci[:, 0].tolist(), "upper_clustered": ci[:, 1].tolist(),
-                                   "final_half_width_clustered": float((ci[-1, 1] - ci[-1, 0]) / 2)}
+            out["flags"][name] |= {
+                "lower_clustered": ci[:, 0].tolist(),
+                "upper_clustered": ci[:, 1].tolist(),
+                "final_half_width_clustered": float((ci[-1, 1] - ci[-1, 0]) / 2),
+            }
     for name in res.metrics:
         y = res.column(name)
         ok = ~np.isnan(y)
@@ -50,8 +57,11 @@ def convergence(res: Results, points: int = 40) -> dict:
             mean = s1 / k
             var = np.maximum(s2 - k * mean * mean, 0.0) / (k - 1)
             half = Z95 * np.sqrt(var / k)
-        out["metrics"][name] = {"unit": res.unit(name), "n_defined": k.tolist(), "mean": mean.tolist(),
-                                "lower": (mean - half).tolist(), "upper": (mean + half).tolist()}
+        out["metrics"][name] = {
+            "unit": res.unit(name),
+            "n_defined": k.tolist(),
+            "mean": mean.tolist(),
+            "lower": (mean - half).tolist(),
+            "upper": (mean + half).tolist(),
+        }
     return out
-
-

@@ -39,11 +39,20 @@ def epistemic_spread(flag: np.ndarray, outer: np.ndarray, clusters: np.ndarray |
     var = float(np.var(p, ddof=1)) if p.size > 1 else math.nan
     band = epistemic_band(y, m)
     marginal = clustered_proportion(np.asarray(flag, dtype=bool), outer if clusters is None else clusters)
-    return {"draws": int(p.size), "missions_per_draw": band["missions_per_draw"], "median": float(q50),
-            "p05": float(q05), "p95": float(q95), "mean": float(p.mean()), "sd": math.sqrt(var) if p.size > 1
-            else math.nan, "sd_binomial_noise": noise, "sd_epistemic": band["sd"], "band": band,
-            "marginal": {k: marginal[k] for k in ("p", "ci95", "interval", "n_effective", "design_effect")},
-            "per_draw": p.tolist()}
+    return {
+        "draws": int(p.size),
+        "missions_per_draw": band["missions_per_draw"],
+        "median": float(q50),
+        "p05": float(q05),
+        "p95": float(q95),
+        "mean": float(p.mean()),
+        "sd": math.sqrt(var) if p.size > 1 else math.nan,
+        "sd_binomial_noise": noise,
+        "sd_epistemic": band["sd"],
+        "band": band,
+        "marginal": {k: marginal[k] for k in ("p", "ci95", "interval", "n_effective", "design_effect")},
+        "per_draw": p.tolist(),
+    }
 
 
 def _shares(p: np.ndarray, m: float, thetas: np.ndarray, bins: int) -> tuple[np.ndarray, float]:
@@ -105,8 +114,9 @@ def epistemic(res: Results) -> dict:
         full = m == np.max(m)  # a last, partial draw would weigh as much as a whole one
         if spread["missions_per_draw"] >= 2 and full.sum() >= 4:
             v = variance_shares(y[full] / m[full], float(np.max(m)), thetas[full])
-            spread["variance_shares"] = {i: {"share": float(s), "se": float(e)}
-                                         for i, s, e in zip(inputs, v["share"], v["se"])}
+            spread["variance_shares"] = {
+                i: {"share": float(s), "se": float(e)} for i, s, e in zip(inputs, v["share"], v["se"])
+            }
             spread["variance_shares_sum"] = float(np.nansum(v["share"]))
         out["flags"][name] = spread
     return out

@@ -42,8 +42,11 @@ class Headline:
 
     def design(self) -> dict:
         """How the intervals were made, for ``summary.json`` (``design``) and the printed table."""
-        out: dict = {"missions": self.res.n, "interval": self.interval if self.clustered else WILSON,
-                     "epistemic_inputs": self.epistemic_inputs}
+        out: dict = {
+            "missions": self.res.n,
+            "interval": self.interval if self.clustered else WILSON,
+            "epistemic_inputs": self.epistemic_inputs,
+        }
         if self.clustered:
             unit = "epistemic draws"
             if self.epistemic_inputs:
@@ -52,12 +55,17 @@ class Headline:
                 unit = "Saltelli blocks"
                 out |= {"blocks": self.units, "missions_per_block": int(self.saltelli["missions_per_block"])}
             if self.units < FEW_DRAWS and not self.stop:
-                out["warning"] = (f"the intervals rest on {self.units} {unit}: below {FEW_DRAWS} they can "
-                                  "cover less than 95% at small probabilities (tests/test_intervals.py); lower "
-                                  f"run.inner_samples or raise run.samples for more {unit}")
+                out["warning"] = (
+                    f"the intervals rest on {self.units} {unit}: below {FEW_DRAWS} they can "
+                    "cover less than 95% at small probabilities (tests/test_intervals.py); lower "
+                    f"run.inner_samples or raise run.samples for more {unit}"
+                )
         if self.stop:
-            out |= {"interval": SEQUENCE, "interval_fixed_n": out["interval"],
-                    "stop": {k: self.stop[k] for k in ("reason", "missions", "target_half_width", "on")}}
+            out |= {
+                "interval": SEQUENCE,
+                "interval_fixed_n": out["interval"],
+                "stop": {k: self.stop[k] for k in ("reason", "missions", "target_half_width", "on")},
+            }
         return out
 
     def probability(self, flag: np.ndarray, among: np.ndarray | None = None, band: bool = True) -> dict:
@@ -75,8 +83,13 @@ class Headline:
                     m, _ = cluster_sums(among, self.outer)
                 out["epistemic"] = epistemic_band(y[m > 0], m[m > 0])
         if self.stop and among is None:  # a ratio (conditional) keeps its fixed-size interval
-            cs = sequence_by_shards(flag[None, :], self.stop["unit_missions"], self.stop["shard_size"],
-                                    self.stop["target_half_width"])
-            out |= {"ci95_fixed_n": out["ci95"], "interval_fixed_n": out["interval"],
-                    "ci95": [float(cs.lower[0]), float(cs.upper[0])], "interval": SEQUENCE}
+            cs = sequence_by_shards(
+                flag[None, :], self.stop["unit_missions"], self.stop["shard_size"], self.stop["target_half_width"]
+            )
+            out |= {
+                "ci95_fixed_n": out["ci95"],
+                "interval_fixed_n": out["interval"],
+                "ci95": [float(cs.lower[0]), float(cs.upper[0])],
+                "interval": SEQUENCE,
+            }
         return out

@@ -59,18 +59,23 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
 def proportion(successes: int, n: int) -> dict:
     """A probability estimate with its 95% Wilson interval and counts (missions taken as independent)."""
     lo, hi = wilson_interval(successes, n)
-    return {"p": successes / n if n else math.nan, "ci95": [lo, hi], "successes": int(successes), "n": int(n),
-            "interval": WILSON}
+    return {
+        "p": successes / n if n else math.nan,
+        "ci95": [lo, hi],
+        "successes": int(successes),
+        "n": int(n),
+        "interval": WILSON,
+    }
 
 
-def cluster_sums(values: np.ndarray, clusters: np.ndarray, weights: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def cluster_sums(
+    values: np.ndarray, clusters: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-cluster sums of ``values`` and of ``weights`` (default 1: the cluster sizes), shape (K,) each, for
     the K distinct labels of ``clusters`` (shape (n,), any integers) in increasing label order."""
     _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
     w = np.ones(inverse.size) if weights is None else np.asarray(weights, dtype=float)
-    return (np.bincount(inverse, weights=np.asarray(values, dtype=float) * w),
-            np.bincount(inverse, weights=w))
+    return (np.bincount(inverse, weights=np.asarray(values, dtype=float) * w), np.bincount(inverse, weights=w))
 
 
 def ratio_variance(y: np.ndarray, m: np.ndarray) -> tuple[float, float]:
@@ -84,8 +89,9 @@ def ratio_variance(y: np.ndarray, m: np.ndarray) -> tuple[float, float]:
     return p, var
 
 
-def korn_graubard_bounds(y: np.ndarray, m: np.ndarray, confidence: float = 0.95
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def korn_graubard_bounds(
+    y: np.ndarray, m: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The Korn-Graubard interval of a proportion from cluster totals (see the module docstring), vectorised.
 
     ``y``, ``m``: successes and missions per cluster, shape (..., K): missions in one cluster dependent,
@@ -121,8 +127,13 @@ def korn_graubard(y: np.ndarray, m: np.ndarray, confidence: float = 0.95) -> dic
     ``{"p", "ci95": [lo, hi], "n_effective", "design_effect", "draws"}``."""
     m = np.asarray(m, dtype=float)
     p, lo, hi, n_eff = korn_graubard_bounds(y, m, confidence)
-    return {"p": float(p), "ci95": [float(lo), float(hi)], "n_effective": float(n_eff),
-            "design_effect": float(m.sum() / n_eff), "draws": int(m.size)}
+    return {
+        "p": float(p),
+        "ci95": [float(lo), float(hi)],
+        "n_effective": float(n_eff),
+        "design_effect": float(m.sum() / n_eff),
+        "draws": int(m.size),
+    }
 
 
 def clustered_proportion(flag: np.ndarray, clusters: np.ndarray, among: np.ndarray | None = None) -> dict:
@@ -139,9 +150,16 @@ def clustered_proportion(flag: np.ndarray, clusters: np.ndarray, among: np.ndarr
     m, _ = cluster_sums(among, clusters)
     keep = m > 0  # a draw with no mission in the condition carries no information about it
     kg = korn_graubard(y[keep], m[keep])
-    return {"p": kg["p"], "ci95": kg["ci95"], "successes": int(y.sum()), "n": int(m.sum()),
-            "interval": KORN_GRAUBARD, "draws": kg["draws"], "n_effective": kg["n_effective"],
-            "design_effect": kg["design_effect"]}
+    return {
+        "p": kg["p"],
+        "ci95": kg["ci95"],
+        "successes": int(y.sum()),
+        "n": int(m.sum()),
+        "interval": KORN_GRAUBARD,
+        "draws": kg["draws"],
+        "n_effective": kg["n_effective"],
+        "design_effect": kg["design_effect"],
+    }
 
 
 def epistemic_variance(p: np.ndarray, size: float) -> float:
@@ -166,12 +184,21 @@ def epistemic_band(y: np.ndarray, m: np.ndarray, low: float = 0.05, high: float 
     """
     y, m = np.asarray(y, dtype=float), np.asarray(m, dtype=float)
     size = float(np.median(m)) if m.size else 0.0
-    out: dict = {"band": None, "sd": math.nan, "draws": int(m.size), "missions_per_draw": int(size),
-                 "quantiles": [low, high], "method": "beta fitted by moments, binomial noise removed"}
+    out: dict = {
+        "band": None,
+        "sd": math.nan,
+        "draws": int(m.size),
+        "missions_per_draw": int(size),
+        "quantiles": [low, high],
+        "method": "beta fitted by moments, binomial noise removed",
+    }
     if m.size < 3 or size < 2:
-        out["note"] = ("one mission per epistemic draw: the spread of P across states of knowledge cannot be told "
-                       "from the missions' own noise (raise run.inner_samples)" if size < 2 else
-                       "fewer than 3 epistemic draws")
+        out["note"] = (
+            "one mission per epistemic draw: the spread of P across states of knowledge cannot be told "
+            "from the missions' own noise (raise run.inner_samples)"
+            if size < 2
+            else "fewer than 3 epistemic draws"
+        )
         return out
     mu = float(y.sum() / m.sum())
     s2 = epistemic_variance(y / m, size)

@@ -132,8 +132,9 @@ def _parquet(where: Location) -> ds.Dataset:
     files = sorted(i.path for i in infos if i.type == pafs.FileType.File and not hidden(i.path))
     named = [f for f in files if f.endswith(".parquet")]
     if not (named or files):
-        raise FileNotFoundError(f"{where} holds no results: no samples/, no run directories with samples/, no "
-                                "Parquet files")
+        raise FileNotFoundError(
+            f"{where} holds no results: no samples/, no run directories with samples/, no Parquet files"
+        )
     return ds.dataset(named or files, format="parquet", filesystem=where.fs)
 
 
@@ -156,9 +157,12 @@ def swept_keys(configs: Sequence[Mapping]) -> list[str]:
     those that only say where or how a run was executed (output directory, progress, cluster, shard size)."""
     flat = [_flatten(c) for c in configs]
     keys = sorted(set().union(*flat)) if flat else []
-    return [k for k in keys
-            if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1
-            and not any(k == p or k.startswith(p + ".") for p in _NOT_DESIGN)]
+    return [
+        k
+        for k in keys
+        if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1
+        and not any(k == p or k.startswith(p + ".") for p in _NOT_DESIGN)
+    ]
 
 
 def _metadata_error(where: Location, names: Sequence[str]) -> MetadataError:
@@ -167,7 +171,8 @@ def _metadata_error(where: Location, names: Sequence[str]) -> MetadataError:
         f"{where} has no column roles: its Parquet fields carry no 'role' metadata (input, phase, goal, metric), "
         "so nothing says which columns are sampled inputs and which are outcomes. A campaign's own results carry "
         "them; for any other dataset name them, e.g. Results.load(path, inputs=['launch.ascent_reliability'], "
-        f"phases=['launch_ok'], goals=['reached_100_days'], metrics=['days_survived']). Columns: {shown}")
+        f"phases=['launch_ok'], goals=['reached_100_days'], metrics=['days_survived']). Columns: {shown}"
+    )
 
 
 @dataclass
@@ -189,9 +194,16 @@ class Results:
     _cache: dict = field(repr=False, default_factory=dict)
 
     @classmethod
-    def load(cls, path: object, *, filesystem: pafs.FileSystem | None = None,
-             inputs: Sequence[str] | None = None, phases: Sequence[str] | None = None,
-             goals: Sequence[str] | None = None, metrics: Sequence[str] | None = None) -> Results:
+    def load(
+        cls,
+        path: object,
+        *,
+        filesystem: pafs.FileSystem | None = None,
+        inputs: Sequence[str] | None = None,
+        phases: Sequence[str] | None = None,
+        goals: Sequence[str] | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> Results:
         """Open a run directory, a sweep directory, or a Parquet file or directory (see the module docstring).
 
         ``inputs``, ``phases``, ``goals``, ``metrics``: column names that take these roles, replacing the field
@@ -201,9 +213,11 @@ class Results:
         if not root.is_dir() and not root.is_file():
             raise FileNotFoundError(f"{root} does not exist")
         if (root / "design.json").is_file() and not (root / SAMPLES_DIR).is_dir():
-            raise FileNotFoundError(f"{root} is a design search: its candidates' missions are runs under "
-                                    f"{root / 'candidates'} (load that directory), one row per candidate is "
-                                    f"{root / 'designs.parquet'}")
+            raise FileNotFoundError(
+                f"{root} is a design search: its candidates' missions are runs under "
+                f"{root / 'candidates'} (load that directory), one row per candidate is "
+                f"{root / 'designs.parquet'}"
+            )
         try:
             runs = run_dirs(root.uri, root.fs if filesystem is not None else None)
             parts = [_parquet(r / SAMPLES_DIR) for r in runs]
@@ -214,10 +228,12 @@ class Results:
         roles = {n: r for r, names in named.items() for n in (names or ())}
         unknown = sorted(set(roles) - set(schema.names))
         if unknown:
-            raise KeyError(f"{root} has no column(s) {', '.join(map(repr, unknown))}; columns: "
-                           + ", ".join(schema.names))
-        res = cls(runs=runs, schema=schema, run_info=[(r / "run.json").read_json() for r in runs], _parts=parts,
-                  _roles=roles)
+            raise KeyError(
+                f"{root} has no column(s) {', '.join(map(repr, unknown))}; columns: " + ", ".join(schema.names)
+            )
+        res = cls(
+            runs=runs, schema=schema, run_info=[(r / "run.json").read_json() for r in runs], _parts=parts, _roles=roles
+        )
         if not any(res.meta(f.name, "role") in ROLES for f in schema):
             raise _metadata_error(root, schema.names)
         counts = [p.count_rows() for p in parts]
@@ -284,8 +300,11 @@ class Results:
     @property
     def metrics(self) -> list[str]:
         """Numeric (integer or floating) metric columns."""
-        return [n for n in self._role("metric")
-                if pa.types.is_floating(self.schema.field(n).type) or pa.types.is_integer(self.schema.field(n).type)]
+        return [
+            n
+            for n in self._role("metric")
+            if pa.types.is_floating(self.schema.field(n).type) or pa.types.is_integer(self.schema.field(n).type)
+        ]
 
     @property
     def n(self) -> int:
@@ -299,8 +318,11 @@ class Results:
     def inner_samples(self) -> int:
         """Missions per epistemic outer draw (``config.run.inner_samples`` of run.json; 1, every mission its own
         draw, when absent)."""
-        values = {int(i["config"]["run"]["inner_samples"]) for i in self.run_info
-                  if "inner_samples" in i.get("config", {}).get("run", {})}
+        values = {
+            int(i["config"]["run"]["inner_samples"])
+            for i in self.run_info
+            if "inner_samples" in i.get("config", {}).get("run", {})
+        }
         return values.pop() if len(values) == 1 else 1
 
     @property
@@ -335,8 +357,13 @@ class Results:
             if inputs:
                 d = len(inputs)
                 per_row = self.inner_samples if level == "epistemic" else 1
-                return {"level": level, "inputs": inputs, "d": d, "rows_per_block": d + 2,
-                        "missions_per_block": (d + 2) * per_row}
+                return {
+                    "level": level,
+                    "inputs": inputs,
+                    "d": d,
+                    "rows_per_block": d + 2,
+                    "missions_per_block": (d + 2) * per_row,
+                }
         return None
 
     @property
@@ -377,8 +404,9 @@ class Results:
         dictionaries as str objects, numbers as float64 with NaN for null (a phase never reached)."""
         if name not in self._cache:
             typ = self.schema.field(name).type
-            chunks = pa.chunked_array([c for p in self._parts for c in p.to_table(columns=[name]).column(0).chunks],
-                                      type=typ)
+            chunks = pa.chunked_array(
+                [c for p in self._parts for c in p.to_table(columns=[name]).column(0).chunks], type=typ
+            )
             if pa.types.is_boolean(typ):
                 values = pc.fill_null(chunks, False).to_numpy(zero_copy_only=False).astype(bool)
             elif pa.types.is_dictionary(typ) or pa.types.is_string(typ):

@@ -58,13 +58,18 @@ def _anova_between(y_sorted: np.ndarray, labels: np.ndarray) -> tuple[float, flo
     ssb = float(np.sum(counts * spread))
     msw = float(np.sum((y_sorted - means[labels]) ** 2)) / (n - m)
     signal = ssb - (m - 1) * msw
-    noise_var = (2 * (m - 1) * msw ** 2 + 4 * msw * max(0.0, signal)) / n ** 2
-    sampling_var = float(np.sum(counts * (spread - ssb / n) ** 2)) / n ** 2
+    noise_var = (2 * (m - 1) * msw**2 + 4 * msw * max(0.0, signal)) / n**2
+    sampling_var = float(np.sum(counts * (spread - ssb / n) ** 2)) / n**2
     return signal / n, math.sqrt(noise_var + sampling_var)
 
 
-def first_order_given_data(x: np.ndarray, y: np.ndarray, bins: int | None = None,
-                           groups: np.ndarray | None = None, order: np.ndarray | None = None) -> tuple[float, float]:
+def first_order_given_data(
+    x: np.ndarray,
+    y: np.ndarray,
+    bins: int | None = None,
+    groups: np.ndarray | None = None,
+    order: np.ndarray | None = None,
+) -> tuple[float, float]:
     """Given-data first-order Sobol index ``S = Var(E[Y|X]) / Var(Y)`` of one input, from any sample.
 
     ``x``, ``y``: shape (n,), the input and the output (a 0/1 flag or a metric) of the same missions, drawn
@@ -128,9 +133,11 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
     inputs = [i for i in res.inputs if np.ptp(res.column(i)) > 0]
     outer = res.outer
     targets = list(targets) if targets is not None else res.flags + res.metrics
-    out: dict = {"method": "given-data first-order Sobol (equal-count bins, ANOVA-corrected) and Spearman",
-                 "inputs": {i: {"unit": res.unit(i), "level": res.meta(i, "level")} for i in inputs},
-                 "targets": {}}
+    out: dict = {
+        "method": "given-data first-order Sobol (equal-count bins, ANOVA-corrected) and Spearman",
+        "inputs": {i: {"unit": res.unit(i), "level": res.meta(i, "level")} for i in inputs},
+        "targets": {},
+    }
     full_order = {i: np.argsort(res.column(i), kind="stable") for i in inputs}
     per_mask: dict[bytes, dict] = {}  # sort orders and ranks of the inputs over each set of defined rows
     for t in targets:
@@ -139,8 +146,13 @@ def sensitivity(res: Results, targets: Sequence[str] | None = None) -> dict:
         if ok.sum() < 10 or np.ptp(y[ok]) == 0:
             out["targets"][t] = {"n": int(ok.sum()), "note": "constant or too few values", "indices": {}}
             continue
-        entry: dict[str, Any] = {"n": int(ok.sum()), "unit": res.unit(t), "role": res.meta(t, "role"),
-                 "valid_when": res.meta(t, "valid_when") or None, "indices": {}}
+        entry: dict[str, Any] = {
+            "n": int(ok.sum()),
+            "unit": res.unit(t),
+            "role": res.meta(t, "role"),
+            "valid_when": res.meta(t, "valid_when") or None,
+            "indices": {},
+        }
         cache = per_mask.setdefault(np.packbits(ok).tobytes(), {})
         position = np.cumsum(ok) - 1
         y_ranks = stats.rankdata(y[ok])
@@ -171,10 +183,17 @@ def influential(entry: Mapping, min_share: float = MIN_SHARE) -> list[tuple[str,
     that neither a negligible effect nor estimation noise (about ``bins / n`` before the ANOVA correction, and a
     2.5% chance per input of a lower bound above zero by luck) fills the list. Returns ``(input, indices)`` pairs."""
     z = 1.959963984540054
-    keep = [(i, v) for i, v in entry.get("indices", {}).items()
-            if v["first_order"] is not None and math.isfinite(v["first_order"]) and v["first_order"] >= min_share
-            and v["first_order"] - z * (v["first_order_se"] if v["first_order_se"] is not None
-                                         and math.isfinite(v["first_order_se"]) else math.inf) > 0]
+    keep = [
+        (i, v)
+        for i, v in entry.get("indices", {}).items()
+        if v["first_order"] is not None
+        and math.isfinite(v["first_order"])
+        and v["first_order"] >= min_share
+        and v["first_order"]
+        - z
+        * (v["first_order_se"] if v["first_order_se"] is not None and math.isfinite(v["first_order_se"]) else math.inf)
+        > 0
+    ]
     return sorted(keep, key=lambda kv: -kv[1]["first_order"])
 
 
@@ -259,14 +278,15 @@ def saltelli_indices(f_a: np.ndarray, f_b: np.ndarray, f_ab: np.ndarray) -> dict
     every AB_i forms one block). Returns arrays of shape (d,): ``first``, ``first_se``, ``total``, ``total_se``,
     and ``variance``.
     """
-    f = np.column_stack([np.asarray(f_a, dtype=float), np.asarray(f_b, dtype=float),
-                         np.asarray(f_ab, dtype=float).T])
+    f = np.column_stack([np.asarray(f_a, dtype=float), np.asarray(f_b, dtype=float), np.asarray(f_ab, dtype=float).T])
     est = radial_indices(f)
     return {k: est[k] for k in ("first", "first_se", "total", "total_se", "variance")}
 
 
-SALTELLI_METHOD = ("radial A/B/AB_i design (Saltelli et al. 2010), centred estimators: first order Saltelli 2010 "
-                   "Table 2 (b), total Jansen 1999; delta-method standard errors over whole blocks")
+SALTELLI_METHOD = (
+    "radial A/B/AB_i design (Saltelli et al. 2010), centred estimators: first order Saltelli 2010 "
+    "Table 2 (b), total Jansen 1999; delta-method standard errors over whole blocks"
+)
 DESIGN_RTOL = 1e-5  # assumed: an input recomputed from the same uniform in another batch differs in its last bits
 MIN_BLOCKS = 2  # a standard error needs a spread of per-block terms (the config refuses fewer, likewise)
 
@@ -337,10 +357,20 @@ def saltelli(res: Results) -> dict | None:
         return None
     inputs, rows, d = list(design["inputs"]), int(design["rows_per_block"]), int(design["d"])
     epistemic = design["level"] == "epistemic"
-    out: dict = {"method": SALTELLI_METHOD, "level": design["level"], "inputs": inputs, "d": d,
-                 "rows_per_block": rows, "missions_per_block": int(design["missions_per_block"]), "blocks": 0,
-                 "missions_used": 0, "missions_left_out": res.n, "noise_corrected": epistemic, "notes": [],
-                 "targets": {}}
+    out: dict = {
+        "method": SALTELLI_METHOD,
+        "level": design["level"],
+        "inputs": inputs,
+        "d": d,
+        "rows_per_block": rows,
+        "missions_per_block": int(design["missions_per_block"]),
+        "blocks": 0,
+        "missions_used": 0,
+        "missions_left_out": res.n,
+        "noise_corrected": epistemic,
+        "notes": [],
+        "targets": {},
+    }
     absent = [i for i in inputs if not res.has(i)]
     if absent:
         out["notes"].append(f"the design's inputs {', '.join(absent)} are not columns of the dataset")
@@ -350,25 +380,33 @@ def saltelli(res: Results) -> dict | None:
     used = int(missions[keep].sum())
     out |= {"blocks": blocks, "missions_used": used, "missions_left_out": res.n - used}
     if res.n > used:
-        out["notes"].append(f"{res.n - used:,} missions outside whole blocks of {out['missions_per_block']:,} (a "
-                            "partial last block, or missing shards) are left out of the indices; they count in "
-                            "every probability")
+        out["notes"].append(
+            f"{res.n - used:,} missions outside whole blocks of {out['missions_per_block']:,} (a "
+            "partial last block, or missing shards) are left out of the indices; they count in "
+            "every probability"
+        )
     if blocks < MIN_BLOCKS:
         out["notes"].append(f"{blocks} whole block(s): at least {MIN_BLOCKS} are needed")
         return out
     x = np.stack([_arrange(res.column(i)[first], keep, slot, rows) for i in inputs], axis=2)
     radial = _follows_design(x)
     if not radial.all():
-        out["notes"].append(f"the inputs of {int((~radial).sum())} of {blocks} blocks do not follow the radial "
-                            "design (AB_i = A but for input i, taken from B): indices not computed")
+        out["notes"].append(
+            f"the inputs of {int((~radial).sum())} of {blocks} blocks do not follow the radial "
+            "design (AB_i = A but for input i, taken from B): indices not computed"
+        )
         return out
     if epistemic:
         m = _arrange(missions.astype(float), keep, slot, rows)
-        out["notes"].append(f"each epistemic draw's probability is estimated from {int(m.min()):,} missions: its "
-                            "binomial noise is removed from the variance and from the total-effect numerators")
+        out["notes"].append(
+            f"each epistemic draw's probability is estimated from {int(m.min()):,} missions: its "
+            "binomial noise is removed from the variance and from the total-effect numerators"
+        )
     else:
-        out["notes"].append("aleatory level: the model's own random draws change between a block's rows, so each "
-                            "total-effect index includes their share of the variance (first-order ones do not)")
+        out["notes"].append(
+            "aleatory level: the model's own random draws change between a block's rows, so each "
+            "total-effect index includes their share of the variance (first-order ones do not)"
+        )
     targets = res.flags + ([] if epistemic else res.metrics)
     for t in targets:
         y = res.column(t).astype(float)
@@ -381,11 +419,21 @@ def saltelli(res: Results) -> dict | None:
             out["targets"][t] = entry | {"note": "constant, or defined in fewer than 2 whole blocks"}
             continue
         est = radial_indices(f[defined], None if noise is None else noise[defined])
-        entry |= {"variance": est["variance"], "noise_variance": est["noise_variance"],
-                  "indices": {i: {"first_order": float(est["first"][j]), "first_order_se": float(est["first_se"][j]),
-                                  "total": float(est["total"][j]), "total_se": float(est["total_se"][j])}
-                              for j, i in enumerate(inputs)},
-                  "sum_first_order": float(np.nansum(est["first"])), "sum_total": float(np.nansum(est["total"]))}
+        entry |= {
+            "variance": est["variance"],
+            "noise_variance": est["noise_variance"],
+            "indices": {
+                i: {
+                    "first_order": float(est["first"][j]),
+                    "first_order_se": float(est["first_se"][j]),
+                    "total": float(est["total"][j]),
+                    "total_se": float(est["total_se"][j]),
+                }
+                for j, i in enumerate(inputs)
+            },
+            "sum_first_order": float(np.nansum(est["first"])),
+            "sum_total": float(np.nansum(est["total"])),
+        }
         if defined.sum() < blocks:
             entry["note"] = f"defined (every row not null) in {int(defined.sum())} of {blocks} blocks"
         if not est["variance"] > 0:

@@ -119,12 +119,13 @@ def unit_means(values: np.ndarray, unit: int) -> np.ndarray:
     return values[:, :whole].reshape(values.shape[0], -1, unit).mean(axis=2)
 
 
-def sequence_by_shards(values: np.ndarray, unit: int, shard_size: int, target: float | None,
-                       alpha: float = 0.05) -> ConfidenceSequence:
+def sequence_by_shards(
+    values: np.ndarray, unit: int, shard_size: int, target: float | None, alpha: float = 0.05
+) -> ConfidenceSequence:
     """The confidence sequences of F probabilities from their 0/1 outcomes ``values`` (shape (F, n), missions in
     index order), fed shard by shard as a campaign that stops at a target feeds them
     (:class:`campaign.adaptive.Controller`), so the numbers are the campaign's own to the last bit."""
     cs = ConfidenceSequence(alpha, shape=(values.shape[0],), target_half_width=target)
     for first in range(0, values.shape[1], shard_size):
-        cs.update(unit_means(values[:, first:first + shard_size], unit))
+        cs.update(unit_means(values[:, first : first + shard_size], unit))
     return cs

@@ -43,8 +43,15 @@ def summarize(res: Results) -> dict:
     the previous one), ``failures`` (first failure by cause), ``metrics`` (quantiles where defined) and, with the
     landing columns, ``landing``."""
     head = Headline(res)
-    out: dict = {"missions": res.n, "sample_design": head.design(), "phases": {}, "goals": {}, "conditional": {},
-                 "failures": [], "metrics": {}}
+    out: dict = {
+        "missions": res.n,
+        "sample_design": head.design(),
+        "phases": {},
+        "goals": {},
+        "conditional": {},
+        "failures": [],
+        "metrics": {},
+    }
     reached, previous = None, ""
     for name in res.flags:
         values = res.column(name).astype(bool)
@@ -55,15 +62,22 @@ def summarize(res: Results) -> dict:
                 out["conditional"][f"{name} | {previous}"] = head.probability(values, among=reached, band=False)
             previous, reached = name, values
     if res.has("outcome_name", "failed_phase"):
-        out["failures"] = [{k: c[k] for k in c if k != "cumulative_share_of_failures"}
-                           for c in pareto(res, head)["by_cause"]]
+        out["failures"] = [
+            {k: c[k] for k in c if k != "cumulative_share_of_failures"} for c in pareto(res, head)["by_cause"]
+        ]
     for name in res.metrics:
         values = res.column(name)
         values = values[~np.isnan(values)]
         if values.size:
             q = np.quantile(values, [0.05, 0.5, 0.95])
-            out["metrics"][name] = {"n": int(values.size), "mean": float(values.mean()), "p05": float(q[0]),
-                                    "p50": float(q[1]), "p95": float(q[2]), "unit": res.unit(name)}
+            out["metrics"][name] = {
+                "n": int(values.size),
+                "mean": float(values.mean()),
+                "p05": float(q[0]),
+                "p50": float(q[1]),
+                "p95": float(q[2]),
+                "unit": res.unit(name),
+            }
     if res.has(*map(res.column_for, LANDING_ROLES)):
         out["landing"] = landing_dispersion(res)
     if head.stop:
@@ -86,12 +100,19 @@ def pareto(res: Results, head: Headline | None = None) -> dict:
     by_cause, cumulative = [], 0
     for i in np.argsort(-counts, kind="stable"):
         cumulative += int(counts[i])
-        by_cause.append({"outcome": str(causes[i]), "phase": phase_of[str(causes[i])],
-                         **head.probability(names == causes[i], band=False),
-                         "cumulative_share_of_failures": cumulative / total})
+        by_cause.append(
+            {
+                "outcome": str(causes[i]),
+                "phase": phase_of[str(causes[i])],
+                **head.probability(names == causes[i], band=False),
+                "cumulative_share_of_failures": cumulative / total,
+            }
+        )
     ph, ph_counts = np.unique(phases[failed].astype(str), return_counts=True)
-    by_phase = [{"phase": str(ph[i]), **head.probability(failed & (phases == ph[i]), band=False)}
-                for i in np.argsort(-ph_counts, kind="stable")]
+    by_phase = [
+        {"phase": str(ph[i]), **head.probability(failed & (phases == ph[i]), band=False)}
+        for i in np.argsort(-ph_counts, kind="stable")
+    ]
     return {"missions": res.n, "failures": total, "by_cause": by_cause, "by_phase": by_phase}
 
 
@@ -117,17 +138,21 @@ def landing_dispersion(res: Results) -> dict:
     inside = np.einsum("in,ij,jn->n", d, np.linalg.pinv(cov), d) <= CHI2_2DOF_99
     out = {
         miss_name: dict(zip(("p50", "p90", "p99"), map(float, np.percentile(miss, [50, 90, 99])))),
-        "ellipse99": {"centre_m": [float(x.mean()), float(y.mean())],
-                      "semi_major_m": float(np.sqrt(CHI2_2DOF_99 * eigenvalues[1])),
-                      "semi_minor_m": float(np.sqrt(CHI2_2DOF_99 * max(eigenvalues[0], 0.0))),
-                      "orientation_deg": float(np.degrees(np.arctan2(major[1], major[0])) % 180.0),
-                      "fraction_inside": float(inside.mean()),
-                      "of": "safe landings" if not safe[reached].all() else "all touchdowns", "n": int(safe.sum())},
+        "ellipse99": {
+            "centre_m": [float(x.mean()), float(y.mean())],
+            "semi_major_m": float(np.sqrt(CHI2_2DOF_99 * eigenvalues[1])),
+            "semi_minor_m": float(np.sqrt(CHI2_2DOF_99 * max(eigenvalues[0], 0.0))),
+            "orientation_deg": float(np.degrees(np.arctan2(major[1], major[0])) % 180.0),
+            "fraction_inside": float(inside.mean()),
+            "of": "safe landings" if not safe[reached].all() else "all touchdowns",
+            "n": int(safe.sum()),
+        },
     }
     for name in map(res.column_for, TOUCHDOWN_SPEED_ROLES):
         if res.has(name):
-            out[name] = dict(zip(("p50", "p90", "p99"), map(float, np.percentile(res.column(name)[reached],
-                                                                                   [50, 90, 99]))))
+            out[name] = dict(
+                zip(("p50", "p90", "p99"), map(float, np.percentile(res.column(name)[reached], [50, 90, 99])))
+            )
     return out
 
 
@@ -147,11 +172,15 @@ def format_summary(summary: Mapping) -> str:
     design = summary.get("sample_design", {})
     lines = [f"{summary['missions']:,} missions"]
     if design.get("blocks"):  # a Saltelli design: its blocks, not its draws, are the independent units
-        lines[0] += (f" in {design['blocks']:,} Saltelli blocks of {design['missions_per_block']:,} (rows of one block "
-                     "share its base points: intervals are clustered by block)")
+        lines[0] += (
+            f" in {design['blocks']:,} Saltelli blocks of {design['missions_per_block']:,} (rows of one block "
+            "share its base points: intervals are clustered by block)"
+        )
     elif design.get("draws"):
-        lines[0] += (f" in {design['draws']:,} epistemic draws of {design['missions_per_draw']:,} (missions of one "
-                     "draw share a state of knowledge: intervals are clustered by draw)")
+        lines[0] += (
+            f" in {design['draws']:,} epistemic draws of {design['missions_per_draw']:,} (missions of one "
+            "draw share a state of knowledge: intervals are clustered by draw)"
+        )
     if design.get("warning"):
         lines.append(f"warning: {design['warning']}")
     band = any("epistemic" in s for key in ("phases", "goals") for s in summary.get(key, {}).values())
@@ -168,8 +197,11 @@ def format_summary(summary: Mapping) -> str:
         text = f"{title:<46} {'P':>8}   95% interval".ljust(88)
         return text + ("P, 5-95% over draws".ljust(20) if band else "") + f"{'successes':>10} / n"
 
-    for title, key in (("Phase success", "phases"), ("Goals", "goals"),
-                       ("Conditional on the previous phase", "conditional")):
+    for title, key in (
+        ("Phase success", "phases"),
+        ("Goals", "goals"),
+        ("Conditional on the previous phase", "conditional"),
+    ):
         if summary.get(key):
             lines.append(header(title))
             lines += [row(name, s) for name, s in summary[key].items()]
@@ -184,9 +216,11 @@ def format_summary(summary: Mapping) -> str:
         lines.append(f"{'Landing dispersion':<46} {'p50':>10} {'p90':>10} {'p99':>10}")
         for name in (k for k in d if k != "ellipse99"):  # the miss distance, then the touchdown speeds
             lines.append(f"  {name:<44} {d[name]['p50']:10.4g} {d[name]['p90']:10.4g} {d[name]['p99']:10.4g}")
-        lines.append(f"  99% ellipse: {e['semi_major_m']:.1f} m x {e['semi_minor_m']:.1f} m, major axis at "
-                     f"{e['orientation_deg']:.0f} deg from downrange, centre ({e['centre_m'][0]:.1f}, "
-                     f"{e['centre_m'][1]:.1f}) m, holds {100 * e['fraction_inside']:.1f}% of the {e['of']}")
+        lines.append(
+            f"  99% ellipse: {e['semi_major_m']:.1f} m x {e['semi_minor_m']:.1f} m, major axis at "
+            f"{e['orientation_deg']:.0f} deg from downrange, centre ({e['centre_m'][0]:.1f}, "
+            f"{e['centre_m'][1]:.1f}) m, holds {100 * e['fraction_inside']:.1f}% of the {e['of']}"
+        )
     if summary.get("metrics"):
         lines.append(f"{'Metric (where defined)':<46} {'p05':>10} {'median':>10} {'p95':>10}   unit")
         for name, m in summary["metrics"].items():
@@ -198,17 +232,24 @@ def format_summary(summary: Mapping) -> str:
 
 def format_mass(mass: Mapping) -> str:
     """The rover's mass line (:mod:`campaign.mass`): total, the design-dependent parts, margin against the limit."""
-    parts = ", ".join(f"{k.removesuffix('_kg')} {v:.1f}" for k, v in mass.items()
-                      if k.endswith("_kg") and k not in ("total_kg", "limit_kg", "margin_kg"))
-    return (f"Rover mass {mass['total_kg']:.1f} kg ({parts}); margin {mass['margin_kg']:+.1f} kg against "
-            f"{mass['limit_kg']:.0f} kg")
+    parts = ", ".join(
+        f"{k.removesuffix('_kg')} {v:.1f}"
+        for k, v in mass.items()
+        if k.endswith("_kg") and k not in ("total_kg", "limit_kg", "margin_kg")
+    )
+    return (
+        f"Rover mass {mass['total_kg']:.1f} kg ({parts}); margin {mass['margin_kg']:+.1f} kg against "
+        f"{mass['limit_kg']:.0f} kg"
+    )
 
 
 def format_stop(stop: Mapping) -> str:
     """One line on why an adaptive campaign stopped (see :mod:`.sequential`)."""
     widths = ", ".join(f"{k} {v:.4f}" for k, v in stop.get("half_widths", {}).items())
-    return (f"Stopped: {stop['reason']} after {stop['missions']:,} missions ({stop['looks']} looks); "
-            f"half-widths {widths} (target {stop['target_half_width']:g})")
+    return (
+        f"Stopped: {stop['reason']} after {stop['missions']:,} missions ({stop['looks']} looks); "
+        f"half-widths {widths} (target {stop['target_half_width']:g})"
+    )
 
 
 def analyse(res: Results) -> dict:
@@ -216,8 +257,14 @@ def analyse(res: Results) -> dict:
     ``failure_dates`` (null without the days survived, and the landing date for the second), ``pareto``,
     ``convergence``, ``sensitivity``, ``epistemic``, ``saltelli`` (null unless ``sampler=saltelli``) and, for a
     sweep, ``trade``."""
-    out = {"survival": survival(res), "failure_dates": failure_dates(res), "pareto": pareto(res),
-           "convergence": convergence(res), "sensitivity": sensitivity(res), "epistemic": epistemic(res)}
+    out = {
+        "survival": survival(res),
+        "failure_dates": failure_dates(res),
+        "pareto": pareto(res),
+        "convergence": convergence(res),
+        "sensitivity": sensitivity(res),
+        "epistemic": epistemic(res),
+    }
     out["saltelli"] = saltelli(res)
     trade = trade_study(res)
     if trade is not None:

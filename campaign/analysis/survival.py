@@ -93,15 +93,20 @@ def survival(res: Results, grid_days: np.ndarray | None = None) -> dict | None:
     if grid_days is None:
         grid_days = np.arange(0.0, math.ceil(np.nanmax(days, initial=0.0)) + 1)
     out: dict = {"unit": res.unit(column) or "d", "days": grid_days.tolist(), "curves": {}}
-    for label, time, event in (("all", np.where(landed, days, 0.0), failed),
-                               ("surface", days[landed], failed[landed])):
+    for label, time, event in (("all", np.where(landed, days, 0.0), failed), ("surface", days[landed], failed[landed])):
         if label == "surface" and landed.all():
             continue
         km = kaplan_meier(time, event)
         s, lo, hi = km.at(grid_days)
-        out["curves"][label] = {"n": int(time.size), "events": int(event.sum()), "censored": int((~event).sum()),
-                                "survival": s.tolist(), "lower": lo.tolist(), "upper": hi.tolist(),
-                                "band": "log-log, Greenwood"}
+        out["curves"][label] = {
+            "n": int(time.size),
+            "events": int(event.sum()),
+            "censored": int((~event).sum()),
+            "survival": s.tolist(),
+            "lower": lo.tolist(),
+            "upper": hi.tolist(),
+            "band": "log-log, Greenwood",
+        }
     return out
 
 
@@ -134,8 +139,7 @@ def failure_dates(res: Results, head: Headline | None = None) -> dict | None:
     if head.clustered:  # one day at a time: memory O(missions), whatever the campaign's size
         _, inverse = np.unique(head.clusters[landed], return_inverse=True)
         m = np.bincount(inverse).astype(float)
-        bounds = [korn_graubard_bounds(np.bincount(inverse, weights=when_l > t, minlength=m.size), m)[:3]
-                  for t in grid]
+        bounds = [korn_graubard_bounds(np.bincount(inverse, weights=when_l > t, minlength=m.size), m)[:3] for t in grid]
         p, lower, upper = (np.array([b[k] for b in bounds]) for k in range(3))
         method = head.interval
     else:
@@ -145,10 +149,22 @@ def failure_dates(res: Results, head: Headline | None = None) -> dict | None:
         method = "wilson"
     causes = res.column("outcome_name") if res.has("outcome_name") else np.where(failed, "failure", "success")
     bins = np.floor(np.where(failed, when, -1)).astype(int)
-    failures = {str(c): np.bincount(bins[failed & (causes == c)], minlength=grid.size)[:grid.size].tolist()
-                for c in np.unique(causes[failed])}
-    return {"unit": "d", "origin": "opening of the landing window", "days": grid.tolist(),
-            "landed": int(landed.sum()), "failed": int(failed.sum()), "interval": method,
-            "not_failed": {"p": np.asarray(p).tolist(), "lower": np.asarray(lower).tolist(),
-                           "upper": np.asarray(upper).tolist()},
-            "landed_by": [float(np.mean(landing[landed] <= t)) for t in grid], "failures": failures}
+    failures = {
+        str(c): np.bincount(bins[failed & (causes == c)], minlength=grid.size)[: grid.size].tolist()
+        for c in np.unique(causes[failed])
+    }
+    return {
+        "unit": "d",
+        "origin": "opening of the landing window",
+        "days": grid.tolist(),
+        "landed": int(landed.sum()),
+        "failed": int(failed.sum()),
+        "interval": method,
+        "not_failed": {
+            "p": np.asarray(p).tolist(),
+            "lower": np.asarray(lower).tolist(),
+            "upper": np.asarray(upper).tolist(),
+        },
+        "landed_by": [float(np.mean(landing[landed] <= t)) for t in grid],
+        "failures": failures,
+    }

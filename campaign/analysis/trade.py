@@ -26,8 +26,11 @@ def paired_difference(a: np.ndarray, b: np.ndarray, clusters: np.ndarray | None 
     out = {"diff": est["mean"], "ci95": est["ci95"], "se": est["se"], "n": est["n"]}
     if np.all(np.isin(a[ok], (0.0, 1.0))) and np.all(np.isin(b[ok], (0.0, 1.0))):
         only_a, only_b = int(np.sum(d < 0)), int(np.sum(d > 0))
-        out |= {"only_first": only_a, "only_second": only_b,
-                "mcnemar_p": float(stats.binomtest(only_b, only_a + only_b).pvalue) if only_a + only_b else 1.0}
+        out |= {
+            "only_first": only_a,
+            "only_second": only_b,
+            "mcnemar_p": float(stats.binomtest(only_b, only_a + only_b).pvalue) if only_a + only_b else 1.0,
+        }
     return out
 
 
@@ -59,8 +62,14 @@ def trade_study(res: Results) -> dict | None:
     head = Headline(res)
     for j in order:
         rows = per_job[j]
-        entry: dict[str, Any] = {"job": res.runs[j].name, "run_dir": str(res.runs[j]), "values": values[j],
-                 "label": _design_label(values[j]) or res.runs[j].name, "flags": {}, "metrics": {}}
+        entry: dict[str, Any] = {
+            "job": res.runs[j].name,
+            "run_dir": str(res.runs[j]),
+            "values": values[j],
+            "label": _design_label(values[j]) or res.runs[j].name,
+            "flags": {},
+            "metrics": {},
+        }
         for name in res.flags:
             entry["flags"][name] = head.probability(res.column(name), among=job == j, band=False)
         for name in res.metrics:
@@ -68,8 +77,11 @@ def trade_study(res: Results) -> dict | None:
             entry["metrics"][name] = mean_interval(y[~np.isnan(y)]) | {"unit": res.unit(name)}
         if res.has("outcome_name"):
             causes = res.column("outcome_name")
-            entry["failures"] = {str(c): head.probability(causes == c, among=job == j, band=False)
-                                 for c in np.unique(causes[rows]) if c != "success"}
+            entry["failures"] = {
+                str(c): head.probability(causes == c, among=job == j, band=False)
+                for c in np.unique(causes[rows])
+                if c != "success"
+            }
         designs.append(entry)
     outer = res.clusters  # the design's independent units: epistemic draws, or a Saltelli design's blocks
 
@@ -77,13 +89,29 @@ def trade_study(res: Results) -> dict | None:
         common, ia, ib = np.intersect1d(index[per_job[j]], index[per_job[k]], return_indices=True)
         ra, rb = per_job[j][ia], per_job[k][ib]
         clusters = outer[ra]
-        return {"first": res.runs[j].name, "second": res.runs[k].name, "missions": int(common.size),
-                "flags": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) for n in res.flags},
-                **({"metrics": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters)
-                                | {"unit": res.unit(n)} for n in res.metrics}} if metrics else {})}
+        return {
+            "first": res.runs[j].name,
+            "second": res.runs[k].name,
+            "missions": int(common.size),
+            "flags": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) for n in res.flags},
+            **(
+                {
+                    "metrics": {
+                        n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) | {"unit": res.unit(n)}
+                        for n in res.metrics
+                    }
+                }
+                if metrics
+                else {}
+            ),
+        }
 
     pairs = [paired(j, k) for j, k in zip(order[:-1], order[1:])]
     against_first = [paired(order[0], k, metrics=False) for k in order]
-    return {"swept_keys": keys, "numeric": numeric, "designs": designs, "paired_differences": pairs,
-            "against_first": against_first}
-
+    return {
+        "swept_keys": keys,
+        "numeric": numeric,
+        "designs": designs,
+        "paired_differences": pairs,
+        "against_first": against_first,
+    }

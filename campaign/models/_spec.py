@@ -19,6 +19,8 @@ import jax
 import numpy as np
 
 Array = jax.Array
+# A table that prepare computes: NumPy on the host, a JAX array once the engine hands it to the traced model.
+TableArray = np.ndarray | jax.Array
 
 
 @dataclass(frozen=True)

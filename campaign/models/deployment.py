@@ -26,8 +26,9 @@ SECTION = Section(
         Param("tilt_width_deg", "deg", "Width of the logistic failure curve around the limit", gt=0),
     ),
     inputs=(
-        Input("leg_settling_deg", "deg", "Tilt added by the legs' stroke and the ground settling under them",
-              (0.0, 90.0)),
+        Input(
+            "leg_settling_deg", "deg", "Tilt added by the legs' stroke and the ground settling under them", (0.0, 90.0)
+        ),
     ),
 )
 

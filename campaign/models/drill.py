@@ -40,21 +40,30 @@ SECTION = Section(
         Param("max_attempts_per_site", "1", "Attempts at one science site before moving on", ge=1, integer=True),
         Param("dry_rate_m_per_h", "m/h", "Penetration rate in loose, dry regolith", gt=0),
         Param("icy_rate_m_per_h", "m/h", "Penetration rate in ice-cemented regolith", gt=0),
-        Param("ice_transition_sharpness", "1", "Exponent n of the strength transition around the critical ice "
-              "content", gt=0),
+        Param(
+            "ice_transition_sharpness",
+            "1",
+            "Exponent n of the strength transition around the critical ice content",
+            gt=0,
+        ),
         Param("rock_blocking_per_m", "1/m", "Rocks the auger cannot pass, per metre drilled", ge=0),
         Param("jam_per_h", "1/h", "Bit jams per hour of drilling", ge=0),
         Param("jam_loses_drill_prob", "1", "Probability that a jam loses the drill string", ge=0, le=1),
         Param("bit_life_m", "m", "Metres of loose regolith a bit drills before it is spent", gt=0),
         Param("icy_wear_factor", "1", "Wear per metre of icy regolith relative to loose regolith", ge=1),
         Param("max_attempt_h", "h", "Drilling time after which an attempt is abandoned", gt=0),
-        Param("setup_h", "h", "Time per attempt besides boring: deploy, retract, sample transfer to the analysers",
-              ge=0),
+        Param(
+            "setup_h", "h", "Time per attempt besides boring: deploy, retract, sample transfer to the analysers", ge=0
+        ),
         Param("min_sample_depth_m", "m", "A hole shallower than this yields no sample", ge=0),
     ),
     inputs=(
-        Input("ice_critical_wt", "wt%", "Water content above which cold regolith becomes concrete-like",
-              (0.0, float("inf"))),
+        Input(
+            "ice_critical_wt",
+            "wt%",
+            "Water content above which cold regolith becomes concrete-like",
+            (0.0, float("inf")),
+        ),
         Input("rock_abundance_factor", "1", "Realised / nominal density of blocking rocks", (0.0, float("inf"))),
     ),
 )
@@ -96,21 +105,32 @@ def attempt(p, water_wt, dry_layer_m, ice_critical_wt, rock_factor, u_rock, u_ja
         return jnp.where(hours <= t_dry, hours * dry_rate, dry_layer + (hours - t_dry) * icy_rate)
 
     def hours_to(depth):
-        return (jnp.minimum(depth, dry_layer) / dry_rate + jnp.maximum(depth - dry_layer, 0.0) / icy_rate)
+        return jnp.minimum(depth, dry_layer) / dry_rate + jnp.maximum(depth - dry_layer, 0.0) / icy_rate
 
     rock_rate = p.rock_blocking_per_m * rock_factor
     rock_depth = jnp.where(rock_rate > 0, -jnp.log(u_rock) / jnp.maximum(rock_rate, 1e-30), jnp.inf)
     jam_h = jnp.where(p.jam_per_h > 0, -jnp.log(u_jam) / jnp.maximum(p.jam_per_h, 1e-30), jnp.inf)
     budget_h = p.max_attempt_h
 
-    limits = jnp.stack(jnp.broadcast_arrays(target, jnp.minimum(rock_depth, target * 2),
-                                            depth_after(jnp.minimum(jam_h, budget_h * 2)), depth_after(budget_h)),
-                       axis=-1)
+    limits = jnp.stack(
+        jnp.broadcast_arrays(
+            target,
+            jnp.minimum(rock_depth, target * 2),
+            depth_after(jnp.minimum(jam_h, budget_h * 2)),
+            depth_after(budget_h),
+        ),
+        axis=-1,
+    )
     stopped_by = jnp.argmin(limits, axis=-1)
     depth = jnp.min(limits, axis=-1)
     reached = stopped_by == REACHED
     jammed = stopped_by == JAM
     wear = jnp.minimum(depth, dry_layer) + p.icy_wear_factor * jnp.maximum(depth - dry_layer, 0.0)
-    return Attempt(depth_m=depth, drilling_h=jnp.where(jammed, jam_h, hours_to(depth)), reached_target=reached,
-                   stopped_by=stopped_by.astype(jnp.int32), drill_lost=jammed & (u_lose < p.jam_loses_drill_prob),
-                   wear_m=wear)
+    return Attempt(
+        depth_m=depth,
+        drilling_h=jnp.where(jammed, jam_h, hours_to(depth)),
+        reached_target=reached,
+        stopped_by=stopped_by.astype(jnp.int32),
+        drill_lost=jammed & (u_lose < p.jam_loses_drill_prob),
+        wear_m=wear,
+    )

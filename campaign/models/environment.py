@@ -59,8 +59,11 @@ def _r3(a: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([c, s, z], -1), np.stack([-s, c, z], -1), np.stack([z, z, o], -1)], -2)
 
 
-_PA_TO_ME = (_r1(-_PA_TO_ME_ARCSEC[2] * ARCSEC) @ _r2(-_PA_TO_ME_ARCSEC[1] * ARCSEC)
-             @ _r3(np.array(-_PA_TO_ME_ARCSEC[0] * ARCSEC)))
+_PA_TO_ME = (
+    _r1(-_PA_TO_ME_ARCSEC[2] * ARCSEC)
+    @ _r2(-_PA_TO_ME_ARCSEC[1] * ARCSEC)
+    @ _r3(np.array(-_PA_TO_ME_ARCSEC[0] * ARCSEC))
+)
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +76,7 @@ def _ephemeris():
 
 def utc_to_tdb_jd(utc: np.ndarray) -> np.ndarray:
     """Julian date (TDB) of UTC instants given as ``numpy.datetime64`` (any shape)."""
-    seconds = (np.asarray(utc, dtype="datetime64[ns]") - np.datetime64("2000-01-01T12:00:00", "ns"))
+    seconds = np.asarray(utc, dtype="datetime64[ns]") - np.datetime64("2000-01-01T12:00:00", "ns")
     return J2000_JD + (seconds.astype(np.float64) * 1e-9 + UTC_TO_TDB_S) / 86400.0
 
 
@@ -156,8 +159,9 @@ def interpolate_directions(table: jax.Array, t_hours: jax.Array, step_hours: jax
 def horizon_elevation(profile_deg: jax.Array, azimuth_deg: jax.Array | np.ndarray) -> jax.Array: ...
 @overload
 def horizon_elevation(profile_deg: np.ndarray, azimuth_deg: jax.Array | np.ndarray) -> np.ndarray: ...
-def horizon_elevation(profile_deg: jax.Array | np.ndarray, azimuth_deg: jax.Array | np.ndarray
-                      ) -> jax.Array | np.ndarray:
+def horizon_elevation(
+    profile_deg: jax.Array | np.ndarray, azimuth_deg: jax.Array | np.ndarray
+) -> jax.Array | np.ndarray:
     """Local horizon elevation (deg) at ``azimuth_deg`` from a profile sampled at equal azimuth steps starting
     at north (periodic linear interpolation). Works in NumPy or JAX."""
     xp = jnp if isinstance(profile_deg, jax.Array) else np
@@ -182,8 +186,9 @@ def disk_fraction_visible(elevation_deg, horizon_deg, radius_deg):
     y = xp.clip((horizon_deg - elevation_deg) / radius_deg, -1.0, 1.0)  # horizon height over the disk radius
     partial = xp.abs(y) < 1.0
     inside = xp.where(partial, y, 0.0)
-    return xp.where(partial, (arccos(inside) - inside * xp.sqrt(1 - inside * inside)) / np.pi,
-                    xp.where(y > 0, 0.0, 1.0))
+    return xp.where(
+        partial, (arccos(inside) - inside * xp.sqrt(1 - inside * inside)) / np.pi, xp.where(y > 0, 0.0, 1.0)
+    )
 
 
 def sun_radius_deg(distance_au):

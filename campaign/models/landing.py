@@ -9,8 +9,9 @@ fuel-optimal unconstrained law for a fixed final time with gravity taken constan
 ``a = 6 ZEM/tgo^2 - 2 ZEV/tgo`` with ``ZEM = r_f - (r + v tgo + g tgo^2/2)`` and ``ZEV = v_f - (v + g tgo)``.
 Two legs: braking from powered-descent initiation (PDI) to an approach gate above the target, then the approach
 to a point a few metres above the (possibly re-targeted) landing point at the touchdown speed; the last metres
-hold that speed with velocity feedback, because ZEM/ZEV is singular as the time to go vanishes. Thrust is clipped between one engine at its lowest throttle (engines are shut down one by one, as Chandrayaan-3
-landed on two of its four) and all engines at full thrust; past the
+hold that speed with velocity feedback, because ZEM/ZEV is singular as the time to go vanishes. Thrust is clipped
+between one engine at its lowest throttle (engines are shut down one by one, as Chandrayaan-3 landed on two of its
+four) and all engines at full thrust; past the
 planned end the lander descends at its touchdown speed.
 
 Navigation: guidance acts on the estimated state ``true + error``. The error starts at the orbit-determination
@@ -36,7 +37,7 @@ the loop :func:`airborne_completion`, :func:`terrain_at_touchdown` and :func:`ou
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,7 +45,7 @@ import numpy as np
 
 from . import rules
 from ._keys import subkey
-from ._spec import Input, Kind, MissionModel, Output, Param, Section
+from ._spec import Input, Kind, MissionModel, Output, Param, Section, TableArray
 from .outcomes import Outcome
 
 MU_MOON = 4902.800066e9  # m3/s2, GM of the Moon (DE421 value, GM = 4902.8 km3/s2)
@@ -65,31 +66,51 @@ SECTION = Section(
         Param("engine_thrust_n", "N", "Maximum thrust of one engine", gt=0),
         Param("throttle_min", "1", "Lowest throttle of one engine (engines can be shut down one by one)", ge=0, le=1),
         Param("isp_s", "s", "Specific impulse", gt=0),
-        Param("engine_out_tilt_deg", "deg", "Extra thrust tilt from the misalignment axis after an engine-out",
-              ge=0, lt=90),
+        Param(
+            "engine_out_tilt_deg",
+            "deg",
+            "Extra thrust tilt from the misalignment axis after an engine-out",
+            ge=0,
+            lt=90,
+        ),
         Param("braking_time_s", "s", "Planned duration of the braking leg (PDI to the approach gate)", gt=0),
         Param("terminal_time_s", "s", "Planned duration of the terminal descent", gt=0),
         Param("gate_altitude_m", "m", "Altitude of the approach gate above the target", gt=0),
         Param("gate_descent_rate_mps", "m/s", "Descent rate at the approach gate", ge=0),
         Param("touchdown_speed_mps", "m/s", "Commanded vertical touchdown speed", gt=0),
         Param("final_hold_altitude_m", "m", "Altitude from which the lander holds its touchdown speed", ge=0),
-        Param("hold_gain_per_s", "1/s", "Gain of the final hold's velocity feedback (commanded acceleration per m/s "
-              "of velocity error)", gt=0),
-        Param("window_margin_s", "s", "Simulated time after the planned legs (then an airborne lander's descent is "
-              "completed analytically)", ge=0),
+        Param(
+            "hold_gain_per_s",
+            "1/s",
+            "Gain of the final hold's velocity feedback (commanded acceleration per m/s of velocity error)",
+            gt=0,
+        ),
+        Param(
+            "window_margin_s",
+            "s",
+            "Simulated time after the planned legs (then an airborne lander's descent is completed analytically)",
+            ge=0,
+        ),
         Param("step_s", "s", "Integration step", gt=0, le=5),
         Param("map_relative_nav", "", "Feature-matching (map-relative) navigation fixes on", kind="bool"),
         Param("fm_max_altitude_m", "m", "Altitude below which feature matching works", ge=0),
         Param("fm_interval_s", "s", "Time between feature-matching fixes", gt=0),
         Param("fm_error_per_altitude", "1", "Feature-matching position error per metre of altitude (1-sigma)", ge=0),
-        Param("fm_velocity_error_kept", "1", "Fraction of the navigation velocity error left after a feature-matching "
-              "fix", ge=0, le=1),
+        Param(
+            "fm_velocity_error_kept",
+            "1",
+            "Fraction of the navigation velocity error left after a feature-matching fix",
+            ge=0,
+            le=1,
+        ),
         Param("altimeter_max_altitude_m", "m", "Altitude below which the altimeter measures", ge=0),
         Param("altimeter_error_frac", "1", "Altimeter error per metre of altitude (1-sigma)", ge=0),
         Param("hazard_divert_max_m", "m", "Largest divert the hazard avoidance commands", ge=0),
         Param("slope_median_deg", "deg", "Median local slope at the site (metre scale)", gt=0),
         Param("slope_sigma_log", "1", "Log-normal spread of the local slope", ge=0),
-        Param("rock_hazard_prob", "1", "Probability that a touchdown spot holds a rock above the clearance", ge=0, le=1),
+        Param(
+            "rock_hazard_prob", "1", "Probability that a touchdown spot holds a rock above the clearance", ge=0, le=1
+        ),
         Param("max_vertical_speed_mps", "m/s", "Touchdown limit on vertical speed", gt=0),
         Param("max_horizontal_speed_mps", "m/s", "Touchdown limit on horizontal speed", gt=0),
         Param("max_slope_deg", "deg", "Touchdown limit on local slope", gt=0, lt=90),
@@ -102,10 +123,16 @@ SECTION = Section(
         Input("isp_dispersion_frac", "1", "Relative deviation of the realised Isp"),
         Input("misalignment_deg", "deg", "Thrust misalignment angle"),
         Input("propellant_error_kg", "kg", "Deviation of the propellant at PDI from nominal"),
-        Input("od_position_error_m", "m", "Orbit-determination position error at PDI (1-sigma per axis)",
-              (0.0, float("inf"))),
+        Input(
+            "od_position_error_m",
+            "m",
+            "Orbit-determination position error at PDI (1-sigma per axis)",
+            (0.0, float("inf")),
+        ),
         Input("accel_bias_mps2", "m/s2", "Accelerometer bias (1-sigma per axis)", (0.0, float("inf"))),
-        Input("fm_error_floor_m", "m", "Feature-matching position error near the ground (1-sigma)", (0.0, float("inf"))),
+        Input(
+            "fm_error_floor_m", "m", "Feature-matching position error near the ground (1-sigma)", (0.0, float("inf"))
+        ),
         Input("altimeter_fault_prob", "1", "Probability of an altimeter/rangefinder fault", (0.0, 1.0)),
         Input("altimeter_fault_bias_m", "m", "Altitude bias if the altimeter faults"),
         Input("engine_out_prob", "1", "Probability that one engine fails during the descent", (0.0, 1.0)),
@@ -137,15 +164,18 @@ class Tables(NamedTuple):
     """What :func:`prepare` computes on the host: the descent's step numbers and feature-matching fix numbers
     (their lengths are the loop's static sizes)."""
 
-    step_index: np.ndarray  # (steps,) int32
-    fix_index: np.ndarray  # (fixes,) int32
+    step_index: TableArray  # (steps,) int32
+    fix_index: TableArray  # (fixes,) int32
 
 
-def prepare(params: Mapping[str, object]) -> Tables:
+def prepare(params: Mapping[str, Any]) -> Tables:
     """Static sizes of the descent: its steps (the planned legs plus ``window_margin_s``) and the feature-matching
     fixes they can hold (one every ``fm_interval_s``), so that the navigation errors are drawn before the loop."""
-    total = (float(params["landing.braking_time_s"]) + float(params["landing.terminal_time_s"])
-             + float(params["landing.window_margin_s"]))
+    total = (
+        float(params["landing.braking_time_s"])
+        + float(params["landing.terminal_time_s"])
+        + float(params["landing.window_margin_s"])
+    )
     steps = int(np.ceil(total / float(params["landing.step_s"])))
     fixes = int(np.floor(steps * float(params["landing.step_s"]) / float(params["landing.fm_interval_s"]))) + 1
     return Tables(np.arange(steps, dtype=np.int32), np.arange(fixes, dtype=np.int32))
@@ -262,10 +292,16 @@ def mission(p, x, dtype) -> Mission:
     """The descent's fixed quantities from the ``landing`` parameters ``p`` and inputs ``x``."""
     t_gate = p.braking_time_s
     up = jnp.array([0.0, 0.0, 1.0], dtype)
-    return Mission(dt=p.step_s, exhaust=p.isp_s * (1 + x.isp_dispersion_frac) * G0,
-                   thrust_max=p.engines * p.engine_thrust_n * x.thrust_factor,
-                   thrust_floor=p.throttle_min * p.engine_thrust_n * x.thrust_factor,
-                   t_gate=t_gate, t_end=t_gate + p.terminal_time_s, up=up, target=R_MOON * up)
+    return Mission(
+        dt=p.step_s,
+        exhaust=p.isp_s * (1 + x.isp_dispersion_frac) * G0,
+        thrust_max=p.engines * p.engine_thrust_n * x.thrust_factor,
+        thrust_floor=p.throttle_min * p.engine_thrust_n * x.thrust_factor,
+        t_gate=t_gate,
+        t_end=t_gate + p.terminal_time_s,
+        up=up,
+        target=R_MOON * up,
+    )
 
 
 def initial_state(p, mass):
@@ -296,24 +332,29 @@ def navigation_draws(key, steps: int, fixes: int, dtype):
     before the loop rather than step by step in it makes the descent 3x faster (fewer key derivations and
     counter-hash calls)."""
     nav = subkey(key, "navigation")
-    return (jax.random.normal(subkey(nav, "feature_matching"), (fixes, 3), dtype),
-            jax.random.normal(subkey(nav, "altimeter"), (steps,), dtype))
+    return (
+        jax.random.normal(subkey(nav, "feature_matching"), (fixes, 3), dtype),
+        jax.random.normal(subkey(nav, "altimeter"), (steps,), dtype),
+    )
 
 
 def events(x, ms: Mission, tables: Tables, key, dtype) -> Events:
     """Draw the mission's :class:`Events` from ``key`` for the ``landing`` inputs ``x``."""
     u = lambda name: _uniform(key, name, dtype)  # noqa: E731
-    misalign_axis = jnp.cross(ms.up, jnp.array([jnp.cos(2 * jnp.pi * u("misalign")),
-                                                 jnp.sin(2 * jnp.pi * u("misalign")), 0.0], dtype))
-    fix_normals, altimeter_normals = navigation_draws(key, tables.step_index.shape[0],
-                                                      tables.fix_index.shape[0], dtype)
-    return Events(misalign_axis=misalign_axis,
-                  engine_out=u("engine_out") < x.engine_out_prob,
-                  t_engine_out=u("engine_out_time") * ms.t_end,
-                  altimeter_fault=u("altimeter_fault") < x.altimeter_fault_prob,
-                  od_error=x.od_position_error_m * _normal3(key, "od_position", dtype),
-                  accel_bias=x.accel_bias_mps2 * _normal3(key, "accel_bias", dtype),
-                  fix_normals=fix_normals, altimeter_normals=altimeter_normals)
+    misalign_axis = jnp.cross(
+        ms.up, jnp.array([jnp.cos(2 * jnp.pi * u("misalign")), jnp.sin(2 * jnp.pi * u("misalign")), 0.0], dtype)
+    )
+    fix_normals, altimeter_normals = navigation_draws(key, tables.step_index.shape[0], tables.fix_index.shape[0], dtype)
+    return Events(
+        misalign_axis=misalign_axis,
+        engine_out=u("engine_out") < x.engine_out_prob,
+        t_engine_out=u("engine_out_time") * ms.t_end,
+        altimeter_fault=u("altimeter_fault") < x.altimeter_fault_prob,
+        od_error=x.od_position_error_m * _normal3(key, "od_position", dtype),
+        accel_bias=x.accel_bias_mps2 * _normal3(key, "accel_bias", dtype),
+        fix_normals=fix_normals,
+        altimeter_normals=altimeter_normals,
+    )
 
 
 class Terrain(NamedTuple):
@@ -332,8 +373,9 @@ def target_terrain(p, x, key, dtype) -> Terrain:
     and inputs ``x``: an unsafe target is detected with ``hazard_detection_prob`` and the lander diverts to a safe
     point up to ``hazard_divert_max_m`` away (uniform over the disc)."""
     u = lambda name: _uniform(key, name, dtype)  # noqa: E731
-    safe_quantile = jax.scipy.special.ndtr(jnp.log(p.max_slope_deg / p.slope_median_deg)
-                                           / jnp.maximum(p.slope_sigma_log, 1e-9))
+    safe_quantile = jax.scipy.special.ndtr(
+        jnp.log(p.max_slope_deg / p.slope_median_deg) / jnp.maximum(p.slope_sigma_log, 1e-9)
+    )
     target_quantile = u("slope_quantile_target")
     target_rock = u("rock_target") < p.rock_hazard_prob
     unsafe_target = target_rock | (target_quantile > safe_quantile)
@@ -358,9 +400,14 @@ class Legs(NamedTuple):
 
 def legs(p, ms: Mission, divert) -> Legs:
     """The guidance's :class:`Legs` for the ``landing`` parameters ``p`` and the divert (m, (3,))."""
-    return Legs(gate_r=ms.target + p.gate_altitude_m * ms.up, gate_v=-p.gate_descent_rate_mps * ms.up,
-                aim_r=(ms.target + divert) + p.final_hold_altitude_m * ms.up, aim_v=-p.touchdown_speed_mps * ms.up,
-                t_gate=ms.t_gate, t_end=ms.t_end)
+    return Legs(
+        gate_r=ms.target + p.gate_altitude_m * ms.up,
+        gate_v=-p.gate_descent_rate_mps * ms.up,
+        aim_r=(ms.target + divert) + p.final_hold_altitude_m * ms.up,
+        aim_v=-p.touchdown_speed_mps * ms.up,
+        t_gate=ms.t_gate,
+        t_end=ms.t_end,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- one step
@@ -422,8 +469,9 @@ def navigation(p, x, ev: Events, nav: NavError, t, dt, r, altimeter_normal) -> N
     nav_r = jnp.where(fm_fix, fresh, nav_r)
     nav_v = jnp.where(fm_fix, p.fm_velocity_error_kept * nav_v, nav_v)
     measured = h < p.altimeter_max_altitude_m
-    vertical_error = (p.altimeter_error_frac * h * altimeter_normal
-                      + jnp.where(ev.altimeter_fault, x.altimeter_fault_bias_m, 0.0))
+    vertical_error = p.altimeter_error_frac * h * altimeter_normal + jnp.where(
+        ev.altimeter_fault, x.altimeter_fault_bias_m, 0.0
+    )
     nav_r = jnp.where(measured, nav_r + (vertical_error - jnp.dot(nav_r, local_up)) * local_up, nav_r)
     return NavError(nav_r, nav_v)
 
@@ -466,13 +514,18 @@ def airborne_completion(p, exhaust, state: State, landed, td: Touchdown, t_windo
     h_end = altitude(state.r)
     hover_s = (state.m - p.dry_mass_kg) * exhaust / (G_MOON * p.dry_mass_kg)
     fall_m = jnp.maximum(h_end - hover_s * p.touchdown_speed_mps, 0.0)
-    fall_speed = jnp.sqrt(p.touchdown_speed_mps ** 2 + 2 * G_MOON * fall_m)
+    fall_speed = jnp.sqrt(p.touchdown_speed_mps**2 + 2 * G_MOON * fall_m)
     airborne_up = state.r / jnp.linalg.norm(state.r)
     return Touchdown(
         r=jnp.where(landed, td.r, R_MOON * airborne_up),
         v=jnp.where(landed, td.v, -jnp.where(fall_m > 0, fall_speed, p.touchdown_speed_mps) * airborne_up),
-        m=jnp.where(landed, td.m, jnp.where(fall_m > 0, p.dry_mass_kg,
-                                            state.m - h_end / p.touchdown_speed_mps * G_MOON * p.dry_mass_kg / exhaust)),
+        m=jnp.where(
+            landed,
+            td.m,
+            jnp.where(
+                fall_m > 0, p.dry_mass_kg, state.m - h_end / p.touchdown_speed_mps * G_MOON * p.dry_mass_kg / exhaust
+            ),
+        ),
         t=jnp.where(landed, td.t, t_window + jnp.where(fall_m > 0, hover_s, h_end / p.touchdown_speed_mps)),
         thrust=jnp.where(landed, td.thrust, jnp.where(fall_m > 0, 0.0, 1.0) * airborne_up),
     )
@@ -484,13 +537,18 @@ def terrain_at_touchdown(p, terrain: Terrain, key, downrange, crossrange, dtype)
     target's own terrain if it landed on the undiverted target; otherwise a fresh draw of the site's terrain."""
     u = lambda name: _uniform(key, name, dtype)  # noqa: E731
     on_aim = jnp.hypot(downrange - terrain.divert[0], crossrange - terrain.divert[1]) < p.footpad_radius_m * 2
-    quantile = jnp.where(terrain.diverted, u("slope_quantile_safe") * terrain.safe_quantile,
-                         jnp.where(on_aim, terrain.target_quantile, u("slope_quantile_landed")))
+    quantile = jnp.where(
+        terrain.diverted,
+        u("slope_quantile_safe") * terrain.safe_quantile,
+        jnp.where(on_aim, terrain.target_quantile, u("slope_quantile_landed")),
+    )
     quantile = jnp.where(terrain.diverted & ~on_aim, u("slope_quantile_landed"), quantile)
-    slope = p.slope_median_deg * jnp.exp(p.slope_sigma_log * jax.scipy.special.ndtri(
-        jnp.clip(quantile, 1e-12, 1 - 1e-12)))
-    rock = jnp.where(on_aim, jnp.where(terrain.diverted, False, terrain.target_rock),
-                     u("rock_landed") < p.rock_hazard_prob)
+    slope = p.slope_median_deg * jnp.exp(
+        p.slope_sigma_log * jax.scipy.special.ndtri(jnp.clip(quantile, 1e-12, 1 - 1e-12))
+    )
+    rock = jnp.where(
+        on_aim, jnp.where(terrain.diverted, False, terrain.target_rock), u("rock_landed") < p.rock_hazard_prob
+    )
     return slope, rock
 
 
@@ -504,8 +562,9 @@ def outputs(p, ms: Mission, terrain: Terrain, ev: Events, td: Touchdown, max_thr
     ground = R_MOON * local_up - ms.target
     downrange, crossrange = ground[0], ground[1]
     propellant_left = td.m - p.dry_mass_kg
-    tilt_deg = jnp.degrees(jnp.arccos(jnp.clip(jnp.dot(td.thrust, local_up) / jnp.maximum(
-        jnp.linalg.norm(td.thrust), 1e-9), -1.0, 1.0)))
+    tilt_deg = jnp.degrees(
+        jnp.arccos(jnp.clip(jnp.dot(td.thrust, local_up) / jnp.maximum(jnp.linalg.norm(td.thrust), 1e-9), -1.0, 1.0))
+    )
     tilt_deg = jnp.where(jnp.linalg.norm(td.thrust) > 0, tilt_deg, 0.0)
     slope, rock = terrain_at_touchdown(p, terrain, key, downrange, crossrange, dtype)
     outcome = rules.touchdown_outcome(p, slope, rock, v_vertical, v_horizontal, propellant_left, G_MOON, jnp)
@@ -558,16 +617,18 @@ def _descend(p, x, tables: Tables, key, record: bool):
         k, altimeter_normal = xs
         carry, thrust, flying = step(p, x, ms, lg, ev, carry, k, altimeter_normal)
         s = carry.state
-        return carry, ((k * ms.dt + ms.dt, s.r, s.v, s.m, thrust.vector, thrust.available, thrust.floor, flying)
-                       if record else None)
+        return carry, (
+            (k * ms.dt + ms.dt, s.r, s.v, s.m, thrust.vector, thrust.available, thrust.floor, flying)
+            if record
+            else None
+        )
 
     start = State(*initial_state(p, p.mass_at_pdi_kg + x.propellant_error_kg))
     zero3 = jnp.zeros(3, dtype)
     td0 = Touchdown(start.r, start.v, start.m, jnp.zeros((), dtype), zero3)
     carry0 = Carry(start, NavError(ev.od_error, zero3), jnp.array(False), td0, jnp.zeros((), dtype))
     last, recorded = jax.lax.scan(body, carry0, (tables.step_index, ev.altimeter_normals))
-    td = airborne_completion(p, ms.exhaust, last.state, last.landed, last.touchdown,
-                             tables.step_index.shape[0] * ms.dt)
+    td = airborne_completion(p, ms.exhaust, last.state, last.landed, last.touchdown, tables.step_index.shape[0] * ms.dt)
     out = outputs(p, ms, terrain, ev, td, last.max_throttle, key, dtype)
     if not record:
         return out, None

@@ -32,7 +32,6 @@ from . import rules
 from ._keys import open_uniform, subkey
 from ._spec import Input, Kind, MissionModel, Output, Param, Section
 
-
 SECTION = Section(
     name="launch",
     params=(
@@ -65,20 +64,41 @@ OUTPUTS = (
     Output("launch_ok", Kind.BOOL, "", "H3 ascent reached lunar-transfer injection", role="phase"),
     Output("reached_pdi", Kind.BOOL, "", "Every burn up to powered-descent initiation succeeded"),
     Output("transfer_ok", Kind.BOOL, "", "Reached PDI with enough propellant for the descent", role="phase"),
-    Output("injection_error_mps", Kind.FLOAT, "m/s", "Magnitude of the injection velocity error",
-           valid_when="launch_ok"),
+    Output(
+        "injection_error_mps", Kind.FLOAT, "m/s", "Magnitude of the injection velocity error", valid_when="launch_ok"
+    ),
     Output("tcm_dv_mps", Kind.FLOAT, "m/s", "Trajectory-correction delta-v", valid_when="launch_ok"),
     Output("loi_dv_mps", Kind.FLOAT, "m/s", "Lunar-orbit-insertion delta-v", valid_when="launch_ok"),
     Output("dv_to_pdi_mps", Kind.FLOAT, "m/s", "Delta-v from injection to PDI", valid_when="launch_ok"),
-    Output("burns_completed", Kind.INT, "1", "Engine burns completed before PDI or the first failure",
-           valid_when="launch_ok"),
+    Output(
+        "burns_completed",
+        Kind.INT,
+        "1",
+        "Engine burns completed before PDI or the first failure",
+        valid_when="launch_ok",
+    ),
     Output("mass_at_pdi_kg", Kind.FLOAT, "kg", "Lander mass at PDI", valid_when="reached_pdi"),
-    Output("propellant_at_pdi_kg", Kind.FLOAT, "kg", "Propellant on board at PDI (residual included)",
-           valid_when="reached_pdi"),
-    Output("descent_propellant_kg", Kind.FLOAT, "kg", "Propellant the nominal powered descent needs",
-           valid_when="reached_pdi"),
-    Output("propellant_margin_kg", Kind.FLOAT, "kg", "Usable propellant at PDI minus the descent's need",
-           valid_when="reached_pdi"),
+    Output(
+        "propellant_at_pdi_kg",
+        Kind.FLOAT,
+        "kg",
+        "Propellant on board at PDI (residual included)",
+        valid_when="reached_pdi",
+    ),
+    Output(
+        "descent_propellant_kg",
+        Kind.FLOAT,
+        "kg",
+        "Propellant the nominal powered descent needs",
+        valid_when="reached_pdi",
+    ),
+    Output(
+        "propellant_margin_kg",
+        Kind.FLOAT,
+        "kg",
+        "Usable propellant at PDI minus the descent's need",
+        valid_when="reached_pdi",
+    ),
 )
 
 
@@ -87,8 +107,13 @@ def simulate(params, inputs, tables, key: jax.Array) -> dict:
     ``params.launch`` and ``inputs.launch`` are the section's records; ``tables`` is unused (no ``prepare``).
     The physics is :func:`campaign.models.rules.launch_outputs`, shared with the NumPy oracle."""
     dtype = inputs.launch.ascent_reliability.dtype
-    return rules.launch_outputs(params.launch, inputs.launch, open_uniform(subkey(key, "launch/ascent"), dtype),
-                                open_uniform(subkey(key, "launch/engine"), dtype), jnp)
+    return rules.launch_outputs(
+        params.launch,
+        inputs.launch,
+        open_uniform(subkey(key, "launch/ascent"), dtype),
+        open_uniform(subkey(key, "launch/engine"), dtype),
+        jnp,
+    )
 
 
 MODEL = MissionModel(

@@ -25,8 +25,13 @@ from ._spec import Input, Param, Section
 SECTION = Section(
     name="mobility",
     params=(
-        Param("leg_km", "km", "Planned legs: landing point to the first science site, then site to site", ge=0,
-              kind="floats"),
+        Param(
+            "leg_km",
+            "km",
+            "Planned legs: landing point to the first science site, then site to site",
+            ge=0,
+            kind="floats",
+        ),
         Param("drive_speed_kmph", "km/h", "Effective traverse speed while driving (stops included)", gt=0),
         Param("entrapment_per_km", "1/km", "Entrapments (soft soil, rocks) per km driven", ge=0),
         Param("wheel_failure_per_km", "1/km", "Wheel or actuator failures per km driven", ge=0),
@@ -45,8 +50,10 @@ ENTRAPPED, WHEEL_FAILED = 1, 2  # mobility-loss codes (0: still mobile)
 def km_to_hazards(p, hazard_factor, u_entrapment, u_wheel):
     """Odometer readings (km) at which the rover would be entrapped and would lose a wheel or actuator, from
     uniform draws in (0, 1) (infinite where the rate is zero)."""
-    return (rules.exponential_first_event(p.entrapment_per_km * hazard_factor, u_entrapment, jnp),
-            rules.exponential_first_event(p.wheel_failure_per_km * hazard_factor, u_wheel, jnp))
+    return (
+        rules.exponential_first_event(p.entrapment_per_km * hazard_factor, u_entrapment, jnp),
+        rules.exponential_first_event(p.wheel_failure_per_km * hazard_factor, u_wheel, jnp),
+    )
 
 
 def in_shadow(p, legs_km, shadowed, leg, to_go_km):

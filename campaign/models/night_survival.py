@@ -14,6 +14,7 @@ steps and the site's light) is :mod:`campaign.models.site`'s; this model runs th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -31,8 +32,14 @@ SURFACE = Section(
         Param("landing_window_days", "d", "Length of the landing window", ge=0, le=3650),
         Param("mission_days", "d", "Length of the surface mission to survive", gt=0, le=3650),
         Param("step_hours", "h", "Time step of the surface simulation", gt=0, le=24),
-        Param("goal_days", "d", "Days on the surface the mission's goal asks for (reached_100_days: alive at the end "
-              "of a planned stay at least this long)", gt=0, le=3650),
+        Param(
+            "goal_days",
+            "d",
+            "Days on the surface the mission's goal asks for (reached_100_days: alive at the end "
+            "of a planned stay at least this long)",
+            gt=0,
+            le=3650,
+        ),
     ),
     inputs=(Input("landing_time_frac", "1", "Landing time as a fraction of the landing window", (0.0, 1.0)),),
 )
@@ -40,8 +47,13 @@ POWER = Section(
     name="power",
     params=(
         Param("array_area_m2", "m2", "Solar array area", ge=0),
-        Param("array_height_m", "m", "Height of the solar array (tower) above the ground: the array sees the "
-              "horizon from there", ge=0, le=1000),
+        Param(
+            "array_height_m",
+            "m",
+            "Height of the solar array (tower) above the ground: the array sees the horizon from there",
+            ge=0,
+            le=1000,
+        ),
         Param("array_efficiency", "1", "Array efficiency at beginning of life", ge=0, le=1),
         Param("array_tilt_deg", "deg", "Array tilt from horizontal (90: vertical)", ge=0, le=90),
         Param("array_degradation_per_year", "1/yr", "Array output lost per year", ge=0, lt=1),
@@ -63,8 +75,14 @@ POWER = Section(
         Param("duty_analyse", "1", "Fraction of awake time spent analysing", ge=0, le=1),
         Param("duty_comm", "1", "Fraction of awake time with the Earth in view spent transmitting", ge=0, le=1),
         Param("load_heat_fraction", "1", "Fraction of the electrical load dissipated inside the warm box", ge=0, le=1),
-        Param("sunlit_disk_fraction", "1", "Visible fraction of the solar disk above which the array counts as "
-              "sunlit (the rover may operate; the site's sunlit hours)", ge=0, le=1),
+        Param(
+            "sunlit_disk_fraction",
+            "1",
+            "Visible fraction of the solar disk above which the array counts as "
+            "sunlit (the rover may operate; the site's sunlit hours)",
+            ge=0,
+            le=1,
+        ),
     ),
     inputs=(
         Input("array_efficiency_factor", "1", "Realised / nominal array efficiency (cells, dust)", (0.0, float("inf"))),
@@ -86,10 +104,19 @@ THERMAL = Section(
         Param("max_temp_k", "K", "Box temperature above which the rover is lost", gt=0),
         Param("ground_view_factor", "1", "Fraction of the box's radiating view filled by regolith", ge=0, le=1),
         Param("cycle_amplitude_k", "K", "Swing above the set point counted as one thermal cycle", gt=0),
-        Param("louvre_open_start_k", "K", "Box temperature above the heater set point at which the radiator's "
-              "louvres start to open", ge=0),
-        Param("louvre_open_full_k", "K", "Box temperature above the heater set point at which the louvres are fully "
-              "open (greater than louvre_open_start_k)", gt=0),
+        Param(
+            "louvre_open_start_k",
+            "K",
+            "Box temperature above the heater set point at which the radiator's louvres start to open",
+            ge=0,
+        ),
+        Param(
+            "louvre_open_full_k",
+            "K",
+            "Box temperature above the heater set point at which the louvres are fully "
+            "open (greater than louvre_open_start_k)",
+            gt=0,
+        ),
     ),
     inputs=(
         Input("insulation_conductance_factor", "1", "Realised / nominal insulation conductance", (0.0, float("inf"))),
@@ -99,31 +126,56 @@ THERMAL = Section(
 
 OUTPUTS = (
     Output("surface_ok", Kind.BOOL, "", "Survived every darkness of the surface mission", role="phase"),
-    Output("reached_100_days", Kind.BOOL, "", "Operated 100 days (or surface.mission_days, if longer) on the surface",
-           role="goal"),
+    Output(
+        "reached_100_days",
+        Kind.BOOL,
+        "",
+        "Operated 100 days (or surface.mission_days, if longer) on the surface",
+        role="goal",
+    ),
     Output("days_survived", Kind.FLOAT, "d", "Days on the surface until the rover was lost (mission length if not)"),
     Output("landing_day", Kind.FLOAT, "d", "Landing time, days after the landing window opened"),
     Output("landing_distance_m", Kind.FLOAT, "m", "Landed distance from the surveyed site"),
     Output("nights_survived", Kind.INT, "1", "Darkness periods of 24 h or more survived"),
     Output("had_night", Kind.BOOL, "", "At least one darkness period of 24 h or more occurred"),
-    Output("longest_darkness_h", Kind.FLOAT, "h", "Longest darkness (<1% of the solar disk visible) over the "
-           "planned stay, at the landing site from the array's height, whatever happens to the rover"),
-    Output("worst_night_energy_margin_wh", Kind.FLOAT, "Wh",
-           "Lowest battery energy above its floor, net of unserved demand, over the worst night", valid_when="had_night"),
+    Output(
+        "longest_darkness_h",
+        Kind.FLOAT,
+        "h",
+        "Longest darkness (<1% of the solar disk visible) over the "
+        "planned stay, at the landing site from the array's height, whatever happens to the rover",
+    ),
+    Output(
+        "worst_night_energy_margin_wh",
+        Kind.FLOAT,
+        "Wh",
+        "Lowest battery energy above its floor, net of unserved demand, over the worst night",
+        valid_when="had_night",
+    ),
     Output("min_soc", Kind.FLOAT, "1", "Lowest battery state of charge"),
     Output("min_box_temp_k", Kind.FLOAT, "K", "Lowest box temperature"),
     Output("max_box_temp_k", Kind.FLOAT, "K", "Highest box temperature"),
     Output("thermal_cycles", Kind.INT, "1", "Box thermal cycles (swings of cycle_amplitude_k above the set point)"),
-    Output("sunlit_fraction", Kind.FLOAT, "1", "Fraction of the planned stay with most of the solar disk visible, "
-           "at the landing site from the array's height, whatever happens to the rover"),
-    Output("earth_visible_fraction", Kind.FLOAT, "1", "Fraction of the planned stay with the Earth above the horizon, "
-           "at the landing site, whatever happens to the rover"),
+    Output(
+        "sunlit_fraction",
+        Kind.FLOAT,
+        "1",
+        "Fraction of the planned stay with most of the solar disk visible, "
+        "at the landing site from the array's height, whatever happens to the rover",
+    ),
+    Output(
+        "earth_visible_fraction",
+        Kind.FLOAT,
+        "1",
+        "Fraction of the planned stay with the Earth above the horizon, "
+        "at the landing site, whatever happens to the rover",
+    ),
     Output("energy_generated_kwh", Kind.FLOAT, "kWh", "Array energy put to use"),
     Output("heater_energy_kwh", Kind.FLOAT, "kWh", "Energy spent on the box heater"),
 )
 
 
-def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
+def check(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Cross-field checks of the site (:func:`campaign.models.site.check`) and of the rover: the louvres open
     over a band of temperatures."""
     problems = site.check(params)
@@ -139,8 +191,9 @@ def rover_parameters(params, inputs):
     p["array_efficiency"] = p["array_efficiency"] * inputs.power.array_efficiency_factor
     p["battery_capacity_wh"] = p["battery_capacity_wh"] * inputs.power.battery_capacity_factor
     p["load_factor"] = inputs.power.load_factor
-    p["insulation_conductance_w_per_k"] = (p["insulation_conductance_w_per_k"]
-                                           * inputs.thermal.insulation_conductance_factor)
+    p["insulation_conductance_w_per_k"] = (
+        p["insulation_conductance_w_per_k"] * inputs.thermal.insulation_conductance_factor
+    )
     p["survival_temp_k"] = p["survival_temp_k"] + inputs.thermal.survival_temp_offset_k
     return pt.rover_record(p)
 
@@ -180,8 +233,13 @@ def simulate(params, inputs, tables: SiteTables, key: jax.Array) -> dict:
     del key  # every random quantity of this model is a sampled input
     p = rover_parameters(params, inputs)
     dt_h = params.surface.step_hours
-    s, light = site.run_steps(params, inputs, tables, lambda st, env, _: pt.step(p, st, env, dt_h),
-                              pt.init(p, inputs.surface.landing_time_frac.dtype))
+    s, light = site.run_steps(
+        params,
+        inputs,
+        tables,
+        lambda st, env, _: pt.step(p, st, env, dt_h),
+        pt.init(p, inputs.surface.landing_time_frac.dtype),
+    )
     return survival_outputs(params, inputs, tables, s, light)
 
 

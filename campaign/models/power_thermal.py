@@ -8,8 +8,8 @@ battery is above its operating threshold, ``hibernate`` otherwise. The essential
 heater; what the array and the battery above its floor cannot supply is not served (the rover browns out).
 
 Thermal: a lumped warm box of heat capacity C gains the dissipated electrical load and the heater, and loses heat
-through its insulation (conductance G) and a louvred radiator (emissivity x area) to a sink temperature set by the regolith
-it sees. The radiator term is linearised about the step's start temperature, and the resulting linear equation
+through its insulation (conductance G) and a louvred radiator (emissivity x area) to a sink temperature set by the
+regolith it sees. The radiator term is linearised about the step's start temperature, and the resulting linear equation
 ``C dT/dt = Q + B - G_tot T`` is integrated exactly over the step, so long steps stay stable. The thermostatic
 heater is sized in closed form to end the step at its set point, within its maximum power.
 
@@ -89,20 +89,43 @@ def init(p, dtype) -> State:
     z = jnp.zeros((), dtype)
     i = jnp.zeros((), jnp.int32)
     e0 = p.soc_initial * capacity_wh(p, 0.0)
-    return State(step=i, energy_wh=e0, temp_k=p.heater_setpoint_k + z, alive=jnp.array(True),
-                 death_step=i, cause=jnp.zeros((), jnp.int16), min_soc=p.soc_initial + z,
-                 min_temp_k=p.heater_setpoint_k + z, max_temp_k=p.heater_setpoint_k + z, dark_hours=z,
-                 nights_survived=i, night_margin_wh=z + jnp.inf, worst_night_margin_wh=z + jnp.inf,
-                 night_unserved_wh=z, cycle_armed=jnp.array(False), thermal_cycles=i, generated_wh=z,
-                 curtailed_wh=z, load_wh=z, heater_wh=z, battery_loss_wh=z, unserved_wh=z, heat_in_j=z, heat_out_j=z,
-                 load_served=jnp.array(True))
+    return State(
+        step=i,
+        energy_wh=e0,
+        temp_k=p.heater_setpoint_k + z,
+        alive=jnp.array(True),
+        death_step=i,
+        cause=jnp.zeros((), jnp.int16),
+        min_soc=p.soc_initial + z,
+        min_temp_k=p.heater_setpoint_k + z,
+        max_temp_k=p.heater_setpoint_k + z,
+        dark_hours=z,
+        nights_survived=i,
+        night_margin_wh=z + jnp.inf,
+        worst_night_margin_wh=z + jnp.inf,
+        night_unserved_wh=z,
+        cycle_armed=jnp.array(False),
+        thermal_cycles=i,
+        generated_wh=z,
+        curtailed_wh=z,
+        load_wh=z,
+        heater_wh=z,
+        battery_loss_wh=z,
+        unserved_wh=z,
+        heat_in_j=z,
+        heat_out_j=z,
+        load_served=jnp.array(True),
+    )
 
 
 def radiator_emissivity(p, temp_k):
     """Louvred radiator: closed up to ``louvre_open_start_k`` above the heater set point, fully open
     ``louvre_open_full_k`` above it."""
-    opening = jnp.clip((temp_k - p.heater_setpoint_k - p.louvre_open_start_k)
-                       / (p.louvre_open_full_k - p.louvre_open_start_k), 0.0, 1.0)
+    opening = jnp.clip(
+        (temp_k - p.heater_setpoint_k - p.louvre_open_start_k) / (p.louvre_open_full_k - p.louvre_open_start_k),
+        0.0,
+        1.0,
+    )
     return p.radiator_emissivity_closed + opening * (p.radiator_emissivity_open - p.radiator_emissivity_closed)
 
 
@@ -132,16 +155,26 @@ def _computed_once(unit, *values):
 def operate_w(p, earth_visible):
     """Duty-cycle average of the awake load (W): idle plus drive, drill, analyse and, with the Earth in view,
     communication, each weighted by its share of the awake time."""
-    return (p.idle_w + p.duty_drive * p.drive_w + p.duty_drill * p.drill_w
-            + p.duty_analyse * p.analyse_w + jnp.where(earth_visible, p.duty_comm * p.comm_w, 0.0))
+    return (
+        p.idle_w
+        + p.duty_drive * p.drive_w
+        + p.duty_drill * p.drill_w
+        + p.duty_analyse * p.analyse_w
+        + jnp.where(earth_visible, p.duty_comm * p.comm_w, 0.0)
+    )
 
 
 def array_power_w(p, env: Env, t_days):
     """Array power (W): the flux on the array at its incidence, for the visible part of the solar disk, through
     the array's area and its efficiency after degradation."""
-    return (env.solar_flux_w_m2 * p.array_area_m2 * p.array_efficiency
-            * (1.0 - p.array_degradation_per_year * t_days / 365.25)
-            * env.array_cos_incidence * env.disk_fraction)
+    return (
+        env.solar_flux_w_m2
+        * p.array_area_m2
+        * p.array_efficiency
+        * (1.0 - p.array_degradation_per_year * t_days / 365.25)
+        * env.array_cos_incidence
+        * env.disk_fraction
+    )
 
 
 def heater_demand_w(p, temp_k, heat_load_w, sink_k, dt_s):
@@ -149,8 +182,9 @@ def heater_demand_w(p, temp_k, heat_load_w, sink_k, dt_s):
     enough without it), for a box at ``temp_k`` dissipating ``heat_load_w`` of its electrical load."""
     t_free, g_tot, b, decay = box_step(p, temp_k, heat_load_w, sink_k, dt_s)
     t_inf_needed = (p.heater_setpoint_k - decay * temp_k) / jnp.maximum(1.0 - decay, 1e-12)
-    return jnp.where(t_free < p.heater_setpoint_k,
-                     jnp.clip(t_inf_needed * g_tot - b - heat_load_w, 0.0, p.heater_max_w), 0.0)
+    return jnp.where(
+        t_free < p.heater_setpoint_k, jnp.clip(t_inf_needed * g_tot - b - heat_load_w, 0.0, p.heater_max_w), 0.0
+    )
 
 
 class Flows(NamedTuple):
@@ -187,9 +221,19 @@ def battery(p, energy_wh, cap, floor, array_w, load_req, heater_req, dt_h, unit)
     curtailed = array_w * dt_h - generated
     unserved = (load_req - load_w + heater_req - heater_w) * dt_h
     energy, load_w, heater_w, generated, unserved = _computed_once(unit, energy, load_w, heater_w, generated, unserved)
-    return Flows(powered=powered, load_w=load_w, heater_w=heater_w, energy_wh=energy, unclipped_wh=unclipped,
-                 charge_wh=charge_wh, drawn_wh=drawn_wh, used_for_charge_wh=used_for_charge_wh, generated_wh=generated,
-                 curtailed_wh=curtailed, unserved_wh=unserved)
+    return Flows(
+        powered=powered,
+        load_w=load_w,
+        heater_w=heater_w,
+        energy_wh=energy,
+        unclipped_wh=unclipped,
+        charge_wh=charge_wh,
+        drawn_wh=drawn_wh,
+        used_for_charge_wh=used_for_charge_wh,
+        generated_wh=generated,
+        curtailed_wh=curtailed,
+        unserved_wh=unserved,
+    )
 
 
 def thermal(p, temp_k, heat_w, sink_k, dt_s, unit):
@@ -198,8 +242,9 @@ def thermal(p, temp_k, heat_w, sink_k, dt_s, unit):
     temp, g_tot, b, decay = box_step(p, temp_k, heat_w, sink_k, dt_s)
     (temp,) = _computed_once(unit, temp)
     t_inf = (heat_w + b) / g_tot
-    heat_lost_j = g_tot * (t_inf * dt_s + (temp_k - t_inf) * (1 - decay) * p.box_heat_capacity_j_per_k / g_tot) \
-        - b * dt_s
+    heat_lost_j = (
+        g_tot * (t_inf * dt_s + (temp_k - t_inf) * (1 - decay) * p.box_heat_capacity_j_per_k / g_tot) - b * dt_s
+    )
     return temp, heat_lost_j
 
 
@@ -208,9 +253,11 @@ def survival(p, s: State, temp, flows: Flows, cap, floor):
     too_cold = temp < p.survival_temp_k
     too_hot = temp > p.max_temp_k
     exhausted = ~flows.powered | (flows.energy_wh <= floor + 1e-9 * cap)
-    cause = jnp.where(too_hot, Outcome.SURFACE_OVERHEATED,
-                      jnp.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED,
-                                Outcome.SURFACE_FROZE_HEATER_LIMITED)).astype(jnp.int16)
+    cause = jnp.where(
+        too_hot,
+        Outcome.SURFACE_OVERHEATED,
+        jnp.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED, Outcome.SURFACE_FROZE_HEATER_LIMITED),
+    ).astype(jnp.int16)
     return s.alive & (too_cold | too_hot), cause
 
 
@@ -236,14 +283,21 @@ def nights(p, s: State, env: Env, dt_h, temp, energy, floor, unserved, dies) -> 
     night_margin = jnp.where(dark, jnp.minimum(s.night_margin_wh, energy - floor - night_unserved), jnp.inf)
     night_ended = (s.dark_hours >= NIGHT_MIN_HOURS) & (~dark | dies)
     ended_margin = jnp.where(dies & dark, night_margin, s.night_margin_wh)
-    worst_margin = jnp.where(night_ended | (dies & dark), jnp.minimum(s.worst_night_margin_wh, ended_margin),
-                             s.worst_night_margin_wh)
+    worst_margin = jnp.where(
+        night_ended | (dies & dark), jnp.minimum(s.worst_night_margin_wh, ended_margin), s.worst_night_margin_wh
+    )
     low, high = p.heater_setpoint_k + 2.0, p.heater_setpoint_k + p.cycle_amplitude_k
     completes_cycle = s.cycle_armed & (temp > high)
     armed = jnp.where(completes_cycle, False, s.cycle_armed | (temp < low))
-    return Nights(dark_hours=dark_hours, night_ended=night_ended, night_margin_wh=night_margin,
-                  worst_night_margin_wh=worst_margin, night_unserved_wh=night_unserved, cycle_armed=armed,
-                  completes_cycle=completes_cycle)
+    return Nights(
+        dark_hours=dark_hours,
+        night_ended=night_ended,
+        night_margin_wh=night_margin,
+        worst_night_margin_wh=worst_margin,
+        night_unserved_wh=night_unserved,
+        cycle_armed=armed,
+        completes_cycle=completes_cycle,
+    )
 
 
 def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
@@ -278,18 +332,30 @@ def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
     nt = nights(p, s, env, dt_h, temp, f.energy_wh, floor, f.unserved_wh, dies)
 
     new = State(
-        step=s.step + 1, energy_wh=f.energy_wh, temp_k=temp, alive=s.alive & ~dies,
-        death_step=jnp.where(dies, s.step + 1, s.death_step), cause=jnp.where(dies, cause, s.cause),
-        min_soc=jnp.minimum(s.min_soc, f.energy_wh / cap), min_temp_k=jnp.minimum(s.min_temp_k, temp),
-        max_temp_k=jnp.maximum(s.max_temp_k, temp), dark_hours=nt.dark_hours,
+        step=s.step + 1,
+        energy_wh=f.energy_wh,
+        temp_k=temp,
+        alive=s.alive & ~dies,
+        death_step=jnp.where(dies, s.step + 1, s.death_step),
+        cause=jnp.where(dies, cause, s.cause),
+        min_soc=jnp.minimum(s.min_soc, f.energy_wh / cap),
+        min_temp_k=jnp.minimum(s.min_temp_k, temp),
+        max_temp_k=jnp.maximum(s.max_temp_k, temp),
+        dark_hours=nt.dark_hours,
         nights_survived=s.nights_survived + (nt.night_ended & ~dies).astype(jnp.int32),
-        night_margin_wh=nt.night_margin_wh, worst_night_margin_wh=nt.worst_night_margin_wh,
-        night_unserved_wh=nt.night_unserved_wh, cycle_armed=nt.cycle_armed,
+        night_margin_wh=nt.night_margin_wh,
+        worst_night_margin_wh=nt.worst_night_margin_wh,
+        night_unserved_wh=nt.night_unserved_wh,
+        cycle_armed=nt.cycle_armed,
         thermal_cycles=s.thermal_cycles + nt.completes_cycle.astype(jnp.int32),
-        generated_wh=s.generated_wh + f.generated_wh, curtailed_wh=s.curtailed_wh + f.curtailed_wh,
-        load_wh=s.load_wh + f.load_w * dt_h, heater_wh=s.heater_wh + f.heater_w * dt_h,
-        battery_loss_wh=s.battery_loss_wh + (f.used_for_charge_wh - f.charge_wh)
-        + f.drawn_wh * (1 - p.discharge_efficiency) + (f.unclipped_wh - f.energy_wh),
+        generated_wh=s.generated_wh + f.generated_wh,
+        curtailed_wh=s.curtailed_wh + f.curtailed_wh,
+        load_wh=s.load_wh + f.load_w * dt_h,
+        heater_wh=s.heater_wh + f.heater_w * dt_h,
+        battery_loss_wh=s.battery_loss_wh
+        + (f.used_for_charge_wh - f.charge_wh)
+        + f.drawn_wh * (1 - p.discharge_efficiency)
+        + (f.unclipped_wh - f.energy_wh),
         unserved_wh=s.unserved_wh + f.unserved_wh,
         heat_in_j=s.heat_in_j + heat_w * dt_s,
         heat_out_j=s.heat_out_j + heat_lost_j,

@@ -55,8 +55,12 @@ def albedo(incidence_deg: np.ndarray, props: RegolithProperties = RegolithProper
     return props.albedo + props.albedo_a * (i / 45.0) ** 3 + props.albedo_b * (i / 90.0) ** 8
 
 
-def absorbed_flux(elevation_deg: np.ndarray, disk_fraction: np.ndarray, distance_au: np.ndarray,
-                  props: RegolithProperties = RegolithProperties()) -> np.ndarray:
+def absorbed_flux(
+    elevation_deg: np.ndarray,
+    disk_fraction: np.ndarray,
+    distance_au: np.ndarray,
+    props: RegolithProperties = RegolithProperties(),
+) -> np.ndarray:
     """Absorbed solar flux (W/m2) on level ground for a Sun at ``elevation_deg`` with ``disk_fraction`` of its
     disk above the horizon."""
     elevation = np.asarray(elevation_deg, dtype=np.float64)
@@ -73,16 +77,19 @@ def grid(first_m: float = 0.0025, growth: float = 1.1, depth_m: float = 1.0) -> 
     return dz, np.cumsum(dz) - dz / 2
 
 
-def surface_temperature(flux_w_m2: np.ndarray, dt_s: float, initial_k: float | None = None,
-                        props: RegolithProperties = RegolithProperties()) -> np.ndarray:
+def surface_temperature(
+    flux_w_m2: np.ndarray, dt_s: float, initial_k: float | None = None, props: RegolithProperties = RegolithProperties()
+) -> np.ndarray:
     """Surface (top-cell) temperature (K) after each step of an absorbed-flux series ``flux_w_m2`` (n,) sampled
     every ``dt_s`` seconds. The profile starts isothermal at ``initial_k`` (default: radiative equilibrium with
     the mean flux); spin the model up by prepending at least a few lunations of forcing."""
     dz, z = grid()
     rho = props.density_deep_kg_m3 - (props.density_deep_kg_m3 - props.density_surface_kg_m3) * np.exp(
-        -z / props.h_parameter_m)
+        -z / props.h_parameter_m
+    )
     kc = props.conductivity_deep_w_mk - (props.conductivity_deep_w_mk - props.conductivity_surface_w_mk) * (
-        (props.density_deep_kg_m3 - rho) / (props.density_deep_kg_m3 - props.density_surface_kg_m3))
+        (props.density_deep_kg_m3 - rho) / (props.density_deep_kg_m3 - props.density_surface_kg_m3)
+    )
     gap = 0.5 * (dz[:-1] + dz[1:])  # distance between neighbouring cell centres
     n = dz.size
     flux = np.asarray(flux_w_m2, dtype=np.float64)

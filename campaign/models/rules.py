@@ -16,8 +16,12 @@ it, so that the NumPy oracle runs where JAX cannot start.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .outcomes import Outcome
+
+# A section's values read as attributes: the engine's typed record or the oracle's mapping (module docstring).
+Values = Any
 
 G0_MPS2 = 9.80665  # standard gravity, defines Isp in seconds
 
@@ -38,7 +42,7 @@ def first_failure(cases: Sequence[tuple[object, int]], default: int, xp):
     return xp.asarray(outcome).astype(xp.int16)
 
 
-def chain_phases(phases: Sequence[tuple[Mapping[str, object], str]], xp) -> dict:
+def chain_phases(phases: Sequence[tuple[Mapping[str, Any], str]], xp) -> dict:
     """The outputs of phases run one after another, ``phases`` the pairs ``(outputs, ok_name)`` in flight order
     (each ``outputs`` with an int16 ``outcome`` and a boolean success flag ``ok_name``).
 
@@ -89,13 +93,14 @@ def loaded_mass_kg(p, x):
     return dry, propellant, dry + p.unusable_propellant_frac * propellant
 
 
-def launch_outputs(p: Mapping[str, object], x: Mapping[str, object], u_ascent, u_engine, xp) -> dict:
+def launch_outputs(p: Values, x: Values, u_ascent, u_engine, xp) -> dict:
     """Launch and transfer to powered-descent initiation (:mod:`campaign.models.launch`): the outputs (masses
     in kg, delta-v in m/s, ``burns_completed`` int32) and ``outcome`` (int16), from the ``launch`` parameters
     ``p``, its sampled inputs ``x`` and the two uniforms in (0, 1) of the ascent and of the engine's starts."""
     launch_ok = u_ascent < x.ascent_reliability
-    injection_error = xp.sqrt(x.injection_error_radial_mps ** 2 + x.injection_error_along_mps ** 2
-                              + x.injection_error_cross_mps ** 2)
+    injection_error = xp.sqrt(
+        x.injection_error_radial_mps**2 + x.injection_error_along_mps**2 + x.injection_error_cross_mps**2
+    )
     tcm_dv = p.tcm_gain * injection_error + x.tcm_cleanup_dv_mps
     loi_dv = xp.maximum(p.loi_dv_mps + x.loi_dv_dispersion_mps, 0.0)
     doi_dv = p.doi_dv_mps
@@ -112,16 +117,20 @@ def launch_outputs(p: Mapping[str, object], x: Mapping[str, object], u_ascent, u
     planned_burns = n_tcm + 1 + n_doi
     descent_propellant = propellant_for_dv(m_pdi, p.powered_descent_dv_mps, isp, xp)
     margin = m_pdi - floor_mass - descent_propellant
-    outcome = first_failure([
-        (~launch_ok, Outcome.LAUNCH_VEHICLE_FAILURE),
-        (good_starts < n_tcm, Outcome.ENGINE_FAILURE_TCM),
-        (m_tcm < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
-        (good_starts < n_tcm + 1, Outcome.ENGINE_FAILURE_LOI),
-        (m_loi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
-        (good_starts < planned_burns, Outcome.ENGINE_FAILURE_DOI),
-        (m_pdi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
-        (margin < 0, Outcome.PROPELLANT_SHORT_FOR_DESCENT),
-    ], Outcome.SUCCESS, xp)
+    outcome = first_failure(
+        [
+            (~launch_ok, Outcome.LAUNCH_VEHICLE_FAILURE),
+            (good_starts < n_tcm, Outcome.ENGINE_FAILURE_TCM),
+            (m_tcm < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
+            (good_starts < n_tcm + 1, Outcome.ENGINE_FAILURE_LOI),
+            (m_loi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
+            (good_starts < planned_burns, Outcome.ENGINE_FAILURE_DOI),
+            (m_pdi < floor_mass, Outcome.PROPELLANT_DEPLETED_BEFORE_PDI),
+            (margin < 0, Outcome.PROPELLANT_SHORT_FOR_DESCENT),
+        ],
+        Outcome.SUCCESS,
+        xp,
+    )
     return {
         "outcome": outcome,
         "launch_ok": launch_ok,
@@ -146,12 +155,14 @@ def tips_over(slope_deg, horizontal_speed_mps, footpad_radius_m, cg_height_m, gr
     from the centre line) over the downhill footpad, or the slope alone puts it beyond that footpad."""
     s = xp.radians(slope_deg)
     lift_m = xp.hypot(footpad_radius_m, cg_height_m) - (cg_height_m * xp.cos(s) + footpad_radius_m * xp.sin(s))
-    return ((horizontal_speed_mps**2 / (2 * gravity_mps2) > lift_m)
-            | (slope_deg >= xp.degrees(xp.arctan2(footpad_radius_m, cg_height_m))))
+    return (horizontal_speed_mps**2 / (2 * gravity_mps2) > lift_m) | (
+        slope_deg >= xp.degrees(xp.arctan2(footpad_radius_m, cg_height_m))
+    )
 
 
-def touchdown_outcome(p: Mapping[str, object], slope_deg, rock, vertical_speed_mps, horizontal_speed_mps,
-                      propellant_left_kg, gravity_mps2, xp):
+def touchdown_outcome(
+    p: Values, slope_deg, rock, vertical_speed_mps, horizontal_speed_mps, propellant_left_kg, gravity_mps2, xp
+):
     """The landing's outcome code (int16) at touchdown, from the ``landing`` parameters ``p``, the terrain (local
     slope in degrees, a rock above the clearance) and the touchdown state (speeds in m/s, downwards positive for
     the vertical one; usable propellant left in kg): the first of running dry before touchdown, a crash, a
@@ -159,25 +170,31 @@ def touchdown_outcome(p: Mapping[str, object], slope_deg, rock, vertical_speed_m
     impact_mps = xp.hypot(vertical_speed_mps, horizontal_speed_mps)
     exhausted = propellant_left_kg <= 1e-6
     tips = tips_over(slope_deg, horizontal_speed_mps, p.footpad_radius_m, p.cg_height_m, gravity_mps2, xp)
-    return first_failure([
-        (exhausted & (impact_mps > p.max_vertical_speed_mps), Outcome.LANDING_PROPELLANT_EXHAUSTED),
-        (impact_mps > p.crash_speed_mps, Outcome.LANDING_CRASH),
-        (tips, Outcome.LANDING_TIP_OVER),
-        ((vertical_speed_mps > p.max_vertical_speed_mps) | (horizontal_speed_mps > p.max_horizontal_speed_mps),
-         Outcome.LANDING_HARD),
-        (rock, Outcome.LANDING_HAZARD),
-        (slope_deg > p.max_slope_deg, Outcome.LANDING_HAZARD),
-    ], Outcome.SUCCESS, xp)
+    return first_failure(
+        [
+            (exhausted & (impact_mps > p.max_vertical_speed_mps), Outcome.LANDING_PROPELLANT_EXHAUSTED),
+            (impact_mps > p.crash_speed_mps, Outcome.LANDING_CRASH),
+            (tips, Outcome.LANDING_TIP_OVER),
+            (
+                (vertical_speed_mps > p.max_vertical_speed_mps) | (horizontal_speed_mps > p.max_horizontal_speed_mps),
+                Outcome.LANDING_HARD,
+            ),
+            (rock, Outcome.LANDING_HAZARD),
+            (slope_deg > p.max_slope_deg, Outcome.LANDING_HAZARD),
+        ],
+        Outcome.SUCCESS,
+        xp,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- deployment
-def tilt_failure_prob(p: Mapping[str, object], tilt_deg, xp):
+def tilt_failure_prob(p: Values, tilt_deg, xp):
     """Probability that lowering the rover from a lander tilted by ``tilt_deg`` fails because of the tilt: a
     logistic curve, 1/2 at ``p.tilt_limit_deg``, of width ``p.tilt_width_deg``."""
     return 1.0 / (1.0 + xp.exp(-(tilt_deg - p.tilt_limit_deg) / p.tilt_width_deg))
 
 
-def deploy(p: Mapping[str, object], slope_deg, settling_deg, u, xp) -> dict:
+def deploy(p: Values, slope_deg, settling_deg, u, xp) -> dict:
     """Deployment of the rover (:mod:`campaign.models.deployment`) from the ``deployment`` parameters ``p``, the
     local slope at touchdown and the legs' settling (deg) and one uniform ``u`` in (0, 1): the draw below the
     mechanism's failure probability is a mechanism failure, the rest of the unit interval is split by the tilt's
@@ -187,8 +204,9 @@ def deploy(p: Mapping[str, object], slope_deg, settling_deg, u, xp) -> dict:
     mech = p.mechanism_failure_prob
     mechanism_fails = u < mech
     tilt_fails = ~mechanism_fails & ((u - mech) < (1.0 - mech) * tilt_failure_prob(p, tilt, xp))
-    outcome = first_failure([(mechanism_fails, Outcome.DEPLOYMENT_MECHANISM), (tilt_fails, Outcome.DEPLOYMENT_TILT)],
-                            Outcome.SUCCESS, xp)
+    outcome = first_failure(
+        [(mechanism_fails, Outcome.DEPLOYMENT_MECHANISM), (tilt_fails, Outcome.DEPLOYMENT_TILT)], Outcome.SUCCESS, xp
+    )
     return {"deployment_ok": ~(mechanism_fails | tilt_fails), "lander_tilt_deg": tilt, "outcome": outcome}
 
 
@@ -214,12 +232,13 @@ def in_shadow(reach_km, legs_km, shadowed, leg, to_go_km, xp):
     return (here & (to_go_km <= reach_km)) | (previous & (driven_km < reach_km))
 
 
-def shadow_drive_out_wh(p: Mapping[str, object], reach_km, step_km, dt_h):
+def shadow_drive_out_wh(p: Values, reach_km, step_km, dt_h):
     """Energy (Wh, drawn from the bus) to drive ``reach_km`` of shadowed route at ``step_km`` per ``dt_h``-hour
     step, with the rover's idle, drive and communication loads and its heater at full power (``p`` the rover's
     power/thermal parameters, :func:`campaign.models.night_survival.rover_parameters`)."""
-    return (reach_km / (step_km / dt_h) * p.load_factor
-            * (p.idle_w + p.drive_w + p.duty_comm * p.comm_w + p.heater_max_w))
+    return (
+        reach_km / (step_km / dt_h) * p.load_factor * (p.idle_w + p.drive_w + p.duty_comm * p.comm_w + p.heater_max_w)
+    )
 
 
 def rover_awake(alive, cool, lit, shadow, soc, soc_operate_min, soc_dark_drive_min):
@@ -228,8 +247,21 @@ def rover_awake(alive, cool, lit, shadow, soc, soc_operate_min, soc_dark_drive_m
     return alive & cool & ((lit & (soc >= soc_operate_min)) | (shadow & (soc >= soc_dark_drive_min)))
 
 
-def planner_mode(o: Mapping[str, object], awake, leaving, analyse_waiting, can_drill, mobile, at_end, entering,
-                 earth_visible, dark, soc, sun_ahead_h, xp):
+def planner_mode(
+    o: Values,
+    awake,
+    leaving,
+    analyse_waiting,
+    can_drill,
+    mobile,
+    at_end,
+    entering,
+    earth_visible,
+    dark,
+    soc,
+    sun_ahead_h,
+    xp,
+):
     """The operations planner's mode this step (:data:`HIBERNATE` ... :data:`ANALYSE`, see
     :mod:`campaign.models.surface`), from the ``operations`` parameters ``o`` and the rover's situation:
     ``leaving`` a shadow the battery cannot afford, a sample ``analyse_waiting``, ``can_drill`` (at the end of a
@@ -239,20 +271,29 @@ def planner_mode(o: Mapping[str, object], awake, leaving, analyse_waiting, can_d
     drive out of a shadow, analyse, drill, drive along the plan where allowed, idle."""
     analyse = awake & ~leaving & analyse_waiting
     drill = awake & ~leaving & ~analyse & can_drill
-    drive = (awake & ~analyse & ~drill & mobile & ~at_end
-             & (leaving | ((earth_visible | (o.needs_earth_to_drive < 0.5))
-                           & (~entering | ((soc >= o.soc_shadow_entry)
-                                           & (sun_ahead_h >= o.shadow_min_sun_ahead_h)))
-                           & (~dark | (soc >= o.soc_dark_drive_min)))))
-    return xp.where(~awake, HIBERNATE,
-                    xp.where(drive, DRIVE, xp.where(analyse, ANALYSE, xp.where(drill, DRILL, IDLE))))
+    drive = (
+        awake
+        & ~analyse
+        & ~drill
+        & mobile
+        & ~at_end
+        & (
+            leaving
+            | (
+                (earth_visible | (o.needs_earth_to_drive < 0.5))
+                & (~entering | ((soc >= o.soc_shadow_entry) & (sun_ahead_h >= o.shadow_min_sun_ahead_h)))
+                & (~dark | (soc >= o.soc_dark_drive_min))
+            )
+        )
+    )
+    return xp.where(~awake, HIBERNATE, xp.where(drive, DRIVE, xp.where(analyse, ANALYSE, xp.where(drill, DRILL, IDLE))))
 
 
-def mode_demand_w(p: Mapping[str, object], mode, awake, earth_visible, xp):
+def mode_demand_w(p: Values, mode, awake, earth_visible, xp):
     """Electrical demand (W, before the load factor) of the planner's ``mode``: awake, the idle load plus the
     activity's plus communication with the Earth in view; asleep, the hibernation load (``p`` the rover's
     power/thermal parameters)."""
-    activity_w = xp.where(mode == DRIVE, p.drive_w,
-                          xp.where(mode == DRILL, p.drill_w, xp.where(mode == ANALYSE, p.analyse_w, 0.0)))
-    return xp.where(awake, p.idle_w + activity_w + xp.where(earth_visible, p.duty_comm * p.comm_w, 0.0),
-                    p.hibernate_w)
+    activity_w = xp.where(
+        mode == DRIVE, p.drive_w, xp.where(mode == DRILL, p.drill_w, xp.where(mode == ANALYSE, p.analyse_w, 0.0))
+    )
+    return xp.where(awake, p.idle_w + activity_w + xp.where(earth_visible, p.duty_comm * p.comm_w, 0.0), p.hibernate_w)

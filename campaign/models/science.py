@@ -32,8 +32,14 @@ from ._spec import Input, Param, Section
 SECTION = Section(
     name="science",
     params=(
-        Param("site_shadowed", "1", "Per planned science site: 1 if in or at the edge of shadow, else 0", ge=0, le=1,
-              kind="floats"),
+        Param(
+            "site_shadowed",
+            "1",
+            "Per planned science site: 1 if in or at the edge of shadow, else 0",
+            ge=0,
+            le=1,
+            kind="floats",
+        ),
         Param("wet_fraction_shadowed", "1", "Probability that a shadowed site holds water", ge=0, le=1),
         Param("wet_fraction_sunlit", "1", "Probability that a sunlit site holds water", ge=0, le=1),
         Param("wet_sigma_log", "1", "Log-normal spread of the water content of wet ground", ge=0),
@@ -43,8 +49,9 @@ SECTION = Section(
         Param("precision_rel", "1", "Relative precision of the analysers (1-sigma)", ge=0),
         Param("precision_abs_wt", "wt%", "Absolute precision of the analysers (1-sigma)", ge=0),
         Param("analyse_h", "h", "Analysis time per sample (heating, gas analysis)", gt=0),
-        Param("goal_sites", "1", "Sites with water quantified at the target depth the goal asks for", ge=0,
-              integer=True),
+        Param(
+            "goal_sites", "1", "Sites with water quantified at the target depth the goal asks for", ge=0, integer=True
+        ),
         Param("goal_shadow_sites", "1", "How many of those must be in or at the edge of shadow", ge=0, integer=True),
         Param("goal_traverse_km", "km", "Radar/neutron traverse length the goal asks for", ge=0),
     ),
@@ -69,15 +76,17 @@ def ground_truth(p, shadowed, regional_mean_wt, key) -> Ground:
     n = shadowed.shape[0]
     dtype = regional_mean_wt.dtype
     sites = jnp.arange(n)
-    u_wet, u_dry_layer = (indexed(key, tag, sites, lambda k: open_uniform(k, dtype))
-                          for tag in ("science/wet", "science/dry_layer"))
+    u_wet, u_dry_layer = (
+        indexed(key, tag, sites, lambda k: open_uniform(k, dtype)) for tag in ("science/wet", "science/dry_layer")
+    )
     z = indexed(key, "science/content", sites, lambda k: jax.random.normal(k, (), dtype))
     wet = u_wet < jnp.where(shadowed, p.wet_fraction_shadowed, p.wet_fraction_sunlit)
     wet_mean = regional_mean_wt / jnp.maximum(p.wet_fraction_shadowed, 1e-6)
     sigma = p.wet_sigma_log
     content = wet_mean * jnp.exp(sigma * z - 0.5 * sigma**2)
-    return Ground(water_wt=jnp.where(wet, content, p.dry_water_wt), dry_layer_m=u_dry_layer * p.dry_layer_max_m,
-                  wet=wet)
+    return Ground(
+        water_wt=jnp.where(wet, content, p.dry_water_wt), dry_layer_m=u_dry_layer * p.dry_layer_max_m, wet=wet
+    )
 
 
 def sample_water_wt(p, ground_water_wt, dry_layer_m, depth_m):
@@ -87,7 +96,7 @@ def sample_water_wt(p, ground_water_wt, dry_layer_m, depth_m):
 
 def precision_wt(p, true_wt):
     """1-sigma measurement error (wt%) of a sample holding ``true_wt``."""
-    return jnp.sqrt(p.precision_abs_wt ** 2 + (p.precision_rel * true_wt) ** 2)
+    return jnp.sqrt(p.precision_abs_wt**2 + (p.precision_rel * true_wt) ** 2)
 
 
 def measure(p, true_wt, normal):
@@ -102,5 +111,8 @@ def quantified(p, reported_wt):
 def goal_met(p, sites_quantified, shadow_sites_quantified, instrumented_km):
     """The water goal from what was measured: counts of sites with water quantified at the target depth (all,
     and shadowed) and the instrumented traverse length."""
-    return ((sites_quantified >= p.goal_sites) & (shadow_sites_quantified >= p.goal_shadow_sites)
-            & (instrumented_km >= p.goal_traverse_km))
+    return (
+        (sites_quantified >= p.goal_sites)
+        & (shadow_sites_quantified >= p.goal_shadow_sites)
+        & (instrumented_km >= p.goal_traverse_km)
+    )

@@ -24,7 +24,8 @@ DATA.md), but the parametric terrain here has no metre-scale relief near the rov
 calibrated profile is kept for it, as before (the defaults' outputs unchanged).
 
 Time loop: the environment of a block of ``BLOCK_STEPS`` steps is computed at once (vectorised over the block, off
-the sequential path), then the model's step (:func:`campaign.models.power_thermal.step`, or the surface mission's) runs over the block in a ``lax.scan``. Beside
+the sequential path), then the model's step (:func:`campaign.models.power_thermal.step`, or the surface
+mission's) runs over the block in a ``lax.scan``. Beside
 the rover's state, the loop tallies the landing site's light (:class:`SiteLight`) at every step of the planned
 stay, whatever happens to the rover: the longest darkness and the sunlit and Earth-visible fractions are properties
 of the site, the landing date and the array's height, and a tally that stopped with the rover would make them look
@@ -41,7 +42,7 @@ per value; no gradient flows through it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,7 +51,7 @@ import numpy as np
 from . import environment as envmod
 from . import power_thermal as pt
 from . import regolith
-from ._spec import Input, Param, Section
+from ._spec import Input, Param, Section, TableArray
 
 SPIN_UP_DAYS = 90.0  # regolith model spin-up before the landing window (three lunations)
 TABLE_STEP_HOURS = 1.0
@@ -69,30 +70,70 @@ ENV_COLUMNS = (
     "regolith_temp_k",  # surface temperature of level regolith under the body's nominal horizon
 )
 # Columns of site_table: what the rover's design sees, before the mission's own horizon shift.
-SITE_COLUMNS = ("sun_elevation_deg", "sun_horizon_deg", "sun_radius_deg", "solar_flux_w_m2", "array_cos_incidence",
-                "sink_temp_k", "earth_clearance_deg")
+SITE_COLUMNS = (
+    "sun_elevation_deg",
+    "sun_horizon_deg",
+    "sun_radius_deg",
+    "solar_flux_w_m2",
+    "array_cos_incidence",
+    "sink_temp_k",
+    "earth_clearance_deg",
+)
 
 SITE = Section(
     name="site",
     params=(
         Param("latitude_deg", "deg", "Selenographic latitude of the surveyed site", ge=-90, le=90),
         Param("longitude_deg", "deg", "Selenographic longitude (east) of the surveyed site", ge=-360, le=360),
-        Param("reference_height_m", "m", "Height above the ground at which the horizon below is given (that of the "
-              "published illumination figure it is calibrated to); also the height of the rover body's view "
-              "(antenna, surrounding regolith)", ge=0),
-        Param("horizon_mean_deg", "deg", "Mean elevation of the local horizon seen from reference_height_m "
-              "(calibrated, see campaign/sites.py)", ge=-10, le=30),
-        Param("horizon_amplitudes_deg", "deg", "Amplitudes of the horizon's azimuthal harmonics (k = 1, 2, ...)",
-              ge=0, le=30, kind="floats"),
+        Param(
+            "reference_height_m",
+            "m",
+            "Height above the ground at which the horizon below is given (that of the "
+            "published illumination figure it is calibrated to); also the height of the rover body's view "
+            "(antenna, surrounding regolith)",
+            ge=0,
+        ),
+        Param(
+            "horizon_mean_deg",
+            "deg",
+            "Mean elevation of the local horizon seen from reference_height_m (calibrated, see campaign/sites.py)",
+            ge=-10,
+            le=30,
+        ),
+        Param(
+            "horizon_amplitudes_deg",
+            "deg",
+            "Amplitudes of the horizon's azimuthal harmonics (k = 1, 2, ...)",
+            ge=0,
+            le=30,
+            kind="floats",
+        ),
         Param("horizon_phases_deg", "deg", "Azimuths of the harmonics' maxima", ge=-360, le=360, kind="floats"),
-        Param("horizon_distance_km", "km", "Distance of the terrain that sets the horizon (scale of its azimuthal "
-              "profile): how much the horizon drops for an observer raised above reference_height_m", gt=0, le=500),
-        Param("horizon_distance_log_amplitudes", "1", "Harmonics of the natural log of that distance (k = 1, 2, ...; "
-              "[0.0]: the same distance at every azimuth)", ge=0, le=5, kind="floats"),
-        Param("horizon_distance_phases_deg", "deg", "Azimuths where those harmonics make the terrain farthest",
-              ge=-360, le=360, kind="floats"),
-        Param("horizon_gradient_deg_per_km", "deg/km", "Rise of the horizon per km away from the surveyed point",
-              ge=0),
+        Param(
+            "horizon_distance_km",
+            "km",
+            "Distance of the terrain that sets the horizon (scale of its azimuthal "
+            "profile): how much the horizon drops for an observer raised above reference_height_m",
+            gt=0,
+            le=500,
+        ),
+        Param(
+            "horizon_distance_log_amplitudes",
+            "1",
+            "Harmonics of the natural log of that distance (k = 1, 2, ...; [0.0]: the same distance at every azimuth)",
+            ge=0,
+            le=5,
+            kind="floats",
+        ),
+        Param(
+            "horizon_distance_phases_deg",
+            "deg",
+            "Azimuths where those harmonics make the terrain farthest",
+            ge=-360,
+            le=360,
+            kind="floats",
+        ),
+        Param("horizon_gradient_deg_per_km", "deg/km", "Rise of the horizon per km away from the surveyed point", ge=0),
     ),
     inputs=(
         Input("horizon_error_deg", "deg", "Error of the surveyed horizon elevation"),
@@ -155,29 +196,36 @@ def horizon_at_height(reference_deg, distance_km, reference_height_m: float, hei
     return reference + np.degrees(np.arctan2(-rise, 1.0 + (b - rise) * b))
 
 
-def site_horizons(params: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:
+def site_horizons(params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The site's nominal horizon profiles (deg, shape (HORIZON_SAMPLES,) each), host side: as the rover body sees
     it (from ``site.reference_height_m``: the calibrated profile itself) and as the solar array sees it (from
     ``power.array_height_m``). At the reference height the two are the same array of numbers."""
-    body = horizon_profile(params["site.horizon_mean_deg"], params["site.horizon_amplitudes_deg"],
-                           params["site.horizon_phases_deg"])
-    distance = horizon_distance_profile(params["site.horizon_distance_km"],
-                                        params["site.horizon_distance_log_amplitudes"],
-                                        params["site.horizon_distance_phases_deg"])
-    array = horizon_at_height(body, distance, float(params["site.reference_height_m"]),
-                              float(params["power.array_height_m"]))
+    body = horizon_profile(
+        params["site.horizon_mean_deg"], params["site.horizon_amplitudes_deg"], params["site.horizon_phases_deg"]
+    )
+    distance = horizon_distance_profile(
+        params["site.horizon_distance_km"],
+        params["site.horizon_distance_log_amplitudes"],
+        params["site.horizon_distance_phases_deg"],
+    )
+    array = horizon_at_height(
+        body, distance, float(params["site.reference_height_m"]), float(params["power.array_height_m"])
+    )
     return body, array
 
 
-def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
+def check(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Cross-field checks of the site: each list of harmonic phases as long as its list of amplitudes."""
     problems = []
-    for amplitudes, phases in (("horizon_amplitudes_deg", "horizon_phases_deg"),
-                               ("horizon_distance_log_amplitudes", "horizon_distance_phases_deg")):
+    for amplitudes, phases in (
+        ("horizon_amplitudes_deg", "horizon_phases_deg"),
+        ("horizon_distance_log_amplitudes", "horizon_distance_phases_deg"),
+    ):
         n, m = len(list(params[f"site.{amplitudes}"])), len(list(params[f"site.{phases}"]))
         if n != m:
-            problems.append((f"mission.site.{phases}",
-                             f"must have one entry per entry of mission.site.{amplitudes} ({n}), got {m}"))
+            problems.append(
+                (f"mission.site.{phases}", f"must have one entry per entry of mission.site.{amplitudes} ({n}), got {m}")
+            )
     return problems
 
 
@@ -189,8 +237,14 @@ def visible_disk(sun_enu: np.ndarray, distance_au: np.ndarray, horizon_deg: np.n
     return envmod.disk_fraction_visible(elevation, h, envmod.sun_radius_deg(distance_au))
 
 
-def environment_table(sun_enu: np.ndarray, earth_enu: np.ndarray, distance_au: np.ndarray,
-                      array_horizon_deg: np.ndarray, body_horizon_deg: np.ndarray, regolith_k: np.ndarray) -> np.ndarray:
+def environment_table(
+    sun_enu: np.ndarray,
+    earth_enu: np.ndarray,
+    distance_au: np.ndarray,
+    array_horizon_deg: np.ndarray,
+    body_horizon_deg: np.ndarray,
+    regolith_k: np.ndarray,
+) -> np.ndarray:
     """The time-only quantities of :data:`ENV_COLUMNS` (host, NumPy, float64) from Sun/Earth directions in ENU
     (n, 3), the Sun's distance (n,), the nominal horizon profiles seen from the array and from the rover body
     (:func:`site_horizons`) and the regolith temperature (n,): shape (n, len(ENV_COLUMNS)). The Sun's horizon is
@@ -213,28 +267,33 @@ def environment_table(sun_enu: np.ndarray, earth_enu: np.ndarray, distance_au: n
 class SiteTables(NamedTuple):
     """What :func:`prepare` computes on the host, once per campaign: the landing site's environment."""
 
-    table: np.ndarray  # (rows, len(ENV_COLUMNS)), one row every TABLE_STEP_HOURS
-    window_offset_h: np.ndarray  # hours from the table's first row to the landing window's opening
-    step_index: np.ndarray  # (steps,) int32: the surface mission's steps
+    table: TableArray  # (rows, len(ENV_COLUMNS)), one row every TABLE_STEP_HOURS
+    window_offset_h: TableArray  # hours from the table's first row to the landing window's opening
+    step_index: TableArray  # (steps,) int32: the surface mission's steps
 
 
-def prepare(params: Mapping[str, object]) -> SiteTables:
+def prepare(params: Mapping[str, Any]) -> SiteTables:
     """The landing site's environment table (see :data:`ENV_COLUMNS`) for a campaign (host side, once)."""
     start = np.datetime64(str(params["surface.landing_window_start_utc"]), "s")
     span_days = SPIN_UP_DAYS + float(params["surface.landing_window_days"]) + float(params["surface.mission_days"]) + 2
     hours = np.arange(0.0, span_days * 24 + TABLE_STEP_HOURS, TABLE_STEP_HOURS)
     utc = start - np.timedelta64(int(SPIN_UP_DAYS * 86400), "s") + (hours * 3600).astype("timedelta64[s]")
-    d = envmod.site_directions(float(params["site.latitude_deg"]), float(params["site.longitude_deg"]),
-                               float(params["site.reference_height_m"]), envmod.utc_to_tdb_jd(utc))
+    d = envmod.site_directions(
+        float(params["site.latitude_deg"]),
+        float(params["site.longitude_deg"]),
+        float(params["site.reference_height_m"]),
+        envmod.utc_to_tdb_jd(utc),
+    )
     body, array = site_horizons(params)
     disk = visible_disk(d["sun_enu"], d["sun_distance_au"], body)  # the ground's light: the body's horizon
     elevation = np.degrees(np.arcsin(np.clip(d["sun_enu"][:, 2], -1, 1)))
-    regolith_k = regolith.surface_temperature(regolith.absorbed_flux(elevation, disk, d["sun_distance_au"]),
-                                              TABLE_STEP_HOURS * 3600.0)
+    regolith_k = regolith.surface_temperature(
+        regolith.absorbed_flux(elevation, disk, d["sun_distance_au"]), TABLE_STEP_HOURS * 3600.0
+    )
     steps = int(round(float(params["surface.mission_days"]) * 24 / float(params["surface.step_hours"])))
     return SiteTables(
         table=environment_table(d["sun_enu"], d["earth_enu"], d["sun_distance_au"], array, body, regolith_k),
-        window_offset_h=np.float64(SPIN_UP_DAYS * 24),
+        window_offset_h=np.asarray(SPIN_UP_DAYS * 24, np.float64),
         step_index=np.arange(steps, dtype=np.int32),
     )
 
@@ -276,8 +335,9 @@ def site_table(params, tables) -> jax.Array:
     f = params.thermal.ground_view_factor
     regolith_k2 = col("regolith_temp_k") ** 2
     derived = {
-        "array_cos_incidence": jnp.maximum(col("sun_sin_elevation") * jnp.cos(tilt)
-                                           + col("sun_cos_elevation") * jnp.sin(tilt), 0.0),
+        "array_cos_incidence": jnp.maximum(
+            col("sun_sin_elevation") * jnp.cos(tilt) + col("sun_cos_elevation") * jnp.sin(tilt), 0.0
+        ),
         "sink_temp_k": jnp.sqrt(jnp.sqrt(f * regolith_k2 * regolith_k2 + (1 - f) * SKY_K**4)),  # 4th root
     }
     return jnp.stack([derived[name] if name in derived else col(name) for name in SITE_COLUMNS], axis=1)
@@ -292,8 +352,9 @@ def environment_at(table, shift_deg, index, weight) -> pt.Env:
     c = {name: row[..., j] for j, name in enumerate(SITE_COLUMNS)}
     return pt.Env(
         solar_flux_w_m2=c["solar_flux_w_m2"],
-        disk_fraction=envmod.disk_fraction_visible(c["sun_elevation_deg"], c["sun_horizon_deg"] + shift_deg,
-                                                   c["sun_radius_deg"]),
+        disk_fraction=envmod.disk_fraction_visible(
+            c["sun_elevation_deg"], c["sun_horizon_deg"] + shift_deg, c["sun_radius_deg"]
+        ),
         array_cos_incidence=c["array_cos_incidence"],
         sink_temp_k=c["sink_temp_k"],
         earth_visible=c["earth_clearance_deg"] > shift_deg,
@@ -304,7 +365,6 @@ def horizon_shift_deg(params, inputs):
     """Horizon error plus the rise with distance from the surveyed point (deg)."""
     distance_km = jnp.hypot(inputs.site.landing_offset_east_m, inputs.site.landing_offset_north_m) / 1000.0
     return inputs.site.horizon_error_deg + params.site.horizon_gradient_deg_per_km * distance_km
-
 
 
 class SiteLight(NamedTuple):
@@ -331,9 +391,12 @@ def site_light_step(light: SiteLight, env: pt.Env, dt_h, sunlit_disk_fraction) -
     of the solar disk visible; more than ``sunlit_disk_fraction``, ``power.sunlit_disk_fraction``), so that for a
     rover alive throughout they are its own."""
     dark_h = jnp.where(env.disk_fraction < pt.DARK_DISK_FRACTION, light.dark_h + dt_h, 0.0)
-    return SiteLight(dark_h=dark_h, longest_dark_h=jnp.maximum(light.longest_dark_h, dark_h),
-                     sunlit_h=light.sunlit_h + jnp.where(env.disk_fraction > sunlit_disk_fraction, dt_h, 0.0),
-                     earth_h=light.earth_h + jnp.where(env.earth_visible, dt_h, 0.0))
+    return SiteLight(
+        dark_h=dark_h,
+        longest_dark_h=jnp.maximum(light.longest_dark_h, dark_h),
+        sunlit_h=light.sunlit_h + jnp.where(env.disk_fraction > sunlit_disk_fraction, dt_h, 0.0),
+        earth_h=light.earth_h + jnp.where(env.earth_visible, dt_h, 0.0),
+    )
 
 
 def run_steps(params, inputs, tables, step_fn, carry, record: bool = False):
@@ -375,4 +438,3 @@ def run_steps(params, inputs, tables, step_fn, carry, record: bool = False):
     if not record:
         return carry
     return (*carry, jax.tree.map(lambda *a: jnp.concatenate(a), *ys))
-

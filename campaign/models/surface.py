@@ -37,7 +37,7 @@ the rover, not the site, and the site's light goes on when the rover dies.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,23 +49,25 @@ from . import mobility as mob
 from . import night_survival as ns
 from . import power_thermal as pt
 from . import rules
-from . import site as sitemod
 from . import science as sci
+from . import site as sitemod
 from ._keys import indexed, open_uniform, subkey
-from ._spec import Kind, MissionModel, Output, Param, Section, as_dtype
+from ._spec import Kind, MissionModel, Output, Param, Section, TableArray, as_dtype
 from .outcomes import Outcome
-
 
 OPERATIONS = Section(
     name="operations",
     params=(
         Param("soc_shadow_entry", "1", "State of charge needed to drive into shadow", ge=0, le=1),
         Param("soc_shadow_exit", "1", "Reserve the rover keeps when it has driven out of shadow", ge=0, le=1),
-        Param("soc_dark_drive_min", "1", "No driving (and no work) in darkness below this state of charge", ge=0,
-              le=1),
+        Param("soc_dark_drive_min", "1", "No driving (and no work) in darkness below this state of charge", ge=0, le=1),
         Param("max_operating_temp_k", "K", "Box temperature above which the rover stops working to cool down", gt=0),
-        Param("needs_earth_to_drive", "", "Driving needs the Earth in view (ground in the loop); false: autonomous",
-              kind="bool"),
+        Param(
+            "needs_earth_to_drive",
+            "",
+            "Driving needs the Earth in view (ground in the loop); false: autonomous",
+            kind="bool",
+        ),
         Param("shadow_min_sun_ahead_h", "h", "Enter shadow only if the forecast keeps the Sun up this long", ge=0),
     ),
     inputs=(),
@@ -73,10 +75,10 @@ OPERATIONS = Section(
 RELIABILITY = Section(
     name="reliability",
     params=(
-        Param("component_failure_per_year", "1/yr", "Rate of fatal random failures of single-string components",
-              ge=0),
-        Param("fatigue_cycles_median", "1", "Median number of box thermal cycles to a fatal solder/harness failure",
-              gt=0),
+        Param("component_failure_per_year", "1/yr", "Rate of fatal random failures of single-string components", ge=0),
+        Param(
+            "fatigue_cycles_median", "1", "Median number of box thermal cycles to a fatal solder/harness failure", gt=0
+        ),
         Param("fatigue_sigma_log", "1", "Log-normal spread of the cycles to failure", ge=0),
     ),
     inputs=(),
@@ -89,8 +91,13 @@ OUTPUTS = ns.OUTPUTS + (
     Output("samples_analysed", Kind.INT, "1", "Drilled samples analysed"),
     Output("target_depth_samples", Kind.INT, "1", "Analysed samples from the target depth"),
     Output("sample_analysed", Kind.BOOL, "", "At least one sample was analysed"),
-    Output("best_reported_water_wt", Kind.FLOAT, "wt%", "Highest water content reported by the analysers",
-           valid_when="sample_analysed"),
+    Output(
+        "best_reported_water_wt",
+        Kind.FLOAT,
+        "wt%",
+        "Highest water content reported by the analysers",
+        valid_when="sample_analysed",
+    ),
     Output("sites_reached", Kind.INT, "1", "Planned science sites reached"),
     Output("drill_attempts", Kind.INT, "1", "Drilling attempts completed"),
     Output("drilled", Kind.BOOL, "", "At least one drilling attempt was completed"),
@@ -106,23 +113,42 @@ OUTPUTS = ns.OUTPUTS + (
     Output("mobility_loss", Kind.INT, "1", "0: mobile, 1: entrapped, 2: wheel or actuator failure"),
     Output("immobilised_day", Kind.FLOAT, "d", "Day mobility was lost", valid_when="immobilised"),
 )
-SECTIONS = (sitemod.SITE, ns.SURFACE, ns.POWER, ns.THERMAL, mob.SECTION, drillmod.SECTION, sci.SECTION, OPERATIONS,
-            RELIABILITY)
+SECTIONS = (
+    sitemod.SITE,
+    ns.SURFACE,
+    ns.POWER,
+    ns.THERMAL,
+    mob.SECTION,
+    drillmod.SECTION,
+    sci.SECTION,
+    OPERATIONS,
+    RELIABILITY,
+)
 
 
-def check(params: Mapping[str, object]) -> list[tuple[str, str]]:
+def check(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Cross-field checks of the site and the rover (:func:`campaign.models.night_survival.check`) and of the
     plan (lists whose lengths must agree, thresholds that must be ordered)."""
     problems = ns.check(params)
     legs, shadowed = list(params["mobility.leg_km"]), list(params["science.site_shadowed"])
     if len(shadowed) != len(legs):
-        problems.append(("mission.science.site_shadowed", f"must have one entry per planned site, like "
-                         f"mission.mobility.leg_km ({len(legs)}), got {len(shadowed)}"))
+        problems.append(
+            (
+                "mission.science.site_shadowed",
+                f"must have one entry per planned site, like "
+                f"mission.mobility.leg_km ({len(legs)}), got {len(shadowed)}",
+            )
+        )
     if any(v not in (0.0, 1.0) for v in shadowed):
         problems.append(("mission.science.site_shadowed", f"entries must be 0 or 1, got {shadowed}"))
     if params["operations.soc_shadow_exit"] < params["operations.soc_dark_drive_min"]:
-        problems.append(("mission.operations.soc_shadow_exit", "must be >= mission.operations.soc_dark_drive_min "
-                         "(the rover must still be allowed to drive out when it decides to leave)"))
+        problems.append(
+            (
+                "mission.operations.soc_shadow_exit",
+                "must be >= mission.operations.soc_dark_drive_min "
+                "(the rover must still be allowed to drive out when it decides to leave)",
+            )
+        )
     if params["science.goal_shadow_sites"] > params["science.goal_sites"]:
         problems.append(("mission.science.goal_shadow_sites", "must be <= mission.science.goal_sites"))
     return problems
@@ -133,23 +159,27 @@ class Tables(NamedTuple):
     as arrays."""
 
     site: sitemod.SiteTables
-    sun_hours_ahead: np.ndarray  # (rows,) the operators' sunlight forecast per environment-table row
-    legs_km: np.ndarray  # (sites + 1,) with a last leg out of the last site's shadow
-    shadowed: np.ndarray  # (sites + 1,) bool: the site each leg ends at is in shadow
-    attempt_slots: np.ndarray  # (attempts per site,) int32
+    sun_hours_ahead: TableArray  # (rows,) the operators' sunlight forecast per environment-table row
+    legs_km: TableArray  # (sites + 1,) with a last leg out of the last site's shadow
+    shadowed: TableArray  # (sites + 1,) bool: the site each leg ends at is in shadow
+    attempt_slots: TableArray  # (attempts per site,) int32
 
 
-def prepare(params: Mapping[str, object]) -> Tables:
+def prepare(params: Mapping[str, Any]) -> Tables:
     """The night-survival tables plus the plan as arrays: legs (with a last leg out of the last site's shadow),
     the shadow flag of each leg's end, and one slot per possible attempt at a site."""
     legs = np.asarray(params["mobility.leg_km"], dtype=np.float64)
     shadowed = np.asarray(params["science.site_shadowed"], dtype=np.float64)
     park = float(params["mobility.shadow_reach_km"]) * shadowed[-1]
     site = sitemod.prepare(params)
-    forecast = sun_hours_ahead(site.table, float(params["power.sunlit_disk_fraction"]))
-    return Tables(site=site, sun_hours_ahead=forecast, legs_km=np.append(legs, park),
-                  shadowed=np.append(shadowed, 0.0) > 0.5,
-                  attempt_slots=np.arange(int(params["drill.max_attempts_per_site"]), dtype=np.int32))
+    forecast = sun_hours_ahead(np.asarray(site.table), float(params["power.sunlit_disk_fraction"]))
+    return Tables(
+        site=site,
+        sun_hours_ahead=forecast,
+        legs_km=np.append(legs, park),
+        shadowed=np.append(shadowed, 0.0) > 0.5,
+        attempt_slots=np.arange(int(params["drill.max_attempts_per_site"]), dtype=np.int32),
+    )
 
 
 def sun_hours_ahead(env_table: np.ndarray, sunlit_disk_fraction: float) -> np.ndarray:
@@ -190,8 +220,8 @@ class Plan(NamedTuple):
 def make_plan(params, inputs, tables: Tables, key) -> Plan:
     """Draw everything the loop needs from this mission's key (one purpose, one tag)."""
     dtype = inputs.surface.landing_time_frac.dtype
-    legs = tables.legs_km.astype(dtype)
-    shadowed = tables.shadowed
+    legs = jnp.asarray(tables.legs_km).astype(dtype)
+    shadowed = jnp.asarray(tables.shadowed)
     sites = legs.shape[0] - 1
     attempts = tables.attempt_slots.shape[0]
     d, s = params.drill, params.science
@@ -200,26 +230,51 @@ def make_plan(params, inputs, tables: Tables, key) -> Plan:
     slot = jnp.arange(sites * attempts)
     site_of = slot // attempts
     draw = lambda tag: indexed(key, tag, slot, lambda k: open_uniform(k, dtype))  # noqa: E731
-    a = drillmod.attempt(d, ground.water_wt[site_of], ground.dry_layer_m[site_of], inputs.drill.ice_critical_wt,
-                         inputs.drill.rock_abundance_factor, draw("surface/drill/rock"), draw("surface/drill/jam"),
-                         draw("surface/drill/lose"))
+    a = drillmod.attempt(
+        d,
+        ground.water_wt[site_of],
+        ground.dry_layer_m[site_of],
+        inputs.drill.ice_critical_wt,
+        inputs.drill.rock_abundance_factor,
+        draw("surface/drill/rock"),
+        draw("surface/drill/jam"),
+        draw("surface/drill/lose"),
+    )
     true_wt = sci.sample_water_wt(s, ground.water_wt[site_of], ground.dry_layer_m[site_of], a.depth_m)
     noise = indexed(key, "surface/measure", slot, lambda k: jax.random.normal(k, (), dtype))
 
     m = params.mobility
-    km_entrapment, km_wheel = mob.km_to_hazards(m, inputs.mobility.hazard_factor,
-                                                open_uniform(subkey(key, "surface/entrapment"), dtype),
-                                                open_uniform(subkey(key, "surface/wheel"), dtype))
+    km_entrapment, km_wheel = mob.km_to_hazards(
+        m,
+        inputs.mobility.hazard_factor,
+        open_uniform(subkey(key, "surface/entrapment"), dtype),
+        open_uniform(subkey(key, "surface/wheel"), dtype),
+    )
     rate_per_h = params.reliability.component_failure_per_year / (365.25 * 24.0)
-    failure_hour = jnp.where(rate_per_h > 0, -jnp.log(open_uniform(subkey(key, "surface/component"), dtype))
-                             / jnp.maximum(rate_per_h, 1e-30), jnp.inf)
+    failure_hour = jnp.where(
+        rate_per_h > 0,
+        -jnp.log(open_uniform(subkey(key, "surface/component"), dtype)) / jnp.maximum(rate_per_h, 1e-30),
+        jnp.inf,
+    )
     fatigue = params.reliability.fatigue_cycles_median * jnp.exp(
-        params.reliability.fatigue_sigma_log * jax.random.normal(subkey(key, "surface/fatigue"), (), dtype))
-    return Plan(legs_km=legs, shadowed=shadowed, attempt_h=d.setup_h + a.drilling_h, depth_m=a.depth_m,
-                reached=a.reached_target, drill_lost=a.drill_lost, wear_m=a.wear_m,
-                delivered=a.depth_m >= d.min_sample_depth_m, reported_wt=sci.measure(s, true_wt, noise),
-                true_wt=true_wt, km_entrapment=km_entrapment, km_wheel=km_wheel, failure_hour=failure_hour,
-                fatigue_cycles=fatigue)
+        params.reliability.fatigue_sigma_log * jax.random.normal(subkey(key, "surface/fatigue"), (), dtype)
+    )
+    return Plan(
+        legs_km=legs,
+        shadowed=shadowed,
+        attempt_h=d.setup_h + a.drilling_h,
+        depth_m=a.depth_m,
+        reached=a.reached_target,
+        drill_lost=a.drill_lost,
+        wear_m=a.wear_m,
+        delivered=a.depth_m >= d.min_sample_depth_m,
+        reported_wt=sci.measure(s, true_wt, noise),
+        true_wt=true_wt,
+        km_entrapment=km_entrapment,
+        km_wheel=km_wheel,
+        failure_hour=failure_hour,
+        fatigue_cycles=fatigue,
+    )
 
 
 class Route(NamedTuple):
@@ -275,12 +330,31 @@ def init_ops(plan: Plan) -> Ops:
     z, i = jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
     yes = jnp.array(True)
     return Ops(
-        route=Route(leg=i, to_go_km=plan.legs_km[0], mobile=yes, mobility_loss=i, immobilised_step=i, odometer_km=z,
-                    traverse_km=z, drive_h=z, shadow_h=z, sites_reached=i),
-        drill=Drilling(site_open=yes, attempt=i, drill_h=z, drill_ok=yes, wear_m=z, attempts=i, depth_max_m=z,
-                       depth_sum_m=z),
-        science=Analyses(pending=i - 1, analyse_left_h=z, samples=i, target_samples=i, sites_quantified=i,
-                         shadow_sites_quantified=i, best_reported_wt=z - jnp.inf))
+        route=Route(
+            leg=i,
+            to_go_km=plan.legs_km[0],
+            mobile=yes,
+            mobility_loss=i,
+            immobilised_step=i,
+            odometer_km=z,
+            traverse_km=z,
+            drive_h=z,
+            shadow_h=z,
+            sites_reached=i,
+        ),
+        drill=Drilling(
+            site_open=yes, attempt=i, drill_h=z, drill_ok=yes, wear_m=z, attempts=i, depth_max_m=z, depth_sum_m=z
+        ),
+        science=Analyses(
+            pending=i - 1,
+            analyse_left_h=z,
+            samples=i,
+            target_samples=i,
+            sites_quantified=i,
+            shadow_sites_quantified=i,
+            best_reported_wt=z - jnp.inf,
+        ),
+    )
 
 
 class Record(NamedTuple):
@@ -300,10 +374,10 @@ class Record(NamedTuple):
 class Context(NamedTuple):
     """What every step of one mission shares, fixed before the loop (closed over, not carried)."""
 
-    p: object  # the rover's power/thermal parameters (night_survival.rover_parameters)
-    o: object  # the operations section
-    m: object  # the mobility section
-    s: object  # the science section
+    p: Any  # the rover's power/thermal parameters (night_survival.rover_parameters)
+    o: Any  # the operations section
+    m: Any  # the mobility section
+    s: Any  # the science section
     plan: Plan
     dt_h: jnp.ndarray
     last: int  # the leg out of the last site's shadow (length 0 if none)
@@ -370,10 +444,15 @@ def move_on(c: Context, now: Situation, op: Ops, env: pt.Env) -> Ops:
     advance = done_here | (leaving & site_leg & target_shadow)
     nxt = jnp.minimum(route.leg + 1, c.last)
     return op._replace(
-        route=route._replace(leg=jnp.where(advance, nxt, route.leg),
-                             to_go_km=jnp.where(advance, c.plan.legs_km[nxt], route.to_go_km)),
-        drill=drill._replace(site_open=drill.site_open | advance, attempt=jnp.where(advance, 0, drill.attempt),
-                             drill_h=jnp.where(advance, 0.0, drill.drill_h)))
+        route=route._replace(
+            leg=jnp.where(advance, nxt, route.leg), to_go_km=jnp.where(advance, c.plan.legs_km[nxt], route.to_go_km)
+        ),
+        drill=drill._replace(
+            site_open=drill.site_open | advance,
+            attempt=jnp.where(advance, 0, drill.attempt),
+            drill_h=jnp.where(advance, 0.0, drill.drill_h),
+        ),
+    )
 
 
 def choose_mode(c: Context, now: Situation, op: Ops, env: pt.Env, step_index) -> tuple[pt.Env, Choice]:
@@ -382,8 +461,10 @@ def choose_mode(c: Context, now: Situation, op: Ops, env: pt.Env, step_index) ->
     (:func:`campaign.models.rules.mode_demand_w`). Returns the rover's environment and the choice."""
     route, drill = op.route, op.drill
     shadow = _shadow_at(c, route)
-    env = env._replace(disk_fraction=jnp.where(shadow, 0.0, env.disk_fraction),
-                       sink_temp_k=jnp.where(shadow, c.m.shadow_sink_temp_k, env.sink_temp_k))
+    env = env._replace(
+        disk_fraction=jnp.where(shadow, 0.0, env.disk_fraction),
+        sink_temp_k=jnp.where(shadow, c.m.shadow_sink_temp_k, env.sink_temp_k),
+    )
     lit = env.disk_fraction > c.p.sunlit_disk_fraction
     dark = env.disk_fraction < pt.DARK_DISK_FRACTION
     at_end = route.to_go_km <= 0.0
@@ -393,8 +474,21 @@ def choose_mode(c: Context, now: Situation, op: Ops, env: pt.Env, step_index) ->
     can_drill = at_end & site_leg & drill.site_open & drill.drill_ok
     entering = ~shadow & c.plan.shadowed[route.leg] & (route.to_go_km - c.step_km <= c.m.shadow_reach_km)
     row, _ = sitemod.step_position(c.landing, step_index, c.dt_h / sitemod.TABLE_STEP_HOURS, c.forecast.shape[0])
-    mode = rules.planner_mode(c.o, awake, leaving, op.science.analyse_left_h > 0, can_drill, route.mobile, at_end,
-                              entering, env.earth_visible, dark, now.soc, c.forecast[row], jnp)
+    mode = rules.planner_mode(
+        c.o,
+        awake,
+        leaving,
+        op.science.analyse_left_h > 0,
+        can_drill,
+        route.mobile,
+        at_end,
+        entering,
+        env.earth_visible,
+        dark,
+        now.soc,
+        c.forecast[row],
+        jnp,
+    )
     demand = rules.mode_demand_w(c.p, mode, awake, env.earth_visible, jnp)
     return env, Choice(mode=mode, awake=awake, shadow=shadow, dark=dark, demand_w=demand)
 
@@ -412,11 +506,15 @@ def drive(c: Context, route: Route, worked, choice: Choice, alive, step_index) -
     arrived = driving & (to_go <= 0.0) & (route.leg < c.last)
     lost_now = stuck & route.mobile
     return Route(
-        leg=route.leg, to_go_km=to_go, mobile=route.mobile & ~stuck,
-        mobility_loss=jnp.where(lost_now, jnp.where(odometer >= plan.km_entrapment, mob.ENTRAPPED, mob.WHEEL_FAILED),
-                                route.mobility_loss),
+        leg=route.leg,
+        to_go_km=to_go,
+        mobile=route.mobile & ~stuck,
+        mobility_loss=jnp.where(
+            lost_now, jnp.where(odometer >= plan.km_entrapment, mob.ENTRAPPED, mob.WHEEL_FAILED), route.mobility_loss
+        ),
         immobilised_step=jnp.where(lost_now, step_index + 1, route.immobilised_step),
-        odometer_km=odometer, traverse_km=route.traverse_km + jnp.where(c.spectrometers_ok, km, 0.0),
+        odometer_km=odometer,
+        traverse_km=route.traverse_km + jnp.where(c.spectrometers_ok, km, 0.0),
         drive_h=route.drive_h + jnp.where(driving, c.dt_h, 0.0),
         shadow_h=route.shadow_h + jnp.where(alive & choice.shadow, c.dt_h, 0.0),
         sites_reached=route.sites_reached + arrived.astype(jnp.int32),
@@ -437,12 +535,20 @@ def drill_step(c: Context, drill: Drilling, leg, worked, mode) -> tuple[Drilling
     drill_ok = drill.drill_ok & ~(completes & plan.drill_lost[slot]) & (wear < c.bit_life_m)
     site_open = drill.site_open & ~(completes & (plan.reached[slot] | (attempt >= a)))
     to_analyse = completes & plan.delivered[slot] & c.analysers_ok
-    return Drilling(
-        site_open=site_open, attempt=attempt, drill_h=jnp.where(completes, 0.0, drill_h), drill_ok=drill_ok,
-        wear_m=wear, attempts=drill.attempts + completes.astype(jnp.int32),
-        depth_max_m=jnp.where(completes, jnp.maximum(drill.depth_max_m, plan.depth_m[slot]), drill.depth_max_m),
-        depth_sum_m=drill.depth_sum_m + jnp.where(completes, plan.depth_m[slot], 0.0),
-    ), to_analyse, slot
+    return (
+        Drilling(
+            site_open=site_open,
+            attempt=attempt,
+            drill_h=jnp.where(completes, 0.0, drill_h),
+            drill_ok=drill_ok,
+            wear_m=wear,
+            attempts=drill.attempts + completes.astype(jnp.int32),
+            depth_max_m=jnp.where(completes, jnp.maximum(drill.depth_max_m, plan.depth_m[slot]), drill.depth_max_m),
+            depth_sum_m=drill.depth_sum_m + jnp.where(completes, plan.depth_m[slot], 0.0),
+        ),
+        to_analyse,
+        slot,
+    )
 
 
 def analyse(c: Context, sc: Analyses, worked, mode, to_analyse, slot) -> Analyses:
@@ -474,10 +580,13 @@ def failures(c: Context, ps: pt.State, step_index) -> pt.State:
     component = ps.alive & (hours >= c.plan.failure_hour)
     fatigue = ps.alive & ~component & (ps.thermal_cycles >= c.plan.fatigue_cycles)
     dies = component | fatigue
-    return ps._replace(alive=ps.alive & ~dies, death_step=jnp.where(dies, step_index + 1, ps.death_step),
-                       cause=jnp.where(component, Outcome.SURFACE_COMPONENT_FAILURE,
-                                       jnp.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, ps.cause)
-                                       ).astype(jnp.int16))
+    return ps._replace(
+        alive=ps.alive & ~dies,
+        death_step=jnp.where(dies, step_index + 1, ps.death_step),
+        cause=jnp.where(
+            component, Outcome.SURFACE_COMPONENT_FAILURE, jnp.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, ps.cause)
+        ).astype(jnp.int16),
+    )
 
 
 def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
@@ -488,12 +597,23 @@ def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
     p = ns.rover_parameters(params, inputs)
     m, dt_h = params.mobility, params.surface.step_hours
     step_km = m.drive_speed_kmph * inputs.mobility.speed_factor * dt_h
-    c = Context(p=p, o=params.operations, m=m, s=params.science, plan=plan, dt_h=dt_h,
-                last=plan.legs_km.shape[0] - 1, attempts_per_site=tables.attempt_slots.shape[0], step_km=step_km,
-                drive_out_wh=rules.shadow_drive_out_wh(p, m.shadow_reach_km, step_km, dt_h),
-                analysers_ok=inputs.science.analysers_ok > 0.5, spectrometers_ok=inputs.science.spectrometers_ok > 0.5,
-                bit_life_m=params.drill.bit_life_m, landing=sitemod.landing_position(params, inputs, tables.site),
-                forecast=tables.sun_hours_ahead)
+    c = Context(
+        p=p,
+        o=params.operations,
+        m=m,
+        s=params.science,
+        plan=plan,
+        dt_h=dt_h,
+        last=plan.legs_km.shape[0] - 1,
+        attempts_per_site=tables.attempt_slots.shape[0],
+        step_km=step_km,
+        drive_out_wh=rules.shadow_drive_out_wh(p, m.shadow_reach_km, step_km, dt_h),
+        analysers_ok=inputs.science.analysers_ok > 0.5,
+        spectrometers_ok=inputs.science.spectrometers_ok > 0.5,
+        bit_life_m=params.drill.bit_life_m,
+        landing=sitemod.landing_position(params, inputs, tables.site),
+        forecast=jnp.asarray(tables.sun_hours_ahead),
+    )
 
     def step(state, env: pt.Env, step_index):
         ps, op = state
@@ -508,9 +628,17 @@ def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
         new = failures(c, new, step_index)
         if not record:
             return new, op
-        return (new, op), Record(mode=choice.mode, worked=worked, dark=choice.dark, in_shadow=choice.shadow,
-                                 earth_visible=env.earth_visible, soc=now.soc, drive_km=km, leg=op.route.leg,
-                                 alive=new.alive)
+        return (new, op), Record(
+            mode=choice.mode,
+            worked=worked,
+            dark=choice.dark,
+            in_shadow=choice.shadow,
+            earth_visible=env.earth_visible,
+            soc=now.soc,
+            drive_km=km,
+            leg=op.route.leg,
+            alive=new.alive,
+        )
 
     return step, p
 
@@ -537,29 +665,31 @@ def outputs(params, inputs, tables: Tables, ps: pt.State, op: Ops, light: sitemo
     route, drill, sc = op
     last = tables.legs_km.shape[0] - 1
     drilled = drill.attempts > 0
-    out.update({
-        "water_goal_met": sci.goal_met(s, sc.sites_quantified, sc.shadow_sites_quantified, route.traverse_km),
-        "sites_water_quantified": sc.sites_quantified,
-        "shadow_sites_water_quantified": sc.shadow_sites_quantified,
-        "samples_analysed": sc.samples,
-        "target_depth_samples": sc.target_samples,
-        "sample_analysed": sc.samples > 0,
-        "best_reported_water_wt": jnp.where(sc.samples > 0, sc.best_reported_wt, 0.0),
-        "sites_reached": route.sites_reached,
-        "drill_attempts": drill.attempts,
-        "drilled": drilled,
-        "max_depth_m": drill.depth_max_m,
-        "mean_depth_m": drill.depth_sum_m / jnp.maximum(drill.attempts, 1),
-        "drill_lost": ~drill.drill_ok,
-        "km_driven": route.odometer_km,
-        "traverse_km": route.traverse_km,
-        "drive_hours": route.drive_h,
-        "shadow_hours": route.shadow_h,
-        "plan_completed": (route.leg == last) & (route.to_go_km <= 0.0),
-        "immobilised": ~route.mobile,
-        "mobility_loss": route.mobility_loss,
-        "immobilised_day": route.immobilised_step * params.surface.step_hours / 24.0,
-    })
+    out.update(
+        {
+            "water_goal_met": sci.goal_met(s, sc.sites_quantified, sc.shadow_sites_quantified, route.traverse_km),
+            "sites_water_quantified": sc.sites_quantified,
+            "shadow_sites_water_quantified": sc.shadow_sites_quantified,
+            "samples_analysed": sc.samples,
+            "target_depth_samples": sc.target_samples,
+            "sample_analysed": sc.samples > 0,
+            "best_reported_water_wt": jnp.where(sc.samples > 0, sc.best_reported_wt, 0.0),
+            "sites_reached": route.sites_reached,
+            "drill_attempts": drill.attempts,
+            "drilled": drilled,
+            "max_depth_m": drill.depth_max_m,
+            "mean_depth_m": drill.depth_sum_m / jnp.maximum(drill.attempts, 1),
+            "drill_lost": ~drill.drill_ok,
+            "km_driven": route.odometer_km,
+            "traverse_km": route.traverse_km,
+            "drive_hours": route.drive_h,
+            "shadow_hours": route.shadow_h,
+            "plan_completed": (route.leg == last) & (route.to_go_km <= 0.0),
+            "immobilised": ~route.mobile,
+            "mobility_loss": route.mobility_loss,
+            "immobilised_day": route.immobilised_step * params.surface.step_hours / 24.0,
+        }
+    )
     return out
 
 

@@ -41,15 +41,30 @@ from .markdown import markdown
 from .plots import PLOTS, landing_figure
 from .sections import Context, add_section
 
-__all__ = ["PLOTS", "Context", "SweepReport", "add_section", "landing_figure", "main", "markdown",
-           "write_design_html", "write_html", "write_report"]
+__all__ = [
+    "PLOTS",
+    "Context",
+    "SweepReport",
+    "add_section",
+    "landing_figure",
+    "main",
+    "markdown",
+    "write_design_html",
+    "write_html",
+    "write_report",
+]
 
 PLOTS_DIR = "plots"
 
 
 # ============================================================================================== entry
-def write_report(path: str | Path, summary: Mapping | None = None, out_dir: str | Path | None = None,
-                 plots: bool = True, log: Callable[[str], None] = print) -> dict:
+def write_report(
+    path: str | Path,
+    summary: Mapping | None = None,
+    out_dir: str | Path | None = None,
+    plots: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Analyse the dataset at ``path`` (a run or a sweep directory, as a local path or a URI), then write
     ``summary.json``, ``report.html``, ``report.md`` and ``plots/*.png`` into ``out_dir`` (default ``path``).
     ``summary`` is the base summary a campaign has just computed (``run`` plus
@@ -90,31 +105,50 @@ def write_report(path: str | Path, summary: Mapping | None = None, out_dir: str 
                     figures[name] = file.read_bytes()
                     target.write_bytes(figures[name])
                     written[name] = f"{PLOTS_DIR}/{name}.png"
-    full["report"] |= {"plots": written, "skipped": skipped, "markdown": "report.md", "html": "report.html",
-                       "incomplete_runs": [str(r) for j, r in enumerate(res.runs) if not res.complete(j)],
-                       "seconds": round(time.perf_counter() - started, 3)}
+    full["report"] |= {
+        "plots": written,
+        "skipped": skipped,
+        "markdown": "report.md",
+        "html": "report.html",
+        "incomplete_runs": [str(r) for j, r in enumerate(res.runs) if not res.complete(j)],
+        "seconds": round(time.perf_counter() - started, 3),
+    }
     full = analysis.json_safe(full)
-    (out / "summary.json").write_bytes(
-        (json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    (out / "summary.json").write_bytes((json.dumps(full, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
     (out / "report.md").write_bytes(markdown(full).encode())
     write_html(full, out / "report.html", figures, skipped, res.run_info, _job_links(res, out))
-    log(f"Report: {out / 'report.html'} and report.md ({len(written)} plots, {len(skipped)} skipped, "
-        f"{time.perf_counter() - started:.1f} s)")
+    log(
+        f"Report: {out / 'report.html'} and report.md ({len(written)} plots, {len(skipped)} skipped, "
+        f"{time.perf_counter() - started:.1f} s)"
+    )
     return full
 
 
-def write_html(summary: Mapping, target: Location, figures: Mapping[str, bytes], skipped: Mapping[str, str],
-               run_info: list[dict], job_links: Mapping[str, str] | None = None) -> None:
+def write_html(
+    summary: Mapping,
+    target: Location,
+    figures: Mapping[str, bytes],
+    skipped: Mapping[str, str],
+    run_info: list[dict],
+    job_links: Mapping[str, str] | None = None,
+) -> None:
     """``report.html`` at ``target``: the sections of :mod:`.sections` (and any added with :func:`add_section`)
     rendered as one self-contained file."""
     ctx = Context(summary, figures, skipped, tuple(run_info), job_links or {})
     run = summary["run"]
-    what = (f"Sweep of {len(run['jobs'])} designs, {summary['missions']:,} missions" if ctx.sweep else
-            f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
-            f"seed {run.get('seed')}")
-    page = html.render(f"LUPEX campaign: {run.get('name') or 'campaign'}", sections.build(ctx), subtitle=what,
-                       footer="Written by `python -m campaign.report`; every number here is in summary.json, "
-                              "computed from the Parquet dataset.")
+    what = (
+        f"Sweep of {len(run['jobs'])} designs, {summary['missions']:,} missions"
+        if ctx.sweep
+        else f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
+        f"seed {run.get('seed')}"
+    )
+    page = html.render(
+        f"LUPEX campaign: {run.get('name') or 'campaign'}",
+        sections.build(ctx),
+        subtitle=what,
+        footer="Written by `python -m campaign.report`; every number here is in summary.json, "
+        "computed from the Parquet dataset.",
+    )
     target.write_bytes(page.encode())
 
 
@@ -127,10 +161,12 @@ def write_design_html(summary: Mapping, target: Location, figures: Mapping[str, 
     images = {path: figures[name] for name, path in plots.items() if name in figures}
     title, parts = html.sections_from_markdown(design_markdown(summary), "What it takes", images)
     run = summary["run"]
-    page = html.render(f"LUPEX design search: {title or run.get('name')}", parts,
-                       subtitle=f"Design search `{run.get('name')}` on model `{run.get('model')}`, seed "
-                                f"{run.get('seed')}", footer="Written by `campaign.design_report`; every number "
-                                "here is in summary.json and designs.parquet.")
+    page = html.render(
+        f"LUPEX design search: {title or run.get('name')}",
+        parts,
+        subtitle=f"Design search `{run.get('name')}` on model `{run.get('model')}`, seed {run.get('seed')}",
+        footer="Written by `campaign.design_report`; every number here is in summary.json and designs.parquet.",
+    )
     target.write_bytes(page.encode())
 
 
@@ -151,8 +187,14 @@ def _job_links(res: Results, out: Location) -> dict[str, str]:
     """Links from a sweep's report to each run's own report.html: relative when the report sits in the sweep."""
     if len(res.runs) < 2:
         return {}
-    return {r.name: (f"{r.name}/report.html" if r.parent.path == out.path else
-                     (f"file://{r.path}/report.html" if r.local else f"{r.uri}/report.html")) for r in res.runs}
+    return {
+        r.name: (
+            f"{r.name}/report.html"
+            if r.parent.path == out.path
+            else (f"file://{r.path}/report.html" if r.local else f"{r.uri}/report.html")
+        )
+        for r in res.runs
+    }
 
 
 def _run_section(res: Results, path: Location) -> dict:
@@ -161,9 +203,11 @@ def _run_section(res: Results, path: Location) -> dict:
     if len(res.runs) == 1:
         info = res.run_info[0]
         return {k: info.get(k) for k in keys} | {"name": info.get("config", {}).get("run", {}).get("name")}
-    return {"sweep": str(path), "jobs": [r.name for r in res.runs],
-            "name": res.run_info[0].get("config", {}).get("run", {}).get("name")} | {
-        k: res.run_info[0].get(k) for k in keys if k != "code_revision"}
+    return {
+        "sweep": str(path),
+        "jobs": [r.name for r in res.runs],
+        "name": res.run_info[0].get("config", {}).get("run", {}).get("name"),
+    } | {k: res.run_info[0].get(k) for k in keys if k != "code_revision"}
 
 
 # ====================================================================================== command, hooks
@@ -186,18 +230,29 @@ class SweepReport(_HydraCallback):
             if len(analysis.run_dirs(sweep)) > 1:
                 write_report(sweep)
         except Exception as e:  # the runs are complete and valid: say how to retry rather than fail the sweep
-            print(f"error: the sweep report failed ({type(e).__name__}: {e}); "
-                  f"retry with: python -m campaign.report {sweep}", file=sys.stderr)
+            print(
+                f"error: the sweep report failed ({type(e).__name__}: {e}); "
+                f"retry with: python -m campaign.report {sweep}",
+                file=sys.stderr,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m campaign.report", description=(
-        "Write summary.json, report.html, report.md and plots/*.png for a campaign run directory, or for a sweep "
-        "directory (the union of its runs plus the trade study)."))
-    parser.add_argument("path", help="run directory (holds samples/), sweep directory, or a Parquet file or directory "
-                                     "with the campaign's column metadata; a path or a URI")
-    parser.add_argument("--out", default=None, help="where to write, a path or a URI (default: PATH, or the folder "
-                                                    "of a Parquet file)")
+    parser = argparse.ArgumentParser(
+        prog="python -m campaign.report",
+        description=(
+            "Write summary.json, report.html, report.md and plots/*.png for a campaign run directory, or for a sweep "
+            "directory (the union of its runs plus the trade study)."
+        ),
+    )
+    parser.add_argument(
+        "path",
+        help="run directory (holds samples/), sweep directory, or a Parquet file or directory "
+        "with the campaign's column metadata; a path or a URI",
+    )
+    parser.add_argument(
+        "--out", default=None, help="where to write, a path or a URI (default: PATH, or the folder of a Parquet file)"
+    )
     parser.add_argument("--no-plots", action="store_true", help="statistics, report.md and report.html without figures")
     args = parser.parse_args(argv)
     if (Location.of(args.path) / "design.json").is_file():  # a design search: its own report, from its summary

@@ -27,9 +27,13 @@ def site_and_window(config: Mapping) -> tuple[dict, str, float, float, float | N
     if not site or "landing_window_start_utc" not in surface:
         return None
     height = mission.get("power", {}).get("array_height_m")
-    return ({k: v for k, v in site.items() if k != "uncertain"}, str(surface["landing_window_start_utc"]),
-            float(surface["landing_window_days"]), float(surface["mission_days"]),
-            None if height is None else float(height))
+    return (
+        {k: v for k, v in site.items() if k != "uncertain"},
+        str(surface["landing_window_start_utc"]),
+        float(surface["landing_window_days"]),
+        float(surface["mission_days"]),
+        None if height is None else float(height),
+    )
 
 
 def darkness(configs: Sequence[Mapping]) -> dict | str:
@@ -43,8 +47,8 @@ def darkness(configs: Sequence[Mapping]) -> dict | str:
     if any(f != complete[0] for f in complete[1:]):
         return "the runs differ in site or landing window: each run's report shades its own"
     site, start, window_days, mission_days, height = complete[0]
-    from ..models.site import visible_disk
     from ..models.power_thermal import DARK_DISK_FRACTION
+    from ..models.site import visible_disk
     from ..sites import horizon as site_horizon
     from ..sites import sun_table
 
@@ -56,10 +60,16 @@ def darkness(configs: Sequence[Mapping]) -> dict | str:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], dark.astype(np.int8), [0]])))
     step_days = STEP_HOURS / 24.0
     periods = [[float(a * step_days), float(b * step_days)] for a, b in zip(edges[::2], edges[1::2])]
-    return {"window_start_utc": start, "window_days": window_days, "mission_days": mission_days,
-            "periods": periods, "latitude_deg": site["latitude_deg"], "longitude_deg": site["longitude_deg"],
-            "array_height_m": height,
-            "definition": f"less than {100 * DARK_DISK_FRACTION:g}% of the solar disk above the site's nominal "
-                          "horizon, at the surveyed point"
-                          + (f", seen from the array's {height:g} m" if height is not None else "")
-                          + " (JPL DE421, hourly)"}
+    return {
+        "window_start_utc": start,
+        "window_days": window_days,
+        "mission_days": mission_days,
+        "periods": periods,
+        "latitude_deg": site["latitude_deg"],
+        "longitude_deg": site["longitude_deg"],
+        "array_height_m": height,
+        "definition": f"less than {100 * DARK_DISK_FRACTION:g}% of the solar disk above the site's nominal "
+        "horizon, at the surveyed point"
+        + (f", seen from the array's {height:g} m" if height is not None else "")
+        + " (JPL DE421, hourly)",
+    }

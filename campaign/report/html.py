@@ -30,8 +30,10 @@ class Figure:
 
     def html(self) -> str:
         uri = f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
-        return (f'<figure><img src="{uri}" alt="{esc(self.alt or self.caption)}" loading="eager">'
-                f"<figcaption>{inline(self.caption)}</figcaption></figure>")
+        return (
+            f'<figure><img src="{uri}" alt="{esc(self.alt or self.caption)}" loading="eager">'
+            f"<figcaption>{inline(self.caption)}</figcaption></figure>"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,9 @@ def inline(text: str) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: f"<code>{esc(code[int(m.group(1))])}</code>", out)
 
 
-def table(header: Sequence[str] | None, rows: Iterable[Sequence[object]], numeric: Sequence[bool] | None = None,
-          cls: str = "") -> str:
+def table(
+    header: Sequence[str] | None, rows: Iterable[Sequence[object]], numeric: Sequence[bool] | None = None, cls: str = ""
+) -> str:
     """An HTML table; cells are plain text with inline marks (:func:`inline`), columns flagged ``numeric`` are
     right-aligned; no header row when ``header`` is None (a list of facts: the first column is then bold)."""
     rows = list(rows)
@@ -106,15 +109,24 @@ def table(header: Sequence[str] | None, rows: Iterable[Sequence[object]], numeri
     numeric = list(numeric) if numeric is not None else [False] * width
     align = lambda k: ' class="num"' if k < len(numeric) and numeric[k] else ""  # noqa: E731
     if header is None:
-        body = "".join("<tr>" + "".join((f"<th>{inline(str(c))}</th>" if k == 0 else
-                                         f"<td{align(k)}>{inline(str(c))}</td>") for k, c in enumerate(r)) + "</tr>"
-                       for r in rows)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                (f"<th>{inline(str(c))}</th>" if k == 0 else f"<td{align(k)}>{inline(str(c))}</td>")
+                for k, c in enumerate(r)
+            )
+            + "</tr>"
+            for r in rows
+        )
         return f'<div class="table"><table class="facts"><tbody>{body}</tbody></table></div>'
     head = "".join(f"<th{align(k)}>{inline(str(h))}</th>" for k, h in enumerate(header))
-    body = "".join("<tr>" + "".join(f"<td{align(k)}>{inline(str(c))}</td>" for k, c in enumerate(r)) + "</tr>"
-                   for r in rows)
-    return (f'<div class="table"><table{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}><thead><tr>{head}</tr>'
-            f"</thead><tbody>{body}</tbody></table></div>")
+    body = "".join(
+        "<tr>" + "".join(f"<td{align(k)}>{inline(str(c))}</td>" for k, c in enumerate(r)) + "</tr>" for r in rows
+    )
+    return (
+        f'<div class="table"><table{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}><thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 def markdown_to_html(text: str, images: Mapping[str, bytes] | None = None) -> str:
@@ -167,8 +179,9 @@ def markdown_to_html(text: str, images: Mapping[str, bytes] | None = None) -> st
     return "".join(out)
 
 
-def sections_from_markdown(text: str, first_title: str, images: Mapping[str, bytes] | None = None
-                           ) -> tuple[str, list[Section]]:
+def sections_from_markdown(
+    text: str, first_title: str, images: Mapping[str, bytes] | None = None
+) -> tuple[str, list[Section]]:
     """A Markdown document as ``(its # title, sections)``: one :class:`Section` per ``##`` heading, what comes
     before the first one under ``first_title``; images embedded from ``images`` (:func:`markdown_to_html`)."""
     parts: list[tuple[str, list[str]]] = []
@@ -241,19 +254,20 @@ footer { margin-top: 3rem; font-size: .82rem; color: var(--muted); border-top: 1
 """
 
 
-def render(title: str, sections: Sequence[Section], subtitle: str = "", header_html: str = "",
-           footer: str = "") -> str:
+def render(title: str, sections: Sequence[Section], subtitle: str = "", header_html: str = "", footer: str = "") -> str:
     """The whole document: a header (``title``, ``subtitle``, ``header_html``, the contents) and ``sections`` in
     order, with ``footer`` in small type at the end."""
     toc = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
-    return ("<!DOCTYPE html>\n"
-            '<html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-            "style-src 'unsafe-inline'\">"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
-            f'<header><h1>{esc(title)}</h1>{f"<p class=sub>{inline(subtitle)}</p>" if subtitle else ""}'
-            f'{header_html}<nav class="toc">{toc}</nav></header>'
-            + "".join(s.render() for s in sections)
-            + (f"<footer><p>{inline(footer)}</p></footer>" if footer else "")
-            + "</main></body></html>\n")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
+        "style-src 'unsafe-inline'\">"
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>"
+        f"<header><h1>{esc(title)}</h1>{f'<p class=sub>{inline(subtitle)}</p>' if subtitle else ''}"
+        f'{header_html}<nav class="toc">{toc}</nav></header>'
+        + "".join(s.render() for s in sections)
+        + (f"<footer><p>{inline(footer)}</p></footer>" if footer else "")
+        + "</main></body></html>\n"
+    )

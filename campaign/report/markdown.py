@@ -16,23 +16,37 @@ def _p(x: float | None) -> str:
 
 def _interval_label(s: Mapping) -> str:
     name = s.get("interval", "")
-    return {"wilson": "Wilson", analysis.KORN_GRAUBARD: "Korn-Graubard",
-            analysis.KORN_GRAUBARD_BLOCKS: "Korn-Graubard over blocks"}.get(name, name)
+    return {
+        "wilson": "Wilson",
+        analysis.KORN_GRAUBARD: "Korn-Graubard",
+        analysis.KORN_GRAUBARD_BLOCKS: "Korn-Graubard over blocks",
+    }.get(name, name)
 
 
 def _prob_rows(items: Mapping[str, Mapping]) -> list[str]:
     """A table of probabilities: P, the valid 95% interval and its method, the epistemic band (where there is one)
     and the counts."""
     band = any("epistemic" in s for s in items.values())
-    rows = ["| | P | 95% interval | method |" + (" P across states of knowledge, 5-95% |" if band else "")
-            + " successes / n |", "| --- | ---: | --- | --- |" + (" --- |" if band else "") + " ---: |"]
+    rows = [
+        "| | P | 95% interval | method |"
+        + (" P across states of knowledge, 5-95% |" if band else "")
+        + " successes / n |",
+        "| --- | ---: | --- | --- |" + (" --- |" if band else "") + " ---: |",
+    ]
     for name, s in items.items():
-        cells = [name.replace("|", "&#124;"), _p(s["p"]), f"[{_p(s['ci95'][0])}, {_p(s['ci95'][1])}]",
-                 _interval_label(s)]
+        cells = [
+            name.replace("|", "&#124;"),
+            _p(s["p"]),
+            f"[{_p(s['ci95'][0])}, {_p(s['ci95'][1])}]",
+            _interval_label(s),
+        ]
         if band:
             e = s.get("epistemic") or {}
-            cells.append(f"[{_p(e['band'][0])}, {_p(e['band'][1])}] ({e['draws']:,} draws)" if e.get("band")
-                         else e.get("note", ""))
+            cells.append(
+                f"[{_p(e['band'][0])}, {_p(e['band'][1])}] ({e['draws']:,} draws)"
+                if e.get("band")
+                else e.get("note", "")
+            )
         cells.append(f"{s['successes']:,} / {s['n']:,}")
         rows.append("| " + " | ".join(cells) + " |")
     return rows
@@ -48,14 +62,19 @@ def _saltelli_markdown(salt: Mapping | None) -> list[str]:
     if not salt:
         return []
     rows = salt["rows_per_block"]
-    output = ("each epistemic draw's probability (its binomial noise removed)" if salt["level"] == "epistemic"
-              else "each mission's outcome")
-    intro = (f"Sampled with `sampler=saltelli`: {salt['blocks']:,} whole blocks of {rows} rows (A, B and one AB_i "
-             f"per input, {salt['missions_per_block']:,} missions) over the {salt['d']} {salt['level']} inputs; the "
-             f"output is {output}. S1 is the share of the output's variance an input explains alone, ST the share "
-             "it explains with all its interactions (ST - S1: through interactions only); an input with ST ~ 0 can "
-             "be fixed anywhere in its range. +- one standard error; every flag and metric is in summary.json "
-             "(`saltelli`).")
+    output = (
+        "each epistemic draw's probability (its binomial noise removed)"
+        if salt["level"] == "epistemic"
+        else "each mission's outcome"
+    )
+    intro = (
+        f"Sampled with `sampler=saltelli`: {salt['blocks']:,} whole blocks of {rows} rows (A, B and one AB_i "
+        f"per input, {salt['missions_per_block']:,} missions) over the {salt['d']} {salt['level']} inputs; the "
+        f"output is {output}. S1 is the share of the output's variance an input explains alone, ST the share "
+        "it explains with all its interactions (ST - S1: through interactions only); an input with ST ~ 0 can "
+        "be fixed anywhere in its range. +- one standard error; every flag and metric is in summary.json "
+        "(`saltelli`)."
+    )
     lines = ["## Total-effect indices (Saltelli design)", "", intro, ""]
     lines += [f"* {note}" for note in salt["notes"]] + ([""] if salt["notes"] else [])
     entries = salt["targets"]
@@ -66,14 +85,21 @@ def _saltelli_markdown(salt: Mapping | None) -> list[str]:
         if not e.get("indices"):
             lines += [f"**{t}**: {e.get('note', 'no indices')}.", ""]
             continue
-        lines += [f"**{t}** ({e['blocks']:,} blocks, sum of S1 {e['sum_first_order']:.3f}"
-                  + (f"; {e['note']}" if e.get("note") else "") + ")", "",
-                  "| input | S1 | ST | ST - S1 |", "| --- | ---: | ---: | ---: |"]
+        lines += [
+            f"**{t}** ({e['blocks']:,} blocks, sum of S1 {e['sum_first_order']:.3f}"
+            + (f"; {e['note']}" if e.get("note") else "")
+            + ")",
+            "",
+            "| input | S1 | ST | ST - S1 |",
+            "| --- | ---: | ---: | ---: |",
+        ]
         ranked = sorted(e["indices"].items(), key=lambda kv: -_finite(kv[1]["total"]))
         for i, v in ranked:
-            lines.append(f"| `{i}` | {_finite(v['first_order']):.3f} +- {_finite(v['first_order_se']):.3f} | "
-                         f"{_finite(v['total']):.3f} +- {_finite(v['total_se']):.3f} | "
-                         f"{_finite(v['total']) - _finite(v['first_order']):+.3f} |")
+            lines.append(
+                f"| `{i}` | {_finite(v['first_order']):.3f} +- {_finite(v['first_order_se']):.3f} | "
+                f"{_finite(v['total']):.3f} +- {_finite(v['total_se']):.3f} | "
+                f"{_finite(v['total']) - _finite(v['first_order']):+.3f} |"
+            )
         lines.append("")
     return lines
 
@@ -85,20 +111,26 @@ def _sensitivity_markdown(summary: Mapping) -> list[str]:
     sens = summary["sensitivity"]
     same = summary.get("report", {}).get("same_as", {})
     share = f"{100 * analysis.MIN_SHARE:g}%"
-    lines = ["## What drives it (sensitivity)", "",
-             "First-order index S1: the share of an output's variance the input explains alone, estimated from the "
-             "sample itself (given-data, equal-count bins with an ANOVA bias correction), with its 95% interval; "
-             f"rho: Spearman rank correlation (its sign is the direction). Only inputs with S1 >= {share} and an "
-             "interval clear of zero are listed. Metrics with a phase condition are analysed where defined.", ""]
+    lines = [
+        "## What drives it (sensitivity)",
+        "",
+        "First-order index S1: the share of an output's variance the input explains alone, estimated from the "
+        "sample itself (given-data, equal-count bins with an ANOVA bias correction), with its 95% interval; "
+        f"rho: Spearman rank correlation (its sign is the direction). Only inputs with S1 >= {share} and an "
+        "interval clear of zero are listed. Metrics with a phase condition are analysed where defined.",
+        "",
+    ]
     targets = [t for t in dict.fromkeys([*summary["goals"], *list(summary["phases"])[-1:]]) if t not in same]
     rows = []
     for t in targets:
         entry = sens["targets"].get(t, {})
         ranked = analysis.influential(entry)
         half = {i: analysis.Z95 * v["first_order_se"] for i, v in ranked}
-        rows += [f"| {t} | `{i}` | {v['first_order']:.3f} | [{v['first_order'] - half[i]:.3f}, "
-                 f"{v['first_order'] + half[i]:.3f}] | {_finite(v['spearman']):+.2f} |"
-                 for i, v in ranked] or [f"| {t} | (no input matters) | | | |"]
+        rows += [
+            f"| {t} | `{i}` | {v['first_order']:.3f} | [{v['first_order'] - half[i]:.3f}, "
+            f"{v['first_order'] + half[i]:.3f}] | {_finite(v['spearman']):+.2f} |"
+            for i, v in ranked
+        ] or [f"| {t} | (no input matters) | | | |"]
     if rows:
         lines += ["| goal | input | S1 | 95% interval | rho |", "| --- | --- | ---: | --- | ---: |", *rows, ""]
     metric_rows, echoes, quiet = [], [], []
@@ -110,8 +142,9 @@ def _sensitivity_markdown(summary: Mapping) -> list[str]:
         elif not ranked:
             quiet.append(f"`{t}`")
         else:
-            metric_rows.append(f"| {t} | {entry['n']:,} | " + ", ".join(
-                f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3]) + " |")
+            metric_rows.append(
+                f"| {t} | {entry['n']:,} | " + ", ".join(f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3]) + " |"
+            )
     if metric_rows:
         lines += ["| metric | n | inputs that matter (S1, top three) |", "| --- | ---: | --- |", *metric_rows, ""]
     if echoes:
@@ -126,42 +159,72 @@ def markdown(summary: Mapping) -> str:
     run = summary["run"]
     lines = [f"# Campaign report: {run.get('name') or 'campaign'}", ""]
     if "sweep" in run:
-        lines += [f"Sweep `{run['sweep']}`: {len(run['jobs'])} runs (jobs {', '.join(run['jobs'])}), "
-                  f"{summary['missions']:,} missions in all.", ""]
+        lines += [
+            f"Sweep `{run['sweep']}`: {len(run['jobs'])} runs (jobs {', '.join(run['jobs'])}), "
+            f"{summary['missions']:,} missions in all.",
+            "",
+        ]
     else:
-        lines += [f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
-                  f"seed {run.get('seed')}, precision {run.get('precision')}, code revision "
-                  f"`{run.get('code_revision')}`.", ""]
+        lines += [
+            f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
+            f"seed {run.get('seed')}, precision {run.get('precision')}, code revision "
+            f"`{run.get('code_revision')}`.",
+            "",
+        ]
     lines += ["The same report with its figures in one file: [report.html](report.html).", ""]
     if summary["report"].get("incomplete_runs"):
-        lines += ["**Incomplete: no manifest.json in " + ", ".join(f"`{r}`" for r in summary["report"][
-            "incomplete_runs"]) + "; these statistics cover only the shards written so far.**", ""]
+        lines += [
+            "**Incomplete: no manifest.json in "
+            + ", ".join(f"`{r}`" for r in summary["report"]["incomplete_runs"])
+            + "; these statistics cover only the shards written so far.**",
+            "",
+        ]
     design = summary.get("sample_design", {})
     if design.get("blocks"):
-        band = (" (the band beside it is the 5-95% range of P across the epistemic draws, each draw's binomial noise "
-                "removed)." if design.get("draws") else ".")
-        lines += [(f"Intervals are 95%. The missions follow a Saltelli design of {design['blocks']:,} blocks of "
-                   f"{design['missions_per_block']:,} missions: rows of one block share its base points, so each "
-                   f"probability's interval is the Korn-Graubard interval over the blocks{band}"), ""]
+        band = (
+            " (the band beside it is the 5-95% range of P across the epistemic draws, each draw's binomial noise "
+            "removed)."
+            if design.get("draws")
+            else "."
+        )
+        lines += [
+            (
+                f"Intervals are 95%. The missions follow a Saltelli design of {design['blocks']:,} blocks of "
+                f"{design['missions_per_block']:,} missions: rows of one block share its base points, so each "
+                f"probability's interval is the Korn-Graubard interval over the blocks{band}"
+            ),
+            "",
+        ]
     elif design.get("draws"):
-        lines += [f"Intervals are 95%. {len(design['epistemic_inputs'])} epistemic inputs are drawn once per "
-                  f"{design['missions_per_draw']:,} missions ({design['draws']:,} draws): missions of one draw share a "
-                  "state of knowledge, so each probability's interval is the Korn-Graubard interval over the draws, "
-                  "and the band beside it is how uncertain the probability itself is (the 5-95% range of P across "
-                  "states of knowledge, each draw's binomial noise removed).", ""]
+        lines += [
+            f"Intervals are 95%. {len(design['epistemic_inputs'])} epistemic inputs are drawn once per "
+            f"{design['missions_per_draw']:,} missions ({design['draws']:,} draws): missions of one draw share a "
+            "state of knowledge, so each probability's interval is the Korn-Graubard interval over the draws, "
+            "and the band beside it is how uncertain the probability itself is (the 5-95% range of P across "
+            "states of knowledge, each draw's binomial noise removed).",
+            "",
+        ]
     else:
-        lines += ["Intervals are 95%. Every input is aleatory: missions are independent and probabilities carry "
-                  "Wilson's interval.", ""]
+        lines += [
+            "Intervals are 95%. Every input is aleatory: missions are independent and probabilities carry "
+            "Wilson's interval.",
+            "",
+        ]
     if design.get("warning"):
         lines += [f"**Warning: {design['warning']}.**", ""]
     if summary.get("mass"):
-        lines += [analysis.summary.format_mass(summary["mass"]) + " (conf/mass/; the default design weighs the "
-                  "published ~350 kg).", ""]
+        lines += [
+            analysis.summary.format_mass(summary["mass"]) + " (conf/mass/; the default design weighs the "
+            "published ~350 kg).",
+            "",
+        ]
     if summary.get("stop"):
-        lines += [analysis.summary.format_stop(summary["stop"]) + ". The intervals are those of the confidence "
-                  "sequence, valid although the campaign's length depended on its results.", ""]
-    for title, key in (("Phases", "phases"), ("Goals", "goals"), ("Conditional on the previous phase",
-                                                                  "conditional")):
+        lines += [
+            analysis.summary.format_stop(summary["stop"]) + ". The intervals are those of the confidence "
+            "sequence, valid although the campaign's length depended on its results.",
+            "",
+        ]
+    for title, key in (("Phases", "phases"), ("Goals", "goals"), ("Conditional on the previous phase", "conditional")):
         if summary[key]:
             lines += [f"## {title}", "", *_prob_rows(summary[key]), ""]
     plots, skipped = summary["report"]["plots"], summary["report"]["skipped"]
@@ -176,13 +239,16 @@ def markdown(summary: Mapping) -> str:
     lines += figure("headline", "Headline probabilities with their intervals and epistemic bands")
     lines += ["## Failure causes (first failure of each mission)", ""]
     if summary["pareto"]["by_cause"]:
-        lines += ["| phase | cause | share of missions | 95% interval | count | cumulative share of failures |",
-                  "| --- | --- | ---: | --- | ---: | ---: |"]
+        lines += [
+            "| phase | cause | share of missions | 95% interval | count | cumulative share of failures |",
+            "| --- | --- | ---: | --- | ---: | ---: |",
+        ]
         for c in summary["pareto"]["by_cause"]:
-            lines.append(f"| {c['phase']} | {c['outcome']} | {_p(c['p'])} | [{_p(c['ci95'][0])}, "
-                         f"{_p(c['ci95'][1])}] | {c['successes']:,} | {100 * c['cumulative_share_of_failures']:.1f}% |")
-        lines += ["", "By phase: " + ", ".join(f"{b['phase']} {_p(b['p'])}" for b in summary["pareto"]["by_phase"]),
-                  ""]
+            lines.append(
+                f"| {c['phase']} | {c['outcome']} | {_p(c['p'])} | [{_p(c['ci95'][0])}, "
+                f"{_p(c['ci95'][1])}] | {c['successes']:,} | {100 * c['cumulative_share_of_failures']:.1f}% |"
+            )
+        lines += ["", "By phase: " + ", ".join(f"{b['phase']} {_p(b['p'])}" for b in summary["pareto"]["by_phase"]), ""]
     else:
         lines += ["No mission failed.", ""]
     lines += figure("failure_pareto", "Failure Pareto")
@@ -192,13 +258,16 @@ def markdown(summary: Mapping) -> str:
     if surv:
         days = surv["days"]
         marks = sorted({days[round(f * (len(days) - 1))] for f in (0.25, 0.5, 0.75, 1.0)})
-        lines += ["| curve | n | failures | censored | " + " | ".join(f"S({d:g} {surv['unit']})" for d in marks)
-                  + " |", "| --- | ---: | ---: | ---: |" + " --- |" * len(marks)]
+        lines += [
+            "| curve | n | failures | censored | " + " | ".join(f"S({d:g} {surv['unit']})" for d in marks) + " |",
+            "| --- | ---: | ---: | ---: |" + " --- |" * len(marks),
+        ]
         for label, c in surv["curves"].items():
-            cells = [f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, "
-                     f"{_p(c['upper'][days.index(d)])}]" for d in marks]
-            lines.append(f"| {label} | {c['n']:,} | {c['events']:,} | {c['censored']:,} | " + " | ".join(cells)
-                         + " |")
+            cells = [
+                f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, {_p(c['upper'][days.index(d)])}]"
+                for d in marks
+            ]
+            lines.append(f"| {label} | {c['n']:,} | {c['events']:,} | {c['censored']:,} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += figure("survival", "Survival curve")
     dates, dark = summary.get("failure_dates"), summary.get("darkness")
@@ -206,18 +275,26 @@ def markdown(summary: Mapping) -> str:
         lines += ["## When rovers fail (calendar, with the site's darkness)", ""]
         if isinstance(dark, Mapping):
             periods = ", ".join(f"days {a:.1f}-{b:.1f}" for a, b in dark["periods"])
-            lines += [f"Days after the landing window opened ({dark['window_start_utc']} UTC). Darkness at the "
-                      f"site ({dark['definition']}): {periods or 'none'}.", ""]
+            lines += [
+                f"Days after the landing window opened ({dark['window_start_utc']} UTC). Darkness at the "
+                f"site ({dark['definition']}): {periods or 'none'}.",
+                "",
+            ]
         elif dark:
             lines += [f"No darkness shading: {dark}.", ""]
         lines += figure("failure_dates", "Failures on the calendar with the site's darkness")
 
     lines += ["## Metrics (over the missions where each is defined)", ""]
     if summary["metrics"]:
-        lines += ["| metric | unit | n | mean | p05 | median | p95 |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [
+            "| metric | unit | n | mean | p05 | median | p95 |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
         for name, m in summary["metrics"].items():
-            lines.append(f"| {name} | {m['unit']} | {m['n']:,} | {m['mean']:.4g} | {m['p05']:.4g} | {m['p50']:.4g} "
-                         f"| {m['p95']:.4g} |")
+            lines.append(
+                f"| {name} | {m['unit']} | {m['n']:,} | {m['mean']:.4g} | {m['p05']:.4g} | {m['p50']:.4g} "
+                f"| {m['p95']:.4g} |"
+            )
         lines.append("")
     lines += figure("landing_dispersion", "Landing dispersion") + figure("night_energy", "Night energy margin")
 
@@ -228,34 +305,50 @@ def markdown(summary: Mapping) -> str:
     lines += ["## Epistemic spread", ""]
     epi = summary["epistemic"]
     if epi["flags"]:
-        lines += [f"Inputs drawn once per {epi['inner_samples']:,} missions: "
-                  + ", ".join(f"`{i}`" for i in epi["epistemic_inputs"]) + ". Each draw is a state of knowledge; "
-                  "its missions estimate P in that state. The band is the 5-95% range of P across states with each "
-                  "draw's binomial noise removed (a beta fitted by moments); the raw range of the per-draw "
-                  "estimates includes that noise.", "",
-                  "| | draws | marginal P [95%, Korn-Graubard] | band of P, 5-95% | raw 5-95% of draws "
-                  "| sd (epistemic) | sd (binomial noise) |", "| --- | ---: | --- | --- | --- | ---: | ---: |"]
+        lines += [
+            f"Inputs drawn once per {epi['inner_samples']:,} missions: "
+            + ", ".join(f"`{i}`" for i in epi["epistemic_inputs"])
+            + ". Each draw is a state of knowledge; "
+            "its missions estimate P in that state. The band is the 5-95% range of P across states with each "
+            "draw's binomial noise removed (a beta fitted by moments); the raw range of the per-draw "
+            "estimates includes that noise.",
+            "",
+            "| | draws | marginal P [95%, Korn-Graubard] | band of P, 5-95% | raw 5-95% of draws "
+            "| sd (epistemic) | sd (binomial noise) |",
+            "| --- | ---: | --- | --- | --- | ---: | ---: |",
+        ]
         for name, e in epi["flags"].items():
             band = e["band"].get("band")
-            lines.append(f"| {name} | {e['draws']} | {_p(e['marginal']['p'])} [{_p(e['marginal']['ci95'][0])}, "
-                         f"{_p(e['marginal']['ci95'][1])}] | "
-                         + (f"[{_p(band[0])}, {_p(band[1])}]" if band else e["band"].get("note", "n/a"))
-                         + f" | [{_p(e['p05'])}, {_p(e['p95'])}] | {_p(e['sd_epistemic'])} | "
-                         f"{_p(e['sd_binomial_noise'])} |")
+            lines.append(
+                f"| {name} | {e['draws']} | {_p(e['marginal']['p'])} [{_p(e['marginal']['ci95'][0])}, "
+                f"{_p(e['marginal']['ci95'][1])}] | "
+                + (f"[{_p(band[0])}, {_p(band[1])}]" if band else e["band"].get("note", "n/a"))
+                + f" | [{_p(e['p05'])}, {_p(e['p95'])}] | {_p(e['sd_epistemic'])} | "
+                f"{_p(e['sd_binomial_noise'])} |"
+            )
         lines.append("")
         shared = [(name, e) for name, e in epi["flags"].items() if e.get("variance_shares")]
         if shared:
-            lines += ["### What to pin down first", "",
-                      "Share of the variance of P across states of knowledge that each epistemic input explains on "
-                      "its own (first-order index of P(theta) over the draws, +- one bootstrap standard error). "
-                      "Learning the input with the largest share narrows P most.", ""]
+            lines += [
+                "### What to pin down first",
+                "",
+                "Share of the variance of P across states of knowledge that each epistemic input explains on "
+                "its own (first-order index of P(theta) over the draws, +- one bootstrap standard error). "
+                "Learning the input with the largest share narrows P most.",
+                "",
+            ]
             inputs = epi["epistemic_inputs"]
-            lines += ["| input | " + " | ".join(name for name, _ in shared) + " |",
-                      "| --- |" + " ---: |" * len(shared)]
+            lines += ["| input | " + " | ".join(name for name, _ in shared) + " |", "| --- |" + " ---: |" * len(shared)]
             for i in sorted(inputs, key=lambda i: -max(_finite(e["variance_shares"][i]["share"]) for _, e in shared)):
-                lines.append(f"| `{i}` | " + " | ".join(
-                    f"{_finite(e['variance_shares'][i]['share']):.3f} +- {_finite(e['variance_shares'][i]['se']):.3f}"
-                    for _, e in shared) + " |")
+                lines.append(
+                    f"| `{i}` | "
+                    + " | ".join(
+                        f"{_finite(e['variance_shares'][i]['share']):.3f}"
+                        f" +- {_finite(e['variance_shares'][i]['se']):.3f}"
+                        for _, e in shared
+                    )
+                    + " |"
+                )
             lines += ["| sum | " + " | ".join(f"{e['variance_shares_sum']:.3f}" for _, e in shared) + " |", ""]
     else:
         lines += [f"{epi.get('note', '')}.", ""]
@@ -265,42 +358,68 @@ def markdown(summary: Mapping) -> str:
     conv = summary["convergence"]
     if conv["flags"]:
         if any("final_half_width_clustered" in v for v in conv["flags"].values()):
-            lines += ["Half-width of the 95% interval at the full sample, clustered by epistemic draw (the valid "
-                      "one; it shrinks with the number of draws): " + ", ".join(
-                          f"{k} {_p(v['final_half_width_clustered'])}" for k, v in conv["flags"].items())
-                      + ". Counting missions as independent (Wilson) would claim: " + ", ".join(
-                          f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items()) + "."]
+            lines += [
+                "Half-width of the 95% interval at the full sample, clustered by epistemic draw (the valid "
+                "one; it shrinks with the number of draws): "
+                + ", ".join(f"{k} {_p(v['final_half_width_clustered'])}" for k, v in conv["flags"].items())
+                + ". Counting missions as independent (Wilson) would claim: "
+                + ", ".join(f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items())
+                + "."
+            ]
         else:
-            lines += ["Half-width of the 95% Wilson interval at the full sample: " + ", ".join(
-                f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items()) + "."]
+            lines += [
+                "Half-width of the 95% Wilson interval at the full sample: "
+                + ", ".join(f"{k} {_p(v['final_half_width'])}" for k, v in conv["flags"].items())
+                + "."
+            ]
         lines.append("")
     lines += figure("convergence", "Convergence")
 
     trade = summary.get("trade")
     lines += ["## Trade study", ""]
     if trade:
-        lines += [f"Swept: {', '.join(f'`{k}`' for k in trade['swept_keys']) or '(no config difference)'}. "
-                  "Every design ran the same sampled missions (common random numbers), so neighbouring designs are "
-                  "compared mission by mission.", ""]
+        lines += [
+            f"Swept: {', '.join(f'`{k}`' for k in trade['swept_keys']) or '(no config difference)'}. "
+            "Every design ran the same sampled missions (common random numbers), so neighbouring designs are "
+            "compared mission by mission.",
+            "",
+        ]
         flags = list(trade["designs"][0]["flags"])
         lines += ["| design | " + " | ".join(flags) + " |", "| --- |" + " --- |" * len(flags)]
         for d in trade["designs"]:
-            lines.append(f"| {d['label']} | " + " | ".join(
-                f"{_p(d['flags'][f]['p'])} [{_p(d['flags'][f]['ci95'][0])}, {_p(d['flags'][f]['ci95'][1])}]"
-                for f in flags) + " |")
-        lines += ["", "| pair (jobs) | " + " | ".join(f"diff {f}" for f in flags) + " |",
-                  "| --- |" + " --- |" * len(flags)]
+            lines.append(
+                f"| {d['label']} | "
+                + " | ".join(
+                    f"{_p(d['flags'][f]['p'])} [{_p(d['flags'][f]['ci95'][0])}, {_p(d['flags'][f]['ci95'][1])}]"
+                    for f in flags
+                )
+                + " |"
+            )
+        lines += [
+            "",
+            "| pair (jobs) | " + " | ".join(f"diff {f}" for f in flags) + " |",
+            "| --- |" + " --- |" * len(flags),
+        ]
         for pr in trade["paired_differences"]:
-            lines.append(f"| {pr['first']} -> {pr['second']} | " + " | ".join(
-                f"{pr['flags'][f]['diff']:+.4f} [{pr['flags'][f]['ci95'][0] or 0:+.4f}, "
-                f"{pr['flags'][f]['ci95'][1] or 0:+.4f}]" for f in flags) + " |")
+            lines.append(
+                f"| {pr['first']} -> {pr['second']} | "
+                + " | ".join(
+                    f"{pr['flags'][f]['diff']:+.4f} [{pr['flags'][f]['ci95'][0] or 0:+.4f}, "
+                    f"{pr['flags'][f]['ci95'][1] or 0:+.4f}]"
+                    for f in flags
+                )
+                + " |"
+            )
         lines.append("")
     lines += figure("trade", "Trade curve")
 
     lines += ["## Plots", ""]
     lines += [f"* `{p}`" for p in plots.values()]
     lines += [f"* {name}: not drawn ({why})" for name, why in skipped.items()]
-    lines += ["", f"Report written in {summary['report']['seconds']:.1f} s. The Parquet dataset is the source of "
-              "truth; see docs/results.md to analyse it with pandas, polars or duckdb.", ""]
+    lines += [
+        "",
+        f"Report written in {summary['report']['seconds']:.1f} s. The Parquet dataset is the source of "
+        "truth; see docs/results.md to analyse it with pandas, polars or duckdb.",
+        "",
+    ]
     return "\n".join(lines)
-

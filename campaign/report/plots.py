@@ -18,8 +18,18 @@ MAX_SCATTER_POINTS = 5000  # enough to see the dispersion; the ellipse uses ever
 MAX_TORNADO_INPUTS = 12
 MAX_TORNADO_TARGETS = 4
 MONOTONE_RHO = 0.05  # |Spearman| below this: the input acts, but not in one direction (assumed)
-PHASE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                 "#bcbd22", "#17becf")
+PHASE_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def _figure(width: float = 8.0, height: float = 5.0, ncols: int = 1, nrows: int = 1, **kw):
@@ -69,15 +79,19 @@ def plot_headline(res: Results, summary: Mapping, file: Path) -> str | None:
             ax.plot(band, [yi, yi], color=PHASE_COLOURS[7], lw=1.5, marker="|", ms=12, zorder=1)
         ax.plot(s["ci95"], [yi, yi], color=colour, lw=7, alpha=0.55, solid_capstyle="butt", zorder=2)
         ax.plot([s["p"]], [yi], "o", color="k", ms=5, zorder=3)
-        ax.annotate(f"{s['p']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]", (1.01, yi),
-                    xycoords=("axes fraction", "data"), va="center", fontsize=8)
+        ax.annotate(
+            f"{s['p']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
+            (1.01, yi),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(y, [f"{n} (goal)" if n in summary["goals"] else n for n in flags], fontsize=9)
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.7, len(flags) - 0.3)
     ax.set_xlabel("Probability")
     ax.grid(axis="x", alpha=0.3)
-    handles = [ax.plot([], [], color=PHASE_COLOURS[0], lw=7, alpha=0.55)[0],
-               ax.plot([], [], "o", color="k", ms=5)[0]]
+    handles = [ax.plot([], [], color=PHASE_COLOURS[0], lw=7, alpha=0.55)[0], ax.plot([], [], "o", color="k", ms=5)[0]]
     labels = ["95% interval (valid for the design)", "estimate"]
     if banded:
         handles.append(ax.plot([], [], color=PHASE_COLOURS[7], lw=1.5, marker="|", ms=12)[0])
@@ -94,8 +108,14 @@ def plot_headline(res: Results, summary: Mapping, file: Path) -> str | None:
 
 def _shade_darkness(ax, start: np.datetime64, periods, label: bool) -> None:
     for k, (a, b) in enumerate(periods):
-        ax.axvspan(start + np.timedelta64(int(a * 86400), "s"), start + np.timedelta64(int(b * 86400), "s"),
-                   color="0.25", alpha=0.22, lw=0, label="darkness at the site" if label and k == 0 else None)
+        ax.axvspan(
+            start + np.timedelta64(int(a * 86400), "s"),
+            start + np.timedelta64(int(b * 86400), "s"),
+            color="0.25",
+            alpha=0.22,
+            lw=0,
+            label="darkness at the site" if label and k == 0 else None,
+        )
 
 
 def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None:
@@ -107,17 +127,22 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
         date, survived = res.column_for(analysis.DATE_ROLE), res.column_for(analysis.SURVIVAL_ROLE)
         return f"needs columns `{date}` and `{survived}` (a model with a surface stay)"
     dark = summary.get("darkness")
-    start, periods = ((np.datetime64(dark["window_start_utc"], "s"), dark["periods"]) if isinstance(dark, Mapping)
-                      else (None, None))
+    start, periods = (
+        (np.datetime64(dark["window_start_utc"], "s"), dark["periods"]) if isinstance(dark, Mapping) else (None, None)
+    )
     days = np.asarray(dates["days"])
     t = (start + (days * 86400).astype("timedelta64[s]")) if start is not None else days
     fig, axes = _figure(10.0, 6.4, nrows=2, sharex=True, gridspec_kw={"height_ratios": [1.6, 1]})
     ax = axes[0, 0]
     nf = dates["not_failed"]
-    ax.step(t, nf["p"], where="post", color=PHASE_COLOURS[0],
-            label=f"not failed by this date ({dates['landed']:,} rovers on the surface)")
-    ax.fill_between(t, nf["lower"], nf["upper"], step="post", color=PHASE_COLOURS[0], alpha=0.25,
-                    label="95% interval")
+    ax.step(
+        t,
+        nf["p"],
+        where="post",
+        color=PHASE_COLOURS[0],
+        label=f"not failed by this date ({dates['landed']:,} rovers on the surface)",
+    )
+    ax.fill_between(t, nf["lower"], nf["upper"], step="post", color=PHASE_COLOURS[0], alpha=0.25, label="95% interval")
     ax.step(t, dates["landed_by"], where="post", color=PHASE_COLOURS[7], ls="--", lw=1, label="landed by this date")
     if start is not None:
         _shade_darkness(ax, start, periods, label=True)
@@ -130,14 +155,24 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
     bottom = np.zeros(days.size)
     for k, (cause, counts) in enumerate(sorted(dates["failures"].items(), key=lambda kv: -sum(kv[1]))):
         c = np.asarray(counts, dtype=float)
-        ax.bar(t, c, width=np.timedelta64(86400, "s") if start is not None else 1.0, bottom=bottom, align="edge",
-               color=PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)], label=f"{cause.replace('_', ' ')} ({int(c.sum()):,})")
+        ax.bar(
+            t,
+            c,
+            width=np.timedelta64(86400, "s") if start is not None else 1.0,
+            bottom=bottom,
+            align="edge",
+            color=PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)],
+            label=f"{cause.replace('_', ' ')} ({int(c.sum()):,})",
+        )
         bottom += c
     if start is not None:
         _shade_darkness(ax, start, periods, label=False)
     ax.set_ylabel("Failures per day")
-    ax.set_xlabel(f"Date (UTC; the landing window opens {str(start)[:10]})" if start is not None
-                  else "Days after the landing window opened")
+    ax.set_xlabel(
+        f"Date (UTC; the landing window opens {str(start)[:10]})"
+        if start is not None
+        else "Days after the landing window opened"
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     if start is not None:
@@ -158,11 +193,21 @@ def plot_survival(res: Results, summary: Mapping, file: Path) -> str | None:
     ax = axes[0, 0]
     days = np.asarray(surv["days"])
     for (label, curve), colour in zip(surv["curves"].items(), PHASE_COLOURS):
-        text = ("all missions (not operating if the surface was never reached)" if label == "all"
-                else "missions that reached the surface")
+        text = (
+            "all missions (not operating if the surface was never reached)"
+            if label == "all"
+            else "missions that reached the surface"
+        )
         ax.step(days, curve["survival"], where="post", color=colour, label=f"{text}, n={curve['n']:,}")
-        ax.fill_between(days, curve["lower"], curve["upper"], step="post", color=colour, alpha=0.25,
-                        label="95% band (Greenwood, log-log)" if label == "all" else None)
+        ax.fill_between(
+            days,
+            curve["lower"],
+            curve["upper"],
+            step="post",
+            color=colour,
+            alpha=0.25,
+            label="95% band (Greenwood, log-log)" if label == "all" else None,
+        )
     ax.set_xlabel(f"Time on the surface ({surv['unit']})")
     ax.set_ylabel("P(operating at day t)")
     ax.set_ylim(-0.02, 1.02)
@@ -192,12 +237,20 @@ def plot_failure_pareto(res: Results, summary: Mapping, file: Path) -> str | Non
     ax.barh(y, share, color=[colour[c["phase"]] for c in causes], xerr=[lo, hi], capsize=3)
     ax.set_yticks(y, [c["outcome"].replace("_", " ") for c in causes])
     for yi, s, c in zip(y, share, causes):
-        ax.annotate(f" {c['successes']:,}  (cum. {100 * c['cumulative_share_of_failures']:.0f}% of failures)",
-                    (s, yi), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.annotate(
+            f" {c['successes']:,}  (cum. {100 * c['cumulative_share_of_failures']:.0f}% of failures)",
+            (s, yi),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
     ax.set_xlim(0, share.max() * 1.6)
     ax.set_xlabel("Share of all missions that fail first by this cause (%)")
-    ax.set_title(f"Failure causes (Pareto): {summary['pareto']['failures']:,} of "
-                 f"{summary['pareto']['missions']:,} missions failed")
+    ax.set_title(
+        f"Failure causes (Pareto): {summary['pareto']['failures']:,} of "
+        f"{summary['pareto']['missions']:,} missions failed"
+    )
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=colour[p], label=f"phase: {p}") for p in phases], loc="lower right", fontsize=9)
@@ -217,8 +270,11 @@ def ellipse_points(ellipse: Mapping, points: int = 200) -> np.ndarray:
 
 
 CORE_FRAME = 1.5  # half-width of the core view in semi-major axes: the ellipse spans 2/3 of the frame
-FAULT_FLAGS = (("altimeter_fault", "altimeter fault"), ("engine_out", "engine out"),
-               ("hazard_divert", "hazard divert"))  # roles of flags, the first true one names a touchdown
+FAULT_FLAGS = (
+    ("altimeter_fault", "altimeter fault"),
+    ("engine_out", "engine out"),
+    ("hazard_divert", "hazard divert"),
+)  # roles of flags, the first true one names a touchdown
 
 
 def touchdown_groups(res: Results, rows: np.ndarray) -> np.ndarray:
@@ -260,8 +316,15 @@ def landing_figure(res: Results, summary: Mapping):
     shown = np.flatnonzero(inside & safe)
     if shown.size > MAX_SCATTER_POINTS:
         shown = rng.choice(shown, MAX_SCATTER_POINTS, replace=False)
-    ax.scatter(x[shown], y[shown], s=5, alpha=0.35, color=PHASE_COLOURS[0], linewidths=0,
-               label=f"safe landings ({shown.size:,} of {int((inside & safe).sum()):,} in view shown)")
+    ax.scatter(
+        x[shown],
+        y[shown],
+        s=5,
+        alpha=0.35,
+        color=PHASE_COLOURS[0],
+        linewidths=0,
+        label=f"safe landings ({shown.size:,} of {int((inside & safe).sum()):,} in view shown)",
+    )
     failed_in = inside & ~safe
     names, counts = np.unique(causes[reached & ~safe].astype(str), return_counts=True)
     colour = {c: PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)] for k, c in enumerate(names[np.argsort(-counts)])}
@@ -269,20 +332,34 @@ def landing_figure(res: Results, summary: Mapping):
         rows = failed_in & (causes == c)
         if not rows.any():
             continue
-        ax.scatter(x[rows], y[rows], s=10, marker="x", color=colour[c], linewidths=0.8,
-                   label=f"{c.replace('_', ' ')} ({int(rows.sum()):,} in view)")
+        ax.scatter(
+            x[rows],
+            y[rows],
+            s=10,
+            marker="x",
+            color=colour[c],
+            linewidths=0.8,
+            label=f"{c.replace('_', ' ')} ({int(rows.sum()):,} in view)",
+        )
     pts = ellipse_points(e)
-    ax.plot(pts[:, 0], pts[:, 1], color=PHASE_COLOURS[3], lw=2,
-            label=f"99% ellipse of safe landings: {e['semi_major_m']:.0f} m x {e['semi_minor_m']:.0f} m "
-                  f"(holds {100 * e['fraction_inside']:.1f}%)")
+    ax.plot(
+        pts[:, 0],
+        pts[:, 1],
+        color=PHASE_COLOURS[3],
+        lw=2,
+        label=f"99% ellipse of safe landings: {e['semi_major_m']:.0f} m x {e['semi_minor_m']:.0f} m "
+        f"(holds {100 * e['fraction_inside']:.1f}%)",
+    )
     ax.plot([0], [0], "x", color="k", ms=9, mew=2, label="target")
     ax.set_xlim(cx - half, cx + half)
     ax.set_ylim(cy - half, cy + half)
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel(_label("Downrange error", res.unit(downrange) or "m"))
     ax.set_ylabel(_label("Crossrange error", res.unit(crossrange) or "m"))
-    ax.set_title(f"Safe-landing core: {int(outside.sum()):,} of {int(reached.sum()):,} touchdowns lie "
-                 "beyond this frame (right)", fontsize=10)
+    ax.set_title(
+        f"Safe-landing core: {int(outside.sum()):,} of {int(reached.sum()):,} touchdowns lie beyond this frame (right)",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=7, framealpha=0.9)
 
@@ -298,22 +375,43 @@ def landing_figure(res: Results, summary: Mapping):
         sub = np.flatnonzero(rows & ok)
         if sub.size > MAX_SCATTER_POINTS:
             sub = rng.choice(sub, MAX_SCATTER_POINTS, replace=False)
-        ax.scatter(np.maximum(miss[sub], floor), k + jitter[sub], s=5, alpha=0.35, color=PHASE_COLOURS[0],
-                   linewidths=0, label="safe landing" if k == 0 else None)
+        ax.scatter(
+            np.maximum(miss[sub], floor),
+            k + jitter[sub],
+            s=5,
+            alpha=0.35,
+            color=PHASE_COLOURS[0],
+            linewidths=0,
+            label="safe landing" if k == 0 else None,
+        )
     for c in colour:
         sub = np.flatnonzero(~ok & (why == c))
-        ax.scatter(np.maximum(miss[sub], floor), np.array([order.index(g) for g in groups[sub]]) + jitter[sub],
-                   s=12, marker="x", color=colour[c], linewidths=0.9, label=f"{c.replace('_', ' ')} ({sub.size:,})")
-    ax.axvline(e["semi_major_m"], color=PHASE_COLOURS[3], lw=1.2, ls="--",
-               label=f"99% ellipse semi-major axis ({e['semi_major_m']:.0f} m)")
+        ax.scatter(
+            np.maximum(miss[sub], floor),
+            np.array([order.index(g) for g in groups[sub]]) + jitter[sub],
+            s=12,
+            marker="x",
+            color=colour[c],
+            linewidths=0.9,
+            label=f"{c.replace('_', ' ')} ({sub.size:,})",
+        )
+    ax.axvline(
+        e["semi_major_m"],
+        color=PHASE_COLOURS[3],
+        lw=1.2,
+        ls="--",
+        label=f"99% ellipse semi-major axis ({e['semi_major_m']:.0f} m)",
+    )
     ax.set_xscale("log")
-    ax.set_yticks(range(len(order)), [f"{g}\n{int((groups == g).sum()):,} touchdowns, "
-                                      f"{int(((groups == g) & ~ok).sum()):,} failed" for g in order], fontsize=8)
+    ax.set_yticks(
+        range(len(order)),
+        [f"{g}\n{int((groups == g).sum()):,} touchdowns, {int(((groups == g) & ~ok).sum()):,} failed" for g in order],
+        fontsize=8,
+    )
     ax.set_ylim(-0.6, len(order) - 0.4)
     ax.invert_yaxis()
     ax.set_xlabel(_label("Miss distance from the target, log scale", res.unit(downrange) or "m"))
-    ax.set_title(f"Every touchdown ({int(reached.sum()):,}): faults on the way down and failed landings",
-                 fontsize=10)
+    ax.set_title(f"Every touchdown ({int(reached.sum()):,}): faults on the way down and failed landings", fontsize=10)
     ax.grid(alpha=0.3, axis="x", which="major")
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
     fig.tight_layout()
@@ -345,8 +443,13 @@ def plot_night_energy(res: Results, summary: Mapping, file: Path) -> str | None:
     ax = axes[0, 0]
     bins = np.histogram_bin_edges(m, bins=min(80, max(10, int(math.sqrt(m.size)))))
     ax.hist(m[m >= 0], bins=bins, color=PHASE_COLOURS[2], alpha=0.8, label="margin >= 0")
-    ax.hist(m[m < 0], bins=bins, color=PHASE_COLOURS[3], alpha=0.8,
-            label=f"margin < 0: P = {p['p']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]")
+    ax.hist(
+        m[m < 0],
+        bins=bins,
+        color=PHASE_COLOURS[3],
+        alpha=0.8,
+        label=f"margin < 0: P = {p['p']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]",
+    )
     ax.axvline(0, color="k", lw=1)
     ax.set_xlabel(_label("Worst-night energy margin", unit))
     ax.set_ylabel("Missions")
@@ -379,16 +482,26 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
 
     shown = [analysis.influential(sens["targets"][t])[:MAX_TORNADO_INPUTS] for t in targets]
     if not any(shown):
-        return (f"no input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of "
-                + ", ".join(targets) + " with an interval clear of zero")
+        return (
+            f"no input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of "
+            + ", ".join(targets)
+            + " with an interval clear of zero"
+        )
     heights = [1.0 + 0.36 * max(len(r), 1) for r in shown]
-    fig, axes = _figure(9.5, max(3.0, sum(heights) + 0.3), nrows=len(targets),
-                        gridspec_kw={"height_ratios": heights})
+    fig, axes = _figure(9.5, max(3.0, sum(heights) + 0.3), nrows=len(targets), gridspec_kw={"height_ratios": heights})
     for ax, t, ranked in zip(axes[:, 0], targets, shown):
         entry = sens["targets"][t]
         if not ranked:
-            ax.text(0.5, 0.5, f"No input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of {t} "
-                    "(or its interval reaches zero)", ha="center", va="center", fontsize=9, transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                f"No input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of {t} "
+                "(or its interval reaches zero)",
+                ha="center",
+                va="center",
+                fontsize=9,
+                transform=ax.transAxes,
+            )
             ax.set_axis_off()
             ax.set_title(f"{t} (n={entry['n']:,})", fontsize=10)
             continue
@@ -397,18 +510,29 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
         se = np.array([np.nan_to_num(v["first_order_se"]) for _, v in ranked])
         rho = np.array([np.nan_to_num(v["spearman"]) for _, v in ranked])
         direction = np.where(rho >= MONOTONE_RHO, 0, np.where(rho <= -MONOTONE_RHO, 1, 2))
-        labels = [f"{i}{' (epistemic)' if sens['inputs'][i]['level'] == 'epistemic' else ''}  "
-                  f"{('raises P', 'lowers P', 'either way')[d]}" for (i, _), d in zip(ranked, direction)]
-        ax.barh(y, s1, xerr=analysis.Z95 * se, capsize=3, alpha=0.85,
-                color=[(PHASE_COLOURS[0], PHASE_COLOURS[3], PHASE_COLOURS[7])[d] for d in direction])
+        labels = [
+            f"{i}{' (epistemic)' if sens['inputs'][i]['level'] == 'epistemic' else ''}  "
+            f"{('raises P', 'lowers P', 'either way')[d]}"
+            for (i, _), d in zip(ranked, direction)
+        ]
+        ax.barh(
+            y,
+            s1,
+            xerr=analysis.Z95 * se,
+            capsize=3,
+            alpha=0.85,
+            color=[(PHASE_COLOURS[0], PHASE_COLOURS[3], PHASE_COLOURS[7])[d] for d in direction],
+        )
         ax.set_yticks(y, labels, fontsize=8)
         ax.set_xlim(0, max(0.05, float(np.max(s1 + analysis.Z95 * se)) * 1.1))
         ax.xaxis.set_major_locator(MaxNLocator(6))
-        ax.set_xlabel(f"Share of the variance of {t} explained by the input alone (first-order index, 95% "
-                      "interval)", fontsize=8)
+        ax.set_xlabel(
+            f"Share of the variance of {t} explained by the input alone (first-order index, 95% interval)", fontsize=8
+        )
         others = len(entry["indices"]) - len(ranked)
-        ax.set_title(f"{t} (n={entry['n']:,}): the {len(ranked)} inputs that matter ({others} others do not)",
-                     fontsize=10)
+        ax.set_title(
+            f"{t} (n={entry['n']:,}): the {len(ranked)} inputs that matter ({others} others do not)", fontsize=10
+        )
         ax.grid(axis="x", alpha=0.3)
     _save(fig, file)
     return None
@@ -429,11 +553,18 @@ def plot_convergence(res: Results, summary: Mapping, file: Path) -> str | None:
     for ax, name in zip(axes.flat, flags):
         f = conv["flags"][name]
         if "lower_clustered" in f:  # the valid interval when missions share states of knowledge
-            ax.fill_between(n, f["lower_clustered"], f["upper_clustered"], color=PHASE_COLOURS[1], alpha=0.3,
-                            label="95% (Korn-Graubard over epistemic draws)")
+            ax.fill_between(
+                n,
+                f["lower_clustered"],
+                f["upper_clustered"],
+                color=PHASE_COLOURS[1],
+                alpha=0.3,
+                label="95% (Korn-Graubard over epistemic draws)",
+            )
         else:
-            ax.fill_between(n, f["lower"], f["upper"], color=PHASE_COLOURS[0], alpha=0.3,
-                            label="95% Wilson (independent missions)")
+            ax.fill_between(
+                n, f["lower"], f["upper"], color=PHASE_COLOURS[0], alpha=0.3, label="95% Wilson (independent missions)"
+            )
         ax.plot(n, f["p"], color=PHASE_COLOURS[0], label="running estimate")
         ax.axhline(f["p"][-1], color="k", lw=0.8, ls="--", label=f"final {f['p'][-1]:.4f}")
         ax.set_xscale("log")
@@ -442,7 +573,7 @@ def plot_convergence(res: Results, summary: Mapping, file: Path) -> str | None:
         ax.set_ylabel(f"P({name})")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="best")
-    for ax in list(axes.flat)[len(flags):]:
+    for ax in list(axes.flat)[len(flags) :]:
         ax.set_visible(False)
     fig.suptitle("Convergence of each probability with the number of missions")
     _save(fig, file)
@@ -531,4 +662,3 @@ PLOTS: dict[str, Callable[[Results, Mapping, Path], str | None]] = {
     "epistemic": plot_epistemic,
     "trade": plot_trade,
 }
-

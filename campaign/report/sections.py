@@ -47,8 +47,11 @@ class Context:
         return Figure(self.figures[name], caption, alt).html() if name in self.figures else ""
 
     def not_drawn(self, name: str, what: str) -> str:
-        return f'<p class="note">{esc(what)}: not drawn ({inline(self.skipped[name])}).</p>' \
-            if name in self.skipped else ""
+        return (
+            f'<p class="note">{esc(what)}: not drawn ({inline(self.skipped[name])}).</p>'
+            if name in self.skipped
+            else ""
+        )
 
 
 Builder = Callable[[Context], "Section | None"]
@@ -73,8 +76,11 @@ def _method(s: Mapping) -> str:
     name = s.get("interval", "")
     if name.startswith("confidence sequence"):
         return "confidence sequence"
-    return {"wilson": "Wilson", analysis.KORN_GRAUBARD: "Korn-Graubard over the epistemic draws",
-            analysis.KORN_GRAUBARD_BLOCKS: "Korn-Graubard over the Saltelli blocks"}.get(name, name)
+    return {
+        "wilson": "Wilson",
+        analysis.KORN_GRAUBARD: "Korn-Graubard over the epistemic draws",
+        analysis.KORN_GRAUBARD_BLOCKS: "Korn-Graubard over the Saltelli blocks",
+    }.get(name, name)
 
 
 def _distinct(summary: Mapping) -> list[str]:
@@ -84,18 +90,24 @@ def _distinct(summary: Mapping) -> list[str]:
 
 def _card(name: str, s: Mapping, goal: bool, doc: str) -> str:
     band = (s.get("epistemic") or {}).get("band")
-    band_html = (f'<div class="band">P across states of knowledge, 5-95%: [{_p(band[0])}, {_p(band[1])}]</div>'
-                 if band else "")
-    return (f'<div class="card{" goal" if goal else ""}"><div class="name">{"Goal" if goal else "Phase"}: '
-            f"<code>{esc(name)}</code>{f' &mdash; {esc(doc)}' if doc else ''}</div>"
-            f'<div class="p">{_p(s["p"])}</div><div class="ci">95% interval {_ci(s)} ({esc(_method(s))})</div>'
-            f'{band_html}<div class="band">{s["successes"]:,} of {s["n"]:,} missions</div></div>')
+    band_html = (
+        f'<div class="band">P across states of knowledge, 5-95%: [{_p(band[0])}, {_p(band[1])}]</div>' if band else ""
+    )
+    return (
+        f'<div class="card{" goal" if goal else ""}"><div class="name">{"Goal" if goal else "Phase"}: '
+        f"<code>{esc(name)}</code>{f' &mdash; {esc(doc)}' if doc else ''}</div>"
+        f'<div class="p">{_p(s["p"])}</div><div class="ci">95% interval {_ci(s)} ({esc(_method(s))})</div>'
+        f'{band_html}<div class="band">{s["successes"]:,} of {s["n"]:,} missions</div></div>'
+    )
 
 
 def _prob_table(items: Mapping[str, Mapping], label: str = "") -> str:
     band = any("epistemic" in s for s in items.values())
-    header = [label, "P", "95% interval", "method"] + (["P across states of knowledge, 5-95%"] if band else []) \
+    header = (
+        [label, "P", "95% interval", "method"]
+        + (["P across states of knowledge, 5-95%"] if band else [])
         + ["successes / n"]
+    )
     rows = []
     for name, s in items.items():
         row = [f"`{name}`", _p(s["p"]), _ci(s), _method(s)]
@@ -109,16 +121,22 @@ def _prob_table(items: Mapping[str, Mapping], label: str = "") -> str:
 def _design_sentence(summary: Mapping) -> str:
     design = summary.get("sample_design", {})
     if design.get("blocks"):
-        return (f"Intervals are 95%, Korn-Graubard over {design['blocks']:,} Saltelli blocks of "
-                f"{design['missions_per_block']:,} missions (rows of one block share its base points).")
+        return (
+            f"Intervals are 95%, Korn-Graubard over {design['blocks']:,} Saltelli blocks of "
+            f"{design['missions_per_block']:,} missions (rows of one block share its base points)."
+        )
     if design.get("draws"):
-        return (f"Intervals are 95% and valid for the design: {len(design['epistemic_inputs'])} epistemic inputs "
-                f"are drawn once per {design['missions_per_draw']:,} missions ({design['draws']:,} draws), so "
-                "missions of one draw share a state of knowledge and each interval is Korn-Graubard's over the "
-                "draws. Beside it, the band of P across states of knowledge (5-95%, each draw's binomial noise "
-                "removed) says how uncertain the probability itself is.")
-    return ("Intervals are 95%. Every input is aleatory: missions are independent and probabilities carry "
-            "Wilson's interval.")
+        return (
+            f"Intervals are 95% and valid for the design: {len(design['epistemic_inputs'])} epistemic inputs "
+            f"are drawn once per {design['missions_per_draw']:,} missions ({design['draws']:,} draws), so "
+            "missions of one draw share a state of knowledge and each interval is Korn-Graubard's over the "
+            "draws. Beside it, the band of P across states of knowledge (5-95%, each draw's binomial noise "
+            "removed) says how uncertain the probability itself is."
+        )
+    return (
+        "Intervals are 95%. Every input is aleatory: missions are independent and probabilities carry "
+        "Wilson's interval."
+    )
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -129,25 +147,38 @@ def headline(ctx: Context) -> Section:
     same = s.get("report", {}).get("same_as", {})
     parts = []
     if s["report"].get("incomplete_runs"):
-        parts.append('<p class="warn"><strong>Incomplete:</strong> no manifest.json in '
-                     + ", ".join(f"<code>{esc(r)}</code>" for r in s["report"]["incomplete_runs"])
-                     + "; these statistics cover only the shards written so far.</p>")
+        parts.append(
+            '<p class="warn"><strong>Incomplete:</strong> no manifest.json in '
+            + ", ".join(f"<code>{esc(r)}</code>" for r in s["report"]["incomplete_runs"])
+            + "; these statistics cover only the shards written so far.</p>"
+        )
     if s.get("sample_design", {}).get("warning"):
         parts.append(f'<p class="warn"><strong>Warning:</strong> {esc(s["sample_design"]["warning"])}.</p>')
     if ctx.sweep:
         trade = s.get("trade") or {}
         flags = _distinct(s)
-        rows = [[f"[{d['label']}]({ctx.job_links[d['job']]})" if d["job"] in ctx.job_links else d["label"],
-                 *(f"{_p(d['flags'][f]['p'])} {_ci(d['flags'][f])}" for f in flags)]
-                for d in trade.get("designs", [])]
-        parts.append(f"<p>{len(s['run']['jobs'])} designs, {s['missions']:,} missions in all; every design ran "
-                     "the same sampled missions (common random numbers). P with its 95% interval:</p>")
-        parts.append(table(["design (its own report)", *(f"`{f}`" for f in flags)], rows,
-                           [False] + [True] * len(flags)))
-        parts.append(ctx.figure(
-            "trade", "Left: P against the design value, with its 95% interval as a band. Right: each design "
-            "against the first on the same missions: the paired difference and its 95% band, much narrower than "
-            "the designs' own intervals because the common scenarios cancel."))
+        rows = [
+            [
+                f"[{d['label']}]({ctx.job_links[d['job']]})" if d["job"] in ctx.job_links else d["label"],
+                *(f"{_p(d['flags'][f]['p'])} {_ci(d['flags'][f])}" for f in flags),
+            ]
+            for d in trade.get("designs", [])
+        ]
+        parts.append(
+            f"<p>{len(s['run']['jobs'])} designs, {s['missions']:,} missions in all; every design ran "
+            "the same sampled missions (common random numbers). P with its 95% interval:</p>"
+        )
+        parts.append(
+            table(["design (its own report)", *(f"`{f}`" for f in flags)], rows, [False] + [True] * len(flags))
+        )
+        parts.append(
+            ctx.figure(
+                "trade",
+                "Left: P against the design value, with its 95% interval as a band. Right: each design "
+                "against the first on the same missions: the paired difference and its 95% band, much narrower than "
+                "the designs' own intervals because the common scenarios cancel.",
+            )
+        )
         return Section("Headline", "".join(parts), anchor="headline")
     shown = [f for f in s["goals"] if f not in same] or list(s["phases"])[-1:]
     if s["goals"] and s["phases"] and list(s["phases"])[-1] not in same:
@@ -156,18 +187,32 @@ def headline(ctx: Context) -> Section:
     parts.append(f'<div class="cards">{cards}</div>')
     parts.append(f"<p>{esc(_design_sentence(s))}</p>")
     if same:
-        parts.append("<p class=note>" + "; ".join(f"<code>{esc(a)}</code> is the same flag as <code>{esc(b)}"
-                                                   "</code> in every mission" for a, b in same.items()) + ".</p>")
+        parts.append(
+            "<p class=note>"
+            + "; ".join(
+                f"<code>{esc(a)}</code> is the same flag as <code>{esc(b)}</code> in every mission"
+                for a, b in same.items()
+            )
+            + ".</p>"
+        )
     if s.get("mass"):  # a rover: what this design weighs (campaign/mass.py)
-        parts.append(f"<p class=note>{esc(analysis.summary.format_mass(s['mass']))} (conf/mass/; the default design "
-                     "weighs the published ~350 kg).</p>")
+        parts.append(
+            f"<p class=note>{esc(analysis.summary.format_mass(s['mass']))} (conf/mass/; the default design "
+            "weighs the published ~350 kg).</p>"
+        )
     if s.get("stop"):
-        parts.append(f"<p>{esc(analysis.summary.format_stop(s['stop']))}. The intervals are those of the "
-                     "confidence sequence, valid although the campaign's length depended on its results.</p>")
+        parts.append(
+            f"<p>{esc(analysis.summary.format_stop(s['stop']))}. The intervals are those of the "
+            "confidence sequence, valid although the campaign's length depended on its results.</p>"
+        )
     if len(_distinct(s)) > 1:
-        parts.append(ctx.figure(
-            "headline", "Every phase and goal: the estimate, its 95% interval (thick) and, where epistemic inputs "
-            "vary, the 5-95% range of P across states of knowledge (thin)."))
+        parts.append(
+            ctx.figure(
+                "headline",
+                "Every phase and goal: the estimate, its 95% interval (thick) and, where epistemic inputs "
+                "vary, the 5-95% range of P across states of knowledge (thin).",
+            )
+        )
     return Section("Headline", "".join(parts), anchor="headline")
 
 
@@ -177,40 +222,79 @@ def why_it_fails(ctx: Context) -> Section | None:
     pareto = s["pareto"]
     if ctx.sweep:
         designs = (s.get("trade") or {}).get("designs", [])
-        causes = sorted({c for d in designs for c in d.get("failures", {})},
-                        key=lambda c: -max(d["failures"].get(c, {}).get("p", 0) for d in designs))
+        causes = sorted(
+            {c for d in designs for c in d.get("failures", {})},
+            key=lambda c: -max(d["failures"].get(c, {}).get("p", 0) for d in designs),
+        )
         if not causes:
             return None
-        rows = [[f"`{c}`", *(f"{_p(d['failures'][c]['p'])} {_ci(d['failures'][c])}" if c in d["failures"]
-                             else "0" for d in designs)] for c in causes]
-        return Section("Why it fails", "<p>Share of each design's missions lost first to each cause, with its 95% "
-                       "interval:</p>" + table(["cause", *(d["label"] for d in designs)], rows,
-                                               [False] + [True] * len(designs)))
+        rows = [
+            [
+                f"`{c}`",
+                *(
+                    f"{_p(d['failures'][c]['p'])} {_ci(d['failures'][c])}" if c in d["failures"] else "0"
+                    for d in designs
+                ),
+            ]
+            for c in causes
+        ]
+        return Section(
+            "Why it fails",
+            "<p>Share of each design's missions lost first to each cause, with its 95% "
+            "interval:</p>" + table(["cause", *(d["label"] for d in designs)], rows, [False] + [True] * len(designs)),
+        )
     if not pareto["by_cause"]:
         return Section("Why it fails", f"<p>No mission failed ({pareto['missions']:,} missions).</p>")
     top = pareto["by_cause"][:3]
-    lead = (f"<p>{pareto['failures']:,} of {pareto['missions']:,} missions failed "
-            f"({_pct(pareto['failures'] / pareto['missions'])}). "
-            "The largest first causes: " + "; ".join(
-                f"<strong>{esc(c['outcome'].replace('_', ' '))}</strong> ({esc(c['phase'])}: {_pct(c['p'])} of "
-                f"missions, {100 * c['successes'] / pareto['failures']:.0f}% of failures)" for c in top) + ".</p>")
+    lead = (
+        f"<p>{pareto['failures']:,} of {pareto['missions']:,} missions failed "
+        f"({_pct(pareto['failures'] / pareto['missions'])}). "
+        "The largest first causes: "
+        + "; ".join(
+            f"<strong>{esc(c['outcome'].replace('_', ' '))}</strong> ({esc(c['phase'])}: {_pct(c['p'])} of "
+            f"missions, {100 * c['successes'] / pareto['failures']:.0f}% of failures)"
+            for c in top
+        )
+        + ".</p>"
+    )
     conditional = {k.split(" | ")[0]: v for k, v in s.get("conditional", {}).items()}
     phase_rows = []
     for b in pareto["by_phase"]:
         cond = next((v for k, v in conditional.items() if k.startswith(b["phase"])), None)
-        phase_rows.append([b["phase"], _p(b["p"]), _ci(b), f"{b['successes']:,}",
-                           f"{_p(cond['p'])} {_ci(cond)}" if cond else "(first phase)"])
+        phase_rows.append(
+            [
+                b["phase"],
+                _p(b["p"]),
+                _ci(b),
+                f"{b['successes']:,}",
+                f"{_p(cond['p'])} {_ci(cond)}" if cond else "(first phase)",
+            ]
+        )
     body = lead + ctx.figure(
-        "failure_pareto", "First failure of each mission by cause, largest first, coloured by phase (share of all "
-        "missions with its 95% interval; the labels give the count and the cumulative share of failures).")
+        "failure_pareto",
+        "First failure of each mission by cause, largest first, coloured by phase (share of all "
+        "missions with its 95% interval; the labels give the count and the cumulative share of failures).",
+    )
     body += "<h3>By phase</h3>" + table(
         ["phase", "share of missions lost there", "95% interval", "missions", "P(phase ok | previous ok)"],
-        phase_rows, [False, True, True, True, True])
+        phase_rows,
+        [False, True, True, True, True],
+    )
     body += "<h3>By cause</h3>" + table(
         ["phase", "cause", "share of missions", "95% interval", "missions", "cumulative share of failures"],
-        [[c["phase"], f"`{c['outcome']}`", _p(c["p"]), _ci(c), f"{c['successes']:,}",
-          f"{100 * c['cumulative_share_of_failures']:.1f}%"] for c in pareto["by_cause"]],
-        [False, False, True, True, True, True])
+        [
+            [
+                c["phase"],
+                f"`{c['outcome']}`",
+                _p(c["p"]),
+                _ci(c),
+                f"{c['successes']:,}",
+                f"{100 * c['cumulative_share_of_failures']:.1f}%",
+            ]
+            for c in pareto["by_cause"]
+        ],
+        [False, False, True, True, True, True],
+    )
     if conditional:
         body += "<h3>Each phase given the previous one</h3>" + _prob_table(s["conditional"])
     return Section("Why it fails", body)
@@ -237,35 +321,69 @@ def when(ctx: Context) -> Section | None:
     if dates and isinstance(dark, Mapping) and dates["failed"]:
         share = _in_darkness(dates, dark["periods"])
         longest = max((b - a for a, b in dark["periods"]), default=0.0)
-        parts.append(f"<p>Of the {dates['landed']:,} rovers that reached the surface, {dates['failed']:,} failed "
-                     f"there. <strong>{_pct(share)} of those failures fall in a darkness at the site or the day "
-                     f"after it</strong>; the site has {len(dark['periods'])} darkness periods between the opening "
-                     f"of the landing window ({esc(dark['window_start_utc'])} UTC) and the end of the last possible "
-                     f"stay, the longest {24 * longest:.0f} h.</p>")
+        parts.append(
+            f"<p>Of the {dates['landed']:,} rovers that reached the surface, {dates['failed']:,} failed "
+            f"there. <strong>{_pct(share)} of those failures fall in a darkness at the site or the day "
+            f"after it</strong>; the site has {len(dark['periods'])} darkness periods between the opening "
+            f"of the landing window ({esc(dark['window_start_utc'])} UTC) and the end of the last possible "
+            f"stay, the longest {24 * longest:.0f} h.</p>"
+        )
     elif isinstance(dark, str) and dates:
         parts.append(f'<p class="note">No darkness shading: {esc(dark)}.</p>')
-    parts.append(ctx.figure(
-        "failure_dates", "Above: the share of rovers on the surface that have not failed by each date (95% "
-        "interval), and the share landed by then (dashed). Below: surface failures per day by cause. Grey: "
-        + (f"darkness, {dark['definition']}; each mission's own horizon error and landing offset shift its nights "
-           "a little." if isinstance(dark, Mapping) else "no darkness computed.")))
+    parts.append(
+        ctx.figure(
+            "failure_dates",
+            "Above: the share of rovers on the surface that have not failed by each date (95% "
+            "interval), and the share landed by then (dashed). Below: surface failures per day by cause. Grey: "
+            + (
+                f"darkness, {dark['definition']}; each mission's own horizon error and landing offset shift its nights "
+                "a little."
+                if isinstance(dark, Mapping)
+                else "no darkness computed."
+            ),
+        )
+    )
     surv = s.get("survival")
     if surv:
         days = surv["days"]
         marks = sorted({days[round(f * (len(days) - 1))] for f in (0.25, 0.5, 0.75, 1.0)})
-        rows = [[{"all": "all missions", "surface": "missions that reached the surface"}.get(label, label),
-                 f"{c['n']:,}", f"{c['events']:,}",
-                 *(f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, "
-                   f"{_p(c['upper'][days.index(d)])}]" for d in marks)] for label, c in surv["curves"].items()]
-        parts.append("<h3>Survival since landing</h3>" + table(
-            ["curve", "n", "failures", *(f"S({d:g} {surv['unit']})" for d in marks)], rows,
-            [False, True, True] + [True] * len(marks)))
-        parts.append(ctx.figure("survival", "P(operating at day t on the surface), Kaplan-Meier with its 95% band "
-                                "(Greenwood, log-log); a mission that completes its stay is censored there."))
+        rows = [
+            [
+                {"all": "all missions", "surface": "missions that reached the surface"}.get(label, label),
+                f"{c['n']:,}",
+                f"{c['events']:,}",
+                *(
+                    f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, "
+                    f"{_p(c['upper'][days.index(d)])}]"
+                    for d in marks
+                ),
+            ]
+            for label, c in surv["curves"].items()
+        ]
+        parts.append(
+            "<h3>Survival since landing</h3>"
+            + table(
+                ["curve", "n", "failures", *(f"S({d:g} {surv['unit']})" for d in marks)],
+                rows,
+                [False, True, True] + [True] * len(marks),
+            )
+        )
+        parts.append(
+            ctx.figure(
+                "survival",
+                "P(operating at day t on the surface), Kaplan-Meier with its 95% band "
+                "(Greenwood, log-log); a mission that completes its stay is censored there.",
+            )
+        )
     if "night_energy" in ctx.figures:
-        parts.append("<h3>Energy through the nights</h3>" + ctx.figure(
-            "night_energy", "The worst-night energy margin of each mission that reached a night: below zero, the "
-            "battery ran out before the Sun returned."))
+        parts.append(
+            "<h3>Energy through the nights</h3>"
+            + ctx.figure(
+                "night_energy",
+                "The worst-night energy margin of each mission that reached a night: below zero, the "
+                "battery ran out before the Sun returned.",
+            )
+        )
     return Section("When", "".join(parts))
 
 
@@ -277,19 +395,26 @@ def where_it_lands(ctx: Context) -> Section | None:
         return None
     e = d["ellipse99"]
     miss = d["miss_distance_m"]
-    body = (f"<p>Safe landings scatter in a 99% ellipse of <strong>{e['semi_major_m']:.0f} m x "
-            f"{e['semi_minor_m']:.0f} m</strong> about ({e['centre_m'][0]:.1f}, {e['centre_m'][1]:.1f}) m (normal "
-            f"fit to the {e['n']:,} {esc(e['of'])}; it holds {100 * e['fraction_inside']:.1f}% of them). The miss "
-            f"distance of every touchdown: median {miss['p50']:.1f} m, 90th percentile {miss['p90']:.0f} m, "
-            f"99th percentile {miss['p99']:,.0f} m: the tail is the faults on the way down, shown on the right on "
-            "a log scale.</p>")
-    rows = [[name.replace("_", " "), f"{v['p50']:.4g}", f"{v['p90']:.4g}", f"{v['p99']:.4g}"]
-            for name, v in d.items() if name != "ellipse99"]
+    body = (
+        f"<p>Safe landings scatter in a 99% ellipse of <strong>{e['semi_major_m']:.0f} m x "
+        f"{e['semi_minor_m']:.0f} m</strong> about ({e['centre_m'][0]:.1f}, {e['centre_m'][1]:.1f}) m (normal "
+        f"fit to the {e['n']:,} {esc(e['of'])}; it holds {100 * e['fraction_inside']:.1f}% of them). The miss "
+        f"distance of every touchdown: median {miss['p50']:.1f} m, 90th percentile {miss['p90']:.0f} m, "
+        f"99th percentile {miss['p99']:,.0f} m: the tail is the faults on the way down, shown on the right on "
+        "a log scale.</p>"
+    )
+    rows = [
+        [name.replace("_", " "), f"{v['p50']:.4g}", f"{v['p90']:.4g}", f"{v['p99']:.4g}"]
+        for name, v in d.items()
+        if name != "ellipse99"
+    ]
     body += ctx.figure(
-        "landing_dispersion", "Left: the safe-landing core in metres, at a scale set by the 99% ellipse of safe "
+        "landing_dispersion",
+        "Left: the safe-landing core in metres, at a scale set by the 99% ellipse of safe "
         "landings, with the failed touchdowns inside the frame; the title counts the touchdowns beyond it. Right: "
         "every touchdown's miss distance on a log scale, by what happened on the way down (altimeter fault, "
-        "engine out, hazard divert), failed landings marked by cause.")
+        "engine out, hazard divert), failed landings marked by cause.",
+    )
     body += table(["touchdown", "median", "90th percentile", "99th percentile"], rows, [False, True, True, True])
     return Section("Where it lands", body)
 
@@ -302,50 +427,94 @@ def what_drives_it(ctx: Context) -> Section | None:
         return None
     same = s.get("report", {}).get("same_as", {})
     targets = [t for t in [*s["goals"], *list(s["phases"])[-1:]] if t not in same]
-    body = [f"<p>The share of each outcome's variance that an input explains alone (first-order index, estimated "
-            "from the sample itself, with its 95% interval) and the direction of its effect (Spearman's rank "
-            f"correlation). Only inputs that explain at least {100 * analysis.MIN_SHARE:g}% with an interval "
-            "clear of zero are listed.</p>", ctx.figure(
-                "sensitivity", "The inputs that matter to each goal, by first-order index with its 95% interval; "
-                "blue raises the probability, red lowers it, grey has no monotone effect.")]
+    body = [
+        f"<p>The share of each outcome's variance that an input explains alone (first-order index, estimated "
+        "from the sample itself, with its 95% interval) and the direction of its effect (Spearman's rank "
+        f"correlation). Only inputs that explain at least {100 * analysis.MIN_SHARE:g}% with an interval "
+        "clear of zero are listed.</p>",
+        ctx.figure(
+            "sensitivity",
+            "The inputs that matter to each goal, by first-order index with its 95% interval; "
+            "blue raises the probability, red lowers it, grey has no monotone effect.",
+        ),
+    ]
     for t in dict.fromkeys(targets):
         entry = sens["targets"].get(t, {})
         ranked = analysis.influential(entry)
         if not ranked:
-            body.append(f"<p><code>{esc(t)}</code>: no input matters by that test"
-                        + (f" ({esc(entry['note'])})" if entry.get("note") else "") + ".</p>")
+            body.append(
+                f"<p><code>{esc(t)}</code>: no input matters by that test"
+                + (f" ({esc(entry['note'])})" if entry.get("note") else "")
+                + ".</p>"
+            )
             continue
-        body.append(f"<h3><code>{esc(t)}</code> (n={entry['n']:,})</h3>" + table(
-            ["input", "level", "first-order index", "95% interval", "rank correlation"],
-            [[f"`{i}`", sens["inputs"][i]["level"], f"{v['first_order']:.3f}",
-              f"[{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}, "
-              f"{v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}]", f"{v['spearman']:+.2f}"]
-             for i, v in ranked], [False, False, True, True, True]))
+        body.append(
+            f"<h3><code>{esc(t)}</code> (n={entry['n']:,})</h3>"
+            + table(
+                ["input", "level", "first-order index", "95% interval", "rank correlation"],
+                [
+                    [
+                        f"`{i}`",
+                        sens["inputs"][i]["level"],
+                        f"{v['first_order']:.3f}",
+                        f"[{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}, "
+                        f"{v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}]",
+                        f"{v['spearman']:+.2f}",
+                    ]
+                    for i, v in ranked
+                ],
+                [False, False, True, True, True],
+            )
+        )
     epi = s["epistemic"]
     shared = [(n, e) for n, e in epi.get("flags", {}).items() if n in targets and e.get("variance_shares")]
     if shared:
+
         def matters(v: Mapping) -> bool:
             return (v["share"] or 0) >= analysis.MIN_SHARE and (v["share"] or 0) - analysis.Z95 * (v["se"] or 0) > 0
 
-        inputs = sorted((i for i in epi["epistemic_inputs"] if any(matters(e["variance_shares"][i])
-                                                                    for _, e in shared)),
-                        key=lambda i: -max((e["variance_shares"][i]["share"] or 0) for _, e in shared))
-        body.append("<h3>What to pin down first</h3><p>How uncertain each probability itself is, across states of "
-                    "knowledge, and the share of that spread each epistemic input explains alone (+- one bootstrap "
-                    "standard error; only shares clear of zero): learning the input with the largest share narrows "
-                    "P most.</p>")
-        rows = [["spread of P (sd across states of knowledge)", *(f"{e['sd_epistemic']:.3f} (binomial noise per "
-                                                                     f"draw {e['sd_binomial_noise']:.3f})"
-                                                                     for _, e in shared)]]
-        rows += [[f"`{i}`", *(f"{e['variance_shares'][i]['share']:.2f} +- {e['variance_shares'][i]['se']:.2f}"
-                              if matters(e["variance_shares"][i]) else "" for _, e in shared)] for i in inputs]
+        inputs = sorted(
+            (i for i in epi["epistemic_inputs"] if any(matters(e["variance_shares"][i]) for _, e in shared)),
+            key=lambda i: -max((e["variance_shares"][i]["share"] or 0) for _, e in shared),
+        )
+        body.append(
+            "<h3>What to pin down first</h3><p>How uncertain each probability itself is, across states of "
+            "knowledge, and the share of that spread each epistemic input explains alone (+- one bootstrap "
+            "standard error; only shares clear of zero): learning the input with the largest share narrows "
+            "P most.</p>"
+        )
+        rows = [
+            [
+                "spread of P (sd across states of knowledge)",
+                *(f"{e['sd_epistemic']:.3f} (binomial noise per draw {e['sd_binomial_noise']:.3f})" for _, e in shared),
+            ]
+        ]
+        rows += [
+            [
+                f"`{i}`",
+                *(
+                    f"{e['variance_shares'][i]['share']:.2f} +- {e['variance_shares'][i]['se']:.2f}"
+                    if matters(e["variance_shares"][i])
+                    else ""
+                    for _, e in shared
+                ),
+            ]
+            for i in inputs
+        ]
         body.append(table(["", *(f"`{n}`" for n, _ in shared)], rows, [False] + [True] * len(shared)))
         if not inputs:
-            body.append("<p>No epistemic input explains a share clear of zero: the spread of P across states of "
-                        "knowledge is too small beside each draw's binomial noise to apportion (more missions per "
-                        "draw, <code>run.inner_samples</code>, would resolve it).</p>")
-        body.append(ctx.figure("epistemic", "Each epistemic draw's estimate of P (a state of knowledge), the "
-                               "marginal P and the 5-95% band of P with the binomial noise removed."))
+            body.append(
+                "<p>No epistemic input explains a share clear of zero: the spread of P across states of "
+                "knowledge is too small beside each draw's binomial noise to apportion (more missions per "
+                "draw, <code>run.inner_samples</code>, would resolve it).</p>"
+            )
+        body.append(
+            ctx.figure(
+                "epistemic",
+                "Each epistemic draw's estimate of P (a state of knowledge), the "
+                "marginal P and the 5-95% band of P with the binomial noise removed.",
+            )
+        )
     metric_rows, echoes, quiet = [], [], []
     for t in s["metrics"]:
         entry = sens["targets"].get(t, {})
@@ -356,25 +525,30 @@ def what_drives_it(ctx: Context) -> Section | None:
         elif not ranked:
             quiet.append(f"`{t}`")
         else:
-            metric_rows.append([f"`{t}`", f"{entry['n']:,}", ", ".join(
-                f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3])])
+            metric_rows.append(
+                [f"`{t}`", f"{entry['n']:,}", ", ".join(f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3])]
+            )
     if metric_rows or echoes or quiet:
         extra = ""
         if echoes:
             extra += f"<p>Restating one input (left out): {inline(', '.join(echoes))}.</p>"
         if quiet:
-            extra += (f"<p>No input explains {100 * analysis.MIN_SHARE:g}% or more of: {inline(', '.join(quiet))}."
-                      "</p>")
-        body.append("<details><summary>Metrics: the inputs that drive each (top three, first-order index)</summary>"
-                    + table(["metric", "n", "inputs that matter"], metric_rows, [False, True, False]) + extra
-                    + "</details>")
+            extra += f"<p>No input explains {100 * analysis.MIN_SHARE:g}% or more of: {inline(', '.join(quiet))}.</p>"
+        body.append(
+            "<details><summary>Metrics: the inputs that drive each (top three, first-order index)</summary>"
+            + table(["metric", "n", "inputs that matter"], metric_rows, [False, True, False])
+            + extra
+            + "</details>"
+        )
     salt = s.get("saltelli")
     if salt:
         from .html import markdown_to_html
         from .markdown import _saltelli_markdown
 
-        body.append("<h3>Total-effect indices (Saltelli design)</h3>"
-                    + markdown_to_html("\n".join(_saltelli_markdown(salt)[2:]).replace("**", "")))
+        body.append(
+            "<h3>Total-effect indices (Saltelli design)</h3>"
+            + markdown_to_html("\n".join(_saltelli_markdown(salt)[2:]).replace("**", ""))
+        )
     return Section("What drives it", "".join(body))
 
 
@@ -407,14 +581,28 @@ def trade_study(ctx: Context) -> Section | None:
     if not trade:
         return None
     flags = _distinct(ctx.summary)
-    rows = [[f"{pr['first']} -> {pr['second']}", f"{pr['missions']:,}",
-             *(f"{pr['flags'][f]['diff']:+.4f} [{pr['flags'][f]['ci95'][0] or 0:+.4f}, "
-               f"{pr['flags'][f]['ci95'][1] or 0:+.4f}]" for f in flags)] for pr in trade["paired_differences"]]
-    body = (f"<p>Swept: {inline(', '.join(f'`{k}`' for k in trade['swept_keys']) or '(no config difference)')}. "
-            "Each pair of neighbouring designs is compared mission by mission (the same sampled scenario in both), "
-            "so the difference is known far better than either probability.</p>"
-            + table(["pair (jobs)", "missions", *(f"difference in `{f}` [95%]" for f in flags)], rows,
-                    [False, True] + [True] * len(flags)))
+    rows = [
+        [
+            f"{pr['first']} -> {pr['second']}",
+            f"{pr['missions']:,}",
+            *(
+                f"{pr['flags'][f]['diff']:+.4f} [{pr['flags'][f]['ci95'][0] or 0:+.4f}, "
+                f"{pr['flags'][f]['ci95'][1] or 0:+.4f}]"
+                for f in flags
+            ),
+        ]
+        for pr in trade["paired_differences"]
+    ]
+    body = (
+        f"<p>Swept: {inline(', '.join(f'`{k}`' for k in trade['swept_keys']) or '(no config difference)')}. "
+        "Each pair of neighbouring designs is compared mission by mission (the same sampled scenario in both), "
+        "so the difference is known far better than either probability.</p>"
+        + table(
+            ["pair (jobs)", "missions", *(f"difference in `{f}` [95%]" for f in flags)],
+            rows,
+            [False, True] + [True] * len(flags),
+        )
+    )
     return Section("Trade study", body)
 
 
@@ -423,12 +611,17 @@ def metrics(ctx: Context) -> Section | None:
     m = ctx.summary["metrics"]
     if not m or ctx.sweep:
         return None
-    rows = [[f"`{name}`", v["unit"], f"{v['n']:,}", f"{v['p05']:.4g}", f"{v['p50']:.4g}", f"{v['p95']:.4g}"]
-            for name, v in m.items()]
-    return Section("Metrics", "<details><summary>Every metric over the missions where it is defined: 5th "
-                   f"percentile, median, 95th ({len(m)} metrics)</summary>" + table(
-                       ["metric", "unit", "n", "p05", "median", "p95"], rows,
-                       [False, False, True, True, True, True]) + "</details>")
+    rows = [
+        [f"`{name}`", v["unit"], f"{v['n']:,}", f"{v['p05']:.4g}", f"{v['p50']:.4g}", f"{v['p95']:.4g}"]
+        for name, v in m.items()
+    ]
+    return Section(
+        "Metrics",
+        "<details><summary>Every metric over the missions where it is defined: 5th "
+        f"percentile, median, 95th ({len(m)} metrics)</summary>"
+        + table(["metric", "unit", "n", "p05", "median", "p95"], rows, [False, False, True, True, True, True])
+        + "</details>",
+    )
 
 
 def convergence(ctx: Context) -> Section | None:
@@ -436,15 +629,32 @@ def convergence(ctx: Context) -> Section | None:
     conv = ctx.summary["convergence"]
     if not conv.get("flags") or ctx.sweep:  # a sweep's union mixes designs: each run's own report has its own
         return None
-    key = "final_half_width_clustered" if any("final_half_width_clustered" in v for v in conv["flags"].values()) \
+    key = (
+        "final_half_width_clustered"
+        if any("final_half_width_clustered" in v for v in conv["flags"].values())
         else "final_half_width"
-    body = ("<p>Half-width of the 95% interval at the full sample"
-            + (", clustered by epistemic draw (the valid one; it shrinks with the number of draws)"
-               if key.endswith("clustered") else "") + ": "
-            + ", ".join(f"<code>{esc(k)}</code> {_p(v.get(key))}" for k, v in conv["flags"].items()) + ".</p>")
-    return Section("Convergence", body + ctx.not_drawn("convergence", "Convergence plot") + ctx.figure(
-        "convergence", "The running estimate of each probability against the number of missions (first N by "
-        "sample index), with its valid 95% interval."))
+    )
+    body = (
+        "<p>Half-width of the 95% interval at the full sample"
+        + (
+            ", clustered by epistemic draw (the valid one; it shrinks with the number of draws)"
+            if key.endswith("clustered")
+            else ""
+        )
+        + ": "
+        + ", ".join(f"<code>{esc(k)}</code> {_p(v.get(key))}" for k, v in conv["flags"].items())
+        + ".</p>"
+    )
+    return Section(
+        "Convergence",
+        body
+        + ctx.not_drawn("convergence", "Convergence plot")
+        + ctx.figure(
+            "convergence",
+            "The running estimate of each probability against the number of missions (first N by "
+            "sample index), with its valid 95% interval.",
+        ),
+    )
 
 
 def provenance(ctx: Context) -> Section:
@@ -454,12 +664,12 @@ def provenance(ctx: Context) -> Section:
     rows = []
     if ctx.sweep:
         rows.append(["sweep", f"`{run['sweep']}`"])
-        rows.append(["runs", ", ".join(f"[{j}]({ctx.job_links[j]})" if j in ctx.job_links else j
-                                       for j in run["jobs"])])
+        rows.append(["runs", ", ".join(f"[{j}]({ctx.job_links[j]})" if j in ctx.job_links else j for j in run["jobs"])])
     for key in ("model", "samples", "seed", "sampler", "precision", "code_revision"):
         if run.get(key) is not None:
-            rows.append([key.replace("_", " ") + (" per design" if ctx.sweep and key == "samples" else ""),
-                         f"`{run[key]}`"])
+            rows.append(
+                [key.replace("_", " ") + (" per design" if ctx.sweep and key == "samples" else ""), f"`{run[key]}`"]
+            )
     rows.append(["missions analysed", f"{s['missions']:,}"])
     info = infos[0] if infos else {}
     if info.get("versions"):
@@ -473,11 +683,16 @@ def provenance(ctx: Context) -> Section:
         "<p>The Parquet dataset (<code>samples/part-*.parquet</code>, one row per mission) is the source of truth; "
         "<code>summary.json</code> holds every number on this page, <code>report.md</code> the same report as "
         "text. <code>python -m campaign.report DIR</code> rewrites them; docs/results.md and docs/analysis.ipynb "
-        "show how to analyse the dataset with pandas, polars or duckdb.</p>")
+        "show how to analyse the dataset with pandas, polars or duckdb.</p>"
+    )
     if info.get("config"):
-        body += ("<details><summary>The composed configuration of the run"
-                 + (" (first design)" if ctx.sweep else "") + "</summary><pre>"
-                 + esc(json.dumps(info["config"], indent=1, sort_keys=True)) + "</pre></details>")
+        body += (
+            "<details><summary>The composed configuration of the run"
+            + (" (first design)" if ctx.sweep else "")
+            + "</summary><pre>"
+            + esc(json.dumps(info["config"], indent=1, sort_keys=True))
+            + "</pre></details>"
+        )
     return Section("Provenance", body, note=f"Report written in {s['report']['seconds']:.1f} s.")
 
 

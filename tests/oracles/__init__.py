@@ -53,9 +53,20 @@ def flat_design(spec) -> dict:
     if landing is not None:
         out.update({"landing.step_index": landing.step_index, "landing.fix_index": landing.fix_index})
     if site is not None:
-        out.update({"env.table": site.table, "env.window_offset_h": site.window_offset_h,
-                    "surface.step_index": site.step_index})
+        out.update(
+            {
+                "env.table": site.table,
+                "env.window_offset_h": site.window_offset_h,
+                "surface.step_index": site.step_index,
+            }
+        )
     if surface is not None:
-        out.update({"plan.sun_hours_ahead": surface.sun_hours_ahead, "plan.legs_km": surface.legs_km,
-                    "plan.shadowed": surface.shadowed.astype(np.float64), "plan.attempt_slots": surface.attempt_slots})
+        out.update(
+            {
+                "plan.sun_hours_ahead": surface.sun_hours_ahead,
+                "plan.legs_km": surface.legs_km,
+                "plan.shadowed": surface.shadowed.astype(np.float64),
+                "plan.attempt_slots": surface.attempt_slots,
+            }
+        )
     return out

@@ -12,8 +12,8 @@ from scipy import special
 
 from campaign.models import landing as landmod
 from campaign.models import rules
-from tests.oracles import section_params
 from campaign.models.outcomes import Outcome
+from tests.oracles import section_params
 
 
 def norm(a: np.ndarray) -> np.ndarray:
@@ -33,6 +33,7 @@ def gravity(r: np.ndarray) -> np.ndarray:
 
 def rk4_step(r, v, m, thrust, exhaust, dt):
     """One classical Runge-Kutta step of the point-mass dynamics, the thrust vector (n, 3) held over the step."""
+
     def derivatives(r, v, m):
         return v, gravity(r) + thrust / m[:, None], -norm(thrust) / exhaust
 
@@ -60,10 +61,14 @@ def _constants(p, x) -> dict:
     up = np.array([0.0, 0.0, 1.0])
     t_gate = p["braking_time_s"]
     return {
-        "dt": p["step_s"], "exhaust": p["isp_s"] * (1 + x["isp_dispersion_frac"]) * landmod.G0,
+        "dt": p["step_s"],
+        "exhaust": p["isp_s"] * (1 + x["isp_dispersion_frac"]) * landmod.G0,
         "thrust_max": p["engines"] * p["engine_thrust_n"] * x["thrust_factor"],
         "thrust_min": p["throttle_min"] * p["engine_thrust_n"] * x["thrust_factor"],  # one engine at its lowest
-        "t_gate": t_gate, "t_end": t_gate + p["terminal_time_s"], "up": up, "target": landmod.R_MOON * up,
+        "t_gate": t_gate,
+        "t_end": t_gate + p["terminal_time_s"],
+        "up": up,
+        "target": landmod.R_MOON * up,
     }
 
 
@@ -71,8 +76,7 @@ def _target_terrain(p, x, d, n) -> dict:
     """Terrain at the target, which hazard detection may find unsafe at the gate and divert from: the target's
     slope quantile and rock, whether the lander diverts, how far (m) and to where (m, (n, 3))."""
     u = lambda name: d[f"landing.{name}"]  # noqa: E731
-    safe_quantile = special.ndtr(np.log(p["max_slope_deg"] / p["slope_median_deg"])
-                                 / max(p["slope_sigma_log"], 1e-9))
+    safe_quantile = special.ndtr(np.log(p["max_slope_deg"] / p["slope_median_deg"]) / max(p["slope_sigma_log"], 1e-9))
     target_quantile = u("slope_quantile_target")
     target_rock = u("rock_target") < p["rock_hazard_prob"]
     unsafe_target = target_rock | (target_quantile > safe_quantile)
@@ -80,8 +84,14 @@ def _target_terrain(p, x, d, n) -> dict:
     divert_angle = 2 * np.pi * u("divert_direction")
     divert_distance = np.where(diverted, p["hazard_divert_max_m"] * np.sqrt(u("divert_distance")), 0.0)
     divert = divert_distance[:, None] * np.stack([np.cos(divert_angle), np.sin(divert_angle), np.zeros(n)], axis=1)
-    return {"safe_quantile": safe_quantile, "target_quantile": target_quantile, "target_rock": target_rock,
-            "diverted": diverted, "divert_distance": divert_distance, "divert": divert}
+    return {
+        "safe_quantile": safe_quantile,
+        "target_quantile": target_quantile,
+        "target_rock": target_rock,
+        "diverted": diverted,
+        "divert_distance": divert_distance,
+        "divert": divert,
+    }
 
 
 def _guidance_accel(p, c, t, r_est, v_est, aim):
@@ -134,8 +144,9 @@ def _navigate(p, x, d, c, k, t, new_r, nav_r, nav_v, bias, alt_fault):
     nav_r = np.where(fm_fix[:, None], fresh, nav_r)
     nav_v = np.where(fm_fix[:, None], p["fm_velocity_error_kept"] * nav_v, nav_v)
     measured = h < p["altimeter_max_altitude_m"]
-    vertical_error = (p["altimeter_error_frac"] * h * d["landing.altimeter"][:, k]
-                      + np.where(alt_fault, x["altimeter_fault_bias_m"], 0.0))
+    vertical_error = p["altimeter_error_frac"] * h * d["landing.altimeter"][:, k] + np.where(
+        alt_fault, x["altimeter_fault_bias_m"], 0.0
+    )
     nav_r = np.where(measured[:, None], nav_r + (vertical_error - dot(nav_r, local_up))[:, None] * local_up, nav_r)
     return nav_r, nav_v
 
@@ -188,9 +199,20 @@ def _descend(params, p, x, d, c, terrain, mass0, dry) -> dict:
         max_throttle = np.where(flying, np.maximum(max_throttle, throttle), max_throttle)
         landed = landed | crosses
         r, v, m = np.where(landed[:, None], r, new_r), np.where(landed[:, None], v, new_v), np.where(landed, m, new_m)
-    return {"r": r, "m": m, "landed": landed, "td_r": td_r, "td_v": td_v, "td_m": td_m, "td_t": td_t,
-            "td_thrust": td_thrust, "max_throttle": max_throttle, "engine_out": engine_out,
-            "t_engine_out": t_engine_out, "alt_fault": alt_fault}
+    return {
+        "r": r,
+        "m": m,
+        "landed": landed,
+        "td_r": td_r,
+        "td_v": td_v,
+        "td_m": td_m,
+        "td_t": td_t,
+        "td_thrust": td_thrust,
+        "max_throttle": max_throttle,
+        "engine_out": engine_out,
+        "t_engine_out": t_engine_out,
+        "alt_fault": alt_fault,
+    }
 
 
 def _touchdown_state(p, c, flight, dry, steps):
@@ -222,12 +244,14 @@ def _landed_terrain(p, d, terrain, downrange, crossrange):
     u = lambda name: d[f"landing.{name}"]  # noqa: E731
     diverted, divert = terrain["diverted"], terrain["divert"]
     on_aim = np.hypot(downrange - divert[:, 0], crossrange - divert[:, 1]) < p["footpad_radius_m"] * 2
-    quantile = np.where(diverted, u("slope_quantile_safe") * terrain["safe_quantile"],
-                        np.where(on_aim, terrain["target_quantile"], u("slope_quantile_landed")))
+    quantile = np.where(
+        diverted,
+        u("slope_quantile_safe") * terrain["safe_quantile"],
+        np.where(on_aim, terrain["target_quantile"], u("slope_quantile_landed")),
+    )
     quantile = np.where(diverted & ~on_aim, u("slope_quantile_landed"), quantile)
     slope = p["slope_median_deg"] * np.exp(p["slope_sigma_log"] * special.ndtri(np.clip(quantile, 1e-12, 1 - 1e-12)))
-    rock = np.where(on_aim, np.where(diverted, False, terrain["target_rock"]),
-                    u("rock_landed") < p["rock_hazard_prob"])
+    rock = np.where(on_aim, np.where(diverted, False, terrain["target_rock"]), u("rock_landed") < p["rock_hazard_prob"])
     return slope, rock
 
 

@@ -37,8 +37,8 @@ import numpy as np
 from campaign.models import mission as missionmod
 from campaign.models import rules
 from campaign.models._spec import Kind
-from tests.oracles import section_params
 from tests.oracles import night_survival as nm
+from tests.oracles import section_params
 from tests.oracles.landing import landing
 from tests.oracles.launch import dry_mass_kg, launch
 from tests.oracles.surface import surface
@@ -53,20 +53,41 @@ def draw_shapes(params: Mapping[str, object]) -> dict[str, tuple[str, tuple[int,
     slots = sites * len(params["plan.attempt_slots"])  # slot = site * attempts + attempt
     one = lambda kind: (kind, ())  # noqa: E731
     return {
-        "launch.ascent": one(UNIFORM), "launch.engine": one(UNIFORM),
-        **{f"landing.{name}": one(UNIFORM) for name in (
-            "misalign", "engine_out", "engine_out_time", "altimeter_fault", "slope_quantile_target", "rock_target",
-            "hazard_detected", "divert_direction", "divert_distance", "slope_quantile_safe", "slope_quantile_landed",
-            "rock_landed")},
-        "landing.od_position": (NORMAL, (3,)), "landing.accel_bias": (NORMAL, (3,)),
-        "landing.feature_matching": (NORMAL, (fixes, 3)), "landing.altimeter": (NORMAL, (steps,)),
+        "launch.ascent": one(UNIFORM),
+        "launch.engine": one(UNIFORM),
+        **{
+            f"landing.{name}": one(UNIFORM)
+            for name in (
+                "misalign",
+                "engine_out",
+                "engine_out_time",
+                "altimeter_fault",
+                "slope_quantile_target",
+                "rock_target",
+                "hazard_detected",
+                "divert_direction",
+                "divert_distance",
+                "slope_quantile_safe",
+                "slope_quantile_landed",
+                "rock_landed",
+            )
+        },
+        "landing.od_position": (NORMAL, (3,)),
+        "landing.accel_bias": (NORMAL, (3,)),
+        "landing.feature_matching": (NORMAL, (fixes, 3)),
+        "landing.altimeter": (NORMAL, (steps,)),
         "deployment.lowering": one(UNIFORM),
-        "science.wet": (UNIFORM, (sites,)), "science.dry_layer": (UNIFORM, (sites,)),
+        "science.wet": (UNIFORM, (sites,)),
+        "science.dry_layer": (UNIFORM, (sites,)),
         "science.content": (NORMAL, (sites,)),
-        "drill.rock": (UNIFORM, (slots,)), "drill.jam": (UNIFORM, (slots,)), "drill.lose": (UNIFORM, (slots,)),
+        "drill.rock": (UNIFORM, (slots,)),
+        "drill.jam": (UNIFORM, (slots,)),
+        "drill.lose": (UNIFORM, (slots,)),
         "science.measure": (NORMAL, (slots,)),
-        "mobility.entrapment": one(UNIFORM), "mobility.wheel": one(UNIFORM),
-        "reliability.component": one(UNIFORM), "reliability.fatigue": one(NORMAL),
+        "mobility.entrapment": one(UNIFORM),
+        "mobility.wheel": one(UNIFORM),
+        "reliability.component": one(UNIFORM),
+        "reliability.fatigue": one(NORMAL),
     }
 
 
@@ -85,21 +106,33 @@ def draws(rng: np.random.Generator, params: Mapping[str, object], n: int) -> dic
 DTYPES = {Kind.FLOAT: np.float64, Kind.INT: np.int32, Kind.BOOL: np.bool_}
 
 
-def simulate(params: Mapping[str, object], inputs: Mapping[str, object],
-             draws: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def simulate(
+    params: Mapping[str, object], inputs: Mapping[str, object], draws: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Outputs of :func:`campaign.models.mission.simulate` for arrays of missions (see the module docstring)."""
     x = nm.as_arrays(inputs)
-    d = {name: np.asarray(draws[name], np.float64).reshape((-1, *shape))
-         for name, (_, shape) in draw_shapes(params).items()}
+    d = {
+        name: np.asarray(draws[name], np.float64).reshape((-1, *shape))
+        for name, (_, shape) in draw_shapes(params).items()
+    }
     first = launch(params, x, d)
     # The descent starts from the mass the transfer delivered (its dispersions replace the landing's own).
     second = landing(params, x, d, first["mass_at_pdi_kg"], dry_mass_kg(params, x))
-    third = rules.deploy(section_params(params, "deployment"), second["slope_deg"], x["deployment.leg_settling_deg"],
-                         d["deployment.lowering"], np)
-    east, north = rules.site_offset_m(second["landing_downrange_m"], second["landing_crossrange_m"],
-                                      params["landing.approach_azimuth_deg"], np)
+    third = rules.deploy(
+        section_params(params, "deployment"),
+        second["slope_deg"],
+        x["deployment.leg_settling_deg"],
+        d["deployment.lowering"],
+        np,
+    )
+    east, north = rules.site_offset_m(
+        second["landing_downrange_m"], second["landing_crossrange_m"], params["landing.approach_azimuth_deg"], np
+    )
     fourth = surface(params, x, d, east, north)
-    out = rules.chain_phases([(first, "transfer_ok"), (second, "landing_ok"), (third, "deployment_ok"),
-                              (fourth, "surface_ok")], np)
-    return {"outcome": out["outcome"],
-            **{o.name: np.asarray(out[o.name]).astype(DTYPES[o.kind]) for o in missionmod.OUTPUTS}}
+    out = rules.chain_phases(
+        [(first, "transfer_ok"), (second, "landing_ok"), (third, "deployment_ok"), (fourth, "surface_ok")], np
+    )
+    return {
+        "outcome": out["outcome"],
+        **{o.name: np.asarray(out[o.name]).astype(DTYPES[o.kind]) for o in missionmod.OUTPUTS},
+    }

@@ -36,15 +36,19 @@ def rover_parameters(params: Mapping[str, object], inputs: Mapping[str, np.ndarr
     configuration plumbing, not physics, so the JAX model's own mapping is used (it works on NumPy arrays)."""
     scalars = {k: float(v) for k, v in params.items() if k.startswith(("power.", "thermal.")) and np.ndim(v) == 0}
     sections = (ns.POWER, ns.THERMAL)
-    records = {"params": Values({s.name: s.params_of(scalars) for s in sections}),
-               "inputs": Values({s.name: s.inputs_of(inputs) for s in sections})}
+    records = {
+        "params": Values({s.name: s.params_of(scalars) for s in sections}),
+        "inputs": Values({s.name: s.inputs_of(inputs) for s in sections}),
+    }
     return Values(ns.rover_parameters(records["params"], records["inputs"])._asdict())
 
 
 def table_positions(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Table position of each mission's landing (float64 rows from the table's start) and rows per step."""
-    landing_h = float(params["env.window_offset_h"]) + inputs["surface.landing_time_frac"] * float(
-        params["surface.landing_window_days"]) * 24.0
+    landing_h = (
+        float(params["env.window_offset_h"])
+        + inputs["surface.landing_time_frac"] * float(params["surface.landing_window_days"]) * 24.0
+    )
     return landing_h / sitemod.TABLE_STEP_HOURS, float(params["surface.step_hours"]) / sitemod.TABLE_STEP_HOURS
 
 
@@ -56,8 +60,9 @@ def site_table(params: Mapping[str, object]) -> np.ndarray:
     tilt = np.radians(float(params["power.array_tilt_deg"]))
     f = float(params["thermal.ground_view_factor"])
     derived = {
-        "array_cos_incidence": np.maximum(col("sun_sin_elevation") * np.cos(tilt)
-                                          + col("sun_cos_elevation") * np.sin(tilt), 0.0),
+        "array_cos_incidence": np.maximum(
+            col("sun_sin_elevation") * np.cos(tilt) + col("sun_cos_elevation") * np.sin(tilt), 0.0
+        ),
         "sink_temp_k": (f * col("regolith_temp_k") ** 4 + (1 - f) * sitemod.SKY_K**4) ** 0.25,
     }
     return np.stack([derived[name] if name in derived else col(name) for name in sitemod.SITE_COLUMNS], axis=1)
@@ -71,8 +76,9 @@ def environment(table: np.ndarray, shift_deg: np.ndarray, position: np.ndarray) 
     col = lambda name: row[:, COLUMN[name]]  # noqa: E731
     return {
         "solar_flux_w_m2": col("solar_flux_w_m2"),
-        "disk_fraction": envmod.disk_fraction_visible(col("sun_elevation_deg"), col("sun_horizon_deg") + shift_deg,
-                                                      col("sun_radius_deg")),
+        "disk_fraction": envmod.disk_fraction_visible(
+            col("sun_elevation_deg"), col("sun_horizon_deg") + shift_deg, col("sun_radius_deg")
+        ),
         "array_cos_incidence": col("array_cos_incidence"),
         "sink_temp_k": col("sink_temp_k"),
         "earth_visible": col("earth_clearance_deg") > shift_deg,
@@ -86,12 +92,23 @@ def initial_state(p: Mapping[str, object], n: int) -> dict[str, np.ndarray]:
     full = lambda v, dtype=np.float64: np.full(n, v, dtype=dtype)  # noqa: E731
     setpoint = p["heater_setpoint_k"]
     return {
-        "energy_wh": p["soc_initial"] * p["battery_capacity_wh"] + np.zeros(n), "temp_k": full(setpoint),
-        "alive": full(True, bool), "death_step": full(0, np.int64), "cause": full(0, np.int16),
-        "min_soc": full(p["soc_initial"]), "min_temp_k": full(setpoint), "max_temp_k": full(setpoint),
-        "dark_hours": full(0.0), "nights_survived": full(0, np.int64), "night_margin_wh": full(np.inf),
-        "worst_night_margin_wh": full(np.inf), "night_unserved_wh": full(0.0), "cycle_armed": full(False, bool),
-        "thermal_cycles": full(0, np.int64), "generated_wh": full(0.0), "heater_wh": full(0.0),
+        "energy_wh": p["soc_initial"] * p["battery_capacity_wh"] + np.zeros(n),
+        "temp_k": full(setpoint),
+        "alive": full(True, bool),
+        "death_step": full(0, np.int64),
+        "cause": full(0, np.int16),
+        "min_soc": full(p["soc_initial"]),
+        "min_temp_k": full(setpoint),
+        "max_temp_k": full(setpoint),
+        "dark_hours": full(0.0),
+        "nights_survived": full(0, np.int64),
+        "night_margin_wh": full(np.inf),
+        "worst_night_margin_wh": full(np.inf),
+        "night_unserved_wh": full(0.0),
+        "cycle_armed": full(False, bool),
+        "thermal_cycles": full(0, np.int64),
+        "generated_wh": full(0.0),
+        "heater_wh": full(0.0),
     }
 
 
@@ -101,8 +118,7 @@ def initial_site_light(n: int) -> dict[str, np.ndarray]:
     return {name: np.zeros(n) for name in ("dark_hours", "longest_dark_h", "sunlit_hours", "earth_hours")}
 
 
-def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float,
-                     sunlit_disk_fraction: float) -> None:
+def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float, sunlit_disk_fraction: float) -> None:
     """Add one step of ``dt_h`` hours in the landing site's environment ``env`` to ``light`` (in place), for
     every mission, alive or not: the current darkness (less than 1% of the solar disk visible) and the longest
     so far, the hours with more than ``sunlit_disk_fraction`` of the disk visible, and with the Earth above the
@@ -116,14 +132,17 @@ def tally_site_light(light: dict, env: Mapping[str, np.ndarray], dt_h: float,
 def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, demand_w=None) -> dict:
     """Step ``k`` of the power/thermal model for every mission in ``s`` (updated in place; a rover dead at the
     start of the step stays as it died). ``demand_w``: the electrical load a planner chose, as in
-    :func:`tests.oracles.power_thermal.step`. Returns that step's result (served power, whether the load was powered)."""
+    :func:`tests.oracles.power_thermal.step`. Returns that step's result (served power, whether the load was
+    powered)."""
     r = power_thermal.step(p, s["energy_wh"], s["temp_k"], k, env, dt_h, demand_w)
     e, t = r["energy_wh"], r["temp_k"]
     too_hot = t > p["max_temp_k"]
     exhausted = ~r["powered"] | (e <= r["floor_wh"] + 1e-9 * r["capacity_wh"])
-    new_cause = np.where(too_hot, Outcome.SURFACE_OVERHEATED,
-                         np.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED,
-                                  Outcome.SURFACE_FROZE_HEATER_LIMITED)).astype(np.int16)
+    new_cause = np.where(
+        too_hot,
+        Outcome.SURFACE_OVERHEATED,
+        np.where(exhausted, Outcome.SURFACE_FROZE_BATTERY_EXHAUSTED, Outcome.SURFACE_FROZE_HEATER_LIMITED),
+    ).astype(np.int16)
     a = s["alive"]
     dies = a & r["lost"]
     unserved = (r["wanted_load_w"] - r["load_w"] + r["wanted_heater_w"] - r["heater_w"]) * dt_h
@@ -133,8 +152,9 @@ def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, de
     night_margin = np.where(dark, np.minimum(s["night_margin_wh"], e - r["floor_wh"] - night_unserved), np.inf)
     night_ended = (s["dark_hours"] >= pt.NIGHT_MIN_HOURS) & (~dark | dies)
     ended_margin = np.where(dies & dark, night_margin, s["night_margin_wh"])
-    worst = np.where(night_ended | (dies & dark), np.minimum(s["worst_night_margin_wh"], ended_margin),
-                     s["worst_night_margin_wh"])
+    worst = np.where(
+        night_ended | (dies & dark), np.minimum(s["worst_night_margin_wh"], ended_margin), s["worst_night_margin_wh"]
+    )
     completes_cycle = s["cycle_armed"] & (t > p["heater_setpoint_k"] + p["cycle_amplitude_k"])
     armed = np.where(completes_cycle, False, s["cycle_armed"] | (t < p["heater_setpoint_k"] + 2.0))
     used_wh = (r["load_w"] + r["heater_w"]) * dt_h + r["stored_wh"] / p["charge_efficiency"]
@@ -159,8 +179,13 @@ def advance(s: dict, p: Mapping[str, object], env: dict, k: int, dt_h: float, de
     return r
 
 
-def survival_outputs(params: Mapping[str, object], inputs: Mapping[str, np.ndarray], s: Mapping[str, np.ndarray],
-                     light: Mapping[str, np.ndarray], distance_m: np.ndarray) -> dict[str, np.ndarray]:
+def survival_outputs(
+    params: Mapping[str, object],
+    inputs: Mapping[str, np.ndarray],
+    s: Mapping[str, np.ndarray],
+    light: Mapping[str, np.ndarray],
+    distance_m: np.ndarray,
+) -> dict[str, np.ndarray]:
     """The outputs of :func:`campaign.models.night_survival.survival_outputs` from a final state ``s`` and the
     site's light ``light`` (:func:`tally_site_light`)."""
     dt_h = float(params["surface.step_hours"])
@@ -194,8 +219,9 @@ def survival_outputs(params: Mapping[str, object], inputs: Mapping[str, np.ndarr
 def horizon_shift(params: Mapping[str, object], inputs: Mapping[str, np.ndarray], east_m, north_m):
     """Landed distance from the surveyed site (m) and the horizon's shift there (deg) of each mission."""
     distance_m = np.hypot(east_m, north_m)
-    return distance_m, (inputs["site.horizon_error_deg"]
-                        + float(params["site.horizon_gradient_deg_per_km"]) * distance_m / 1000.0)
+    return distance_m, (
+        inputs["site.horizon_error_deg"] + float(params["site.horizon_gradient_deg_per_km"]) * distance_m / 1000.0
+    )
 
 
 def as_arrays(inputs: Mapping[str, object]) -> dict[str, np.ndarray]:
@@ -213,8 +239,9 @@ def simulate(params: Mapping[str, object], inputs: Mapping[str, np.ndarray]) -> 
     p = rover_parameters(params, inputs)
     table = site_table(params)
     dt_h = float(params["surface.step_hours"])
-    distance_m, shift = horizon_shift(params, inputs, inputs["site.landing_offset_east_m"],
-                                      inputs["site.landing_offset_north_m"])
+    distance_m, shift = horizon_shift(
+        params, inputs, inputs["site.landing_offset_east_m"], inputs["site.landing_offset_north_m"]
+    )
     start, rows_per_step = table_positions(params, inputs)
     n = inputs["surface.landing_time_frac"].shape[0]
     s, light = initial_state(p, n), initial_site_light(n)

@@ -30,26 +30,44 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float, demand_
     capacity = p["battery_capacity_wh"] * (1.0 - p["battery_fade_per_year"] * age_years)
     floor = p["soc_min"] * capacity
 
-    array_w = (env["solar_flux_w_m2"] * p["array_area_m2"] * p["array_efficiency"]
-               * (1.0 - p["array_degradation_per_year"] * age_years)
-               * env["array_cos_incidence"] * env["disk_fraction"])
+    array_w = (
+        env["solar_flux_w_m2"]
+        * p["array_area_m2"]
+        * p["array_efficiency"]
+        * (1.0 - p["array_degradation_per_year"] * age_years)
+        * env["array_cos_incidence"]
+        * env["disk_fraction"]
+    )
     if demand_w is None:
         awake = (env["disk_fraction"] > p["sunlit_disk_fraction"]) & (energy_wh / capacity >= p["soc_operate_min"])
         comm = np.where(env["earth_visible"], p["duty_comm"] * p["comm_w"], 0.0)
-        awake_w = (p["idle_w"] + p["duty_drive"] * p["drive_w"] + p["duty_drill"] * p["drill_w"]
-                   + p["duty_analyse"] * p["analyse_w"] + comm)
+        awake_w = (
+            p["idle_w"]
+            + p["duty_drive"] * p["drive_w"]
+            + p["duty_drill"] * p["drill_w"]
+            + p["duty_analyse"] * p["analyse_w"]
+            + comm
+        )
         demand_w = np.where(awake, awake_w, p["hibernate_w"])
     wanted_load = p["load_factor"] * demand_w
 
     def exact_box(heat_w):
-        opening = np.clip((temp_k - p["heater_setpoint_k"] - p["louvre_open_start_k"])
-                          / (p["louvre_open_full_k"] - p["louvre_open_start_k"]), 0.0, 1.0)
+        opening = np.clip(
+            (temp_k - p["heater_setpoint_k"] - p["louvre_open_start_k"])
+            / (p["louvre_open_full_k"] - p["louvre_open_start_k"]),
+            0.0,
+            1.0,
+        )
         emissivity = p["radiator_emissivity_closed"] + opening * (
-            p["radiator_emissivity_open"] - p["radiator_emissivity_closed"])
+            p["radiator_emissivity_open"] - p["radiator_emissivity_closed"]
+        )
         k_rad = emissivity * p["radiator_area_m2"] * SIGMA
         conductance = p["insulation_conductance_w_per_k"] + 4.0 * k_rad * temp_k**3
-        offset = (p["insulation_conductance_w_per_k"] * env["sink_temp_k"] + 4.0 * k_rad * temp_k**4
-                  - k_rad * (temp_k**4 - env["sink_temp_k"] ** 4))
+        offset = (
+            p["insulation_conductance_w_per_k"] * env["sink_temp_k"]
+            + 4.0 * k_rad * temp_k**4
+            - k_rad * (temp_k**4 - env["sink_temp_k"] ** 4)
+        )
         decay = np.exp(-conductance * dt_s / p["box_heat_capacity_j_per_k"])
         asymptote = (heat_w + offset) / conductance
         return asymptote + (temp_k - asymptote) * decay, conductance, offset, decay
@@ -57,8 +75,11 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float, demand_
     internal = p["load_heat_fraction"] * wanted_load
     unheated, conductance, offset, decay = exact_box(internal)
     target = (p["heater_setpoint_k"] - decay * temp_k) / np.maximum(1.0 - decay, 1e-12)
-    wanted_heater = np.where(unheated < p["heater_setpoint_k"],
-                             np.clip(target * conductance - offset - internal, 0.0, p["heater_max_w"]), 0.0)
+    wanted_heater = np.where(
+        unheated < p["heater_setpoint_k"],
+        np.clip(target * conductance - offset - internal, 0.0, p["heater_max_w"]),
+        0.0,
+    )
 
     supply_w = array_w + (energy_wh - floor) * p["discharge_efficiency"] / dt_h
     on = supply_w >= wanted_load
@@ -69,7 +90,17 @@ def step(p: dict, energy_wh, temp_k, step_index, env: dict, dt_h: float, demand_
     taken = np.maximum(-surplus, 0.0) * dt_h / p["discharge_efficiency"]
     energy = np.clip(energy_wh + stored - taken, floor, capacity)
     temperature, _, _, _ = exact_box(p["load_heat_fraction"] * load + heater)
-    return {"energy_wh": energy, "temp_k": temperature, "load_w": load, "heater_w": heater,
-            "lost": (temperature < p["survival_temp_k"]) | (temperature > p["max_temp_k"]),
-            "array_w": array_w, "wanted_load_w": wanted_load, "wanted_heater_w": wanted_heater, "stored_wh": stored,
-            "capacity_wh": capacity, "floor_wh": floor, "powered": on}
+    return {
+        "energy_wh": energy,
+        "temp_k": temperature,
+        "load_w": load,
+        "heater_w": heater,
+        "lost": (temperature < p["survival_temp_k"]) | (temperature > p["max_temp_k"]),
+        "array_w": array_w,
+        "wanted_load_w": wanted_load,
+        "wanted_heater_w": wanted_heater,
+        "stored_wh": stored,
+        "capacity_wh": capacity,
+        "floor_wh": floor,
+        "powered": on,
+    }

@@ -11,11 +11,11 @@ import numpy as np
 
 from campaign.models import power_thermal as pt
 from campaign.models import rules
-from tests.oracles import section_params
 from campaign.models.mobility import ENTRAPPED, WHEEL_FAILED
 from campaign.models.outcomes import Outcome
 from campaign.models.rules import ANALYSE, DRILL, DRIVE
 from tests.oracles import night_survival as nm
+from tests.oracles import section_params
 
 
 def drill_attempts(p, water_wt, dry_layer_m, ice_critical_wt, rock_factor, u_rock, u_jam, u_lose) -> dict:
@@ -34,16 +34,26 @@ def drill_attempts(p, water_wt, dry_layer_m, ice_critical_wt, rock_factor, u_roc
     rock_depth = np.where(rock_rate > 0, -np.log(u_rock) / np.maximum(rock_rate, 1e-30), np.inf)
     jam_h = -np.log(u_jam) / p["jam_per_h"] if p["jam_per_h"] > 0 else np.full(u_jam.shape, np.inf)
     budget_h = p["max_attempt_h"]
-    limits = np.stack(np.broadcast_arrays(target, np.minimum(rock_depth, target * 2),
-                                          depth_after(np.minimum(jam_h, budget_h * 2)), depth_after(budget_h)),
-                      axis=-1)
+    limits = np.stack(
+        np.broadcast_arrays(
+            target,
+            np.minimum(rock_depth, target * 2),
+            depth_after(np.minimum(jam_h, budget_h * 2)),
+            depth_after(budget_h),
+        ),
+        axis=-1,
+    )
     stopped_by = np.argmin(limits, axis=-1)  # 0 target, 1 rock, 2 jam, 3 time budget
     depth = np.min(limits, axis=-1)
     jammed = stopped_by == 2
     hours = np.minimum(depth, dry_layer) / dry_rate + np.maximum(depth - dry_layer, 0.0) / icy_rate
-    return {"depth_m": depth, "drilling_h": np.where(jammed, jam_h, hours), "reached": stopped_by == 0,
-            "drill_lost": jammed & (u_lose < p["jam_loses_drill_prob"]),
-            "wear_m": np.minimum(depth, dry_layer) + p["icy_wear_factor"] * np.maximum(depth - dry_layer, 0.0)}
+    return {
+        "depth_m": depth,
+        "drilling_h": np.where(jammed, jam_h, hours),
+        "reached": stopped_by == 0,
+        "drill_lost": jammed & (u_lose < p["jam_loses_drill_prob"]),
+        "wear_m": np.minimum(depth, dry_layer) + p["icy_wear_factor"] * np.maximum(depth - dry_layer, 0.0),
+    }
 
 
 def surface_plan(params, x, d) -> dict[str, np.ndarray]:
@@ -62,23 +72,37 @@ def surface_plan(params, x, d) -> dict[str, np.ndarray]:
     water = np.repeat(np.where(wet, content, s["dry_water_wt"]), attempts, axis=1)  # per slot
     layer = np.repeat(d["science.dry_layer"] * s["dry_layer_max_m"], attempts, axis=1)
 
-    a = drill_attempts(dr, water, layer, x["drill.ice_critical_wt"][:, None], x["drill.rock_abundance_factor"][:, None],
-                       d["drill.rock"], d["drill.jam"], d["drill.lose"])
+    a = drill_attempts(
+        dr,
+        water,
+        layer,
+        x["drill.ice_critical_wt"][:, None],
+        x["drill.rock_abundance_factor"][:, None],
+        d["drill.rock"],
+        d["drill.jam"],
+        d["drill.lose"],
+    )
     true_wt = np.where(a["depth_m"] > layer, water, s["dry_water_wt"])
     precision = np.sqrt(s["precision_abs_wt"] ** 2 + (s["precision_rel"] * true_wt) ** 2)
 
     rate_per_h = params["reliability.component_failure_per_year"] / (365.25 * 24.0)
     return {
-        "attempt_h": dr["setup_h"] + a["drilling_h"], "depth_m": a["depth_m"], "reached": a["reached"],
-        "drill_lost": a["drill_lost"], "wear_m": a["wear_m"], "delivered": a["depth_m"] >= dr["min_sample_depth_m"],
+        "attempt_h": dr["setup_h"] + a["drilling_h"],
+        "depth_m": a["depth_m"],
+        "reached": a["reached"],
+        "drill_lost": a["drill_lost"],
+        "wear_m": a["wear_m"],
+        "delivered": a["depth_m"] >= dr["min_sample_depth_m"],
         "reported_wt": true_wt + precision * d["science.measure"],
-        "km_entrapment": rules.exponential_first_event(mob["entrapment_per_km"] * x["mobility.hazard_factor"],
-                                                       d["mobility.entrapment"], np),
-        "km_wheel": rules.exponential_first_event(mob["wheel_failure_per_km"] * x["mobility.hazard_factor"],
-                                                  d["mobility.wheel"], np),
+        "km_entrapment": rules.exponential_first_event(
+            mob["entrapment_per_km"] * x["mobility.hazard_factor"], d["mobility.entrapment"], np
+        ),
+        "km_wheel": rules.exponential_first_event(
+            mob["wheel_failure_per_km"] * x["mobility.hazard_factor"], d["mobility.wheel"], np
+        ),
         "failure_hour": rules.exponential_first_event(rate_per_h, d["reliability.component"], np),
-        "fatigue_cycles": params["reliability.fatigue_cycles_median"] * np.exp(
-            params["reliability.fatigue_sigma_log"] * d["reliability.fatigue"]),
+        "fatigue_cycles": params["reliability.fatigue_cycles_median"]
+        * np.exp(params["reliability.fatigue_sigma_log"] * d["reliability.fatigue"]),
     }
 
 
@@ -157,8 +181,21 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
         leaving = awake & shadow & (soc < leave_below) & mobile & ~at_end
         entering = ~shadow & shadowed[leg] & (to_go - step_km <= reach)
         sun_ahead_h = forecast[np.minimum(np.floor(position).astype(np.int64), forecast.shape[0] - 2)]
-        mode = rules.planner_mode(o, awake, leaving, analyse_left > 0, at_end & site_leg & site_open & drill_ok,
-                                  mobile, at_end, entering, env["earth_visible"], dark, soc, sun_ahead_h, np)
+        mode = rules.planner_mode(
+            o,
+            awake,
+            leaving,
+            analyse_left > 0,
+            at_end & site_leg & site_open & drill_ok,
+            mobile,
+            at_end,
+            entering,
+            env["earth_visible"],
+            dark,
+            soc,
+            sun_ahead_h,
+            np,
+        )
         demand = rules.mode_demand_w(p, mode, awake, env["earth_visible"], np)
         served = nm.advance(ps, p, env, k, dt_h, demand)["powered"]
         worked = alive & served
@@ -197,8 +234,9 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
         pending = np.where(to_analyse, slot, np.where(result, -1, pending))
         analyse_left = np.where(to_analyse, sci["analyse_h"], np.where(result, 0.0, left))
         lost_now = stuck & mobile
-        mobility_loss = np.where(lost_now, np.where(odometer >= plan["km_entrapment"], ENTRAPPED, WHEEL_FAILED),
-                                 mobility_loss)
+        mobility_loss = np.where(
+            lost_now, np.where(odometer >= plan["km_entrapment"], ENTRAPPED, WHEEL_FAILED), mobility_loss
+        )
         immobilised_step = np.where(lost_now, k + 1, immobilised_step)
         mobile = mobile & ~stuck
         traverse = traverse + np.where(spectrometers_ok, km, 0.0)
@@ -220,14 +258,19 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
         dies = component | fatigue
         ps["alive"] = ps["alive"] & ~dies
         ps["death_step"] = np.where(dies, k + 1, ps["death_step"])
-        ps["cause"] = np.where(component, Outcome.SURFACE_COMPONENT_FAILURE,
-                               np.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, ps["cause"])).astype(np.int16)
+        ps["cause"] = np.where(
+            component,
+            Outcome.SURFACE_COMPONENT_FAILURE,
+            np.where(fatigue, Outcome.SURFACE_THERMAL_FATIGUE, ps["cause"]),
+        ).astype(np.int16)
 
     return {
         **nm.survival_outputs(params, x, ps, light, distance_m),
-        "water_goal_met": ((sites_quantified >= sci["goal_sites"])
-                           & (shadow_sites_quantified >= sci["goal_shadow_sites"])
-                           & (traverse >= sci["goal_traverse_km"])),
+        "water_goal_met": (
+            (sites_quantified >= sci["goal_sites"])
+            & (shadow_sites_quantified >= sci["goal_shadow_sites"])
+            & (traverse >= sci["goal_traverse_km"])
+        ),
         "sites_water_quantified": sites_quantified,
         "shadow_sites_water_quantified": shadow_sites_quantified,
         "samples_analysed": samples,
@@ -249,4 +292,3 @@ def surface(params, x, d, east_m, north_m) -> dict[str, np.ndarray]:
         "mobility_loss": mobility_loss,
         "immobilised_day": immobilised_step * dt_h / 24.0,
     }
-
