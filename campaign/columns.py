@@ -5,8 +5,8 @@ metadata (role, unit, doc, ...). The columns of a campaign are produced from the
 :func:`campaign.declarations.dataset_columns`; this module imports neither the models nor pyarrow, so the store and
 the analysis stay below the models.
 
-:data:`COLUMN_ROLES` names the columns that particular analyses and plots need (the touchdown offsets, the days
-survived, ...) by what they mean rather than by a model's column name.
+:data:`COLUMN_ROLES` lists the meanings that particular analyses and plots need (the touchdown offsets, the days
+survived, ...), asked for by what they mean rather than by a model's column name.
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ class Column:
         return {k: str(v) for k, v in pairs if v not in (None, "")}
 
 
-# The column that carries each role in the models of campaign.models. It belongs beside the Output declarations
-# (a role tag on each Output); until the models declare it there, this table is the one place it is written. The
-# store records the entries of a campaign's model in the dataset's metadata (COLUMN_ROLES_KEY of the b"lupex"
-# file metadata, and run.json); a dataset without them falls back to this table.
+# The meanings the analysis asks for, and the column that carries each in the models of campaign.models. The
+# models declare them on their outputs (Output.meaning); the store records a campaign's in the dataset's metadata
+# (COLUMN_ROLES_KEY of the b"lupex" file metadata, and run.json). This table is what a dataset written before
+# meanings were recorded falls back to (tests/test_loading.py checks it against the declarations).
 COLUMN_ROLES: dict[str, str] = {
     "landing_success": "landing_ok",  # flag: touched down intact, upright, within limits
     "touchdown_downrange": "landing_downrange_m",  # touchdown offset from the target along the track

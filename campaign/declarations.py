@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .columns import COLUMN_ROLES, Column
+from .columns import Column
 from .models import Kind, MissionModel
 from .models.outcomes import Outcome, Phase
 
@@ -55,6 +55,5 @@ def dataset_columns(model: MissionModel, variables: Iterable) -> tuple[Column, .
 
 
 def column_roles(model: MissionModel) -> dict[str, str]:
-    """The roles (:data:`campaign.columns.COLUMN_ROLES`) that ``model``'s outputs carry, mapped to their columns."""
-    outputs = {o.name for o in model.outputs}
-    return {role: name for role, name in COLUMN_ROLES.items() if name in outputs}
+    """The meanings ``model``'s outputs declare (``Output.meaning``), mapped to their columns."""
+    return {o.meaning: o.name for o in model.outputs if o.meaning}

@@ -133,3 +133,18 @@ def test_analyses_find_their_columns_by_the_roles_the_dataset_declares_else_by_t
     assert analysis.survival(undeclared) is None
     with pytest.raises(KeyError, match="'survival_time'"):
         declared.column_for("survival_time")
+
+
+def test_the_models_declare_the_meanings_the_analysis_falls_back_to():
+    """Every meaning the analysis uses is declared on an output of a model that has it (``Output.meaning``), on
+    the column the fallback table for older datasets names, and no model declares an unknown meaning."""
+    from campaign.columns import COLUMN_ROLES
+    from campaign.declarations import column_roles
+    from campaign.models import MODELS
+
+    declared = {}
+    for model in MODELS.values():
+        roles = column_roles(model)
+        assert set(roles) <= set(COLUMN_ROLES), model.name
+        declared.update(roles)
+    assert declared == COLUMN_ROLES

@@ -105,6 +105,8 @@ class Output:
     """A per-mission output column.
 
     ``role`` is ``"phase"`` for a phase-success flag, ``"goal"`` for a goal flag and ``"metric"`` otherwise.
+    ``meaning`` names what an analysis may ask this column for, whatever the model calls it (``"survival_days"``,
+    ``"touchdown_downrange"``: :data:`campaign.columns.COLUMN_ROLES` lists those the analysis uses).
     ``valid_when`` names a boolean output: where it is false the value is meaningless (the phase was never
     reached) and the store writes null.
     """
@@ -115,6 +117,7 @@ class Output:
     doc: str
     role: str = "metric"
     valid_when: str | None = None
+    meaning: str | None = None
 
 
 @functools.cache

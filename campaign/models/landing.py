@@ -141,20 +141,53 @@ SECTION = Section(
 )
 
 OUTPUTS = (
-    Output("landing_ok", Kind.BOOL, "", "Touched down intact and upright within the limits", role="phase"),
-    Output("landing_downrange_m", Kind.FLOAT, "m", "Touchdown point along the approach track from the target"),
-    Output("landing_crossrange_m", Kind.FLOAT, "m", "Touchdown point across the approach track from the target"),
-    Output("miss_distance_m", Kind.FLOAT, "m", "Distance of the touchdown point from the target"),
-    Output("touchdown_vertical_speed_mps", Kind.FLOAT, "m/s", "Vertical speed at touchdown (downwards positive)"),
-    Output("touchdown_horizontal_speed_mps", Kind.FLOAT, "m/s", "Horizontal speed at touchdown"),
+    Output(
+        "landing_ok",
+        Kind.BOOL,
+        "",
+        "Touched down intact and upright within the limits",
+        role="phase",
+        meaning="landing_success",
+    ),
+    Output(
+        "landing_downrange_m",
+        Kind.FLOAT,
+        "m",
+        "Touchdown point along the approach track from the target",
+        meaning="touchdown_downrange",
+    ),
+    Output(
+        "landing_crossrange_m",
+        Kind.FLOAT,
+        "m",
+        "Touchdown point across the approach track from the target",
+        meaning="touchdown_crossrange",
+    ),
+    Output(
+        "miss_distance_m", Kind.FLOAT, "m", "Distance of the touchdown point from the target", meaning="miss_distance"
+    ),
+    Output(
+        "touchdown_vertical_speed_mps",
+        Kind.FLOAT,
+        "m/s",
+        "Vertical speed at touchdown (downwards positive)",
+        meaning="touchdown_vertical_speed",
+    ),
+    Output(
+        "touchdown_horizontal_speed_mps",
+        Kind.FLOAT,
+        "m/s",
+        "Horizontal speed at touchdown",
+        meaning="touchdown_horizontal_speed",
+    ),
     Output("attitude_deg", Kind.FLOAT, "deg", "Thrust tilt from the local vertical at touchdown plus the slope"),
     Output("propellant_left_kg", Kind.FLOAT, "kg", "Usable propellant left at touchdown"),
     Output("slope_deg", Kind.FLOAT, "deg", "Local slope at the touchdown point"),
     Output("rock_hazard", Kind.BOOL, "", "A rock above the clearance at the touchdown point"),
-    Output("diverted", Kind.BOOL, "", "Hazard avoidance moved the target"),
+    Output("diverted", Kind.BOOL, "", "Hazard avoidance moved the target", meaning="hazard_divert"),
     Output("divert_distance_m", Kind.FLOAT, "m", "Length of the divert"),
-    Output("engine_out", Kind.BOOL, "", "An engine failed during the descent"),
-    Output("altimeter_fault", Kind.BOOL, "", "The altimeter faulted"),
+    Output("engine_out", Kind.BOOL, "", "An engine failed during the descent", meaning="engine_out"),
+    Output("altimeter_fault", Kind.BOOL, "", "The altimeter faulted", meaning="altimeter_fault"),
     Output("descent_time_s", Kind.FLOAT, "s", "Time from PDI to touchdown"),
     Output("max_throttle", Kind.FLOAT, "1", "Largest throttle used (1 = all engines at full thrust)"),
 )

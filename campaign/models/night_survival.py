@@ -133,8 +133,16 @@ OUTPUTS = (
         "Operated 100 days (or surface.mission_days, if longer) on the surface",
         role="goal",
     ),
-    Output("days_survived", Kind.FLOAT, "d", "Days on the surface until the rover was lost (mission length if not)"),
-    Output("landing_day", Kind.FLOAT, "d", "Landing time, days after the landing window opened"),
+    Output(
+        "days_survived",
+        Kind.FLOAT,
+        "d",
+        "Days on the surface until the rover was lost (mission length if not)",
+        meaning="survival_days",
+    ),
+    Output(
+        "landing_day", Kind.FLOAT, "d", "Landing time, days after the landing window opened", meaning="landing_date"
+    ),
     Output("landing_distance_m", Kind.FLOAT, "m", "Landed distance from the surveyed site"),
     Output("nights_survived", Kind.INT, "1", "Darkness periods of 24 h or more survived"),
     Output("had_night", Kind.BOOL, "", "At least one darkness period of 24 h or more occurred"),
@@ -151,6 +159,7 @@ OUTPUTS = (
         "Wh",
         "Lowest battery energy above its floor, net of unserved demand, over the worst night",
         valid_when="had_night",
+        meaning="night_energy_margin",
     ),
     Output("min_soc", Kind.FLOAT, "1", "Lowest battery state of charge"),
     Output("min_box_temp_k", Kind.FLOAT, "K", "Lowest box temperature"),
