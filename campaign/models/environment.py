@@ -5,9 +5,9 @@ lunar physical librations shipped in the ``de421`` package) and returns unit vec
 the site's local East-North-Up frame on a time grid. :func:`sun_elevation_azimuth` and
 :func:`earth_elevation_azimuth` are the public per-time functions.
 
-Model side (JAX): :func:`interpolate_directions` interpolates that table at any time, and
-:func:`horizon_elevation`, :func:`disk_fraction_visible` turn elevations and azimuths into what the rover
-experiences.
+Model side (JAX, and NumPy on the host): :func:`horizon_elevation` and :func:`disk_fraction_visible` turn
+elevations and azimuths into what the rover experiences; :mod:`campaign.models.site` tabulates them hourly and
+interpolates the table per mission step.
 
 Frames and conventions
 ----------------------
@@ -145,16 +145,6 @@ def earth_elevation_azimuth(lat_deg: float, lon_deg: float, utc: np.ndarray) -> 
 
 
 # ------------------------------------------------------------------------------------------ JAX (per mission)
-def interpolate_directions(table: jax.Array, t_hours: jax.Array, step_hours: jax.Array) -> jax.Array:
-    """Linear interpolation of a direction table ``(n, 3)`` sampled every ``step_hours`` from hour 0, at times
-    ``t_hours`` (any shape), renormalised to unit length. The chord error of hourly sampling is ~1e-5 rad."""
-    x = t_hours / step_hours
-    i0 = jnp.clip(jnp.floor(x).astype(jnp.int32), 0, table.shape[0] - 2)
-    w = jnp.clip(x - i0, 0.0, 1.0)[..., None]
-    v = (1 - w) * table[i0] + w * table[i0 + 1]
-    return v / jnp.linalg.norm(v, axis=-1, keepdims=True)
-
-
 @overload
 def horizon_elevation(profile_deg: jax.Array, azimuth_deg: jax.Array | np.ndarray) -> jax.Array: ...
 @overload

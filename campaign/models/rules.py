@@ -280,7 +280,7 @@ def planner_mode(
         & (
             leaving
             | (
-                (earth_visible | (o.needs_earth_to_drive < 0.5))
+                (earth_visible | xp.logical_not(o.needs_earth_to_drive))
                 & (~entering | ((soc >= o.soc_shadow_entry) & (sun_ahead_h >= o.shadow_min_sun_ahead_h)))
                 & (~dark | (soc >= o.soc_dark_drive_min))
             )

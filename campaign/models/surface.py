@@ -608,7 +608,7 @@ def make_step(params, inputs, tables: Tables, plan: Plan, record: bool):
         attempts_per_site=tables.attempt_slots.shape[0],
         step_km=step_km,
         drive_out_wh=rules.shadow_drive_out_wh(p, m.shadow_reach_km, step_km, dt_h),
-        analysers_ok=inputs.science.analysers_ok > 0.5,
+        analysers_ok=inputs.science.analysers_ok > 0.5,  # Bernoulli inputs: draws of 0 or 1
         spectrometers_ok=inputs.science.spectrometers_ok > 0.5,
         bit_life_m=params.drill.bit_life_m,
         landing=sitemod.landing_position(params, inputs, tables.site),
