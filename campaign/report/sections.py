@@ -419,6 +419,123 @@ def where_it_lands(ctx: Context) -> Section | None:
     return Section("Where it lands", body)
 
 
+def _goal_drivers_html(sens: Mapping, t: str) -> str:
+    """The HTML for one goal or phase ``t``: a table of the inputs that matter to it (level, first-order index with
+    its 95% interval, rank correlation), or a line saying none does."""
+    entry = sens["targets"].get(t, {})
+    ranked = analysis.influential(entry)
+    if not ranked:
+        return (
+            f"<p><code>{esc(t)}</code>: no input matters by that test"
+            + (f" ({esc(entry['note'])})" if entry.get("note") else "")
+            + ".</p>"
+        )
+    return f"<h3><code>{esc(t)}</code> (n={entry['n']:,})</h3>" + table(
+        ["input", "level", "first-order index", "95% interval", "rank correlation"],
+        [
+            [
+                f"`{i}`",
+                sens["inputs"][i]["level"],
+                f"{v['first_order']:.3f}",
+                f"[{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}, "
+                f"{v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}]",
+                f"{v['spearman']:+.2f}",
+            ]
+            for i, v in ranked
+        ],
+        [False, False, True, True, True],
+    )
+
+
+def _share_matters(v: Mapping) -> bool:
+    """Whether an epistemic input's variance share is at least the minimum share and clear of zero."""
+    return (v["share"] or 0) >= analysis.MIN_SHARE and (v["share"] or 0) - analysis.Z95 * (v["se"] or 0) > 0
+
+
+def _pin_down_first_html(ctx: Context, targets: list[str]) -> list[str]:
+    """The "What to pin down first" part: the spread of each target's P across states of knowledge and the share
+    of it each epistemic input explains (nothing if no target has variance shares)."""
+    epi = ctx.summary["epistemic"]
+    shared = [(n, e) for n, e in epi.get("flags", {}).items() if n in targets and e.get("variance_shares")]
+    if not shared:
+        return []
+    inputs = sorted(
+        (i for i in epi["epistemic_inputs"] if any(_share_matters(e["variance_shares"][i]) for _, e in shared)),
+        key=lambda i: -max((e["variance_shares"][i]["share"] or 0) for _, e in shared),
+    )
+    body = [
+        "<h3>What to pin down first</h3><p>How uncertain each probability itself is, across states of "
+        "knowledge, and the share of that spread each epistemic input explains alone (+- one bootstrap "
+        "standard error; only shares clear of zero): learning the input with the largest share narrows "
+        "P most.</p>"
+    ]
+    rows = [
+        [
+            "spread of P (sd across states of knowledge)",
+            *(f"{e['sd_epistemic']:.3f} (binomial noise per draw {e['sd_binomial_noise']:.3f})" for _, e in shared),
+        ]
+    ]
+    rows += [
+        [
+            f"`{i}`",
+            *(
+                f"{e['variance_shares'][i]['share']:.2f} +- {e['variance_shares'][i]['se']:.2f}"
+                if _share_matters(e["variance_shares"][i])
+                else ""
+                for _, e in shared
+            ),
+        ]
+        for i in inputs
+    ]
+    body.append(table(["", *(f"`{n}`" for n, _ in shared)], rows, [False] + [True] * len(shared)))
+    if not inputs:
+        body.append(
+            "<p>No epistemic input explains a share clear of zero: the spread of P across states of "
+            "knowledge is too small beside each draw's binomial noise to apportion (more missions per "
+            "draw, <code>run.inner_samples</code>, would resolve it).</p>"
+        )
+    body.append(
+        ctx.figure(
+            "epistemic",
+            "Each epistemic draw's estimate of P (a state of knowledge), the "
+            "marginal P and the 5-95% band of P with the binomial noise removed.",
+        )
+    )
+    return body
+
+
+def _metric_drivers_html(s: Mapping) -> list[str]:
+    """The collapsed "Metrics" part: the top three inputs that drive each metric, the metrics that merely restate
+    an input and those no input explains (nothing if there are no metrics)."""
+    sens = s["sensitivity"]
+    metric_rows, echoes, quiet = [], [], []
+    for t in s["metrics"]:
+        entry = sens["targets"].get(t, {})
+        echo = analysis.restated_input(entry)
+        ranked = analysis.influential(entry)
+        if echo:
+            echoes.append(f"`{t}` (`{echo}`)")
+        elif not ranked:
+            quiet.append(f"`{t}`")
+        else:
+            metric_rows.append(
+                [f"`{t}`", f"{entry['n']:,}", ", ".join(f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3])]
+            )
+    if not (metric_rows or echoes or quiet):
+        return []
+    extra = ""
+    if echoes:
+        extra += f"<p>Restating one input (left out): {inline(', '.join(echoes))}.</p>"
+    if quiet:
+        extra += f"<p>No input explains {100 * analysis.MIN_SHARE:g}% or more of: {inline(', '.join(quiet))}.</p>"
+    return [
+        "<details><summary>Metrics: the inputs that drive each (top three, first-order index)</summary>"
+        + table(["metric", "n", "inputs that matter"], metric_rows, [False, True, False])
+        + extra
+        + "</details>"
+    ]
+
+
 def what_drives_it(ctx: Context) -> Section | None:
     """Sensitivity of the goals to the inputs that matter, with intervals; what to learn first."""
     s = ctx.summary
@@ -438,108 +555,9 @@ def what_drives_it(ctx: Context) -> Section | None:
             "blue raises the probability, red lowers it, grey has no monotone effect.",
         ),
     ]
-    for t in dict.fromkeys(targets):
-        entry = sens["targets"].get(t, {})
-        ranked = analysis.influential(entry)
-        if not ranked:
-            body.append(
-                f"<p><code>{esc(t)}</code>: no input matters by that test"
-                + (f" ({esc(entry['note'])})" if entry.get("note") else "")
-                + ".</p>"
-            )
-            continue
-        body.append(
-            f"<h3><code>{esc(t)}</code> (n={entry['n']:,})</h3>"
-            + table(
-                ["input", "level", "first-order index", "95% interval", "rank correlation"],
-                [
-                    [
-                        f"`{i}`",
-                        sens["inputs"][i]["level"],
-                        f"{v['first_order']:.3f}",
-                        f"[{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}, "
-                        f"{v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}]",
-                        f"{v['spearman']:+.2f}",
-                    ]
-                    for i, v in ranked
-                ],
-                [False, False, True, True, True],
-            )
-        )
-    epi = s["epistemic"]
-    shared = [(n, e) for n, e in epi.get("flags", {}).items() if n in targets and e.get("variance_shares")]
-    if shared:
-
-        def matters(v: Mapping) -> bool:
-            return (v["share"] or 0) >= analysis.MIN_SHARE and (v["share"] or 0) - analysis.Z95 * (v["se"] or 0) > 0
-
-        inputs = sorted(
-            (i for i in epi["epistemic_inputs"] if any(matters(e["variance_shares"][i]) for _, e in shared)),
-            key=lambda i: -max((e["variance_shares"][i]["share"] or 0) for _, e in shared),
-        )
-        body.append(
-            "<h3>What to pin down first</h3><p>How uncertain each probability itself is, across states of "
-            "knowledge, and the share of that spread each epistemic input explains alone (+- one bootstrap "
-            "standard error; only shares clear of zero): learning the input with the largest share narrows "
-            "P most.</p>"
-        )
-        rows = [
-            [
-                "spread of P (sd across states of knowledge)",
-                *(f"{e['sd_epistemic']:.3f} (binomial noise per draw {e['sd_binomial_noise']:.3f})" for _, e in shared),
-            ]
-        ]
-        rows += [
-            [
-                f"`{i}`",
-                *(
-                    f"{e['variance_shares'][i]['share']:.2f} +- {e['variance_shares'][i]['se']:.2f}"
-                    if matters(e["variance_shares"][i])
-                    else ""
-                    for _, e in shared
-                ),
-            ]
-            for i in inputs
-        ]
-        body.append(table(["", *(f"`{n}`" for n, _ in shared)], rows, [False] + [True] * len(shared)))
-        if not inputs:
-            body.append(
-                "<p>No epistemic input explains a share clear of zero: the spread of P across states of "
-                "knowledge is too small beside each draw's binomial noise to apportion (more missions per "
-                "draw, <code>run.inner_samples</code>, would resolve it).</p>"
-            )
-        body.append(
-            ctx.figure(
-                "epistemic",
-                "Each epistemic draw's estimate of P (a state of knowledge), the "
-                "marginal P and the 5-95% band of P with the binomial noise removed.",
-            )
-        )
-    metric_rows, echoes, quiet = [], [], []
-    for t in s["metrics"]:
-        entry = sens["targets"].get(t, {})
-        echo = analysis.restated_input(entry)
-        ranked = analysis.influential(entry)
-        if echo:
-            echoes.append(f"`{t}` (`{echo}`)")
-        elif not ranked:
-            quiet.append(f"`{t}`")
-        else:
-            metric_rows.append(
-                [f"`{t}`", f"{entry['n']:,}", ", ".join(f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3])]
-            )
-    if metric_rows or echoes or quiet:
-        extra = ""
-        if echoes:
-            extra += f"<p>Restating one input (left out): {inline(', '.join(echoes))}.</p>"
-        if quiet:
-            extra += f"<p>No input explains {100 * analysis.MIN_SHARE:g}% or more of: {inline(', '.join(quiet))}.</p>"
-        body.append(
-            "<details><summary>Metrics: the inputs that drive each (top three, first-order index)</summary>"
-            + table(["metric", "n", "inputs that matter"], metric_rows, [False, True, False])
-            + extra
-            + "</details>"
-        )
+    body += [_goal_drivers_html(sens, t) for t in dict.fromkeys(targets)]
+    body += _pin_down_first_html(ctx, targets)
+    body += _metric_drivers_html(s)
     salt = s.get("saltelli")
     if salt:
         from .html import markdown_to_html
