@@ -288,31 +288,16 @@ def touchdown_groups(res: Results, rows: np.ndarray) -> np.ndarray:
     return group
 
 
-def landing_figure(res: Results, summary: Mapping):
-    """The landing-dispersion figure, or why there is none (a string). Left, the safe-landing core: the 99%
-    ellipse of safe landings (``summary["landing"]["ellipse99"]``) in metres, the axes at :data:`CORE_FRAME`
-    semi-major axes about its centre, safe landings and failed touchdowns inside the frame, and the count of
-    touchdowns beyond it. Right, every touchdown: miss distance on a log scale, by what happened on the way down
-    (:func:`touchdown_groups`), failed landings marked by cause."""
-    landing = summary.get("landing")
-    downrange, crossrange, miss_name = map(res.column_for, analysis.LANDING_ROLES)
-    if not res.has(downrange, crossrange) or not landing:
-        return f"needs columns `{downrange}`, `{crossrange}` and `{miss_name}`"
+def _landing_core_panel(ax, res: Results, reached: np.ndarray, safe: np.ndarray, causes: np.ndarray, colour, e, rng):
+    """Draw the left panel of :func:`landing_figure` on ``ax``: the safe landings and failed touchdowns inside
+    :data:`CORE_FRAME` semi-major axes of the 99% ellipse ``e`` about its centre, the ellipse, the target, and in
+    the title the count of touchdowns beyond the frame. Draws from ``rng`` (shared with the right panel)."""
+    downrange, crossrange, _ = map(res.column_for, analysis.LANDING_ROLES)
     x, y = res.column(downrange), res.column(crossrange)
-    reached = ~(np.isnan(x) | np.isnan(y))
-    if reached.sum() < 3:
-        return "fewer than 3 missions reached touchdown"
-    landed_ok = res.column_for("landing_success")
-    safe = reached & (res.column(landed_ok).astype(bool) if res.has(landed_ok) else True)
-    causes = res.column("outcome_name") if res.has("outcome_name") else np.full(res.n, "success", dtype=object)
-    e = landing["ellipse99"]
     cx, cy = e["centre_m"]
     half = CORE_FRAME * e["semi_major_m"]
     inside = reached & (np.abs(x - cx) <= half) & (np.abs(y - cy) <= half)
     outside = reached & ~inside
-    fig, axes = _figure(12.5, 5.8, ncols=2, gridspec_kw={"width_ratios": [1, 1.25]})
-    ax = axes[0, 0]
-    rng = np.random.default_rng(0)
     shown = np.flatnonzero(inside & safe)
     if shown.size > MAX_SCATTER_POINTS:
         shown = rng.choice(shown, MAX_SCATTER_POINTS, replace=False)
@@ -326,8 +311,6 @@ def landing_figure(res: Results, summary: Mapping):
         label=f"safe landings ({shown.size:,} of {int((inside & safe).sum()):,} in view shown)",
     )
     failed_in = inside & ~safe
-    names, counts = np.unique(causes[reached & ~safe].astype(str), return_counts=True)
-    colour = {c: PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)] for k, c in enumerate(names[np.argsort(-counts)])}
     for c in colour:
         rows = failed_in & (causes == c)
         if not rows.any():
@@ -363,7 +346,13 @@ def landing_figure(res: Results, summary: Mapping):
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=7, framealpha=0.9)
 
-    ax = axes[0, 1]
+
+def _touchdown_panel(ax, res: Results, reached: np.ndarray, safe: np.ndarray, causes: np.ndarray, colour, e, rng):
+    """Draw the right panel of :func:`landing_figure` on ``ax``: every touchdown's miss distance on a log scale, one
+    row per group of :func:`touchdown_groups`, failed landings marked by cause, and the ellipse's semi-major axis.
+    Draws from ``rng`` after the left panel."""
+    downrange, crossrange, miss_name = map(res.column_for, analysis.LANDING_ROLES)
+    x, y = res.column(downrange), res.column(crossrange)
     miss = (res.column(miss_name) if res.has(miss_name) else np.hypot(x, y))[reached]
     groups = touchdown_groups(res, reached)
     order = [g for _, g in FAULT_FLAGS if (groups == g).any()] + ["no fault flagged"]
@@ -414,6 +403,32 @@ def landing_figure(res: Results, summary: Mapping):
     ax.set_title(f"Every touchdown ({int(reached.sum()):,}): faults on the way down and failed landings", fontsize=10)
     ax.grid(alpha=0.3, axis="x", which="major")
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+
+
+def landing_figure(res: Results, summary: Mapping):
+    """The landing-dispersion figure, or why there is none (a string). Left, the safe-landing core: the 99%
+    ellipse of safe landings (``summary["landing"]["ellipse99"]``) in metres, the axes at :data:`CORE_FRAME`
+    semi-major axes about its centre, safe landings and failed touchdowns inside the frame, and the count of
+    touchdowns beyond it. Right, every touchdown: miss distance on a log scale, by what happened on the way down
+    (:func:`touchdown_groups`), failed landings marked by cause."""
+    landing = summary.get("landing")
+    downrange, crossrange, miss_name = map(res.column_for, analysis.LANDING_ROLES)
+    if not res.has(downrange, crossrange) or not landing:
+        return f"needs columns `{downrange}`, `{crossrange}` and `{miss_name}`"
+    x, y = res.column(downrange), res.column(crossrange)
+    reached = ~(np.isnan(x) | np.isnan(y))
+    if reached.sum() < 3:
+        return "fewer than 3 missions reached touchdown"
+    landed_ok = res.column_for("landing_success")
+    safe = reached & (res.column(landed_ok).astype(bool) if res.has(landed_ok) else True)
+    causes = res.column("outcome_name") if res.has("outcome_name") else np.full(res.n, "success", dtype=object)
+    names, counts = np.unique(causes[reached & ~safe].astype(str), return_counts=True)
+    colour = {c: PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)] for k, c in enumerate(names[np.argsort(-counts)])}
+    fig, axes = _figure(12.5, 5.8, ncols=2, gridspec_kw={"width_ratios": [1, 1.25]})
+    rng = np.random.default_rng(0)
+    e = landing["ellipse99"]
+    _landing_core_panel(axes[0, 0], res, reached, safe, causes, colour, e, rng)
+    _touchdown_panel(axes[0, 1], res, reached, safe, causes, colour, e, rng)
     fig.tight_layout()
     return fig
 
