@@ -140,11 +140,8 @@ def _design_sentence(summary: Mapping) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- sections
-def headline(ctx: Context) -> Section:
-    """The answer first: each goal's P (and the mission's success) with its valid interval and epistemic band."""
-    s = ctx.summary
-    docs = s.get("report", {}).get("docs", {})
-    same = s.get("report", {}).get("same_as", {})
+def _headline_warnings(s: Mapping) -> list[str]:
+    """The warnings atop the headline: runs without a manifest (incomplete) and the sample design's warning."""
     parts = []
     if s["report"].get("incomplete_runs"):
         parts.append(
@@ -154,31 +151,47 @@ def headline(ctx: Context) -> Section:
         )
     if s.get("sample_design", {}).get("warning"):
         parts.append(f'<p class="warn"><strong>Warning:</strong> {esc(s["sample_design"]["warning"])}.</p>')
-    if ctx.sweep:
-        trade = s.get("trade") or {}
-        flags = _distinct(s)
-        rows = [
-            [
-                f"[{d['label']}]({ctx.job_links[d['job']]})" if d["job"] in ctx.job_links else d["label"],
-                *(f"{_p(d['flags'][f]['p'])} {_ci(d['flags'][f])}" for f in flags),
-            ]
-            for d in trade.get("designs", [])
+    return parts
+
+
+def _sweep_headline(ctx: Context) -> list[str]:
+    """A sweep's headline: each design's P with its 95% interval (linked to its own report) and the trade
+    figure."""
+    s = ctx.summary
+    parts = []
+    trade = s.get("trade") or {}
+    flags = _distinct(s)
+    rows = [
+        [
+            f"[{d['label']}]({ctx.job_links[d['job']]})" if d["job"] in ctx.job_links else d["label"],
+            *(f"{_p(d['flags'][f]['p'])} {_ci(d['flags'][f])}" for f in flags),
         ]
-        parts.append(
-            f"<p>{len(s['run']['jobs'])} designs, {s['missions']:,} missions in all; every design ran "
-            "the same sampled missions (common random numbers). P with its 95% interval:</p>"
+        for d in trade.get("designs", [])
+    ]
+    parts.append(
+        f"<p>{len(s['run']['jobs'])} designs, {s['missions']:,} missions in all; every design ran "
+        "the same sampled missions (common random numbers). P with its 95% interval:</p>"
+    )
+    parts.append(table(["design (its own report)", *(f"`{f}`" for f in flags)], rows, [False] + [True] * len(flags)))
+    parts.append(
+        ctx.figure(
+            "trade",
+            "Left: P against the design value, with its 95% interval as a band. Right: each design "
+            "against the first on the same missions: the paired difference and its 95% band, much narrower than "
+            "the designs' own intervals because the common scenarios cancel.",
         )
-        parts.append(
-            table(["design (its own report)", *(f"`{f}`" for f in flags)], rows, [False] + [True] * len(flags))
-        )
-        parts.append(
-            ctx.figure(
-                "trade",
-                "Left: P against the design value, with its 95% interval as a band. Right: each design "
-                "against the first on the same missions: the paired difference and its 95% band, much narrower than "
-                "the designs' own intervals because the common scenarios cancel.",
-            )
-        )
+    )
+    return parts
+
+
+def headline(ctx: Context) -> Section:
+    """The answer first: each goal's P (and the mission's success) with its valid interval and epistemic band."""
+    s = ctx.summary
+    docs = s.get("report", {}).get("docs", {})
+    same = s.get("report", {}).get("same_as", {})
+    parts = _headline_warnings(s)
+    if ctx.sweep:
+        parts += _sweep_headline(ctx)
         return Section("Headline", "".join(parts), anchor="headline")
     shown = [f for f in s["goals"] if f not in same] or list(s["phases"])[-1:]
     if s["goals"] and s["phases"] and list(s["phases"])[-1] not in same:
@@ -216,37 +229,34 @@ def headline(ctx: Context) -> Section:
     return Section("Headline", "".join(parts), anchor="headline")
 
 
-def why_it_fails(ctx: Context) -> Section | None:
-    """The failure Pareto by phase and cause, and each phase given the previous one."""
-    s = ctx.summary
-    pareto = s["pareto"]
-    if ctx.sweep:
-        designs = (s.get("trade") or {}).get("designs", [])
-        causes = sorted(
-            {c for d in designs for c in d.get("failures", {})},
-            key=lambda c: -max(d["failures"].get(c, {}).get("p", 0) for d in designs),
-        )
-        if not causes:
-            return None
-        rows = [
-            [
-                f"`{c}`",
-                *(
-                    f"{_p(d['failures'][c]['p'])} {_ci(d['failures'][c])}" if c in d["failures"] else "0"
-                    for d in designs
-                ),
-            ]
-            for c in causes
+def _sweep_failures(ctx: Context) -> Section | None:
+    """A sweep's "Why it fails": the share of each design's missions lost first to each cause, with its interval
+    (None when no design lost a mission)."""
+    designs = (ctx.summary.get("trade") or {}).get("designs", [])
+    causes = sorted(
+        {c for d in designs for c in d.get("failures", {})},
+        key=lambda c: -max(d["failures"].get(c, {}).get("p", 0) for d in designs),
+    )
+    if not causes:
+        return None
+    rows = [
+        [
+            f"`{c}`",
+            *(f"{_p(d['failures'][c]['p'])} {_ci(d['failures'][c])}" if c in d["failures"] else "0" for d in designs),
         ]
-        return Section(
-            "Why it fails",
-            "<p>Share of each design's missions lost first to each cause, with its 95% "
-            "interval:</p>" + table(["cause", *(d["label"] for d in designs)], rows, [False] + [True] * len(designs)),
-        )
-    if not pareto["by_cause"]:
-        return Section("Why it fails", f"<p>No mission failed ({pareto['missions']:,} missions).</p>")
+        for c in causes
+    ]
+    return Section(
+        "Why it fails",
+        "<p>Share of each design's missions lost first to each cause, with its 95% "
+        "interval:</p>" + table(["cause", *(d["label"] for d in designs)], rows, [False] + [True] * len(designs)),
+    )
+
+
+def _failures_lead(pareto: Mapping) -> str:
+    """The opening paragraph of "Why it fails": how many missions failed and the three largest first causes."""
     top = pareto["by_cause"][:3]
-    lead = (
+    return (
         f"<p>{pareto['failures']:,} of {pareto['missions']:,} missions failed "
         f"({_pct(pareto['failures'] / pareto['missions'])}). "
         "The largest first causes: "
@@ -257,7 +267,11 @@ def why_it_fails(ctx: Context) -> Section | None:
         )
         + ".</p>"
     )
-    conditional = {k.split(" | ")[0]: v for k, v in s.get("conditional", {}).items()}
+
+
+def _phase_rows(pareto: Mapping, conditional: Mapping) -> list[list[str]]:
+    """The rows of the "By phase" table: each phase's share of missions lost there, its interval and count, and
+    the phase's probability given the previous one."""
     phase_rows = []
     for b in pareto["by_phase"]:
         cond = next((v for k, v in conditional.items() if k.startswith(b["phase"])), None)
@@ -270,14 +284,26 @@ def why_it_fails(ctx: Context) -> Section | None:
                 f"{_p(cond['p'])} {_ci(cond)}" if cond else "(first phase)",
             ]
         )
-    body = lead + ctx.figure(
+    return phase_rows
+
+
+def why_it_fails(ctx: Context) -> Section | None:
+    """The failure Pareto by phase and cause, and each phase given the previous one."""
+    s = ctx.summary
+    pareto = s["pareto"]
+    if ctx.sweep:
+        return _sweep_failures(ctx)
+    if not pareto["by_cause"]:
+        return Section("Why it fails", f"<p>No mission failed ({pareto['missions']:,} missions).</p>")
+    conditional = {k.split(" | ")[0]: v for k, v in s.get("conditional", {}).items()}
+    body = _failures_lead(pareto) + ctx.figure(
         "failure_pareto",
         "First failure of each mission by cause, largest first, coloured by phase (share of all "
         "missions with its 95% interval; the labels give the count and the cumulative share of failures).",
     )
     body += "<h3>By phase</h3>" + table(
         ["phase", "share of missions lost there", "95% interval", "missions", "P(phase ok | previous ok)"],
-        phase_rows,
+        _phase_rows(pareto, conditional),
         [False, True, True, True, True],
     )
     body += "<h3>By cause</h3>" + table(
@@ -311,25 +337,70 @@ def _in_darkness(dates: Mapping, periods: list, slack_days: float = 1.0) -> floa
     return float(counts[near].sum() / total) if total else math.nan
 
 
-def when(ctx: Context) -> Section | None:
-    """When rovers fail: the calendar with the site's darkness, the survival curve, the night energy margin."""
-    s = ctx.summary
-    if ctx.sweep or not (s.get("survival") or s.get("failure_dates")):
-        return None
-    parts = []
-    dates, dark = s.get("failure_dates"), s.get("darkness")
+def _darkness_lead(dates: Mapping | None, dark: Mapping | str | None) -> list[str]:
+    """The opening of "When": the share of surface failures in or just after a darkness at the site (with the
+    number and longest of the darkness periods), or why there is no darkness shading."""
     if dates and isinstance(dark, Mapping) and dates["failed"]:
         share = _in_darkness(dates, dark["periods"])
         longest = max((b - a for a, b in dark["periods"]), default=0.0)
-        parts.append(
+        return [
             f"<p>Of the {dates['landed']:,} rovers that reached the surface, {dates['failed']:,} failed "
             f"there. <strong>{_pct(share)} of those failures fall in a darkness at the site or the day "
             f"after it</strong>; the site has {len(dark['periods'])} darkness periods between the opening "
             f"of the landing window ({esc(dark['window_start_utc'])} UTC) and the end of the last possible "
             f"stay, the longest {24 * longest:.0f} h.</p>"
+        ]
+    if isinstance(dark, str) and dates:
+        return [f'<p class="note">No darkness shading: {esc(dark)}.</p>']
+    return []
+
+
+def _survival_since_landing(ctx: Context) -> list[str]:
+    """The "Survival since landing" part of "When": each curve's S(t) with its interval at four marks, and the
+    survival figure (nothing without a survival curve)."""
+    surv = ctx.summary.get("survival")
+    if not surv:
+        return []
+    parts = []
+    days = surv["days"]
+    marks = sorted({days[round(f * (len(days) - 1))] for f in (0.25, 0.5, 0.75, 1.0)})
+    rows = [
+        [
+            {"all": "all missions", "surface": "missions that reached the surface"}.get(label, label),
+            f"{c['n']:,}",
+            f"{c['events']:,}",
+            *(
+                f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, {_p(c['upper'][days.index(d)])}]"
+                for d in marks
+            ),
+        ]
+        for label, c in surv["curves"].items()
+    ]
+    parts.append(
+        "<h3>Survival since landing</h3>"
+        + table(
+            ["curve", "n", "failures", *(f"S({d:g} {surv['unit']})" for d in marks)],
+            rows,
+            [False, True, True] + [True] * len(marks),
         )
-    elif isinstance(dark, str) and dates:
-        parts.append(f'<p class="note">No darkness shading: {esc(dark)}.</p>')
+    )
+    parts.append(
+        ctx.figure(
+            "survival",
+            "P(operating at day t on the surface), Kaplan-Meier with its 95% band "
+            "(Greenwood, log-log); a mission that completes its stay is censored there.",
+        )
+    )
+    return parts
+
+
+def when(ctx: Context) -> Section | None:
+    """When rovers fail: the calendar with the site's darkness, the survival curve, the night energy margin."""
+    s = ctx.summary
+    if ctx.sweep or not (s.get("survival") or s.get("failure_dates")):
+        return None
+    dates, dark = s.get("failure_dates"), s.get("darkness")
+    parts = _darkness_lead(dates, dark)
     parts.append(
         ctx.figure(
             "failure_dates",
@@ -343,38 +414,7 @@ def when(ctx: Context) -> Section | None:
             ),
         )
     )
-    surv = s.get("survival")
-    if surv:
-        days = surv["days"]
-        marks = sorted({days[round(f * (len(days) - 1))] for f in (0.25, 0.5, 0.75, 1.0)})
-        rows = [
-            [
-                {"all": "all missions", "surface": "missions that reached the surface"}.get(label, label),
-                f"{c['n']:,}",
-                f"{c['events']:,}",
-                *(
-                    f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, "
-                    f"{_p(c['upper'][days.index(d)])}]"
-                    for d in marks
-                ),
-            ]
-            for label, c in surv["curves"].items()
-        ]
-        parts.append(
-            "<h3>Survival since landing</h3>"
-            + table(
-                ["curve", "n", "failures", *(f"S({d:g} {surv['unit']})" for d in marks)],
-                rows,
-                [False, True, True] + [True] * len(marks),
-            )
-        )
-        parts.append(
-            ctx.figure(
-                "survival",
-                "P(operating at day t on the surface), Kaplan-Meier with its 95% band "
-                "(Greenwood, log-log); a mission that completes its stay is censored there.",
-            )
-        )
+    parts += _survival_since_landing(ctx)
     if "night_energy" in ctx.figures:
         parts.append(
             "<h3>Energy through the nights</h3>"
