@@ -149,6 +149,7 @@ def _provenance(config: CampaignConfig, shard_size: int, shards: int) -> dict:
     return provenance
 
 
+# Long on purpose: the campaign's orchestration (resources, shards, resume, run, manifest, summary, report) in order.
 def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report: bool = True) -> RunResult:
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` (a path or a URI) and return its
     summary (``report``: also write the report and its plots; a design search's candidates do not). With
