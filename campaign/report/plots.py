@@ -118,6 +118,35 @@ def _shade_darkness(ax, start: np.datetime64, periods, label: bool) -> None:
         )
 
 
+def _failures_per_day_panel(ax, dates: Mapping, t: np.ndarray, start, periods) -> None:
+    """Draw the lower panel of :func:`plot_failure_dates` on ``ax``: surface failures per day (at ``t``: dates
+    from ``start``, or days when there is no darkness), stacked by cause, largest first, with the darkness
+    ``periods`` shaded."""
+    bottom = np.zeros(len(dates["days"]))
+    for k, (cause, counts) in enumerate(sorted(dates["failures"].items(), key=lambda kv: -sum(kv[1]))):
+        c = np.asarray(counts, dtype=float)
+        ax.bar(
+            t,
+            c,
+            width=np.timedelta64(86400, "s") if start is not None else 1.0,
+            bottom=bottom,
+            align="edge",
+            color=PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)],
+            label=f"{cause.replace('_', ' ')} ({int(c.sum()):,})",
+        )
+        bottom += c
+    if start is not None:
+        _shade_darkness(ax, start, periods, label=False)
+    ax.set_ylabel("Failures per day")
+    ax.set_xlabel(
+        f"Date (UTC; the landing window opens {str(start)[:10]})"
+        if start is not None
+        else "Days after the landing window opened"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+
+
 def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None:
     """When rovers fail, on the calendar, with the site's darkness shaded: above, P(a rover that reached the
     surface has not failed by that date) with its 95% interval, and the share of them landed by then; below,
@@ -151,30 +180,8 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
     ax.set_title("When rovers fail: the calendar, with the site's darkness shaded")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    _failures_per_day_panel(axes[1, 0], dates, t, start, periods)
     ax = axes[1, 0]
-    bottom = np.zeros(days.size)
-    for k, (cause, counts) in enumerate(sorted(dates["failures"].items(), key=lambda kv: -sum(kv[1]))):
-        c = np.asarray(counts, dtype=float)
-        ax.bar(
-            t,
-            c,
-            width=np.timedelta64(86400, "s") if start is not None else 1.0,
-            bottom=bottom,
-            align="edge",
-            color=PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)],
-            label=f"{cause.replace('_', ' ')} ({int(c.sum()):,})",
-        )
-        bottom += c
-    if start is not None:
-        _shade_darkness(ax, start, periods, label=False)
-    ax.set_ylabel("Failures per day")
-    ax.set_xlabel(
-        f"Date (UTC; the landing window opens {str(start)[:10]})"
-        if start is not None
-        else "Days after the landing window opened"
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     if start is not None:
         import matplotlib.dates as mdates
 
@@ -484,6 +491,56 @@ def tornado_targets(res: Results, summary: Mapping) -> list[str]:
     return [t for t in dict.fromkeys(targets) if sens.get(t, {}).get("indices")][:MAX_TORNADO_TARGETS]
 
 
+def _tornado_panel(ax, sens: Mapping, t: str, ranked: list) -> None:
+    """Draw one target's panel of :func:`plot_sensitivity` on ``ax``: the inputs that matter to ``t``
+    (``ranked``), by first-order index with its 95% interval, coloured and labelled by the sign of their effect;
+    or a line saying no input matters."""
+    from matplotlib.ticker import MaxNLocator
+
+    entry = sens["targets"][t]
+    if not ranked:
+        ax.text(
+            0.5,
+            0.5,
+            f"No input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of {t} "
+            "(or its interval reaches zero)",
+            ha="center",
+            va="center",
+            fontsize=9,
+            transform=ax.transAxes,
+        )
+        ax.set_axis_off()
+        ax.set_title(f"{t} (n={entry['n']:,})", fontsize=10)
+        return
+    y = np.arange(len(ranked))[::-1]
+    s1 = np.array([v["first_order"] for _, v in ranked])
+    se = np.array([np.nan_to_num(v["first_order_se"]) for _, v in ranked])
+    rho = np.array([np.nan_to_num(v["spearman"]) for _, v in ranked])
+    direction = np.where(rho >= MONOTONE_RHO, 0, np.where(rho <= -MONOTONE_RHO, 1, 2))
+    labels = [
+        f"{i}{' (epistemic)' if sens['inputs'][i]['level'] == 'epistemic' else ''}  "
+        f"{('raises P', 'lowers P', 'either way')[d]}"
+        for (i, _), d in zip(ranked, direction)
+    ]
+    ax.barh(
+        y,
+        s1,
+        xerr=analysis.Z95 * se,
+        capsize=3,
+        alpha=0.85,
+        color=[(PHASE_COLOURS[0], PHASE_COLOURS[3], PHASE_COLOURS[7])[d] for d in direction],
+    )
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, max(0.05, float(np.max(s1 + analysis.Z95 * se)) * 1.1))
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.set_xlabel(
+        f"Share of the variance of {t} explained by the input alone (first-order index, 95% interval)", fontsize=8
+    )
+    others = len(entry["indices"]) - len(ranked)
+    ax.set_title(f"{t} (n={entry['n']:,}): the {len(ranked)} inputs that matter ({others} others do not)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+
+
 def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
     """Per goal (and the mission's success): the inputs that matter (:func:`campaign.analysis.influential`), by
     first-order index with its 95% interval, the sign of their effect (Spearman) in the label."""
@@ -493,8 +550,6 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
         return "no sampled input varies"
     if not targets:
         return "no goal or phase flag varies"
-    from matplotlib.ticker import MaxNLocator
-
     shown = [analysis.influential(sens["targets"][t])[:MAX_TORNADO_INPUTS] for t in targets]
     if not any(shown):
         return (
@@ -505,50 +560,7 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
     heights = [1.0 + 0.36 * max(len(r), 1) for r in shown]
     fig, axes = _figure(9.5, max(3.0, sum(heights) + 0.3), nrows=len(targets), gridspec_kw={"height_ratios": heights})
     for ax, t, ranked in zip(axes[:, 0], targets, shown):
-        entry = sens["targets"][t]
-        if not ranked:
-            ax.text(
-                0.5,
-                0.5,
-                f"No input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of {t} "
-                "(or its interval reaches zero)",
-                ha="center",
-                va="center",
-                fontsize=9,
-                transform=ax.transAxes,
-            )
-            ax.set_axis_off()
-            ax.set_title(f"{t} (n={entry['n']:,})", fontsize=10)
-            continue
-        y = np.arange(len(ranked))[::-1]
-        s1 = np.array([v["first_order"] for _, v in ranked])
-        se = np.array([np.nan_to_num(v["first_order_se"]) for _, v in ranked])
-        rho = np.array([np.nan_to_num(v["spearman"]) for _, v in ranked])
-        direction = np.where(rho >= MONOTONE_RHO, 0, np.where(rho <= -MONOTONE_RHO, 1, 2))
-        labels = [
-            f"{i}{' (epistemic)' if sens['inputs'][i]['level'] == 'epistemic' else ''}  "
-            f"{('raises P', 'lowers P', 'either way')[d]}"
-            for (i, _), d in zip(ranked, direction)
-        ]
-        ax.barh(
-            y,
-            s1,
-            xerr=analysis.Z95 * se,
-            capsize=3,
-            alpha=0.85,
-            color=[(PHASE_COLOURS[0], PHASE_COLOURS[3], PHASE_COLOURS[7])[d] for d in direction],
-        )
-        ax.set_yticks(y, labels, fontsize=8)
-        ax.set_xlim(0, max(0.05, float(np.max(s1 + analysis.Z95 * se)) * 1.1))
-        ax.xaxis.set_major_locator(MaxNLocator(6))
-        ax.set_xlabel(
-            f"Share of the variance of {t} explained by the input alone (first-order index, 95% interval)", fontsize=8
-        )
-        others = len(entry["indices"]) - len(ranked)
-        ax.set_title(
-            f"{t} (n={entry['n']:,}): the {len(ranked)} inputs that matter ({others} others do not)", fontsize=10
-        )
-        ax.grid(axis="x", alpha=0.3)
+        _tornado_panel(ax, sens, t, ranked)
     _save(fig, file)
     return None
 
