@@ -124,6 +124,32 @@ def _controller(config: CampaignConfig, unit: int, shard_size: int):
     return Controller(flags, unit, shard_size, halfwidth, config.run.samples)
 
 
+def _provenance(config: CampaignConfig, shard_size: int, shards: int) -> dict:
+    """What a run records about itself (run.json and every shard's metadata): its config, model, sizes, seed,
+    sampler, precision, sharding, versions, code revision, command line, column roles and, for a Saltelli
+    design, the design's layout."""
+    provenance = {
+        "config": config.resolved,
+        "model": config.model.name,
+        "samples": config.run.samples,
+        "seed": config.run.seed,
+        "sampler": config.sampler.value,
+        "precision": config.run.precision,
+        "shard_size": shard_size,
+        "shards": shards,
+        "versions": versions(),
+        "code_revision": code_revision(),
+        "command": command_line(),
+        # which column carries each role the analysis looks up (campaign.columns.COLUMN_ROLES): with the rest of
+        # the provenance it goes into every shard's metadata, so the dataset says it itself
+        COLUMN_ROLES_KEY: declarations.column_roles(config.model),
+    }
+    if config.sampler is SamplerKind.saltelli:  # the analysis reads the design's blocks from here
+        provenance["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
+    return provenance
+
+
+# Long on purpose: the campaign's orchestration (resources, shards, resume, run, manifest, summary, report) in order.
 def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report: bool = True) -> RunResult:
     """Run (or, with ``run.resume``, complete) a campaign in ``run_dir`` (a path or a URI) and return its
     summary (``report``: also write the report and its plots; a design search's candidates do not). With
@@ -150,24 +176,7 @@ def run_campaign(config: CampaignConfig, run_dir: str | Path, log=print, report:
         shard_size = _shard_size(config, cpus, unit, log)
     spec = config.spec(shard_size)
     plan = store.plan_shards(config.run.samples, shard_size)
-    provenance = {
-        "config": config.resolved,
-        "model": config.model.name,
-        "samples": config.run.samples,
-        "seed": config.run.seed,
-        "sampler": config.sampler.value,
-        "precision": config.run.precision,
-        "shard_size": shard_size,
-        "shards": len(plan),
-        "versions": versions(),
-        "code_revision": code_revision(),
-        "command": command_line(),
-        # which column carries each role the analysis looks up (campaign.columns.COLUMN_ROLES): with the rest of
-        # the provenance it goes into every shard's metadata, so the dataset says it itself
-        COLUMN_ROLES_KEY: declarations.column_roles(config.model),
-    }
-    if config.sampler is SamplerKind.saltelli:  # the analysis reads the design's blocks from here
-        provenance["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
+    provenance = _provenance(config, shard_size, len(plan))
     looks = _controller(config, unit, shard_size)
     if config.run.resume:
         done = rs.completed(plan, log=log)

@@ -418,17 +418,11 @@ def _lever(key: str, name: str | None, model: MissionModel, params: dict, numeri
     return True
 
 
-def _load_design(node: dict, model: MissionModel, params: dict, run: dict, problems: list) -> DesignSettings | None:
-    """Validate the ``design`` section (None when no design search is asked for)."""
-    mapping = node.get("map") or {}
-    if not node.get("variable"):
-        if mapping.get("variable"):
-            problems.append(("design.variable", "must be set when design.map.variable is"))
-        return None
-    values, searches = tuple(node.get("values") or ()), not node.get("values")
-    ok = _lever("design.variable", node["variable"], model, params, searches, problems)
+def _check_design_range(node: dict, model: MissionModel, searches: bool, lever_ok: bool, problems: list) -> None:
+    """Problems of the design's search range: a search (no ``design.values``) over a valid lever needs
+    ``design.low`` < ``design.high``, each allowed for the lever; candidates and a range together are refused."""
     low, high = node.get("low"), node.get("high")
-    if searches and ok:
+    if searches and lever_ok:
         decl = model.section(node["variable"].split(".")[1]).param(node["variable"].split(".")[2])
         for key, value in (("design.low", low), ("design.high", high)):
             msg = "must be set (or give candidates in design.values)" if value is None else decl.violation(value)
@@ -440,6 +434,11 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
         problems.append(
             ("design.values", "give either candidates (design.values) or a range (design.low, design.high), not both")
         )
+
+
+def _design_goal(node: dict, model: MissionModel, problems: list) -> str:
+    """The design's goal: ``design.goal``, by default the model's first goal (else its first phase); a problem if
+    it is not a phase or goal of the model."""
     flags = [o.name for o in model.outputs if o.role == "goal"] or [o.name for o in model.outputs if o.role == "phase"]
     goal = node.get("goal") or flags[0]
     if goal not in [o.name for o in model.outputs if o.role in ("phase", "goal")]:
@@ -450,6 +449,13 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
                 f"{', '.join(o.name for o in model.outputs if o.role in ('phase', 'goal'))})",
             )
         )
+    return goal
+
+
+def _design_resolution(node: dict, searches: bool, problems: list) -> float | None:
+    """Check the design's target, confidence, resolution, grid and max_candidates; return the resolution (for a
+    search over a valid range without one, the range over :data:`DESIGN_STEPS`)."""
+    low, high = node.get("low"), node.get("high")
     if not 0 < node["target"] < 1:
         problems.append(("design.target", f"must be a probability in (0, 1), got {node['target']}"))
     if not 0.5 <= node["confidence"] < 1:
@@ -461,6 +467,13 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
         problems.append(("design.resolution", f"must be > 0, got {resolution}"))
     _check_bounds(problems, "design.grid", node["grid"], 2)
     _check_bounds(problems, "design.max_candidates", node["max_candidates"], node["grid"])
+    return resolution
+
+
+def _check_design_extras(node: dict, model: MissionModel, params: dict, run: dict, problems: list) -> None:
+    """Problems of the design's map (a second lever, with its values), its sensitivities (outputs of the model)
+    and of a stopping rule (a design search runs every candidate on run.samples missions)."""
+    mapping = node.get("map") or {}
     if mapping.get("variable"):
         if mapping["variable"] == node["variable"]:
             problems.append(("design.map.variable", f"must differ from design.variable ({node['variable']})"))
@@ -486,15 +499,32 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
             )
         )
 
-    def typed(lever: str | None, values) -> tuple:  # numbers of a number lever as floats (1 and 1.0 alike)
-        number = lever != SITE and isinstance(params.get((lever or "")[len("mission.") :]), float)
-        return tuple(float(v) if number and isinstance(v, (int, float)) else v for v in values or ())
 
+def _typed_values(lever: str | None, values, params: dict) -> tuple:
+    """``values`` of ``lever`` as a tuple, numbers of a number lever as floats (1 and 1.0 alike)."""
+    number = lever != SITE and isinstance(params.get((lever or "")[len("mission.") :]), float)
+    return tuple(float(v) if number and isinstance(v, (int, float)) else v for v in values or ())
+
+
+def _load_design(node: dict, model: MissionModel, params: dict, run: dict, problems: list) -> DesignSettings | None:
+    """Validate the ``design`` section (None when no design search is asked for)."""
+    mapping = node.get("map") or {}
+    if not node.get("variable"):
+        if mapping.get("variable"):
+            problems.append(("design.variable", "must be set when design.map.variable is"))
+        return None
+    values, searches = tuple(node.get("values") or ()), not node.get("values")
+    ok = _lever("design.variable", node["variable"], model, params, searches, problems)
+    _check_design_range(node, model, searches, ok, problems)
+    goal = _design_goal(node, model, problems)
+    resolution = _design_resolution(node, searches, problems)
+    _check_design_extras(node, model, params, run, problems)
+    low, high = node.get("low"), node.get("high")
     return DesignSettings(
         node["variable"],
         None if low is None else float(low),
         None if high is None else float(high),
-        typed(node["variable"], values),
+        _typed_values(node["variable"], values, params),
         node["direction"],
         goal,
         node["target"],
@@ -503,7 +533,7 @@ def _load_design(node: dict, model: MissionModel, params: dict, run: dict, probl
         node["grid"],
         node["max_candidates"],
         mapping.get("variable"),
-        typed(mapping.get("variable"), mapping.get("values")),
+        _typed_values(mapping.get("variable"), mapping.get("values"), params),
         tuple(node.get("sensitivities") or ()),
     )
 
@@ -567,14 +597,9 @@ def _check_saltelli(variables: tuple[Variable, ...], run: dict, problems: list, 
         )
 
 
-def load(cfg: DictConfig) -> CampaignConfig:
-    """Validate a composed config and return the typed campaign configuration (raises :class:`ConfigError`)."""
-    resolved = _plain(cfg)
-    problems: list[tuple[str, str]] = [p for key in ("run", "sampler", "cluster") for p in _missing(resolved[key], key)]
-    if problems:
-        raise ConfigError(problems)
-    notes: list[str] = []
-    run, cl = resolved["run"], resolved["cluster"]
+def _check_run(run: dict, sampler: str, problems: list) -> None:
+    """Problems of the ``run`` section: sizes, seed, name, and a stopping rule's half-width (which needs
+    ``sampler`` monte_carlo)."""
     _check_bounds(problems, "run.samples", run["samples"], 1)
     _check_bounds(problems, "run.inner_samples", run["inner_samples"], 1)
     _check_bounds(problems, "run.max_shard_size", run["max_shard_size"], 1)
@@ -589,23 +614,33 @@ def load(cfg: DictConfig) -> CampaignConfig:
         problems.append(
             ("run.stop.halfwidth", f"must be in (0, 0.5) (a probability's 95% half-width), got {stop['halfwidth']}")
         )
-    if stop.get("halfwidth") is not None and resolved["sampler"]["name"] != SamplerKind.monte_carlo.value:
+    if stop.get("halfwidth") is not None and sampler != SamplerKind.monte_carlo.value:
         problems.append(
             (
                 "run.stop.halfwidth",
                 "stopping at a target precision needs sampler=monte_carlo: its "
                 "interval assumes independent draws, which quasi-random and Latin "
-                f"hypercube points are not (got sampler={resolved['sampler']['name']})",
+                f"hypercube points are not (got sampler={sampler})",
             )
         )
+
+
+def _check_cluster(cl: dict, problems: list) -> None:
+    """Problems of the ``cluster`` section's bounds."""
     _check_bounds(problems, "cluster.num_cpus", cl["num_cpus"], 1, allow_none=True)
     _check_bounds(problems, "cluster.cpus_per_task", cl["cpus_per_task"], 0, strict=True)
     _check_bounds(problems, "cluster.max_tasks_in_flight", cl["max_tasks_in_flight"], 1, allow_none=True)
     _check_bounds(problems, "cluster.task_retries", cl["task_retries"], 0)
 
+
+def _load_mission(resolved: dict, stop: dict, problems: list, notes: list) -> tuple[MissionModel | None, list, list]:
+    """The ``mission`` section: its model (None if unknown), parameters and uncertain variables, section by
+    section, with the model's own check and a check of ``run.stop.on`` against its phases and goals. Keeps only
+    the model's sections in ``resolved["mission"]`` (the provenance)."""
     mission = resolved["mission"]
     model = MODELS.get(mission["model"])
-    params, variables = [], []
+    params: list = []
+    variables: list = []
     if model is None:
         problems.append(("mission.model", f"unknown model {mission['model']!r} (allowed: {', '.join(MODELS)})"))
     else:
@@ -634,6 +669,14 @@ def load(cfg: DictConfig) -> CampaignConfig:
                     f"'{model.name}' (allowed: {', '.join(flags)})",
                 )
             )
+    return model, params, variables
+
+
+def _load_design_and_mass(
+    resolved: dict, model: MissionModel | None, params: list, run: dict, problems: list
+) -> tuple[DesignSettings | None, MassModel | None]:
+    """The design search and the mass model that apply to this campaign (None each when not asked for, not
+    applicable, or when there are problems already); what does not apply is dropped from ``resolved``."""
     design, mass = None, None
     if model is not None and not problems:
         design = _load_design(resolved.get("design") or {}, model, dict(params), run, problems)
@@ -644,6 +687,22 @@ def load(cfg: DictConfig) -> CampaignConfig:
             resolved.pop("design", None)  # provenance: only what applies to this campaign
         if mass is None:
             resolved.pop("mass", None)
+    return design, mass
+
+
+def load(cfg: DictConfig) -> CampaignConfig:
+    """Validate a composed config and return the typed campaign configuration (raises :class:`ConfigError`)."""
+    resolved = _plain(cfg)
+    problems: list[tuple[str, str]] = [p for key in ("run", "sampler", "cluster") for p in _missing(resolved[key], key)]
+    if problems:
+        raise ConfigError(problems)
+    notes: list[str] = []
+    run, cl = resolved["run"], resolved["cluster"]
+    _check_run(run, resolved["sampler"]["name"], problems)
+    _check_cluster(cl, problems)
+    stop = run.get("stop") or {}
+    model, params, variables = _load_mission(resolved, stop, problems, notes)
+    design, mass = _load_design_and_mass(resolved, model, params, run, problems)
     sampler = SamplerKind(resolved["sampler"]["name"])
     if sampler is SamplerKind.saltelli and not problems:
         _check_saltelli(tuple(variables), run, problems, notes)

@@ -397,38 +397,33 @@ def describe(config: CampaignConfig) -> str:
     )
 
 
-def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] = print) -> dict:
-    """Run the design search of ``config`` in ``run_dir`` (a path or a URI) and return its summary."""
+def _write_design_info(config: CampaignConfig, info: Location) -> None:
+    """Write ``design.json`` (the search's config and provenance) unless a resumed search has it already."""
     from . import store
 
+    if info.is_file():
+        return
+    info.write_bytes(
+        json.dumps(
+            {
+                "format": DESIGN_FORMAT,
+                "config": config.resolved,
+                "versions": store.versions(),
+                "code_revision": store.code_revision(),
+                "command": store.command_line(),
+            },
+            indent=2,
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
+
+
+def _search_section(config: CampaignConfig, ev: Evaluator, log: Callable[[str], None]) -> dict:
+    """The ``design`` section of the summary before its totals: what was searched for, the search's (or ranking's)
+    result, per map value for a map, and the local sensitivities at the recommended design where asked for."""
     d = config.design
-    if d is None:
-        raise ValueError("config has no design section (design.variable is null)")
-    root = Location.of(run_dir)
-    info = root / "design.json"
-    if not config.run.resume and root.children():
-        raise DesignError(
-            f"{root} already exists and is not empty: choose another run.output_dir, or add "
-            "run.resume=true to complete the search in it"
-        )
-    started = time.perf_counter()
-    if not info.is_file():
-        info.write_bytes(
-            json.dumps(
-                {
-                    "format": DESIGN_FORMAT,
-                    "config": config.resolved,
-                    "versions": store.versions(),
-                    "code_revision": store.code_revision(),
-                    "command": store.command_line(),
-                },
-                indent=2,
-                sort_keys=True,
-                default=str,
-            ).encode()
-        )
-    log(describe(config))
-    ev = Evaluator(config, root, log)
+    assert d is not None
     section: dict = {
         "variable": d.variable,
         "goal": d.goal,
@@ -455,25 +450,47 @@ def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] 
     answer = _answer_point(section, d)
     if d.sensitivities and answer is not None:
         section["gradients"] = sensitivities_at(ev, answer, log)
+    return section
+
+
+def _design_run_section(config: CampaignConfig) -> dict:
+    """The ``run`` section of a design search's summary: name, model, seed, missions per candidate, sampler,
+    precision and code revision."""
+    from . import store
+
+    return {
+        "name": config.run.name,
+        "model": config.model.name,
+        "seed": config.run.seed,
+        "samples": config.run.samples,
+        "sampler": config.sampler.value,
+        "precision": config.run.precision,
+        "code_revision": store.code_revision(),
+    }
+
+
+def run_design(config: CampaignConfig, run_dir: str, log: Callable[[str], None] = print) -> dict:
+    """Run the design search of ``config`` in ``run_dir`` (a path or a URI) and return its summary."""
+    d = config.design
+    if d is None:
+        raise ValueError("config has no design section (design.variable is null)")
+    root = Location.of(run_dir)
+    if not config.run.resume and root.children():
+        raise DesignError(
+            f"{root} already exists and is not empty: choose another run.output_dir, or add "
+            "run.resume=true to complete the search in it"
+        )
+    started = time.perf_counter()
+    _write_design_info(config, root / "design.json")
+    log(describe(config))
+    ev = Evaluator(config, root, log)
+    section = _search_section(config, ev, log)
     section |= {
         "candidates_evaluated": len(ev.cache),
         "missions": sum(e.n for e in ev.cache.values()),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    summary = json_safe(
-        {
-            "run": {
-                "name": config.run.name,
-                "model": config.model.name,
-                "seed": config.run.seed,
-                "samples": config.run.samples,
-                "sampler": config.sampler.value,
-                "precision": config.run.precision,
-                "code_revision": store.code_revision(),
-            },
-            "design": section,
-        }
-    )
+    summary = json_safe({"run": _design_run_section(config), "design": section})
     _write_table(root, list(ev.cache.values()), d)
     write_design_report(root, summary, mass_of=_mass_function(config), log=log)
     log(format_design(summary["design"]))

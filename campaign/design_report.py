@@ -220,7 +220,90 @@ METHOD = (
 )
 
 
+def _map_markdown(design: Mapping, lever: str) -> list[str]:
+    """The target contour of a map search: the lightest design meeting the target, the required value per map
+    value with its crossing and rover mass, the figures, and each map value's answer and candidates."""
+    m = design["map"]
+    lines = [f"## The target contour over {_short(m['variable'])}", ""]
+    if m.get("lightest"):
+        lt = m["lightest"]
+        lines += [
+            f"**Lightest design meeting the target: {lever} = {_fmt(lt['value'])}, "
+            f"{_short(m['variable'])} = {_fmt(lt['map_value'])}, rover {lt['mass']['total_kg']:.1f} kg** "
+            f"({lt['mass']['margin_kg']:+.1f} kg against {lt['mass']['limit_kg']:.0f} kg; P = {lt['p']:.4f},"
+            f" bound {lt['lcb']:.4f}).",
+            "",
+        ]
+    lines += [
+        f"| {_short(m['variable'])} | required {lever} | P | bound | 95% interval of the crossing | rover mass |",
+        "| ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for g in m["results"]:
+        req, (lo, hi) = g["required"], g["estimate"]["ci95"]
+        if req["value"] is None:
+            lines.append(f"| {_fmt(g['map_value'])} | not reached | | | | |")
+            continue
+        lines.append(
+            f"| {_fmt(g['map_value'])} | {_fmt(req['value'])} | {req['p']:.4f} | {req['lcb']:.4f} | "
+            f"[{_fmt(lo) if lo is not None else '<'}, {_fmt(hi) if hi is not None else '>'}] | "
+            + (f"{req['mass']['total_kg']:.1f} kg |" if req.get("mass") else " |")
+        )
+    lines += ["", "![Map](plots/design_map.png)", "", "![Curves](plots/design_curve.png)", ""]
+    for g in m["results"]:
+        lines += [f"### {_short(m['variable'])} = {_fmt(g['map_value'])}", "", _answer(design, g), ""]
+        lines += _candidate_table(sorted(g["candidates"], key=lambda r: r["value"]), design) + [""]
+    return lines
+
+
+def _ranking_markdown(design: Mapping) -> list[str]:
+    """The result of ranking given candidates: the best, those meeting the target, and each candidate's P with its
+    paired difference to the best."""
+    best = design["best"]
+    lines = [
+        f"Best: **{_fmt(best['value'])}**, P = {best['p']:.4f} [{best['ci95'][0]:.4f}, {best['ci95'][1]:.4f}]."
+        f" Meeting the target at {design['confidence']:.0%}: "
+        f"{', '.join(map(_fmt, design['meeting_target'])) or 'none'}.",
+        "",
+        "![Ranking](plots/design_ranking.png)",
+        "",
+        "| candidate | P | 95% interval | difference to the best (paired, 95%) | meets |",
+        "| --- | ---: | --- | --- | :---: |",
+    ]
+    for r in design["candidates"]:
+        vs = r["vs_best"]
+        diff = "" if vs is None else f"{vs['diff']:+.4f} [{vs['ci95'][0]:+.4f}, {vs['ci95'][1]:+.4f}]"
+        lines.append(
+            f"| {_fmt(r['value'])} | {r['p']:.4f} | [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}] | {diff} | "
+            f"{'yes' if r['meets_target'] else ''} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _method_markdown(design: Mapping, run: Mapping) -> list[str]:
+    """The closing sections: how the answer was found (with the count of missions that did worse with more of the
+    lever, for a search) and the provenance."""
+    worse = design.get("missions_worse_with_more") or sum(
+        g.get("missions_worse_with_more", 0) for g in design.get("map", {}).get("results", [])
+    )
+    return [
+        "## How it was found",
+        "",
+        METHOD,
+        "",
+        f"Missions that did worse with more of the lever: {worse}." if "map" in design or "required" in design else "",
+        "",
+        "## Provenance",
+        "",
+        f"Code revision `{run.get('code_revision')}`; each candidate's run directory "
+        "(with its own run.json: config, versions, command) is listed in `designs.parquet` and `summary.json`.",
+        "",
+    ]
+
+
 def markdown(summary: Mapping) -> str:
+    """The design search's report (report.md): what was searched and what it took, the answer (a map's contour,
+    a search's required value, or a ranking), the local sensitivities, the method and the provenance."""
     design = summary["design"]
     run = summary["run"]
     lever = _short(design["variable"])
@@ -233,78 +316,15 @@ def markdown(summary: Mapping) -> str:
         "",
     ]
     if "map" in design:
-        m = design["map"]
-        lines += [f"## The target contour over {_short(m['variable'])}", ""]
-        if m.get("lightest"):
-            lt = m["lightest"]
-            lines += [
-                f"**Lightest design meeting the target: {lever} = {_fmt(lt['value'])}, "
-                f"{_short(m['variable'])} = {_fmt(lt['map_value'])}, rover {lt['mass']['total_kg']:.1f} kg** "
-                f"({lt['mass']['margin_kg']:+.1f} kg against {lt['mass']['limit_kg']:.0f} kg; P = {lt['p']:.4f},"
-                f" bound {lt['lcb']:.4f}).",
-                "",
-            ]
-        lines += [
-            f"| {_short(m['variable'])} | required {lever} | P | bound | 95% interval of the crossing | rover mass |",
-            "| ---: | ---: | ---: | ---: | --- | ---: |",
-        ]
-        for g in m["results"]:
-            req, (lo, hi) = g["required"], g["estimate"]["ci95"]
-            if req["value"] is None:
-                lines.append(f"| {_fmt(g['map_value'])} | not reached | | | | |")
-                continue
-            lines.append(
-                f"| {_fmt(g['map_value'])} | {_fmt(req['value'])} | {req['p']:.4f} | {req['lcb']:.4f} | "
-                f"[{_fmt(lo) if lo is not None else '<'}, {_fmt(hi) if hi is not None else '>'}] | "
-                + (f"{req['mass']['total_kg']:.1f} kg |" if req.get("mass") else " |")
-            )
-        lines += ["", "![Map](plots/design_map.png)", "", "![Curves](plots/design_curve.png)", ""]
-        for g in m["results"]:
-            lines += [f"### {_short(m['variable'])} = {_fmt(g['map_value'])}", "", _answer(design, g), ""]
-            lines += _candidate_table(sorted(g["candidates"], key=lambda r: r["value"]), design) + [""]
+        lines += _map_markdown(design, lever)
     elif "required" in design:
         lines += [_answer(design, design), "", "![P against the lever](plots/design_curve.png)", ""]
         lines += _candidate_table(design["candidates"], design) + [""]
     else:
-        best = design["best"]
-        lines += [
-            f"Best: **{_fmt(best['value'])}**, P = {best['p']:.4f} [{best['ci95'][0]:.4f}, {best['ci95'][1]:.4f}]."
-            f" Meeting the target at {design['confidence']:.0%}: "
-            f"{', '.join(map(_fmt, design['meeting_target'])) or 'none'}.",
-            "",
-            "![Ranking](plots/design_ranking.png)",
-            "",
-            "| candidate | P | 95% interval | difference to the best (paired, 95%) | meets |",
-            "| --- | ---: | --- | --- | :---: |",
-        ]
-        for r in design["candidates"]:
-            vs = r["vs_best"]
-            diff = "" if vs is None else f"{vs['diff']:+.4f} [{vs['ci95'][0]:+.4f}, {vs['ci95'][1]:+.4f}]"
-            lines.append(
-                f"| {_fmt(r['value'])} | {r['p']:.4f} | [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}] | {diff} | "
-                f"{'yes' if r['meets_target'] else ''} |"
-            )
-        lines.append("")
+        lines += _ranking_markdown(design)
     if design.get("gradients"):
         lines += gradients_markdown(design["gradients"])
-    worse = design.get("missions_worse_with_more") or sum(
-        g.get("missions_worse_with_more", 0) for g in design.get("map", {}).get("results", [])
-    )
-    lines += [
-        "## How it was found",
-        "",
-        METHOD,
-        "",
-        f"Missions that did worse with more of the lever: {worse}." if "map" in design or "required" in design else "",
-        "",
-    ]
-    lines += [
-        "## Provenance",
-        "",
-        f"Code revision `{run.get('code_revision')}`; each candidate's run directory "
-        "(with its own run.json: config, versions, command) is listed in `designs.parquet` and `summary.json`.",
-        "",
-    ]
+    lines += _method_markdown(design, run)
     return "\n".join(lines)
 
 

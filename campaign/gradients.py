@@ -550,6 +550,46 @@ def _step_check(fd1: np.ndarray, fd2: np.ndarray, clusters) -> dict:
     return {"difference": gap["derivative"], "se": gap["se"], "ok": ok}
 
 
+def _flat_judgement(fd: np.ndarray, pathwise: dict) -> dict:
+    """:func:`_judge`'s verdict when every mission's pathwise derivative is 0: flat if the finite difference is 0
+    too, else piecewise constant; the finite difference is reported either way."""
+    flat = not np.any(fd)
+    return {
+        "smoothness": "flat" if flat else "piecewise constant",
+        "method": FINITE_DIFFERENCE,
+        "pathwise": pathwise,
+        "note": (
+            "neither estimate moves: independent of this design value here, or piecewise constant with "
+            "no mission crossing a step within +-h"
+            if flat
+            else "every mission's pathwise derivative is exactly 0 (a step count): the mean moves only as "
+            "missions cross a step"
+        ),
+    }
+
+
+def _disagreement(difference: dict, jumps: float, changed: np.ndarray) -> str:
+    """Why the pathwise derivative and the finite difference disagree (:func:`_judge`): the jumps of the missions
+    whose discrete path changes within +-h (``changed``; ``jumps``, their share of the paired ``difference``),
+    the other missions, or too few missions to tell."""
+    rest = difference["derivative"] - jumps
+    if abs(jumps) > AGREEMENT_Z * difference["se"] and abs(jumps) >= abs(rest):
+        return (
+            f"the metric jumps in the {int(changed.sum())} of {changed.size} missions whose discrete path "
+            "changes within +-h (death hour, outcome, nights; a dead rover's state is frozen at its death step): "
+            f"their share of the paired difference is {jumps:.3g}, a slope the pathwise derivative cannot see"
+        )
+    if abs(rest) > AGREEMENT_Z * difference["se"]:
+        return (
+            f"missions whose discrete path does not change differ by {rest:.3g}: jumps inside a mission that no "
+            "output shows (operating mode, brown-out), kinks, or the step's curvature"
+        )
+    return (
+        f"the two cannot be told apart within {AGREEMENT_RELATIVE:.0%} of the slope on these missions: the "
+        "finite difference, which includes any jumps, is reported"
+    )
+
+
 def _judge(entry: dict, grad: np.ndarray, fd: np.ndarray, changed: np.ndarray, clusters) -> dict:
     """The pathwise estimate of a float output against the finite difference on the same missions. The pathwise
     one is reported only where the missions show that it is the slope of the mean: the paired difference (what
@@ -561,19 +601,7 @@ def _judge(entry: dict, grad: np.ndarray, fd: np.ndarray, changed: np.ndarray, c
     fd_mean = entry["finite_difference"]["derivative"]
     pathwise = _stat(grad, clusters)
     if not np.any(grad):
-        flat = not np.any(fd)
-        return {
-            "smoothness": "flat" if flat else "piecewise constant",
-            "method": FINITE_DIFFERENCE,
-            "pathwise": pathwise,
-            "note": (
-                "neither estimate moves: independent of this design value here, or piecewise constant with "
-                "no mission crossing a step within +-h"
-                if flat
-                else "every mission's pathwise derivative is exactly 0 (a step count): the mean moves only as "
-                "missions cross a step"
-            ),
-        }
+        return _flat_judgement(fd, pathwise)
     difference = _stat(grad - fd, clusters)
     bound = abs(difference["derivative"]) + AGREEMENT_Z * difference["se"]
     agree = bool(bound <= AGREEMENT_RELATIVE * abs(fd_mean))
@@ -594,23 +622,7 @@ def _judge(entry: dict, grad: np.ndarray, fd: np.ndarray, changed: np.ndarray, c
     }
     if agree:
         return out | {"method": PATHWISE}
-    rest = difference["derivative"] - jumps
-    if abs(jumps) > AGREEMENT_Z * difference["se"] and abs(jumps) >= abs(rest):
-        why = (
-            f"the metric jumps in the {int(changed.sum())} of {changed.size} missions whose discrete path "
-            "changes within +-h (death hour, outcome, nights; a dead rover's state is frozen at its death step): "
-            f"their share of the paired difference is {jumps:.3g}, a slope the pathwise derivative cannot see"
-        )
-    elif abs(rest) > AGREEMENT_Z * difference["se"]:
-        why = (
-            f"missions whose discrete path does not change differ by {rest:.3g}: jumps inside a mission that no "
-            "output shows (operating mode, brown-out), kinks, or the step's curvature"
-        )
-    else:
-        why = (
-            f"the two cannot be told apart within {AGREEMENT_RELATIVE:.0%} of the slope on these missions: the "
-            "finite difference, which includes any jumps, is reported"
-        )
+    why = _disagreement(difference, jumps, changed)
     return out | {
         "method": FINITE_DIFFERENCE,
         "note": f"{why}; paired difference {difference['derivative']:.3g} (SE {difference['se']:.2g})",
@@ -631,6 +643,33 @@ def _path_changed(config: CampaignConfig, ev: Evaluations, variable: DesignVaria
         a, b, c = (np.asarray(p[name]) for p in points)
         changed |= (a != b) | (b != c)
     return changed
+
+
+def _missions_record(config: CampaignConfig, missions, ev: Evaluations, first: int, samples: int) -> dict:
+    """The ``missions`` entry of :func:`design_gradients`: which missions of the campaign (first, count, seed,
+    sampler), their clusters, the campaign's precision and how many outcomes match the campaign's."""
+    return {
+        "first": first,
+        "count": samples,
+        "seed": config.run.seed,
+        "sampler": config.sampler.value,
+        "clusters": None if missions.clusters is None else int(np.unique(missions.clusters).size),
+        "campaign_precision": config.run.precision,
+        "outcomes_as_campaign": int(np.sum(ev.base["outcome"] == missions.columns["outcome"])),
+    }
+
+
+def _variable_record(v: DesignVariable) -> dict:
+    """One design value's entry in :func:`design_gradients`' ``variables``: name, unit, value, step, per and
+    whether it goes through the model's prepare."""
+    return {
+        "name": v.name,
+        "unit": v.param.unit,
+        "value": v.value,
+        "step": v.step,
+        "per": v.per,
+        "through_prepare": v.through_prepare,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------- API
@@ -673,29 +712,11 @@ def design_gradients(
     ev = evaluate(config, missions, chosen, design)
     result = {
         "model": config.model.name,
-        "missions": {
-            "first": first,
-            "count": samples,
-            "seed": config.run.seed,
-            "sampler": config.sampler.value,
-            "clusters": None if missions.clusters is None else int(np.unique(missions.clusters).size),
-            "campaign_precision": config.run.precision,
-            "outcomes_as_campaign": int(np.sum(ev.base["outcome"] == missions.columns["outcome"])),
-        },
+        "missions": _missions_record(config, missions, ev, first, samples),
         "precision": PRECISION,
         "relative_step": relative_step,
         "agreement": {"z": AGREEMENT_Z, "relative": AGREEMENT_RELATIVE},
-        "variables": [
-            {
-                "name": v.name,
-                "unit": v.param.unit,
-                "value": v.value,
-                "step": v.step,
-                "per": v.per,
-                "through_prepare": v.through_prepare,
-            }
-            for v in chosen
-        ],
+        "variables": [_variable_record(v) for v in chosen],
         "metrics": [_metric_summary(config, ev, name, missions.clusters) for name in names],
         "sensitivities": [compare(config, ev, v, name, missions.clusters) for v in chosen for name in names],
         "timing_s": _timing(ev.timing, len(ev.pathwise_keys)),

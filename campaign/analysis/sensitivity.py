@@ -331,6 +331,73 @@ def _follows_design(x: np.ndarray) -> np.ndarray:
     return close.all(axis=(1, 2))
 
 
+def _saltelli_header(res: Results, design: Mapping) -> dict:
+    """The result of :func:`saltelli` before any block is used: the design's method, level, inputs and sizes, no
+    block, every mission left out, no note and no target."""
+    return {
+        "method": SALTELLI_METHOD,
+        "level": design["level"],
+        "inputs": list(design["inputs"]),
+        "d": int(design["d"]),
+        "rows_per_block": int(design["rows_per_block"]),
+        "missions_per_block": int(design["missions_per_block"]),
+        "blocks": 0,
+        "missions_used": 0,
+        "missions_left_out": res.n,
+        "noise_corrected": design["level"] == "epistemic",
+        "notes": [],
+        "targets": {},
+    }
+
+
+def _saltelli_target(res: Results, t: str, f: np.ndarray, m: np.ndarray | None, inputs: list[str], blocks: int) -> dict:
+    """One target's entry of :func:`saltelli`: its role, the blocks where it is defined and, where it varies, its
+    variance, noise variance and per-input first-order and total indices (:func:`radial_indices`) with their sums.
+    ``f``: the target per row of each whole block, shape (blocks, rows); ``m``: the missions behind each row at
+    the epistemic level (their binomial noise is removed), None at the aleatory level."""
+    noise = f * (1 - f) / (m - 1) if m is not None else None
+    defined = np.isfinite(f).all(axis=1)
+    entry: dict = {"role": res.meta(t, "role"), "blocks": int(defined.sum())}
+    if defined.sum() < MIN_BLOCKS or np.ptp(f[defined]) == 0:
+        return entry | {"note": "constant, or defined in fewer than 2 whole blocks"}
+    est = radial_indices(f[defined], None if noise is None else noise[defined])
+    entry |= {
+        "variance": est["variance"],
+        "noise_variance": est["noise_variance"],
+        "indices": {
+            i: {
+                "first_order": float(est["first"][j]),
+                "first_order_se": float(est["first_se"][j]),
+                "total": float(est["total"][j]),
+                "total_se": float(est["total_se"][j]),
+            }
+            for j, i in enumerate(inputs)
+        },
+        "sum_first_order": float(np.nansum(est["first"])),
+        "sum_total": float(np.nansum(est["total"])),
+    }
+    if defined.sum() < blocks:
+        entry["note"] = f"defined (every row not null) in {int(defined.sum())} of {blocks} blocks"
+    if not est["variance"] > 0:
+        entry["note"] = "no variance beyond the binomial noise of the draws: indices undefined"
+    return entry
+
+
+def _level_note(m: np.ndarray | None) -> str:
+    """The note of :func:`saltelli` on what its level means for the indices: at the epistemic level (``m``, the
+    missions behind each row) the binomial noise removed, at the aleatory level (``m`` None) the model's own draws
+    counted in the total effects."""
+    if m is not None:
+        return (
+            f"each epistemic draw's probability is estimated from {int(m.min()):,} missions: its "
+            "binomial noise is removed from the variance and from the total-effect numerators"
+        )
+    return (
+        "aleatory level: the model's own random draws change between a block's rows, so each "
+        "total-effect index includes their share of the variance (first-order ones do not)"
+    )
+
+
 def saltelli(res: Results) -> dict | None:
     """First-order and total Sobol indices of a campaign sampled with ``sampler=saltelli``; None for any other
     sampler (and for a sweep: each run's own summary holds its indices).
@@ -355,22 +422,9 @@ def saltelli(res: Results) -> dict | None:
     design = res.saltelli_design
     if design is None or len(res.runs) > 1:
         return None
-    inputs, rows, d = list(design["inputs"]), int(design["rows_per_block"]), int(design["d"])
+    inputs, rows = list(design["inputs"]), int(design["rows_per_block"])
     epistemic = design["level"] == "epistemic"
-    out: dict = {
-        "method": SALTELLI_METHOD,
-        "level": design["level"],
-        "inputs": inputs,
-        "d": d,
-        "rows_per_block": rows,
-        "missions_per_block": int(design["missions_per_block"]),
-        "blocks": 0,
-        "missions_used": 0,
-        "missions_left_out": res.n,
-        "noise_corrected": epistemic,
-        "notes": [],
-        "targets": {},
-    }
+    out = _saltelli_header(res, design)
     absent = [i for i in inputs if not res.has(i)]
     if absent:
         out["notes"].append(f"the design's inputs {', '.join(absent)} are not columns of the dataset")
@@ -396,47 +450,9 @@ def saltelli(res: Results) -> dict | None:
             "design (AB_i = A but for input i, taken from B): indices not computed"
         )
         return out
-    if epistemic:
-        m = _arrange(missions.astype(float), keep, slot, rows)
-        out["notes"].append(
-            f"each epistemic draw's probability is estimated from {int(m.min()):,} missions: its "
-            "binomial noise is removed from the variance and from the total-effect numerators"
-        )
-    else:
-        out["notes"].append(
-            "aleatory level: the model's own random draws change between a block's rows, so each "
-            "total-effect index includes their share of the variance (first-order ones do not)"
-        )
-    targets = res.flags + ([] if epistemic else res.metrics)
-    for t in targets:
-        y = res.column(t).astype(float)
-        per_row = np.bincount(inverse, weights=y, minlength=missions.size) / missions
-        f = _arrange(per_row, keep, slot, rows)
-        noise = f * (1 - f) / (m - 1) if epistemic else None
-        defined = np.isfinite(f).all(axis=1)
-        entry: dict = {"role": res.meta(t, "role"), "blocks": int(defined.sum())}
-        if defined.sum() < MIN_BLOCKS or np.ptp(f[defined]) == 0:
-            out["targets"][t] = entry | {"note": "constant, or defined in fewer than 2 whole blocks"}
-            continue
-        est = radial_indices(f[defined], None if noise is None else noise[defined])
-        entry |= {
-            "variance": est["variance"],
-            "noise_variance": est["noise_variance"],
-            "indices": {
-                i: {
-                    "first_order": float(est["first"][j]),
-                    "first_order_se": float(est["first_se"][j]),
-                    "total": float(est["total"][j]),
-                    "total_se": float(est["total_se"][j]),
-                }
-                for j, i in enumerate(inputs)
-            },
-            "sum_first_order": float(np.nansum(est["first"])),
-            "sum_total": float(np.nansum(est["total"])),
-        }
-        if defined.sum() < blocks:
-            entry["note"] = f"defined (every row not null) in {int(defined.sum())} of {blocks} blocks"
-        if not est["variance"] > 0:
-            entry["note"] = "no variance beyond the binomial noise of the draws: indices undefined"
-        out["targets"][t] = entry
+    m = _arrange(missions.astype(float), keep, slot, rows) if epistemic else None
+    out["notes"].append(_level_note(m))
+    for t in res.flags + ([] if epistemic else res.metrics):
+        per_row = np.bincount(inverse, weights=res.column(t).astype(float), minlength=missions.size) / missions
+        out["targets"][t] = _saltelli_target(res, t, _arrange(per_row, keep, slot, rows), m, inputs, blocks)
     return out

@@ -167,6 +167,21 @@ def _interval_name(s: Mapping) -> str:
     return "clustered" if name in (KORN_GRAUBARD, KORN_GRAUBARD_BLOCKS) else "Wilson"
 
 
+def _landing_lines(d: Mapping) -> list[str]:
+    """:func:`format_summary`'s landing dispersion: the miss distance's and touchdown speeds' quantiles, and the
+    99% ellipse of safe landings."""
+    e = d["ellipse99"]
+    lines = [f"{'Landing dispersion':<46} {'p50':>10} {'p90':>10} {'p99':>10}"]
+    for name in (k for k in d if k != "ellipse99"):  # the miss distance, then the touchdown speeds
+        lines.append(f"  {name:<44} {d[name]['p50']:10.4g} {d[name]['p90']:10.4g} {d[name]['p99']:10.4g}")
+    lines.append(
+        f"  99% ellipse: {e['semi_major_m']:.1f} m x {e['semi_minor_m']:.1f} m, major axis at "
+        f"{e['orientation_deg']:.0f} deg from downrange, centre ({e['centre_m'][0]:.1f}, "
+        f"{e['centre_m'][1]:.1f}) m, holds {100 * e['fraction_inside']:.1f}% of the {e['of']}"
+    )
+    return lines
+
+
 def format_summary(summary: Mapping) -> str:
     """A readable table of a summary (what a run prints at its end)."""
     design = summary.get("sample_design", {})
@@ -211,16 +226,7 @@ def format_summary(summary: Mapping) -> str:
     if summary.get("stop"):
         lines.append(format_stop(summary["stop"]))
     if summary.get("landing"):
-        d = summary["landing"]
-        e = d["ellipse99"]
-        lines.append(f"{'Landing dispersion':<46} {'p50':>10} {'p90':>10} {'p99':>10}")
-        for name in (k for k in d if k != "ellipse99"):  # the miss distance, then the touchdown speeds
-            lines.append(f"  {name:<44} {d[name]['p50']:10.4g} {d[name]['p90']:10.4g} {d[name]['p99']:10.4g}")
-        lines.append(
-            f"  99% ellipse: {e['semi_major_m']:.1f} m x {e['semi_minor_m']:.1f} m, major axis at "
-            f"{e['orientation_deg']:.0f} deg from downrange, centre ({e['centre_m'][0]:.1f}, "
-            f"{e['centre_m'][1]:.1f}) m, holds {100 * e['fraction_inside']:.1f}% of the {e['of']}"
-        )
+        lines += _landing_lines(summary["landing"])
     if summary.get("metrics"):
         lines.append(f"{'Metric (where defined)':<46} {'p05':>10} {'median':>10} {'p95':>10}   unit")
         for name, m in summary["metrics"].items():

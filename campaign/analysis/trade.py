@@ -38,6 +38,61 @@ def _design_label(values: Mapping[str, object]) -> str:
     return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in values.items())
 
 
+def _design_entry(res: Results, head: Headline, j: int, value: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """One design's entry of :func:`trade_study`: its job, run directory, swept values and label, P(flag) with
+    its interval for every flag, each metric's mean with its unit, and the share of its missions lost first to
+    each failure cause. ``j``: the design's job number; ``rows``: its missions."""
+    job = res.job
+    entry: dict[str, Any] = {
+        "job": res.runs[j].name,
+        "run_dir": str(res.runs[j]),
+        "values": value,
+        "label": _design_label(value) or res.runs[j].name,
+        "flags": {},
+        "metrics": {},
+    }
+    for name in res.flags:
+        entry["flags"][name] = head.probability(res.column(name), among=job == j, band=False)
+    for name in res.metrics:
+        y = res.column(name)[rows]
+        entry["metrics"][name] = mean_interval(y[~np.isnan(y)]) | {"unit": res.unit(name)}
+    if res.has("outcome_name"):
+        causes = res.column("outcome_name")
+        entry["failures"] = {
+            str(c): head.probability(causes == c, among=job == j, band=False)
+            for c in np.unique(causes[rows])
+            if c != "success"
+        }
+    return entry
+
+
+def _paired(
+    res: Results, index: np.ndarray, per_job: list[np.ndarray], outer: np.ndarray, j: int, k: int, metrics: bool
+) -> dict:
+    """Design ``k`` against design ``j`` on the missions both ran (the same ``sample_index``): the paired
+    difference of every flag (and, with ``metrics``, of every metric), clustered by ``outer`` (the design's
+    independent units)."""
+    common, ia, ib = np.intersect1d(index[per_job[j]], index[per_job[k]], return_indices=True)
+    ra, rb = per_job[j][ia], per_job[k][ib]
+    clusters = outer[ra]
+    return {
+        "first": res.runs[j].name,
+        "second": res.runs[k].name,
+        "missions": int(common.size),
+        "flags": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) for n in res.flags},
+        **(
+            {
+                "metrics": {
+                    n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) | {"unit": res.unit(n)}
+                    for n in res.metrics
+                }
+            }
+            if metrics
+            else {}
+        ),
+    }
+
+
 def trade_study(res: Results) -> dict | None:
     """A sweep's trade study: for each design (run), the swept values and P(flag) with its interval
     (:class:`.headline.Headline`: clustered by epistemic draw when epistemic inputs vary) and counts, and each
@@ -58,53 +113,12 @@ def trade_study(res: Results) -> dict | None:
         order.sort(key=lambda j: values[j][keys[0]])
     index, job = res.column("sample_index").astype(np.int64), res.job
     per_job = [np.flatnonzero(job == j) for j in range(len(res.runs))]
-    designs = []
     head = Headline(res)
-    for j in order:
-        rows = per_job[j]
-        entry: dict[str, Any] = {
-            "job": res.runs[j].name,
-            "run_dir": str(res.runs[j]),
-            "values": values[j],
-            "label": _design_label(values[j]) or res.runs[j].name,
-            "flags": {},
-            "metrics": {},
-        }
-        for name in res.flags:
-            entry["flags"][name] = head.probability(res.column(name), among=job == j, band=False)
-        for name in res.metrics:
-            y = res.column(name)[rows]
-            entry["metrics"][name] = mean_interval(y[~np.isnan(y)]) | {"unit": res.unit(name)}
-        if res.has("outcome_name"):
-            causes = res.column("outcome_name")
-            entry["failures"] = {
-                str(c): head.probability(causes == c, among=job == j, band=False)
-                for c in np.unique(causes[rows])
-                if c != "success"
-            }
-        designs.append(entry)
+    designs = [_design_entry(res, head, j, values[j], per_job[j]) for j in order]
     outer = res.clusters  # the design's independent units: epistemic draws, or a Saltelli design's blocks
 
     def paired(j: int, k: int, metrics: bool = True) -> dict:
-        common, ia, ib = np.intersect1d(index[per_job[j]], index[per_job[k]], return_indices=True)
-        ra, rb = per_job[j][ia], per_job[k][ib]
-        clusters = outer[ra]
-        return {
-            "first": res.runs[j].name,
-            "second": res.runs[k].name,
-            "missions": int(common.size),
-            "flags": {n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) for n in res.flags},
-            **(
-                {
-                    "metrics": {
-                        n: paired_difference(res.column(n)[ra], res.column(n)[rb], clusters) | {"unit": res.unit(n)}
-                        for n in res.metrics
-                    }
-                }
-                if metrics
-                else {}
-            ),
-        }
+        return _paired(res, index, per_job, outer, j, k, metrics)
 
     pairs = [paired(j, k) for j, k in zip(order[:-1], order[1:])]
     against_first = [paired(order[0], k, metrics=False) for k in order]

@@ -300,6 +300,7 @@ def nights(p, s: State, env: Env, dt_h, temp, energy, floor, unserved, dies) -> 
     )
 
 
+# Long on purpose: one traced step, read top to bottom; most of its lines are the new State, one field a line.
 def step(p, s: State, env: Env, dt_h, demand_w=None) -> State:
     """Advance one step of ``dt_h`` hours. ``p`` holds the power/thermal parameters (see night_survival).
 

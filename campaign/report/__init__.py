@@ -58,6 +58,33 @@ PLOTS_DIR = "plots"
 
 
 # ============================================================================================== entry
+def _draw_plots(res: Results, full: Mapping, out: Location) -> tuple[dict, dict, dict]:
+    """Draw every plot of :data:`PLOTS` into ``out``/plots (deleting a stale one that is now skipped); return
+    the plots written (name: path relative to ``out``), those skipped (name: why) and the drawn figures (name: PNG
+    bytes)."""
+    import matplotlib
+
+    written: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    figures: dict[str, bytes] = {}
+    matplotlib.use("Agg", force=True)  # files only: no display, no GUI toolkit
+    with tempfile.TemporaryDirectory(prefix="lupex-plots-") as scratch:
+        # Drawn locally, then copied: the output may be on object storage, where matplotlib cannot write.
+        for name, plot in PLOTS.items():
+            file = Path(scratch) / f"{name}.png"
+            reason = plot(res, full, file)
+            target = out / PLOTS_DIR / f"{name}.png"
+            if reason:
+                skipped[name] = reason
+                if target.is_file():  # no stale plot from an earlier report
+                    target.fs.delete_file(target.path)
+            else:
+                figures[name] = file.read_bytes()
+                target.write_bytes(figures[name])
+                written[name] = f"{PLOTS_DIR}/{name}.png"
+    return written, skipped, figures
+
+
 def write_report(
     path: str | Path,
     summary: Mapping | None = None,
@@ -86,25 +113,7 @@ def write_report(
         except (KeyError, TypeError, ValueError) as e:  # a config this version cannot read: say so, draw the rest
             full["darkness"] = f"could not compute the site's darkness ({type(e).__name__}: {e})"
     full["report"] = {"same_as": same_flags(res), "docs": {f: res.meta(f, "doc") for f in res.flags}}
-    written, skipped, figures = {}, {}, {}
-    if plots:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)  # files only: no display, no GUI toolkit
-        with tempfile.TemporaryDirectory(prefix="lupex-plots-") as scratch:
-            # Drawn locally, then copied: the output may be on object storage, where matplotlib cannot write.
-            for name, plot in PLOTS.items():
-                file = Path(scratch) / f"{name}.png"
-                reason = plot(res, full, file)
-                target = out / PLOTS_DIR / f"{name}.png"
-                if reason:
-                    skipped[name] = reason
-                    if target.is_file():  # no stale plot from an earlier report
-                        target.fs.delete_file(target.path)
-                else:
-                    figures[name] = file.read_bytes()
-                    target.write_bytes(figures[name])
-                    written[name] = f"{PLOTS_DIR}/{name}.png"
+    written, skipped, figures = _draw_plots(res, full, out) if plots else ({}, {}, {})
     full["report"] |= {
         "plots": written,
         "skipped": skipped,

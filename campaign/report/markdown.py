@@ -154,32 +154,20 @@ def _sensitivity_markdown(summary: Mapping) -> list[str]:
     return lines
 
 
-def markdown(summary: Mapping) -> str:
-    """The human-readable report of a full summary (see :func:`write_report`)."""
-    run = summary["run"]
-    lines = [f"# Campaign report: {run.get('name') or 'campaign'}", ""]
-    if "sweep" in run:
-        lines += [
-            f"Sweep `{run['sweep']}`: {len(run['jobs'])} runs (jobs {', '.join(run['jobs'])}), "
-            f"{summary['missions']:,} missions in all.",
-            "",
-        ]
-    else:
-        lines += [
-            f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
-            f"seed {run.get('seed')}, precision {run.get('precision')}, code revision "
-            f"`{run.get('code_revision')}`.",
-            "",
-        ]
-    lines += ["The same report with its figures in one file: [report.html](report.html).", ""]
-    if summary["report"].get("incomplete_runs"):
-        lines += [
-            "**Incomplete: no manifest.json in "
-            + ", ".join(f"`{r}`" for r in summary["report"]["incomplete_runs"])
-            + "; these statistics cover only the shards written so far.**",
-            "",
-        ]
-    design = summary.get("sample_design", {})
+def _figure(summary: Mapping, name: str, caption: str) -> list[str]:
+    """The Markdown for one figure of the report: its image if drawn, why not if skipped, nothing otherwise."""
+    plots, skipped = summary["report"]["plots"], summary["report"]["skipped"]
+    if name in plots:
+        return [f"![{caption}]({plots[name]})", ""]
+    if name in skipped:
+        return [f"*{caption}: not drawn ({skipped[name]}).*", ""]
+    return []
+
+
+def _design_markdown(design: Mapping) -> list[str]:
+    """The paragraph on how the intervals were computed, from the sample design (Saltelli blocks, epistemic draws
+    or independent missions), and the design's warning if it has one."""
+    lines: list[str] = []
     if design.get("blocks"):
         band = (
             " (the band beside it is the 5-95% range of P across the epistemic draws, each draw's binomial noise "
@@ -212,6 +200,36 @@ def markdown(summary: Mapping) -> str:
         ]
     if design.get("warning"):
         lines += [f"**Warning: {design['warning']}.**", ""]
+    return lines
+
+
+def _intro_markdown(summary: Mapping) -> list[str]:
+    """The report's opening: title, what ran, the incomplete-run notice, how intervals are computed, and the mass
+    and stopping-rule notes."""
+    run = summary["run"]
+    lines = [f"# Campaign report: {run.get('name') or 'campaign'}", ""]
+    if "sweep" in run:
+        lines += [
+            f"Sweep `{run['sweep']}`: {len(run['jobs'])} runs (jobs {', '.join(run['jobs'])}), "
+            f"{summary['missions']:,} missions in all.",
+            "",
+        ]
+    else:
+        lines += [
+            f"{summary['missions']:,} missions of model `{run.get('model')}`, sampler `{run.get('sampler')}`, "
+            f"seed {run.get('seed')}, precision {run.get('precision')}, code revision "
+            f"`{run.get('code_revision')}`.",
+            "",
+        ]
+    lines += ["The same report with its figures in one file: [report.html](report.html).", ""]
+    if summary["report"].get("incomplete_runs"):
+        lines += [
+            "**Incomplete: no manifest.json in "
+            + ", ".join(f"`{r}`" for r in summary["report"]["incomplete_runs"])
+            + "; these statistics cover only the shards written so far.**",
+            "",
+        ]
+    lines += _design_markdown(summary.get("sample_design", {}))
     if summary.get("mass"):
         lines += [
             analysis.summary.format_mass(summary["mass"]) + " (conf/mass/; the default design weighs the "
@@ -224,37 +242,31 @@ def markdown(summary: Mapping) -> str:
             "sequence, valid although the campaign's length depended on its results.",
             "",
         ]
-    for title, key in (("Phases", "phases"), ("Goals", "goals"), ("Conditional on the previous phase", "conditional")):
-        if summary[key]:
-            lines += [f"## {title}", "", *_prob_rows(summary[key]), ""]
-    plots, skipped = summary["report"]["plots"], summary["report"]["skipped"]
+    return lines
 
-    def figure(name: str, caption: str) -> list[str]:
-        if name in plots:
-            return [f"![{caption}]({plots[name]})", ""]
-        if name in skipped:
-            return [f"*{caption}: not drawn ({skipped[name]}).*", ""]
-        return []
 
-    lines += figure("headline", "Headline probabilities with their intervals and epistemic bands")
-    lines += ["## Failure causes (first failure of each mission)", ""]
-    if summary["pareto"]["by_cause"]:
+def _failure_causes_markdown(pareto: Mapping) -> list[str]:
+    """The "Failure causes" section: the Pareto table of first-failure causes and the failure share by phase."""
+    lines = ["## Failure causes (first failure of each mission)", ""]
+    if pareto["by_cause"]:
         lines += [
             "| phase | cause | share of missions | 95% interval | count | cumulative share of failures |",
             "| --- | --- | ---: | --- | ---: | ---: |",
         ]
-        for c in summary["pareto"]["by_cause"]:
+        for c in pareto["by_cause"]:
             lines.append(
                 f"| {c['phase']} | {c['outcome']} | {_p(c['p'])} | [{_p(c['ci95'][0])}, "
                 f"{_p(c['ci95'][1])}] | {c['successes']:,} | {100 * c['cumulative_share_of_failures']:.1f}% |"
             )
-        lines += ["", "By phase: " + ", ".join(f"{b['phase']} {_p(b['p'])}" for b in summary["pareto"]["by_phase"]), ""]
+        lines += ["", "By phase: " + ", ".join(f"{b['phase']} {_p(b['p'])}" for b in pareto["by_phase"]), ""]
     else:
         lines += ["No mission failed.", ""]
-    lines += figure("failure_pareto", "Failure Pareto")
+    return lines
 
-    lines += ["## Survival on the surface", ""]
-    surv = summary.get("survival")
+
+def _survival_markdown(surv: Mapping | None) -> list[str]:
+    """The "Survival on the surface" section: each curve's counts and S(t) with its interval at four marks."""
+    lines = ["## Survival on the surface", ""]
     if surv:
         days = surv["days"]
         marks = sorted({days[round(f * (len(days) - 1))] for f in (0.25, 0.5, 0.75, 1.0)})
@@ -269,93 +281,109 @@ def markdown(summary: Mapping) -> str:
             ]
             lines.append(f"| {label} | {c['n']:,} | {c['events']:,} | {c['censored']:,} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += figure("survival", "Survival curve")
-    dates, dark = summary.get("failure_dates"), summary.get("darkness")
-    if dates and dates["failed"]:
-        lines += ["## When rovers fail (calendar, with the site's darkness)", ""]
-        if isinstance(dark, Mapping):
-            periods = ", ".join(f"days {a:.1f}-{b:.1f}" for a, b in dark["periods"])
-            lines += [
-                f"Days after the landing window opened ({dark['window_start_utc']} UTC). Darkness at the "
-                f"site ({dark['definition']}): {periods or 'none'}.",
-                "",
-            ]
-        elif dark:
-            lines += [f"No darkness shading: {dark}.", ""]
-        lines += figure("failure_dates", "Failures on the calendar with the site's darkness")
+    return lines
 
-    lines += ["## Metrics (over the missions where each is defined)", ""]
-    if summary["metrics"]:
+
+def _failure_dates_markdown(summary: Mapping) -> list[str]:
+    """The "When rovers fail" section (only if some rover failed): the site's darkness periods and the calendar
+    figure."""
+    dates, dark = summary.get("failure_dates"), summary.get("darkness")
+    if not (dates and dates["failed"]):
+        return []
+    lines = ["## When rovers fail (calendar, with the site's darkness)", ""]
+    if isinstance(dark, Mapping):
+        periods = ", ".join(f"days {a:.1f}-{b:.1f}" for a, b in dark["periods"])
+        lines += [
+            f"Days after the landing window opened ({dark['window_start_utc']} UTC). Darkness at the "
+            f"site ({dark['definition']}): {periods or 'none'}.",
+            "",
+        ]
+    elif dark:
+        lines += [f"No darkness shading: {dark}.", ""]
+    return lines + _figure(summary, "failure_dates", "Failures on the calendar with the site's darkness")
+
+
+def _metrics_markdown(metrics: Mapping) -> list[str]:
+    """The "Metrics" section: each metric's unit, count, mean and 5/50/95% quantiles."""
+    lines = ["## Metrics (over the missions where each is defined)", ""]
+    if metrics:
         lines += [
             "| metric | unit | n | mean | p05 | median | p95 |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for name, m in summary["metrics"].items():
+        for name, m in metrics.items():
             lines.append(
                 f"| {name} | {m['unit']} | {m['n']:,} | {m['mean']:.4g} | {m['p05']:.4g} | {m['p50']:.4g} "
                 f"| {m['p95']:.4g} |"
             )
         lines.append("")
-    lines += figure("landing_dispersion", "Landing dispersion") + figure("night_energy", "Night energy margin")
+    return lines
 
-    lines += _sensitivity_markdown(summary)
-    lines += figure("sensitivity", "Sensitivity of the goals")
-    lines += _saltelli_markdown(summary.get("saltelli"))
 
-    lines += ["## Epistemic spread", ""]
-    epi = summary["epistemic"]
-    if epi["flags"]:
-        lines += [
-            f"Inputs drawn once per {epi['inner_samples']:,} missions: "
-            + ", ".join(f"`{i}`" for i in epi["epistemic_inputs"])
-            + ". Each draw is a state of knowledge; "
-            "its missions estimate P in that state. The band is the 5-95% range of P across states with each "
-            "draw's binomial noise removed (a beta fitted by moments); the raw range of the per-draw "
-            "estimates includes that noise.",
-            "",
-            "| | draws | marginal P [95%, Korn-Graubard] | band of P, 5-95% | raw 5-95% of draws "
-            "| sd (epistemic) | sd (binomial noise) |",
-            "| --- | ---: | --- | --- | --- | ---: | ---: |",
-        ]
-        for name, e in epi["flags"].items():
-            band = e["band"].get("band")
-            lines.append(
-                f"| {name} | {e['draws']} | {_p(e['marginal']['p'])} [{_p(e['marginal']['ci95'][0])}, "
-                f"{_p(e['marginal']['ci95'][1])}] | "
-                + (f"[{_p(band[0])}, {_p(band[1])}]" if band else e["band"].get("note", "n/a"))
-                + f" | [{_p(e['p05'])}, {_p(e['p95'])}] | {_p(e['sd_epistemic'])} | "
-                f"{_p(e['sd_binomial_noise'])} |"
+def _variance_shares_markdown(epi: Mapping) -> list[str]:
+    """The "What to pin down first" subsection: each epistemic input's share of the variance of P across states of
+    knowledge, largest first (nothing if no flag has variance shares)."""
+    shared = [(name, e) for name, e in epi["flags"].items() if e.get("variance_shares")]
+    if not shared:
+        return []
+    lines = [
+        "### What to pin down first",
+        "",
+        "Share of the variance of P across states of knowledge that each epistemic input explains on "
+        "its own (first-order index of P(theta) over the draws, +- one bootstrap standard error). "
+        "Learning the input with the largest share narrows P most.",
+        "",
+    ]
+    inputs = epi["epistemic_inputs"]
+    lines += ["| input | " + " | ".join(name for name, _ in shared) + " |", "| --- |" + " ---: |" * len(shared)]
+    for i in sorted(inputs, key=lambda i: -max(_finite(e["variance_shares"][i]["share"]) for _, e in shared)):
+        lines.append(
+            f"| `{i}` | "
+            + " | ".join(
+                f"{_finite(e['variance_shares'][i]['share']):.3f} +- {_finite(e['variance_shares'][i]['se']):.3f}"
+                for _, e in shared
             )
-        lines.append("")
-        shared = [(name, e) for name, e in epi["flags"].items() if e.get("variance_shares")]
-        if shared:
-            lines += [
-                "### What to pin down first",
-                "",
-                "Share of the variance of P across states of knowledge that each epistemic input explains on "
-                "its own (first-order index of P(theta) over the draws, +- one bootstrap standard error). "
-                "Learning the input with the largest share narrows P most.",
-                "",
-            ]
-            inputs = epi["epistemic_inputs"]
-            lines += ["| input | " + " | ".join(name for name, _ in shared) + " |", "| --- |" + " ---: |" * len(shared)]
-            for i in sorted(inputs, key=lambda i: -max(_finite(e["variance_shares"][i]["share"]) for _, e in shared)):
-                lines.append(
-                    f"| `{i}` | "
-                    + " | ".join(
-                        f"{_finite(e['variance_shares'][i]['share']):.3f}"
-                        f" +- {_finite(e['variance_shares'][i]['se']):.3f}"
-                        for _, e in shared
-                    )
-                    + " |"
-                )
-            lines += ["| sum | " + " | ".join(f"{e['variance_shares_sum']:.3f}" for _, e in shared) + " |", ""]
-    else:
-        lines += [f"{epi.get('note', '')}.", ""]
-    lines += figure("epistemic", "Epistemic spread")
+            + " |"
+        )
+    lines += ["| sum | " + " | ".join(f"{e['variance_shares_sum']:.3f}" for _, e in shared) + " |", ""]
+    return lines
 
-    lines += ["## Convergence", ""]
-    conv = summary["convergence"]
+
+def _epistemic_markdown(epi: Mapping) -> list[str]:
+    """The "Epistemic spread" section: per flag, the marginal P, the band of P across states of knowledge, the raw
+    spread of the draws and the two standard deviations, then the variance shares."""
+    lines = ["## Epistemic spread", ""]
+    if not epi["flags"]:
+        return lines + [f"{epi.get('note', '')}.", ""]
+    lines += [
+        f"Inputs drawn once per {epi['inner_samples']:,} missions: "
+        + ", ".join(f"`{i}`" for i in epi["epistemic_inputs"])
+        + ". Each draw is a state of knowledge; "
+        "its missions estimate P in that state. The band is the 5-95% range of P across states with each "
+        "draw's binomial noise removed (a beta fitted by moments); the raw range of the per-draw "
+        "estimates includes that noise.",
+        "",
+        "| | draws | marginal P [95%, Korn-Graubard] | band of P, 5-95% | raw 5-95% of draws "
+        "| sd (epistemic) | sd (binomial noise) |",
+        "| --- | ---: | --- | --- | --- | ---: | ---: |",
+    ]
+    for name, e in epi["flags"].items():
+        band = e["band"].get("band")
+        lines.append(
+            f"| {name} | {e['draws']} | {_p(e['marginal']['p'])} [{_p(e['marginal']['ci95'][0])}, "
+            f"{_p(e['marginal']['ci95'][1])}] | "
+            + (f"[{_p(band[0])}, {_p(band[1])}]" if band else e["band"].get("note", "n/a"))
+            + f" | [{_p(e['p05'])}, {_p(e['p95'])}] | {_p(e['sd_epistemic'])} | "
+            f"{_p(e['sd_binomial_noise'])} |"
+        )
+    lines.append("")
+    return lines + _variance_shares_markdown(epi)
+
+
+def _convergence_markdown(conv: Mapping) -> list[str]:
+    """The "Convergence" section: the half-width of each flag's 95% interval at the full sample (clustered by
+    epistemic draw where there are draws, beside the Wilson width it would wrongly claim)."""
+    lines = ["## Convergence", ""]
     if conv["flags"]:
         if any("final_half_width_clustered" in v for v in conv["flags"].values()):
             lines += [
@@ -373,46 +401,75 @@ def markdown(summary: Mapping) -> str:
                 + "."
             ]
         lines.append("")
-    lines += figure("convergence", "Convergence")
+    return lines
 
-    trade = summary.get("trade")
-    lines += ["## Trade study", ""]
-    if trade:
-        lines += [
-            f"Swept: {', '.join(f'`{k}`' for k in trade['swept_keys']) or '(no config difference)'}. "
-            "Every design ran the same sampled missions (common random numbers), so neighbouring designs are "
-            "compared mission by mission.",
-            "",
-        ]
-        flags = list(trade["designs"][0]["flags"])
-        lines += ["| design | " + " | ".join(flags) + " |", "| --- |" + " --- |" * len(flags)]
-        for d in trade["designs"]:
-            lines.append(
-                f"| {d['label']} | "
-                + " | ".join(
-                    f"{_p(d['flags'][f]['p'])} [{_p(d['flags'][f]['ci95'][0])}, {_p(d['flags'][f]['ci95'][1])}]"
-                    for f in flags
-                )
-                + " |"
-            )
-        lines += [
-            "",
-            "| pair (jobs) | " + " | ".join(f"diff {f}" for f in flags) + " |",
-            "| --- |" + " --- |" * len(flags),
-        ]
-        for pr in trade["paired_differences"]:
-            lines.append(
-                f"| {pr['first']} -> {pr['second']} | "
-                + " | ".join(
-                    f"{pr['flags'][f]['diff']:+.4f} [{pr['flags'][f]['ci95'][0] or 0:+.4f}, "
-                    f"{pr['flags'][f]['ci95'][1] or 0:+.4f}]"
-                    for f in flags
-                )
-                + " |"
-            )
-        lines.append("")
-    lines += figure("trade", "Trade curve")
 
+def _trade_markdown(trade: Mapping | None) -> list[str]:
+    """The "Trade study" section: what was swept, each design's flag probabilities and the paired differences
+    between neighbouring designs."""
+    lines = ["## Trade study", ""]
+    if not trade:
+        return lines
+    lines += [
+        f"Swept: {', '.join(f'`{k}`' for k in trade['swept_keys']) or '(no config difference)'}. "
+        "Every design ran the same sampled missions (common random numbers), so neighbouring designs are "
+        "compared mission by mission.",
+        "",
+    ]
+    flags = list(trade["designs"][0]["flags"])
+    lines += ["| design | " + " | ".join(flags) + " |", "| --- |" + " --- |" * len(flags)]
+    for d in trade["designs"]:
+        lines.append(
+            f"| {d['label']} | "
+            + " | ".join(
+                f"{_p(d['flags'][f]['p'])} [{_p(d['flags'][f]['ci95'][0])}, {_p(d['flags'][f]['ci95'][1])}]"
+                for f in flags
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "| pair (jobs) | " + " | ".join(f"diff {f}" for f in flags) + " |",
+        "| --- |" + " --- |" * len(flags),
+    ]
+    for pr in trade["paired_differences"]:
+        lines.append(
+            f"| {pr['first']} -> {pr['second']} | "
+            + " | ".join(
+                f"{pr['flags'][f]['diff']:+.4f} [{pr['flags'][f]['ci95'][0] or 0:+.4f}, "
+                f"{pr['flags'][f]['ci95'][1] or 0:+.4f}]"
+                for f in flags
+            )
+            + " |"
+        )
+    lines.append("")
+    return lines
+
+
+def markdown(summary: Mapping) -> str:
+    """The human-readable report of a full summary (see :func:`write_report`)."""
+    lines = _intro_markdown(summary)
+    for title, key in (("Phases", "phases"), ("Goals", "goals"), ("Conditional on the previous phase", "conditional")):
+        if summary[key]:
+            lines += [f"## {title}", "", *_prob_rows(summary[key]), ""]
+
+    def figure(name: str, caption: str) -> list[str]:
+        return _figure(summary, name, caption)
+
+    lines += figure("headline", "Headline probabilities with their intervals and epistemic bands")
+    lines += _failure_causes_markdown(summary["pareto"]) + figure("failure_pareto", "Failure Pareto")
+    lines += _survival_markdown(summary.get("survival")) + figure("survival", "Survival curve")
+    lines += _failure_dates_markdown(summary)
+    lines += _metrics_markdown(summary["metrics"])
+    lines += figure("landing_dispersion", "Landing dispersion") + figure("night_energy", "Night energy margin")
+    lines += _sensitivity_markdown(summary)
+    lines += figure("sensitivity", "Sensitivity of the goals")
+    lines += _saltelli_markdown(summary.get("saltelli"))
+    lines += _epistemic_markdown(summary["epistemic"]) + figure("epistemic", "Epistemic spread")
+    lines += _convergence_markdown(summary["convergence"]) + figure("convergence", "Convergence")
+    lines += _trade_markdown(summary.get("trade")) + figure("trade", "Trade curve")
+
+    plots, skipped = summary["report"]["plots"], summary["report"]["skipped"]
     lines += ["## Plots", ""]
     lines += [f"* `{p}`" for p in plots.values()]
     lines += [f"* {name}: not drawn ({why})" for name, why in skipped.items()]

@@ -118,6 +118,35 @@ def _shade_darkness(ax, start: np.datetime64, periods, label: bool) -> None:
         )
 
 
+def _failures_per_day_panel(ax, dates: Mapping, t: np.ndarray, start, periods) -> None:
+    """Draw the lower panel of :func:`plot_failure_dates` on ``ax``: surface failures per day (at ``t``: dates
+    from ``start``, or days when there is no darkness), stacked by cause, largest first, with the darkness
+    ``periods`` shaded."""
+    bottom = np.zeros(len(dates["days"]))
+    for k, (cause, counts) in enumerate(sorted(dates["failures"].items(), key=lambda kv: -sum(kv[1]))):
+        c = np.asarray(counts, dtype=float)
+        ax.bar(
+            t,
+            c,
+            width=np.timedelta64(86400, "s") if start is not None else 1.0,
+            bottom=bottom,
+            align="edge",
+            color=PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)],
+            label=f"{cause.replace('_', ' ')} ({int(c.sum()):,})",
+        )
+        bottom += c
+    if start is not None:
+        _shade_darkness(ax, start, periods, label=False)
+    ax.set_ylabel("Failures per day")
+    ax.set_xlabel(
+        f"Date (UTC; the landing window opens {str(start)[:10]})"
+        if start is not None
+        else "Days after the landing window opened"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+
+
 def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None:
     """When rovers fail, on the calendar, with the site's darkness shaded: above, P(a rover that reached the
     surface has not failed by that date) with its 95% interval, and the share of them landed by then; below,
@@ -151,30 +180,8 @@ def plot_failure_dates(res: Results, summary: Mapping, file: Path) -> str | None
     ax.set_title("When rovers fail: the calendar, with the site's darkness shaded")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    _failures_per_day_panel(axes[1, 0], dates, t, start, periods)
     ax = axes[1, 0]
-    bottom = np.zeros(days.size)
-    for k, (cause, counts) in enumerate(sorted(dates["failures"].items(), key=lambda kv: -sum(kv[1]))):
-        c = np.asarray(counts, dtype=float)
-        ax.bar(
-            t,
-            c,
-            width=np.timedelta64(86400, "s") if start is not None else 1.0,
-            bottom=bottom,
-            align="edge",
-            color=PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)],
-            label=f"{cause.replace('_', ' ')} ({int(c.sum()):,})",
-        )
-        bottom += c
-    if start is not None:
-        _shade_darkness(ax, start, periods, label=False)
-    ax.set_ylabel("Failures per day")
-    ax.set_xlabel(
-        f"Date (UTC; the landing window opens {str(start)[:10]})"
-        if start is not None
-        else "Days after the landing window opened"
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     if start is not None:
         import matplotlib.dates as mdates
 
@@ -288,31 +295,16 @@ def touchdown_groups(res: Results, rows: np.ndarray) -> np.ndarray:
     return group
 
 
-def landing_figure(res: Results, summary: Mapping):
-    """The landing-dispersion figure, or why there is none (a string). Left, the safe-landing core: the 99%
-    ellipse of safe landings (``summary["landing"]["ellipse99"]``) in metres, the axes at :data:`CORE_FRAME`
-    semi-major axes about its centre, safe landings and failed touchdowns inside the frame, and the count of
-    touchdowns beyond it. Right, every touchdown: miss distance on a log scale, by what happened on the way down
-    (:func:`touchdown_groups`), failed landings marked by cause."""
-    landing = summary.get("landing")
-    downrange, crossrange, miss_name = map(res.column_for, analysis.LANDING_ROLES)
-    if not res.has(downrange, crossrange) or not landing:
-        return f"needs columns `{downrange}`, `{crossrange}` and `{miss_name}`"
+def _landing_core_panel(ax, res: Results, reached: np.ndarray, safe: np.ndarray, causes: np.ndarray, colour, e, rng):
+    """Draw the left panel of :func:`landing_figure` on ``ax``: the safe landings and failed touchdowns inside
+    :data:`CORE_FRAME` semi-major axes of the 99% ellipse ``e`` about its centre, the ellipse, the target, and in
+    the title the count of touchdowns beyond the frame. Draws from ``rng`` (shared with the right panel)."""
+    downrange, crossrange, _ = map(res.column_for, analysis.LANDING_ROLES)
     x, y = res.column(downrange), res.column(crossrange)
-    reached = ~(np.isnan(x) | np.isnan(y))
-    if reached.sum() < 3:
-        return "fewer than 3 missions reached touchdown"
-    landed_ok = res.column_for("landing_success")
-    safe = reached & (res.column(landed_ok).astype(bool) if res.has(landed_ok) else True)
-    causes = res.column("outcome_name") if res.has("outcome_name") else np.full(res.n, "success", dtype=object)
-    e = landing["ellipse99"]
     cx, cy = e["centre_m"]
     half = CORE_FRAME * e["semi_major_m"]
     inside = reached & (np.abs(x - cx) <= half) & (np.abs(y - cy) <= half)
     outside = reached & ~inside
-    fig, axes = _figure(12.5, 5.8, ncols=2, gridspec_kw={"width_ratios": [1, 1.25]})
-    ax = axes[0, 0]
-    rng = np.random.default_rng(0)
     shown = np.flatnonzero(inside & safe)
     if shown.size > MAX_SCATTER_POINTS:
         shown = rng.choice(shown, MAX_SCATTER_POINTS, replace=False)
@@ -326,8 +318,6 @@ def landing_figure(res: Results, summary: Mapping):
         label=f"safe landings ({shown.size:,} of {int((inside & safe).sum()):,} in view shown)",
     )
     failed_in = inside & ~safe
-    names, counts = np.unique(causes[reached & ~safe].astype(str), return_counts=True)
-    colour = {c: PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)] for k, c in enumerate(names[np.argsort(-counts)])}
     for c in colour:
         rows = failed_in & (causes == c)
         if not rows.any():
@@ -363,7 +353,13 @@ def landing_figure(res: Results, summary: Mapping):
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=7, framealpha=0.9)
 
-    ax = axes[0, 1]
+
+def _touchdown_panel(ax, res: Results, reached: np.ndarray, safe: np.ndarray, causes: np.ndarray, colour, e, rng):
+    """Draw the right panel of :func:`landing_figure` on ``ax``: every touchdown's miss distance on a log scale, one
+    row per group of :func:`touchdown_groups`, failed landings marked by cause, and the ellipse's semi-major axis.
+    Draws from ``rng`` after the left panel."""
+    downrange, crossrange, miss_name = map(res.column_for, analysis.LANDING_ROLES)
+    x, y = res.column(downrange), res.column(crossrange)
     miss = (res.column(miss_name) if res.has(miss_name) else np.hypot(x, y))[reached]
     groups = touchdown_groups(res, reached)
     order = [g for _, g in FAULT_FLAGS if (groups == g).any()] + ["no fault flagged"]
@@ -414,6 +410,32 @@ def landing_figure(res: Results, summary: Mapping):
     ax.set_title(f"Every touchdown ({int(reached.sum()):,}): faults on the way down and failed landings", fontsize=10)
     ax.grid(alpha=0.3, axis="x", which="major")
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+
+
+def landing_figure(res: Results, summary: Mapping):
+    """The landing-dispersion figure, or why there is none (a string). Left, the safe-landing core: the 99%
+    ellipse of safe landings (``summary["landing"]["ellipse99"]``) in metres, the axes at :data:`CORE_FRAME`
+    semi-major axes about its centre, safe landings and failed touchdowns inside the frame, and the count of
+    touchdowns beyond it. Right, every touchdown: miss distance on a log scale, by what happened on the way down
+    (:func:`touchdown_groups`), failed landings marked by cause."""
+    landing = summary.get("landing")
+    downrange, crossrange, miss_name = map(res.column_for, analysis.LANDING_ROLES)
+    if not res.has(downrange, crossrange) or not landing:
+        return f"needs columns `{downrange}`, `{crossrange}` and `{miss_name}`"
+    x, y = res.column(downrange), res.column(crossrange)
+    reached = ~(np.isnan(x) | np.isnan(y))
+    if reached.sum() < 3:
+        return "fewer than 3 missions reached touchdown"
+    landed_ok = res.column_for("landing_success")
+    safe = reached & (res.column(landed_ok).astype(bool) if res.has(landed_ok) else True)
+    causes = res.column("outcome_name") if res.has("outcome_name") else np.full(res.n, "success", dtype=object)
+    names, counts = np.unique(causes[reached & ~safe].astype(str), return_counts=True)
+    colour = {c: PHASE_COLOURS[(k + 3) % len(PHASE_COLOURS)] for k, c in enumerate(names[np.argsort(-counts)])}
+    fig, axes = _figure(12.5, 5.8, ncols=2, gridspec_kw={"width_ratios": [1, 1.25]})
+    rng = np.random.default_rng(0)
+    e = landing["ellipse99"]
+    _landing_core_panel(axes[0, 0], res, reached, safe, causes, colour, e, rng)
+    _touchdown_panel(axes[0, 1], res, reached, safe, causes, colour, e, rng)
     fig.tight_layout()
     return fig
 
@@ -469,6 +491,56 @@ def tornado_targets(res: Results, summary: Mapping) -> list[str]:
     return [t for t in dict.fromkeys(targets) if sens.get(t, {}).get("indices")][:MAX_TORNADO_TARGETS]
 
 
+def _tornado_panel(ax, sens: Mapping, t: str, ranked: list) -> None:
+    """Draw one target's panel of :func:`plot_sensitivity` on ``ax``: the inputs that matter to ``t``
+    (``ranked``), by first-order index with its 95% interval, coloured and labelled by the sign of their effect;
+    or a line saying no input matters."""
+    from matplotlib.ticker import MaxNLocator
+
+    entry = sens["targets"][t]
+    if not ranked:
+        ax.text(
+            0.5,
+            0.5,
+            f"No input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of {t} "
+            "(or its interval reaches zero)",
+            ha="center",
+            va="center",
+            fontsize=9,
+            transform=ax.transAxes,
+        )
+        ax.set_axis_off()
+        ax.set_title(f"{t} (n={entry['n']:,})", fontsize=10)
+        return
+    y = np.arange(len(ranked))[::-1]
+    s1 = np.array([v["first_order"] for _, v in ranked])
+    se = np.array([np.nan_to_num(v["first_order_se"]) for _, v in ranked])
+    rho = np.array([np.nan_to_num(v["spearman"]) for _, v in ranked])
+    direction = np.where(rho >= MONOTONE_RHO, 0, np.where(rho <= -MONOTONE_RHO, 1, 2))
+    labels = [
+        f"{i}{' (epistemic)' if sens['inputs'][i]['level'] == 'epistemic' else ''}  "
+        f"{('raises P', 'lowers P', 'either way')[d]}"
+        for (i, _), d in zip(ranked, direction)
+    ]
+    ax.barh(
+        y,
+        s1,
+        xerr=analysis.Z95 * se,
+        capsize=3,
+        alpha=0.85,
+        color=[(PHASE_COLOURS[0], PHASE_COLOURS[3], PHASE_COLOURS[7])[d] for d in direction],
+    )
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(0, max(0.05, float(np.max(s1 + analysis.Z95 * se)) * 1.1))
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.set_xlabel(
+        f"Share of the variance of {t} explained by the input alone (first-order index, 95% interval)", fontsize=8
+    )
+    others = len(entry["indices"]) - len(ranked)
+    ax.set_title(f"{t} (n={entry['n']:,}): the {len(ranked)} inputs that matter ({others} others do not)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+
+
 def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
     """Per goal (and the mission's success): the inputs that matter (:func:`campaign.analysis.influential`), by
     first-order index with its 95% interval, the sign of their effect (Spearman) in the label."""
@@ -478,8 +550,6 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
         return "no sampled input varies"
     if not targets:
         return "no goal or phase flag varies"
-    from matplotlib.ticker import MaxNLocator
-
     shown = [analysis.influential(sens["targets"][t])[:MAX_TORNADO_INPUTS] for t in targets]
     if not any(shown):
         return (
@@ -490,50 +560,7 @@ def plot_sensitivity(res: Results, summary: Mapping, file: Path) -> str | None:
     heights = [1.0 + 0.36 * max(len(r), 1) for r in shown]
     fig, axes = _figure(9.5, max(3.0, sum(heights) + 0.3), nrows=len(targets), gridspec_kw={"height_ratios": heights})
     for ax, t, ranked in zip(axes[:, 0], targets, shown):
-        entry = sens["targets"][t]
-        if not ranked:
-            ax.text(
-                0.5,
-                0.5,
-                f"No input explains {100 * analysis.MIN_SHARE:g}% or more of the variance of {t} "
-                "(or its interval reaches zero)",
-                ha="center",
-                va="center",
-                fontsize=9,
-                transform=ax.transAxes,
-            )
-            ax.set_axis_off()
-            ax.set_title(f"{t} (n={entry['n']:,})", fontsize=10)
-            continue
-        y = np.arange(len(ranked))[::-1]
-        s1 = np.array([v["first_order"] for _, v in ranked])
-        se = np.array([np.nan_to_num(v["first_order_se"]) for _, v in ranked])
-        rho = np.array([np.nan_to_num(v["spearman"]) for _, v in ranked])
-        direction = np.where(rho >= MONOTONE_RHO, 0, np.where(rho <= -MONOTONE_RHO, 1, 2))
-        labels = [
-            f"{i}{' (epistemic)' if sens['inputs'][i]['level'] == 'epistemic' else ''}  "
-            f"{('raises P', 'lowers P', 'either way')[d]}"
-            for (i, _), d in zip(ranked, direction)
-        ]
-        ax.barh(
-            y,
-            s1,
-            xerr=analysis.Z95 * se,
-            capsize=3,
-            alpha=0.85,
-            color=[(PHASE_COLOURS[0], PHASE_COLOURS[3], PHASE_COLOURS[7])[d] for d in direction],
-        )
-        ax.set_yticks(y, labels, fontsize=8)
-        ax.set_xlim(0, max(0.05, float(np.max(s1 + analysis.Z95 * se)) * 1.1))
-        ax.xaxis.set_major_locator(MaxNLocator(6))
-        ax.set_xlabel(
-            f"Share of the variance of {t} explained by the input alone (first-order index, 95% interval)", fontsize=8
-        )
-        others = len(entry["indices"]) - len(ranked)
-        ax.set_title(
-            f"{t} (n={entry['n']:,}): the {len(ranked)} inputs that matter ({others} others do not)", fontsize=10
-        )
-        ax.grid(axis="x", alpha=0.3)
+        _tornado_panel(ax, sens, t, ranked)
     _save(fig, file)
     return None
 

@@ -140,11 +140,8 @@ def _design_sentence(summary: Mapping) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- sections
-def headline(ctx: Context) -> Section:
-    """The answer first: each goal's P (and the mission's success) with its valid interval and epistemic band."""
-    s = ctx.summary
-    docs = s.get("report", {}).get("docs", {})
-    same = s.get("report", {}).get("same_as", {})
+def _headline_warnings(s: Mapping) -> list[str]:
+    """The warnings atop the headline: runs without a manifest (incomplete) and the sample design's warning."""
     parts = []
     if s["report"].get("incomplete_runs"):
         parts.append(
@@ -154,31 +151,47 @@ def headline(ctx: Context) -> Section:
         )
     if s.get("sample_design", {}).get("warning"):
         parts.append(f'<p class="warn"><strong>Warning:</strong> {esc(s["sample_design"]["warning"])}.</p>')
-    if ctx.sweep:
-        trade = s.get("trade") or {}
-        flags = _distinct(s)
-        rows = [
-            [
-                f"[{d['label']}]({ctx.job_links[d['job']]})" if d["job"] in ctx.job_links else d["label"],
-                *(f"{_p(d['flags'][f]['p'])} {_ci(d['flags'][f])}" for f in flags),
-            ]
-            for d in trade.get("designs", [])
+    return parts
+
+
+def _sweep_headline(ctx: Context) -> list[str]:
+    """A sweep's headline: each design's P with its 95% interval (linked to its own report) and the trade
+    figure."""
+    s = ctx.summary
+    parts = []
+    trade = s.get("trade") or {}
+    flags = _distinct(s)
+    rows = [
+        [
+            f"[{d['label']}]({ctx.job_links[d['job']]})" if d["job"] in ctx.job_links else d["label"],
+            *(f"{_p(d['flags'][f]['p'])} {_ci(d['flags'][f])}" for f in flags),
         ]
-        parts.append(
-            f"<p>{len(s['run']['jobs'])} designs, {s['missions']:,} missions in all; every design ran "
-            "the same sampled missions (common random numbers). P with its 95% interval:</p>"
+        for d in trade.get("designs", [])
+    ]
+    parts.append(
+        f"<p>{len(s['run']['jobs'])} designs, {s['missions']:,} missions in all; every design ran "
+        "the same sampled missions (common random numbers). P with its 95% interval:</p>"
+    )
+    parts.append(table(["design (its own report)", *(f"`{f}`" for f in flags)], rows, [False] + [True] * len(flags)))
+    parts.append(
+        ctx.figure(
+            "trade",
+            "Left: P against the design value, with its 95% interval as a band. Right: each design "
+            "against the first on the same missions: the paired difference and its 95% band, much narrower than "
+            "the designs' own intervals because the common scenarios cancel.",
         )
-        parts.append(
-            table(["design (its own report)", *(f"`{f}`" for f in flags)], rows, [False] + [True] * len(flags))
-        )
-        parts.append(
-            ctx.figure(
-                "trade",
-                "Left: P against the design value, with its 95% interval as a band. Right: each design "
-                "against the first on the same missions: the paired difference and its 95% band, much narrower than "
-                "the designs' own intervals because the common scenarios cancel.",
-            )
-        )
+    )
+    return parts
+
+
+def headline(ctx: Context) -> Section:
+    """The answer first: each goal's P (and the mission's success) with its valid interval and epistemic band."""
+    s = ctx.summary
+    docs = s.get("report", {}).get("docs", {})
+    same = s.get("report", {}).get("same_as", {})
+    parts = _headline_warnings(s)
+    if ctx.sweep:
+        parts += _sweep_headline(ctx)
         return Section("Headline", "".join(parts), anchor="headline")
     shown = [f for f in s["goals"] if f not in same] or list(s["phases"])[-1:]
     if s["goals"] and s["phases"] and list(s["phases"])[-1] not in same:
@@ -216,37 +229,34 @@ def headline(ctx: Context) -> Section:
     return Section("Headline", "".join(parts), anchor="headline")
 
 
-def why_it_fails(ctx: Context) -> Section | None:
-    """The failure Pareto by phase and cause, and each phase given the previous one."""
-    s = ctx.summary
-    pareto = s["pareto"]
-    if ctx.sweep:
-        designs = (s.get("trade") or {}).get("designs", [])
-        causes = sorted(
-            {c for d in designs for c in d.get("failures", {})},
-            key=lambda c: -max(d["failures"].get(c, {}).get("p", 0) for d in designs),
-        )
-        if not causes:
-            return None
-        rows = [
-            [
-                f"`{c}`",
-                *(
-                    f"{_p(d['failures'][c]['p'])} {_ci(d['failures'][c])}" if c in d["failures"] else "0"
-                    for d in designs
-                ),
-            ]
-            for c in causes
+def _sweep_failures(ctx: Context) -> Section | None:
+    """A sweep's "Why it fails": the share of each design's missions lost first to each cause, with its interval
+    (None when no design lost a mission)."""
+    designs = (ctx.summary.get("trade") or {}).get("designs", [])
+    causes = sorted(
+        {c for d in designs for c in d.get("failures", {})},
+        key=lambda c: -max(d["failures"].get(c, {}).get("p", 0) for d in designs),
+    )
+    if not causes:
+        return None
+    rows = [
+        [
+            f"`{c}`",
+            *(f"{_p(d['failures'][c]['p'])} {_ci(d['failures'][c])}" if c in d["failures"] else "0" for d in designs),
         ]
-        return Section(
-            "Why it fails",
-            "<p>Share of each design's missions lost first to each cause, with its 95% "
-            "interval:</p>" + table(["cause", *(d["label"] for d in designs)], rows, [False] + [True] * len(designs)),
-        )
-    if not pareto["by_cause"]:
-        return Section("Why it fails", f"<p>No mission failed ({pareto['missions']:,} missions).</p>")
+        for c in causes
+    ]
+    return Section(
+        "Why it fails",
+        "<p>Share of each design's missions lost first to each cause, with its 95% "
+        "interval:</p>" + table(["cause", *(d["label"] for d in designs)], rows, [False] + [True] * len(designs)),
+    )
+
+
+def _failures_lead(pareto: Mapping) -> str:
+    """The opening paragraph of "Why it fails": how many missions failed and the three largest first causes."""
     top = pareto["by_cause"][:3]
-    lead = (
+    return (
         f"<p>{pareto['failures']:,} of {pareto['missions']:,} missions failed "
         f"({_pct(pareto['failures'] / pareto['missions'])}). "
         "The largest first causes: "
@@ -257,7 +267,11 @@ def why_it_fails(ctx: Context) -> Section | None:
         )
         + ".</p>"
     )
-    conditional = {k.split(" | ")[0]: v for k, v in s.get("conditional", {}).items()}
+
+
+def _phase_rows(pareto: Mapping, conditional: Mapping) -> list[list[str]]:
+    """The rows of the "By phase" table: each phase's share of missions lost there, its interval and count, and
+    the phase's probability given the previous one."""
     phase_rows = []
     for b in pareto["by_phase"]:
         cond = next((v for k, v in conditional.items() if k.startswith(b["phase"])), None)
@@ -270,14 +284,26 @@ def why_it_fails(ctx: Context) -> Section | None:
                 f"{_p(cond['p'])} {_ci(cond)}" if cond else "(first phase)",
             ]
         )
-    body = lead + ctx.figure(
+    return phase_rows
+
+
+def why_it_fails(ctx: Context) -> Section | None:
+    """The failure Pareto by phase and cause, and each phase given the previous one."""
+    s = ctx.summary
+    pareto = s["pareto"]
+    if ctx.sweep:
+        return _sweep_failures(ctx)
+    if not pareto["by_cause"]:
+        return Section("Why it fails", f"<p>No mission failed ({pareto['missions']:,} missions).</p>")
+    conditional = {k.split(" | ")[0]: v for k, v in s.get("conditional", {}).items()}
+    body = _failures_lead(pareto) + ctx.figure(
         "failure_pareto",
         "First failure of each mission by cause, largest first, coloured by phase (share of all "
         "missions with its 95% interval; the labels give the count and the cumulative share of failures).",
     )
     body += "<h3>By phase</h3>" + table(
         ["phase", "share of missions lost there", "95% interval", "missions", "P(phase ok | previous ok)"],
-        phase_rows,
+        _phase_rows(pareto, conditional),
         [False, True, True, True, True],
     )
     body += "<h3>By cause</h3>" + table(
@@ -311,25 +337,70 @@ def _in_darkness(dates: Mapping, periods: list, slack_days: float = 1.0) -> floa
     return float(counts[near].sum() / total) if total else math.nan
 
 
-def when(ctx: Context) -> Section | None:
-    """When rovers fail: the calendar with the site's darkness, the survival curve, the night energy margin."""
-    s = ctx.summary
-    if ctx.sweep or not (s.get("survival") or s.get("failure_dates")):
-        return None
-    parts = []
-    dates, dark = s.get("failure_dates"), s.get("darkness")
+def _darkness_lead(dates: Mapping | None, dark: Mapping | str | None) -> list[str]:
+    """The opening of "When": the share of surface failures in or just after a darkness at the site (with the
+    number and longest of the darkness periods), or why there is no darkness shading."""
     if dates and isinstance(dark, Mapping) and dates["failed"]:
         share = _in_darkness(dates, dark["periods"])
         longest = max((b - a for a, b in dark["periods"]), default=0.0)
-        parts.append(
+        return [
             f"<p>Of the {dates['landed']:,} rovers that reached the surface, {dates['failed']:,} failed "
             f"there. <strong>{_pct(share)} of those failures fall in a darkness at the site or the day "
             f"after it</strong>; the site has {len(dark['periods'])} darkness periods between the opening "
             f"of the landing window ({esc(dark['window_start_utc'])} UTC) and the end of the last possible "
             f"stay, the longest {24 * longest:.0f} h.</p>"
+        ]
+    if isinstance(dark, str) and dates:
+        return [f'<p class="note">No darkness shading: {esc(dark)}.</p>']
+    return []
+
+
+def _survival_since_landing(ctx: Context) -> list[str]:
+    """The "Survival since landing" part of "When": each curve's S(t) with its interval at four marks, and the
+    survival figure (nothing without a survival curve)."""
+    surv = ctx.summary.get("survival")
+    if not surv:
+        return []
+    parts = []
+    days = surv["days"]
+    marks = sorted({days[round(f * (len(days) - 1))] for f in (0.25, 0.5, 0.75, 1.0)})
+    rows = [
+        [
+            {"all": "all missions", "surface": "missions that reached the surface"}.get(label, label),
+            f"{c['n']:,}",
+            f"{c['events']:,}",
+            *(
+                f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, {_p(c['upper'][days.index(d)])}]"
+                for d in marks
+            ),
+        ]
+        for label, c in surv["curves"].items()
+    ]
+    parts.append(
+        "<h3>Survival since landing</h3>"
+        + table(
+            ["curve", "n", "failures", *(f"S({d:g} {surv['unit']})" for d in marks)],
+            rows,
+            [False, True, True] + [True] * len(marks),
         )
-    elif isinstance(dark, str) and dates:
-        parts.append(f'<p class="note">No darkness shading: {esc(dark)}.</p>')
+    )
+    parts.append(
+        ctx.figure(
+            "survival",
+            "P(operating at day t on the surface), Kaplan-Meier with its 95% band "
+            "(Greenwood, log-log); a mission that completes its stay is censored there.",
+        )
+    )
+    return parts
+
+
+def when(ctx: Context) -> Section | None:
+    """When rovers fail: the calendar with the site's darkness, the survival curve, the night energy margin."""
+    s = ctx.summary
+    if ctx.sweep or not (s.get("survival") or s.get("failure_dates")):
+        return None
+    dates, dark = s.get("failure_dates"), s.get("darkness")
+    parts = _darkness_lead(dates, dark)
     parts.append(
         ctx.figure(
             "failure_dates",
@@ -343,38 +414,7 @@ def when(ctx: Context) -> Section | None:
             ),
         )
     )
-    surv = s.get("survival")
-    if surv:
-        days = surv["days"]
-        marks = sorted({days[round(f * (len(days) - 1))] for f in (0.25, 0.5, 0.75, 1.0)})
-        rows = [
-            [
-                {"all": "all missions", "surface": "missions that reached the surface"}.get(label, label),
-                f"{c['n']:,}",
-                f"{c['events']:,}",
-                *(
-                    f"{_p(c['survival'][days.index(d)])} [{_p(c['lower'][days.index(d)])}, "
-                    f"{_p(c['upper'][days.index(d)])}]"
-                    for d in marks
-                ),
-            ]
-            for label, c in surv["curves"].items()
-        ]
-        parts.append(
-            "<h3>Survival since landing</h3>"
-            + table(
-                ["curve", "n", "failures", *(f"S({d:g} {surv['unit']})" for d in marks)],
-                rows,
-                [False, True, True] + [True] * len(marks),
-            )
-        )
-        parts.append(
-            ctx.figure(
-                "survival",
-                "P(operating at day t on the surface), Kaplan-Meier with its 95% band "
-                "(Greenwood, log-log); a mission that completes its stay is censored there.",
-            )
-        )
+    parts += _survival_since_landing(ctx)
     if "night_energy" in ctx.figures:
         parts.append(
             "<h3>Energy through the nights</h3>"
@@ -419,6 +459,123 @@ def where_it_lands(ctx: Context) -> Section | None:
     return Section("Where it lands", body)
 
 
+def _goal_drivers_html(sens: Mapping, t: str) -> str:
+    """The HTML for one goal or phase ``t``: a table of the inputs that matter to it (level, first-order index with
+    its 95% interval, rank correlation), or a line saying none does."""
+    entry = sens["targets"].get(t, {})
+    ranked = analysis.influential(entry)
+    if not ranked:
+        return (
+            f"<p><code>{esc(t)}</code>: no input matters by that test"
+            + (f" ({esc(entry['note'])})" if entry.get("note") else "")
+            + ".</p>"
+        )
+    return f"<h3><code>{esc(t)}</code> (n={entry['n']:,})</h3>" + table(
+        ["input", "level", "first-order index", "95% interval", "rank correlation"],
+        [
+            [
+                f"`{i}`",
+                sens["inputs"][i]["level"],
+                f"{v['first_order']:.3f}",
+                f"[{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}, "
+                f"{v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}]",
+                f"{v['spearman']:+.2f}",
+            ]
+            for i, v in ranked
+        ],
+        [False, False, True, True, True],
+    )
+
+
+def _share_matters(v: Mapping) -> bool:
+    """Whether an epistemic input's variance share is at least the minimum share and clear of zero."""
+    return (v["share"] or 0) >= analysis.MIN_SHARE and (v["share"] or 0) - analysis.Z95 * (v["se"] or 0) > 0
+
+
+def _pin_down_first_html(ctx: Context, targets: list[str]) -> list[str]:
+    """The "What to pin down first" part: the spread of each target's P across states of knowledge and the share
+    of it each epistemic input explains (nothing if no target has variance shares)."""
+    epi = ctx.summary["epistemic"]
+    shared = [(n, e) for n, e in epi.get("flags", {}).items() if n in targets and e.get("variance_shares")]
+    if not shared:
+        return []
+    inputs = sorted(
+        (i for i in epi["epistemic_inputs"] if any(_share_matters(e["variance_shares"][i]) for _, e in shared)),
+        key=lambda i: -max((e["variance_shares"][i]["share"] or 0) for _, e in shared),
+    )
+    body = [
+        "<h3>What to pin down first</h3><p>How uncertain each probability itself is, across states of "
+        "knowledge, and the share of that spread each epistemic input explains alone (+- one bootstrap "
+        "standard error; only shares clear of zero): learning the input with the largest share narrows "
+        "P most.</p>"
+    ]
+    rows = [
+        [
+            "spread of P (sd across states of knowledge)",
+            *(f"{e['sd_epistemic']:.3f} (binomial noise per draw {e['sd_binomial_noise']:.3f})" for _, e in shared),
+        ]
+    ]
+    rows += [
+        [
+            f"`{i}`",
+            *(
+                f"{e['variance_shares'][i]['share']:.2f} +- {e['variance_shares'][i]['se']:.2f}"
+                if _share_matters(e["variance_shares"][i])
+                else ""
+                for _, e in shared
+            ),
+        ]
+        for i in inputs
+    ]
+    body.append(table(["", *(f"`{n}`" for n, _ in shared)], rows, [False] + [True] * len(shared)))
+    if not inputs:
+        body.append(
+            "<p>No epistemic input explains a share clear of zero: the spread of P across states of "
+            "knowledge is too small beside each draw's binomial noise to apportion (more missions per "
+            "draw, <code>run.inner_samples</code>, would resolve it).</p>"
+        )
+    body.append(
+        ctx.figure(
+            "epistemic",
+            "Each epistemic draw's estimate of P (a state of knowledge), the "
+            "marginal P and the 5-95% band of P with the binomial noise removed.",
+        )
+    )
+    return body
+
+
+def _metric_drivers_html(s: Mapping) -> list[str]:
+    """The collapsed "Metrics" part: the top three inputs that drive each metric, the metrics that merely restate
+    an input and those no input explains (nothing if there are no metrics)."""
+    sens = s["sensitivity"]
+    metric_rows, echoes, quiet = [], [], []
+    for t in s["metrics"]:
+        entry = sens["targets"].get(t, {})
+        echo = analysis.restated_input(entry)
+        ranked = analysis.influential(entry)
+        if echo:
+            echoes.append(f"`{t}` (`{echo}`)")
+        elif not ranked:
+            quiet.append(f"`{t}`")
+        else:
+            metric_rows.append(
+                [f"`{t}`", f"{entry['n']:,}", ", ".join(f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3])]
+            )
+    if not (metric_rows or echoes or quiet):
+        return []
+    extra = ""
+    if echoes:
+        extra += f"<p>Restating one input (left out): {inline(', '.join(echoes))}.</p>"
+    if quiet:
+        extra += f"<p>No input explains {100 * analysis.MIN_SHARE:g}% or more of: {inline(', '.join(quiet))}.</p>"
+    return [
+        "<details><summary>Metrics: the inputs that drive each (top three, first-order index)</summary>"
+        + table(["metric", "n", "inputs that matter"], metric_rows, [False, True, False])
+        + extra
+        + "</details>"
+    ]
+
+
 def what_drives_it(ctx: Context) -> Section | None:
     """Sensitivity of the goals to the inputs that matter, with intervals; what to learn first."""
     s = ctx.summary
@@ -438,108 +595,9 @@ def what_drives_it(ctx: Context) -> Section | None:
             "blue raises the probability, red lowers it, grey has no monotone effect.",
         ),
     ]
-    for t in dict.fromkeys(targets):
-        entry = sens["targets"].get(t, {})
-        ranked = analysis.influential(entry)
-        if not ranked:
-            body.append(
-                f"<p><code>{esc(t)}</code>: no input matters by that test"
-                + (f" ({esc(entry['note'])})" if entry.get("note") else "")
-                + ".</p>"
-            )
-            continue
-        body.append(
-            f"<h3><code>{esc(t)}</code> (n={entry['n']:,})</h3>"
-            + table(
-                ["input", "level", "first-order index", "95% interval", "rank correlation"],
-                [
-                    [
-                        f"`{i}`",
-                        sens["inputs"][i]["level"],
-                        f"{v['first_order']:.3f}",
-                        f"[{v['first_order'] - analysis.Z95 * v['first_order_se']:.3f}, "
-                        f"{v['first_order'] + analysis.Z95 * v['first_order_se']:.3f}]",
-                        f"{v['spearman']:+.2f}",
-                    ]
-                    for i, v in ranked
-                ],
-                [False, False, True, True, True],
-            )
-        )
-    epi = s["epistemic"]
-    shared = [(n, e) for n, e in epi.get("flags", {}).items() if n in targets and e.get("variance_shares")]
-    if shared:
-
-        def matters(v: Mapping) -> bool:
-            return (v["share"] or 0) >= analysis.MIN_SHARE and (v["share"] or 0) - analysis.Z95 * (v["se"] or 0) > 0
-
-        inputs = sorted(
-            (i for i in epi["epistemic_inputs"] if any(matters(e["variance_shares"][i]) for _, e in shared)),
-            key=lambda i: -max((e["variance_shares"][i]["share"] or 0) for _, e in shared),
-        )
-        body.append(
-            "<h3>What to pin down first</h3><p>How uncertain each probability itself is, across states of "
-            "knowledge, and the share of that spread each epistemic input explains alone (+- one bootstrap "
-            "standard error; only shares clear of zero): learning the input with the largest share narrows "
-            "P most.</p>"
-        )
-        rows = [
-            [
-                "spread of P (sd across states of knowledge)",
-                *(f"{e['sd_epistemic']:.3f} (binomial noise per draw {e['sd_binomial_noise']:.3f})" for _, e in shared),
-            ]
-        ]
-        rows += [
-            [
-                f"`{i}`",
-                *(
-                    f"{e['variance_shares'][i]['share']:.2f} +- {e['variance_shares'][i]['se']:.2f}"
-                    if matters(e["variance_shares"][i])
-                    else ""
-                    for _, e in shared
-                ),
-            ]
-            for i in inputs
-        ]
-        body.append(table(["", *(f"`{n}`" for n, _ in shared)], rows, [False] + [True] * len(shared)))
-        if not inputs:
-            body.append(
-                "<p>No epistemic input explains a share clear of zero: the spread of P across states of "
-                "knowledge is too small beside each draw's binomial noise to apportion (more missions per "
-                "draw, <code>run.inner_samples</code>, would resolve it).</p>"
-            )
-        body.append(
-            ctx.figure(
-                "epistemic",
-                "Each epistemic draw's estimate of P (a state of knowledge), the "
-                "marginal P and the 5-95% band of P with the binomial noise removed.",
-            )
-        )
-    metric_rows, echoes, quiet = [], [], []
-    for t in s["metrics"]:
-        entry = sens["targets"].get(t, {})
-        echo = analysis.restated_input(entry)
-        ranked = analysis.influential(entry)
-        if echo:
-            echoes.append(f"`{t}` (`{echo}`)")
-        elif not ranked:
-            quiet.append(f"`{t}`")
-        else:
-            metric_rows.append(
-                [f"`{t}`", f"{entry['n']:,}", ", ".join(f"`{i}` {v['first_order']:.2f}" for i, v in ranked[:3])]
-            )
-    if metric_rows or echoes or quiet:
-        extra = ""
-        if echoes:
-            extra += f"<p>Restating one input (left out): {inline(', '.join(echoes))}.</p>"
-        if quiet:
-            extra += f"<p>No input explains {100 * analysis.MIN_SHARE:g}% or more of: {inline(', '.join(quiet))}.</p>"
-        body.append(
-            "<details><summary>Metrics: the inputs that drive each (top three, first-order index)</summary>"
-            + table(["metric", "n", "inputs that matter"], metric_rows, [False, True, False])
-            + extra
-            + "</details>"
-        )
+    body += [_goal_drivers_html(sens, t) for t in dict.fromkeys(targets)]
+    body += _pin_down_first_html(ctx, targets)
+    body += _metric_drivers_html(s)
     salt = s.get("saltelli")
     if salt:
         from .html import markdown_to_html
