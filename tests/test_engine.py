@@ -37,7 +37,7 @@ def test_sweeps_over_values_reuse_the_compiled_function(spec):
         dataclasses.replace(spec, shard_size=1024),
     ):
         engine.evaluate_shard(changed, 1024, 300)
-    assert fn._cache_size() == compiles == 1
+    assert fn._cache_size() == compiles  # no new compilation (earlier tests may have compiled other shapes)
     assert engine.compiled.cache_info().currsize >= 1
 
 
