@@ -19,20 +19,7 @@ from tests.helpers import REPO, compose
 from tests.oracles import flat_design
 from tests.oracles import mission as nfm
 
-LANDING_UNIFORMS = (
-    "misalign",
-    "engine_out",
-    "engine_out_time",
-    "altimeter_fault",
-    "slope_quantile_target",
-    "rock_target",
-    "hazard_detected",
-    "divert_direction",
-    "divert_distance",
-    "slope_quantile_safe",
-    "slope_quantile_landed",
-    "rock_landed",
-)
+LANDING_UNIFORMS = nfm.LANDING_UNIFORMS
 
 
 def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:

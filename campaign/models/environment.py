@@ -34,10 +34,10 @@ import numpy as np
 from . import _math
 
 MOON_RADIUS_KM = 1737.4  # DATA.md
-AU_KM = 149597870.7
+AU_KM = 149597870.7  # astronomical unit (IAU 2012, exact)
 SUN_RADIUS_KM = 695700.0  # IAU 2015 nominal solar radius
 UTC_TO_TDB_S = 69.184  # 37 leap seconds (since 2017-01-01) + 32.184 s (TT - TAI)
-J2000_JD = 2451545.0
+J2000_JD = 2451545.0  # the J2000.0 epoch, Julian date (TDB)
 ARCSEC = np.pi / 180 / 3600
 _PA_TO_ME_ARCSEC = (67.92, 78.56, 0.30)  # DE421, about z, y, x (Williams et al. 2008)
 

@@ -50,7 +50,7 @@ from .outcomes import Outcome
 
 MU_MOON = 4902.800066e9  # m3/s2, GM of the Moon (DE421 value, GM = 4902.8 km3/s2)
 R_MOON = 1737.4e3  # m (DATA.md)
-G0 = 9.80665
+G0 = 9.80665  # m/s2, standard gravity (exact by definition; defines Isp in seconds)
 G_MOON = 1.62  # m/s2 (DATA.md), for the tip-over criterion
 
 SECTION = Section(

@@ -29,9 +29,9 @@ import jax.numpy as jnp
 from ._spec import record
 from .outcomes import Outcome
 
-SIGMA = 5.670374419e-8
-DARK_DISK_FRACTION = 0.01  # below this visible fraction of the solar disk, the array is effectively dark
-NIGHT_MIN_HOURS = 24.0  # darkness periods at least this long count as nights
+SIGMA = 5.670374419e-8  # Stefan-Boltzmann constant, W/m2/K4 (CODATA 2018, exact)
+DARK_DISK_FRACTION = 0.01  # assumed: below this visible fraction of the solar disk the array is effectively dark
+NIGHT_MIN_HOURS = 24.0  # assumed (a definition): darkness periods at least this long count as nights
 
 
 class Env(NamedTuple):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_banded
 
-SIGMA = 5.670374419e-8  # Stefan-Boltzmann constant, W/m2/K4
+SIGMA = 5.670374419e-8  # Stefan-Boltzmann constant, W/m2/K4 (CODATA 2018, exact)
 SOLAR_CONSTANT_W_M2 = 1361.0  # DATA.md
 
 

@@ -54,9 +54,9 @@ from . import regolith
 from ._spec import Input, Param, Section, TableArray
 
 SPIN_UP_DAYS = 90.0  # regolith model spin-up before the landing window (three lunations)
-TABLE_STEP_HOURS = 1.0
+TABLE_STEP_HOURS = 1.0  # assumed: hourly table, its interpolation error bounded in tests/test_night_survival.py
 HORIZON_SAMPLES = 72  # horizon profile resolution: every 5 degrees of azimuth
-SKY_K = 3.0
+SKY_K = 3.0  # K, the cold sky's radiative sink (cosmic background 2.7 K, rounded: assumed)
 BLOCK_STEPS = 48  # steps whose environment is computed at once (measured: benchmarks/README.md)
 # Columns of the environment table (prepare -> "env.table"), one row per TABLE_STEP_HOURS.
 ENV_COLUMNS = (

@@ -46,6 +46,23 @@ from tests.oracles.surface import surface
 UNIFORM, NORMAL = "uniform", "normal"
 
 
+# The descent's uniform draws, each from its own stream (campaign.models.landing draws them by these names)
+LANDING_UNIFORMS = (
+    "misalign",
+    "engine_out",
+    "engine_out_time",
+    "altimeter_fault",
+    "slope_quantile_target",
+    "rock_target",
+    "hazard_detected",
+    "divert_direction",
+    "divert_distance",
+    "slope_quantile_safe",
+    "slope_quantile_landed",
+    "rock_landed",
+)
+
+
 def draw_shapes(params: Mapping[str, object]) -> dict[str, tuple[str, tuple[int, ...]]]:
     """``name -> (distribution, shape of one mission's draws)`` of every draw the model makes inside itself."""
     steps, fixes = len(params["landing.step_index"]), len(params["landing.fix_index"])
@@ -55,23 +72,7 @@ def draw_shapes(params: Mapping[str, object]) -> dict[str, tuple[str, tuple[int,
     return {
         "launch.ascent": one(UNIFORM),
         "launch.engine": one(UNIFORM),
-        **{
-            f"landing.{name}": one(UNIFORM)
-            for name in (
-                "misalign",
-                "engine_out",
-                "engine_out_time",
-                "altimeter_fault",
-                "slope_quantile_target",
-                "rock_target",
-                "hazard_detected",
-                "divert_direction",
-                "divert_distance",
-                "slope_quantile_safe",
-                "slope_quantile_landed",
-                "rock_landed",
-            )
-        },
+        **{f"landing.{name}": one(UNIFORM) for name in LANDING_UNIFORMS},
         "landing.od_position": (NORMAL, (3,)),
         "landing.accel_bias": (NORMAL, (3,)),
         "landing.feature_matching": (NORMAL, (fixes, 3)),
