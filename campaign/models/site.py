@@ -58,7 +58,7 @@ TABLE_STEP_HOURS = 1.0  # assumed: hourly table, its interpolation error bounded
 HORIZON_SAMPLES = 72  # horizon profile resolution: every 5 degrees of azimuth
 SKY_K = 3.0  # K, the cold sky's radiative sink (cosmic background 2.7 K, rounded: assumed)
 BLOCK_STEPS = 48  # steps whose environment is computed at once (measured: benchmarks/README.md)
-# Columns of the environment table (prepare -> "env.table"), one row per TABLE_STEP_HOURS.
+# Columns of the environment table (SiteTables.table), one row per TABLE_STEP_HOURS.
 ENV_COLUMNS = (
     "sun_elevation_deg",  # the Sun's centre above the local horizontal plane
     "sun_horizon_deg",  # the nominal horizon's elevation at the Sun's azimuth, seen from the array's height
