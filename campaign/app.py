@@ -140,7 +140,7 @@ def _provenance(config: CampaignConfig, shard_size: int, shards: int) -> dict:
         "versions": versions(),
         "code_revision": code_revision(),
         "command": command_line(),
-        # which column carries each role the analysis looks up (campaign.columns.COLUMN_ROLES): with the rest of
+        # which column carries each meaning the analysis looks up (Output.meaning): with the rest of
         # the provenance it goes into every shard's metadata, so the dataset says it itself
         COLUMN_ROLES_KEY: declarations.column_roles(config.model),
     }

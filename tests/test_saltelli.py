@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from campaign import analysis, declarations, engine, store
+from campaign import analysis, app, declarations, engine, store
 from campaign.config import ConfigError
 from campaign.distributions import DistKind, Level
 from campaign.models import MODELS
@@ -252,19 +252,10 @@ def write_run(root: Path, *overrides: str, shard_size: int = 1024) -> Path:
     config = compose(*overrides)
     spec = config.spec(shard_size)
     rs = store.RunStore(root)
-    info = {
-        "config": config.resolved,
-        "model": config.model.name,
-        "samples": config.run.samples,
-        "seed": config.run.seed,
-        "sampler": config.sampler.value,
-        "precision": config.run.precision,
-    }
-    if config.sampler is SamplerKind.saltelli:
-        info["saltelli_design"] = saltelli_layout(config.variables, config.run.inner_samples)
+    plan = store.plan_shards(config.run.samples, shard_size)
+    info = app._provenance(config, shard_size, len(plan))  # what the app records, the Saltelli layout included
     rs.create(info)
     layout = store.Layout(declarations.dataset_columns(config.model, config.variables), config.run.precision)
-    plan = store.plan_shards(config.run.samples, shard_size)
     for shard in plan:
         columns = engine.evaluate_shard(spec, shard.first, shard.count)
         rs.write_shard(shard, layout.table(columns, info))
