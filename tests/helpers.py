@@ -40,15 +40,15 @@ def compose(*overrides: str):
         return load(hydra_compose("config", overrides=list(overrides)))
 
 
-def model_arguments(config, **design):
+def model_arguments(config, design: dict):
     """``(params, tables)`` as the engine hands them to ``config``'s model: the typed design records and what
-    ``prepare`` computes (re-run), with design values replaced by ``design`` (keyed ``section__name``)."""
+    ``prepare`` computes (re-run), with design values replaced by ``design`` (keyed ``"<section>.<name>"``)."""
     import dataclasses
 
     import jax.numpy as jnp
 
     raw = dict(config.params)
-    raw.update({k.replace("__", "."): v if isinstance(v, bool) else float(v) for k, v in design.items()})
+    raw.update({k: v if isinstance(v, bool) else float(v) for k, v in design.items()})
     config = dataclasses.replace(config, params=tuple(raw.items()))
     params = config.model.params_of({k: jnp.asarray(v) for k, v in config.numeric_params()})
     return params, config.tables()

@@ -21,7 +21,7 @@ def configured(*overrides: str):
 
 def params_of(config, **design) -> tuple:
     """Model parameters and tables (``prepare`` re-run) with some landing design values replaced."""
-    return model_arguments(config, **{f"landing__{k}": v for k, v in design.items()})
+    return model_arguments(config, {f"landing.{k}": v for k, v in design.items()})
 
 
 def perfect_inputs(**overrides) -> dict:
