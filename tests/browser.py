@@ -160,10 +160,23 @@ class Chromium:
             raise RuntimeError(result["exceptionDetails"])
         return result["result"].get("value")
 
-    def screenshot(self, page: PageLoad, path: Path | None = None, full_page: bool = False) -> bytes:
-        """A PNG of the viewport (or the whole page), written to ``path`` when given."""
+    def screenshot(
+        self,
+        page: PageLoad,
+        path: Path | None = None,
+        full_page: bool = False,
+        clip: tuple[float, float, float, float] | None = None,
+    ) -> bytes:
+        """A PNG of the viewport (or the whole page, or the rectangle ``clip``: x, y, width, height in CSS pixels
+        from the page's top left), written to ``path`` when given."""
         params: dict = {"format": "png"}
-        if full_page:
+        if clip is not None:
+            x, y, width, height = clip
+            params |= {
+                "captureBeyondViewport": True,
+                "clip": {"x": x, "y": y, "width": width, "height": height, "scale": 1},
+            }
+        elif full_page:
             height = self.evaluate(page, "document.documentElement.scrollHeight")
             params |= {
                 "captureBeyondViewport": True,
