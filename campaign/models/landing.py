@@ -270,12 +270,13 @@ def relief_spectrum(waves: int, min_wavelength_m, max_wavelength_m, slope_deg, h
     """Wavelengths (m, (waves,), log-spaced from ``min_wavelength_m`` to ``max_wavelength_m``) and amplitudes (m)
     of the plane waves of the terrain relief, such that its structure function (the mean squared height
     difference over a baseline ``L``, ``sum a^2 (1 - J0(2 pi L / lambda))`` for random directions and phases)
-    follows :func:`relief_rms_height_difference_m` squared between the shortest wavelength and half the longest.
+    follows :func:`relief_rms_height_difference_m` squared between the shortest wavelength and a quarter of the
+    longest (it falls to 0.8 of it at half the longest, and saturates beyond).
 
     The amplitudes are the non-negative least-squares fit, in relative terms, at 40 log-spaced baselines: a pure
     power law ``a^2 ~ lambda^(2H)`` on a truncated band misses the target by a factor 5 at the band's long end for
     H near 1 (the longest waves carry most of the slope and the band cuts them off); the fit holds it within a few
-    per cent (``tests/test_navigation.py``)."""
+    per cent (``tests/test_navigation.py``). Host-side (SciPy), once per campaign."""
     wavelength_m = min_wavelength_m * (max_wavelength_m / min_wavelength_m) ** (np.arange(waves) / (waves - 1))
     baselines = np.geomspace(min_wavelength_m, max_wavelength_m / 2, 40)
     target = relief_rms_height_difference_m(baselines, slope_deg, hurst) ** 2
