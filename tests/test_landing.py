@@ -154,7 +154,9 @@ def test_injected_altimeter_fault_gives_the_expected_outcome(config, bias, expec
 
 
 def test_steep_terrain_and_rocks_end_in_hazard_or_tip_over(config):
-    steep = shard(config, slope_median_deg=25.0, slope_sigma_log=0.1)
+    # The rule at the touchdown spot, with the relief under the trajectory off: with a 25 deg site's relief on
+    # (~330 m over 1 km) a few missions end otherwise (tests/test_navigation.py covers the relief).
+    steep = shard(config, slope_median_deg=25.0, slope_sigma_log=0.1, terrain_relief=False)
     assert np.all(
         np.isin(
             steep["outcome"],
@@ -171,7 +173,7 @@ def test_steep_terrain_and_rocks_end_in_hazard_or_tip_over(config):
     # Past the tip angle the lander falls over (hazard avoidance off: at such a site there is no safe spot to
     # divert to, and it would pick the least steep one).
     blind = configured("mission.landing.uncertain.hazard_detection_prob={dist:fixed,value:0.0}")
-    cliff = shard(blind, slope_median_deg=60.0, slope_sigma_log=0.05)
+    cliff = shard(blind, slope_median_deg=60.0, slope_sigma_log=0.05, terrain_relief=False)
     assert (cliff["outcome"] == Outcome.LANDING_TIP_OVER).mean() > 0.9
     flat = shard(config, slope_median_deg=1.0, slope_sigma_log=0.1, rock_hazard_prob=0.0)
     assert (flat["outcome"] == Outcome.SUCCESS).mean() > 0.9

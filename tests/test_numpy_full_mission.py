@@ -41,15 +41,20 @@ def jax_draws(spec: engine.CampaignSpec, count: int) -> dict[str, np.ndarray]:
         launch, landing, surface = (subkey(key, f"phase/{name}") for name in ("launch", "landing", "surface"))
         ground = subkey(surface, "surface/ground")
 
-        fixes, altimeter = landmod.navigation_draws(landing, steps, len(params["landing.fix_index"]), f64)
+        fixes, noise = landmod.navigation_draws(landing, steps, len(params["landing.fix_index"]), f64)
+        waves = len(params["landing.relief_wavelength_m"])
         return {
             "launch.ascent": uniform(subkey(launch, "launch/ascent")),
             "launch.engine": uniform(subkey(launch, "launch/engine")),
             **{f"landing.{name}": jax.random.uniform(subkey(landing, name), (), f64) for name in LANDING_UNIFORMS},
             "landing.od_position": jax.random.normal(subkey(landing, "od_position"), (3,), f64),
             "landing.accel_bias": jax.random.normal(subkey(landing, "accel_bias"), (3,), f64),
+            "landing.velocimeter_bias": jax.random.normal(subkey(landing, "velocimeter_bias"), (3,), f64),
             "landing.feature_matching": fixes,
-            "landing.altimeter": altimeter,
+            "landing.altimeter": noise.altimeter,
+            "landing.imu": noise.imu,
+            "landing.velocimeter": noise.velocimeter,
+            "landing.relief": jax.random.uniform(subkey(landing, "terrain/relief"), (waves, 2), f64),
             "deployment.lowering": uniform(subkey(key, "phase/deployment")),
             "science.wet": indexed(ground, "science/wet", sites, uniform),
             "science.dry_layer": indexed(ground, "science/dry_layer", sites, uniform),

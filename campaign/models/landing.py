@@ -14,11 +14,15 @@ between one engine at its lowest throttle (engines are shut down one by one, as 
 four) and all engines at full thrust; past the
 planned end the lander descends at its touchdown speed.
 
-Navigation: guidance acts on the estimated state ``true + error``. The error starts at the orbit-determination
-error of PDI, drifts with the accelerometer bias, and is reset by map-relative feature matching (SLIM-derived;
-position error growing with altitude) and by the altimeter (vertical only) below their operating altitudes. An
-altimeter fault adds a constant bias to the measured altitude, the failure mode of three of the 13 landings of
-2019-2025 (DATA.md).
+Navigation: guidance acts on the estimated state ``true + error``, the error that of a stated filter simulated
+alongside the truth (:func:`navigation`): one 3-state Kalman filter per axis of the landing-site frame
+(position, velocity, accelerometer bias), propagated with the IMU's velocity random walk and the drawn bias,
+updated by map-relative feature matching (SLIM-derived; position, error growing with altitude), a Doppler
+velocimeter (velocity; its bias unknown to the filter) and the altimeter (vertical position) below their
+operating altitudes; the filter starts at the orbit-determination error of PDI. The altimeter ranges to the
+terrain below: a self-affine relief drawn per mission (:func:`relief_spectrum`, anchored at the target), which
+the lander also touches down on. An altimeter fault adds a constant bias to the measured altitude, the failure
+mode of three of the 13 landings of 2019-2025 (DATA.md).
 
 Touchdown: position error, vertical and horizontal speed, attitude proxy (thrust tilt plus slope), propellant
 left, and the terrain at the landed point (slope and rocks from the site's statistics). At the approach gate the
@@ -42,6 +46,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import optimize, special
 
 from . import rules
 from ._keys import subkey
@@ -96,15 +101,29 @@ SECTION = Section(
         Param("fm_max_altitude_m", "m", "Altitude below which feature matching works", ge=0),
         Param("fm_interval_s", "s", "Time between feature-matching fixes", gt=0),
         Param("fm_error_per_altitude", "1", "Feature-matching position error per metre of altitude (1-sigma)", ge=0),
-        Param(
-            "fm_velocity_error_kept",
-            "1",
-            "Fraction of the navigation velocity error left after a feature-matching fix",
-            ge=0,
-            le=1,
-        ),
         Param("altimeter_max_altitude_m", "m", "Altitude below which the altimeter measures", ge=0),
-        Param("altimeter_error_frac", "1", "Altimeter error per metre of altitude (1-sigma)", ge=0),
+        Param("altimeter_error_frac", "1", "Altimeter error per metre of range (1-sigma)", ge=0),
+        Param("altimeter_error_floor_m", "m", "Altimeter error at zero range (1-sigma, added in quadrature)", ge=0),
+        Param("velocimeter", "", "Doppler velocimeter (velocity on three axes) on", kind="bool"),
+        Param("velocimeter_max_altitude_m", "m", "Altitude below which the velocimeter measures", ge=0),
+        Param("velocimeter_noise_mps", "m/s", "Velocimeter white noise per measurement and axis (1-sigma)", ge=0),
+        Param(
+            "imu_velocity_random_walk_mps_per_sqrt_s",
+            "m/s/sqrt(s)",
+            "Accelerometer velocity random walk (white acceleration noise; 1-sigma per axis)",
+            ge=0,
+        ),
+        Param(
+            "filter_accel_bias_sigma_mps2",
+            "m/s2",
+            "Accelerometer bias the navigation filter assumes at PDI (1-sigma per axis: its prior)",
+            ge=0,
+        ),
+        Param("terrain_relief", "", "Terrain relief under the trajectory (off: the mean sphere)", kind="bool"),
+        Param("relief_hurst", "1", "Hurst exponent of the terrain relief (self-affine)", gt=0, le=1),
+        Param("relief_waves", "1", "Number of plane waves that make up the relief field", ge=2, integer=True),
+        Param("relief_min_wavelength_m", "m", "Shortest wavelength of the relief field", gt=0),
+        Param("relief_max_wavelength_m", "m", "Longest wavelength of the relief field", gt=0),
         Param("hazard_divert_max_m", "m", "Largest divert the hazard avoidance commands", ge=0),
         Param("slope_median_deg", "deg", "Median local slope at the site (metre scale)", gt=0),
         Param("slope_sigma_log", "1", "Log-normal spread of the local slope", ge=0),
@@ -132,6 +151,12 @@ SECTION = Section(
         Input("accel_bias_mps2", "m/s2", "Accelerometer bias (1-sigma per axis)", (0.0, float("inf"))),
         Input(
             "fm_error_floor_m", "m", "Feature-matching position error near the ground (1-sigma)", (0.0, float("inf"))
+        ),
+        Input(
+            "velocimeter_bias_mps",
+            "m/s",
+            "Velocimeter bias (1-sigma per axis), unknown to the filter",
+            (0.0, float("inf")),
         ),
         Input("altimeter_fault_prob", "1", "Probability of an altimeter/rangefinder fault", (0.0, 1.0)),
         Input("altimeter_fault_bias_m", "m", "Altitude bias if the altimeter faults"),
@@ -195,10 +220,12 @@ OUTPUTS = (
 
 class Tables(NamedTuple):
     """What :func:`prepare` computes on the host: the descent's step numbers and feature-matching fix numbers
-    (their lengths are the loop's static sizes)."""
+    (their lengths are the loop's static sizes), and the terrain relief's spectrum (:func:`relief_spectrum`)."""
 
     step_index: TableArray  # (steps,) int32
     fix_index: TableArray  # (fixes,) int32
+    relief_wavelength_m: TableArray  # (waves,) m
+    relief_amplitude_m: TableArray  # (waves,) m
 
 
 def prepare(params: Mapping[str, Any]) -> Tables:
@@ -211,7 +238,50 @@ def prepare(params: Mapping[str, Any]) -> Tables:
     )
     steps = int(np.ceil(total / float(params["landing.step_s"])))
     fixes = int(np.floor(steps * float(params["landing.step_s"]) / float(params["landing.fm_interval_s"]))) + 1
-    return Tables(np.arange(steps, dtype=np.int32), np.arange(fixes, dtype=np.int32))
+    wavelengths, amplitudes = relief_spectrum(
+        int(params["landing.relief_waves"]),
+        float(params["landing.relief_min_wavelength_m"]),
+        float(params["landing.relief_max_wavelength_m"]),
+        float(params["landing.slope_median_deg"]),
+        float(params["landing.relief_hurst"]),
+    )
+    return Tables(np.arange(steps, dtype=np.int32), np.arange(fixes, dtype=np.int32), wavelengths, amplitudes)
+
+
+RELIEF_SCALE_M = 1.0  # m, the baseline of the site's slope statistics (slope_median_deg is a metre-scale slope)
+
+
+def relief_rms_height_difference_m(baseline_m, slope_deg, hurst):
+    """The relief's target RMS height difference (m) over ``baseline_m`` (m): ``L tan(s) (L / L0)^(H - 1)``, a
+    self-affine surface of Hurst exponent ``H`` whose RMS slope over ``L0 = RELIEF_SCALE_M`` is ``tan(s)``
+    (Shepard et al. 2001, JGR 106(E12), the deviogram; Rosenburg et al. 2011, JGR 116, E02001, for the Moon)."""
+    baseline_m = np.asarray(baseline_m, float)
+    return baseline_m * np.tan(np.radians(slope_deg)) * (baseline_m / RELIEF_SCALE_M) ** (hurst - 1)
+
+
+def isotropic_structure(baseline_m, wavelength_m):
+    """``1 - J0(2 pi L / lambda)`` for baselines ``L`` (m, (b,)) and wavelengths (m, (w,)), shape (b, w): the mean
+    of ``(cos(a + k.L) - cos(a))^2`` over a uniform phase ``a`` and a direction of ``k`` uniform over the circle,
+    i.e. one plane wave's share of the structure function per unit squared amplitude."""
+    return 1.0 - special.j0(2 * np.pi * np.outer(baseline_m, 1.0 / np.asarray(wavelength_m, float)))
+
+
+def relief_spectrum(waves: int, min_wavelength_m, max_wavelength_m, slope_deg, hurst):
+    """Wavelengths (m, (waves,), log-spaced from ``min_wavelength_m`` to ``max_wavelength_m``) and amplitudes (m)
+    of the plane waves of the terrain relief, such that its structure function (the mean squared height
+    difference over a baseline ``L``, ``sum a^2 (1 - J0(2 pi L / lambda))`` for random directions and phases)
+    follows :func:`relief_rms_height_difference_m` squared between the shortest wavelength and a quarter of the
+    longest (it falls to 0.8 of it at half the longest, and saturates beyond).
+
+    The amplitudes are the non-negative least-squares fit, in relative terms, at 40 log-spaced baselines: a pure
+    power law ``a^2 ~ lambda^(2H)`` on a truncated band misses the target by a factor 5 at the band's long end for
+    H near 1 (the longest waves carry most of the slope and the band cuts them off); the fit holds it within a few
+    per cent (``tests/test_navigation.py``). Host-side (SciPy), once per campaign."""
+    wavelength_m = min_wavelength_m * (max_wavelength_m / min_wavelength_m) ** (np.arange(waves) / (waves - 1))
+    baselines = np.geomspace(min_wavelength_m, max_wavelength_m / 2, 40)
+    target = relief_rms_height_difference_m(baselines, slope_deg, hurst) ** 2
+    squared, _ = optimize.nnls(isotropic_structure(baselines, wavelength_m) / target[:, None], np.ones(baselines.size))
+    return wavelength_m, np.sqrt(squared)
 
 
 def gravity(r):
@@ -267,11 +337,28 @@ class State(NamedTuple):
     m: jax.Array
 
 
+class Covariance(NamedTuple):
+    """The navigation filter's covariance: the six unique elements of the 3 x 3 covariance of the (position,
+    velocity, accelerometer-bias) errors of one axis, each of shape (3,) over the axes x, y, z of the landing-site
+    frame, so that the three axes' filters update in one vector operation."""
+
+    pp: jax.Array  # m2
+    pv: jax.Array  # m2/s
+    pb: jax.Array  # m2/s2
+    vv: jax.Array  # m2/s2
+    vb: jax.Array  # m2/s3
+    bb: jax.Array  # m2/s4
+
+
 class NavError(NamedTuple):
-    """The navigation error, estimated minus true: position ``r`` (m, (3,)) and velocity ``v`` (m/s, (3,))."""
+    """The navigation filter's estimation error, estimated minus true, in the landing-site frame: position ``r``
+    (m, (3,)), velocity ``v`` (m/s, (3,)) and accelerometer bias ``b`` (m/s2, (3,)); and the filter's own
+    covariance of it, ``cov``."""
 
     r: jax.Array
     v: jax.Array
+    b: jax.Array
+    cov: Covariance
 
 
 class Touchdown(NamedTuple):
@@ -346,6 +433,23 @@ def initial_state(p, mass):
     return r, v, mass
 
 
+class StepNoise(NamedTuple):
+    """Standard normals of the sensors at one step (in :class:`Events`, each with a leading (steps,) axis)."""
+
+    altimeter: jax.Array  # ()
+    imu: jax.Array  # (3,), the accelerometers' white noise over the step
+    velocimeter: jax.Array  # (3,)
+
+
+class Relief(NamedTuple):
+    """One mission's terrain relief: plane waves (:func:`campaign.models.rules.relief_waves`), each (waves,)."""
+
+    amplitude_m: jax.Array
+    wavenumber_x: jax.Array  # rad/m
+    wavenumber_y: jax.Array  # rad/m
+    phase: jax.Array  # rad
+
+
 class Events(NamedTuple):
     """The mission's random events and error vectors, drawn before the loop (each from its own stream)."""
 
@@ -355,29 +459,53 @@ class Events(NamedTuple):
     altimeter_fault: jax.Array  # bool, the altimeter measures with a constant bias
     od_error: jax.Array  # (3,) m, orbit-determination position error at PDI (the first navigation error)
     accel_bias: jax.Array  # (3,) m/s2, accelerometer bias (drives the navigation drift)
+    velocimeter_bias: jax.Array  # (3,) m/s, the velocimeter's bias (the filter does not know it)
     fix_normals: jax.Array  # (fixes, 3), standard normals of the feature-matching fixes
-    altimeter_normals: jax.Array  # (steps,), standard normals of the altimeter's errors
+    noise: StepNoise  # (steps, ...), standard normals of the sensors at each step
+    relief: Relief  # the terrain relief under the trajectory
 
 
-def navigation_draws(key, steps: int, fixes: int, dtype):
+def navigation_draws(key, steps: int, fixes: int, dtype) -> tuple[jax.Array, StepNoise]:
     """Standard normals of the navigation errors of one descent, drawn at once: three per feature-matching fix
-    (numbered by the ``fm_interval_s`` periods from PDI) and one altimeter error per step. Drawing them in bulk
-    before the loop rather than step by step in it makes the descent 3x faster (fewer key derivations and
+    (numbered by the ``fm_interval_s`` periods from PDI), and per step one altimeter error, three accelerometer
+    noises and three velocimeter errors (:class:`StepNoise`, each with a leading (steps,) axis). Drawing them in
+    bulk before the loop rather than step by step in it makes the descent 3x faster (fewer key derivations and
     counter-hash calls)."""
     nav = subkey(key, "navigation")
     return (
         jax.random.normal(subkey(nav, "feature_matching"), (fixes, 3), dtype),
-        jax.random.normal(subkey(nav, "altimeter"), (steps,), dtype),
+        StepNoise(
+            jax.random.normal(subkey(nav, "altimeter"), (steps,), dtype),
+            jax.random.normal(subkey(nav, "imu"), (steps, 3), dtype),
+            jax.random.normal(subkey(nav, "velocimeter"), (steps, 3), dtype),
+        ),
     )
 
 
-def events(x, ms: Mission, tables: Tables, key, dtype) -> Events:
-    """Draw the mission's :class:`Events` from ``key`` for the ``landing`` inputs ``x``."""
+def relief(p, tables: Tables, key, dtype) -> Relief:
+    """The mission's terrain :class:`Relief`: the spectrum of :func:`prepare` (zero amplitudes where
+    ``terrain_relief`` is off, which leaves exactly the mean sphere) with a direction and a phase per wave drawn
+    from the stream ``terrain/relief``."""
+    u = jax.random.uniform(subkey(key, "terrain/relief"), (tables.relief_wavelength_m.shape[0], 2), dtype)
+    amplitude = jnp.where(p.terrain_relief, jnp.asarray(tables.relief_amplitude_m, dtype), 0.0)
+    return Relief(*rules.relief_waves(amplitude, jnp.asarray(tables.relief_wavelength_m, dtype), u, jnp))
+
+
+def terrain_height(rl: Relief, r):
+    """Height (m) of the terrain above the reference sphere under the Moon-centred position ``r`` (m, (3,)): the
+    relief at the nadir point, whose x and y (m from the target, on the sphere) are those of the outputs'
+    downrange and crossrange."""
+    ground = R_MOON * r / jnp.linalg.norm(r)
+    return rules.terrain_height_m(ground[0], ground[1], rl.amplitude_m, rl.wavenumber_x, rl.wavenumber_y, rl.phase, jnp)
+
+
+def events(p, x, ms: Mission, tables: Tables, key, dtype) -> Events:
+    """Draw the mission's :class:`Events` from ``key`` for the ``landing`` parameters ``p`` and inputs ``x``."""
     u = lambda name: _uniform(key, name, dtype)  # noqa: E731
     misalign_axis = jnp.cross(
         ms.up, jnp.array([jnp.cos(2 * jnp.pi * u("misalign")), jnp.sin(2 * jnp.pi * u("misalign")), 0.0], dtype)
     )
-    fix_normals, altimeter_normals = navigation_draws(key, tables.step_index.shape[0], tables.fix_index.shape[0], dtype)
+    fix_normals, noise = navigation_draws(key, tables.step_index.shape[0], tables.fix_index.shape[0], dtype)
     return Events(
         misalign_axis=misalign_axis,
         engine_out=u("engine_out") < x.engine_out_prob,
@@ -385,8 +513,10 @@ def events(x, ms: Mission, tables: Tables, key, dtype) -> Events:
         altimeter_fault=u("altimeter_fault") < x.altimeter_fault_prob,
         od_error=x.od_position_error_m * _normal3(key, "od_position", dtype),
         accel_bias=x.accel_bias_mps2 * _normal3(key, "accel_bias", dtype),
+        velocimeter_bias=x.velocimeter_bias_mps * _normal3(key, "velocimeter_bias", dtype),
         fix_normals=fix_normals,
-        altimeter_normals=altimeter_normals,
+        noise=noise,
+        relief=relief(p, tables, key, dtype),
     )
 
 
@@ -485,34 +615,141 @@ def dynamics(p, ms: Mission, state: State, thrust_vector) -> State:
     return State(r, v, jnp.maximum(m, p.dry_mass_kg))
 
 
-def navigation(p, x, ev: Events, nav: NavError, t, dt, r, altimeter_normal) -> NavError:
-    """The navigation error after the step from ``t`` to ``t + dt`` (s) that ended at the true position ``r`` (m):
-    drift with the accelerometer bias; a feature-matching fix when a new ``fm_interval_s`` period begins within
-    the step below ``fm_max_altitude_m`` (a fresh position error growing with altitude, the velocity error cut to
-    ``fm_velocity_error_kept`` of itself); below ``altimeter_max_altitude_m`` the altimeter replaces the vertical
-    error by its own (a fraction of the altitude, plus the bias of a fault)."""
+def initial_navigation(p, x, ev: Events, dtype) -> NavError:
+    """The filter at PDI: the position error is the orbit determination's (whose covariance the OD process
+    reports: ``od_position_error_m`` squared per axis), the velocity error zero (as the former model; PDI's
+    velocity error is folded into the position error the OD gives), the bias estimate zero (so the bias error is
+    minus the true bias) with the prior ``filter_accel_bias_sigma_mps2`` squared per axis; no cross terms."""
+    zero3, ones3 = jnp.zeros(3, dtype), jnp.ones(3, dtype)
+    cov = Covariance(
+        pp=x.od_position_error_m**2 * ones3,
+        pv=zero3,
+        pb=zero3,
+        vv=zero3,
+        vb=zero3,
+        bb=p.filter_accel_bias_sigma_mps2**2 * ones3,
+    )
+    return NavError(ev.od_error, zero3, -ev.accel_bias, cov)
+
+
+def propagate(nav: NavError, dt, vrw, imu_normal) -> NavError:
+    """The filter over one step of ``dt`` seconds without measurements, per axis: the navigator integrates the
+    accelerometers' output less its bias estimate, so its acceleration error is the white noise less the bias
+    error, ``a = w - b`` (``w`` of standard deviation ``vrw / sqrt(dt)``, m/s2, held over the step: the velocity
+    random walk ``vrw`` in m/s/sqrt(s) gives a velocity error of ``vrw sqrt(dt)`` per step); the truth and the
+    covariance follow ``F = [[1, dt, -dt^2/2], [0, 1, -dt], [0, 0, 1]]`` with ``Q = vrw^2 dt [[dt^2/4, dt/2, 0],
+    [dt/2, 1, 0], [0, 0, 0]]`` (the noise enters as ``G = [dt^2/2, dt, 0]``). The gravity-gradient coupling of a
+    position error (``2 g / R ~ 2e-6 /s^2``, a few millimetres per second over a descent) is neglected."""
+    a = vrw / jnp.sqrt(dt) * imu_normal - nav.b
+    c = nav.cov
+    # M = F P, then P' = M F^T (the six unique elements), then + Q.
+    m00 = c.pp + dt * c.pv - dt**2 / 2 * c.pb
+    m01 = c.pv + dt * c.vv - dt**2 / 2 * c.vb
+    m02 = c.pb + dt * c.vb - dt**2 / 2 * c.bb
+    m11 = c.vv - dt * c.vb
+    m12 = c.vb - dt * c.bb
+    q = vrw**2 * dt
+    cov = Covariance(
+        pp=m00 + dt * m01 - dt**2 / 2 * m02 + q * dt**2 / 4,
+        pv=m01 - dt * m02 + q * dt / 2,
+        pb=m02,
+        vv=m11 - dt * m12 + q,
+        vb=m12,
+        bb=c.bb,
+    )
+    return NavError(nav.r + nav.v * dt + a * dt**2 / 2, nav.v + a * dt, nav.b, cov)
+
+
+def kalman_update(nav: NavError, velocity: bool, innovation, variance, mask) -> NavError:
+    """One scalar Kalman update of each axis's filter, the three axes at once: a measurement of the position
+    (or, where ``velocity``, the velocity) with error variance ``variance`` and ``innovation`` (measured minus
+    predicted, (3,)), applied on the axes where ``mask`` ((3,) or a scalar) holds. The gain is ``K = P h / S`` with
+    ``S = h' P h + R``; the error becomes ``e + K y`` and the covariance ``P - K (P h)'``, with the diagonal kept
+    non-negative (round-off in a low-precision loop). An axis left out gets a zero gain: unchanged exactly."""
+    c = nav.cov
+    column = (c.pv, c.vv, c.vb) if velocity else (c.pp, c.pv, c.pb)
+    s = jnp.maximum(column[1 if velocity else 0] + variance, 1e-30)
+    k0, k1, k2 = (jnp.where(mask, ci / s, 0.0) for ci in column)
+    cov = Covariance(
+        pp=jnp.maximum(c.pp - k0 * column[0], 0.0),
+        pv=c.pv - k0 * column[1],
+        pb=c.pb - k0 * column[2],
+        vv=jnp.maximum(c.vv - k1 * column[1], 0.0),
+        vb=c.vb - k1 * column[2],
+        bb=jnp.maximum(c.bb - k2 * column[2], 0.0),
+    )
+    return NavError(nav.r + k0 * innovation, nav.v + k1 * innovation, nav.b + k2 * innovation, cov)
+
+
+def altimeter(p, x, ev: Events, r, normal):
+    """The altimeter's measurement error (m), the variance (m2) of its noise, and the variance (m2) the filter
+    assigns to it, at the true position ``r`` (m, (3,)) with the standard normal ``normal``.
+
+    It ranges along the local vertical to the terrain below (the nadir, :func:`terrain_height`), with a noise of
+    ``altimeter_error_frac`` of the range and the floor ``altimeter_error_floor_m`` in quadrature (plus the bias
+    of a fault). The navigator reads the range as the height above the target's level (the sphere through it:
+    the target's elevation is known, the relief under the lander is not), so the relief is an error of the
+    measurement: ``range - h = -h_T + noise + fault``. The filter knows the relief's statistics, not its shape:
+    it adds the relief's variance at the nadir's distance ``d`` from the target to the noise's,
+    ``min(tan(s)^2 d^(2H), sum a^2)`` (the power law of :func:`relief_rms_height_difference_m`, saturating at the
+    field's variance). A deviation from a noise-only variance, on purpose: with it, the filter takes a 200 m
+    relief a few km from the target, measured to 5 m, for its altitude, and through the correlations for its
+    vertical velocity (touchdowns at ~2 m/s instead of 1 m/s in trials)."""
+    h_terrain = terrain_height(ev.relief, r)
+    noise = (p.altimeter_error_frac * (altitude(r) - h_terrain)) ** 2 + p.altimeter_error_floor_m**2
+    ground = R_MOON * r / jnp.linalg.norm(r)
+    distance = jnp.maximum(jnp.hypot(ground[0], ground[1]), 1e-3)
+    relief = jnp.minimum(
+        jnp.tan(jnp.radians(p.slope_median_deg)) ** 2
+        * (distance / RELIEF_SCALE_M) ** (2 * p.relief_hurst)
+        * RELIEF_SCALE_M**2,
+        jnp.sum(ev.relief.amplitude_m**2),
+    )
+    fault = jnp.where(ev.altimeter_fault, x.altimeter_fault_bias_m, 0.0)
+    return -h_terrain + jnp.sqrt(noise) * normal + fault, noise, noise + relief
+
+
+def navigation(p, x, ev: Events, nav: NavError, t, dt, r, noise: StepNoise) -> NavError:
+    """The navigation filter after the step from ``t`` to ``t + dt`` (s) that ended at the true position ``r``
+    (m): one 3-state Kalman filter per axis of the landing-site frame (position, velocity and accelerometer-bias
+    errors; :func:`propagate`), then its measurements as scalar updates (:func:`kalman_update`), each made with
+    an error drawn from the sensor's stated noise (the filter's model is true, but for the velocimeter's bias, the
+    relief under the altimeter and the altimeter's fault):
+
+    - feature matching when a new ``fm_interval_s`` period begins within the step below ``fm_max_altitude_m``:
+      position on x, y, z, of standard deviation ``fm_error_floor_m + fm_error_per_altitude * h`` (the filter
+      knows the realised floor); the velocity and the bias are corrected through the covariance only;
+    - the velocimeter (Doppler lidar, as Chandrayaan-3's laser Doppler velocimeter) every step below
+      ``velocimeter_max_altitude_m``: velocity on x, y, z with noise ``velocimeter_noise_mps`` (the variance the
+      filter uses) plus the mission's bias, which the filter does not know;
+    - the altimeter below ``altimeter_max_altitude_m`` (:func:`altimeter`): the z axis's position, the filter's
+      variance that of the noise plus the relief's (the relief is the measurement's error). It measures
+      along the true local vertical ``u`` (the innovation holds ``e . u``) while the filter updates its z axis,
+      a small-angle approximation: below 10 km the lander is within ~55 km of the target, ``u`` within 1.8 deg
+      of z (0.1 deg below 1 km), so at most ``sin(1.8 deg)``, 3 % of the horizontal error (tens of metres there,
+      against an altimeter error of 50 m plus the relief's), leaks into the vertical update."""
     h = altitude(r)
     local_up = r / jnp.linalg.norm(r)
-    nav_v = nav.v + ev.accel_bias * dt
-    nav_r = nav.r + nav_v * dt
+    nav = propagate(nav, dt, p.imu_velocity_random_walk_mps_per_sqrt_s, noise.imu)
     fix = jnp.floor((t + dt) / p.fm_interval_s)  # a fix when a new period begins within the step
     fm_fix = p.map_relative_nav & (h < p.fm_max_altitude_m) & (jnp.floor(t / p.fm_interval_s) != fix)
     fm_sigma = x.fm_error_floor_m + p.fm_error_per_altitude * h
-    fresh = fm_sigma * ev.fix_normals[jnp.minimum(fix.astype(jnp.int32), ev.fix_normals.shape[0] - 1)]
-    nav_r = jnp.where(fm_fix, fresh, nav_r)
-    nav_v = jnp.where(fm_fix, p.fm_velocity_error_kept * nav_v, nav_v)
-    measured = h < p.altimeter_max_altitude_m
-    vertical_error = p.altimeter_error_frac * h * altimeter_normal + jnp.where(
-        ev.altimeter_fault, x.altimeter_fault_bias_m, 0.0
-    )
-    nav_r = jnp.where(measured, nav_r + (vertical_error - jnp.dot(nav_r, local_up)) * local_up, nav_r)
-    return NavError(nav_r, nav_v)
+    fm_error = fm_sigma * ev.fix_normals[jnp.minimum(fix.astype(jnp.int32), ev.fix_normals.shape[0] - 1)]
+    nav = kalman_update(nav, False, fm_error - nav.r, fm_sigma**2, fm_fix)
+    measured = p.velocimeter & (h < p.velocimeter_max_altitude_m)
+    vm_error = ev.velocimeter_bias + p.velocimeter_noise_mps * noise.velocimeter
+    nav = kalman_update(nav, True, vm_error - nav.v, p.velocimeter_noise_mps**2, measured)
+    alt_error, _, alt_variance = altimeter(p, x, ev, r, noise.altimeter)
+    z_axis = jnp.arange(3) == 2
+    measured = z_axis & (h < p.altimeter_max_altitude_m)
+    return kalman_update(nav, False, alt_error - jnp.dot(nav.r, local_up), alt_variance, measured)
 
 
-def touchdown(landed, td: Touchdown, old: State, new: State, t, dt, thrust_vector):
+def touchdown(landed, td: Touchdown, old: State, new: State, t, dt, thrust_vector, rl: Relief):
     """Whether the step from ``old`` to ``new`` (at time ``t``, ``dt`` long, s) is the first to end at or below
-    the ground, and the :class:`Touchdown`, linearly interpolated inside that step where it is (else ``td``)."""
-    h, old_h = altitude(new.r), altitude(old.r)
+    the ground (the terrain of the relief ``rl`` under the lander), and the :class:`Touchdown`, linearly
+    interpolated inside that step (in the height above the terrain) where it is (else ``td``)."""
+    h, old_h = altitude(new.r) - terrain_height(rl, new.r), altitude(old.r) - terrain_height(rl, old.r)
     crosses = ~landed & (h <= 0.0)
     frac = jnp.clip(old_h / jnp.maximum(old_h - h, 1e-9), 0.0, 1.0)
     touch = tuple(a + frac * (b - a) for a, b in zip(old, new))
@@ -520,7 +757,7 @@ def touchdown(landed, td: Touchdown, old: State, new: State, t, dt, thrust_vecto
     return crosses, jax.tree_util.tree_map(lambda was, cand: jnp.where(crosses, cand, was), td, candidate)
 
 
-def step(p, x, ms: Mission, lg: Legs, ev: Events, carry: Carry, k, altimeter_normal):
+def step(p, x, ms: Mission, lg: Legs, ev: Events, carry: Carry, k, noise: StepNoise):
     """One step of the descent (``k`` from PDI): guidance on the navigated state, actuation, dynamics, navigation,
     touchdown. Returns the next :class:`Carry`, the :class:`Thrust` and whether the lander flew in the step."""
     t = k * ms.dt
@@ -528,8 +765,8 @@ def step(p, x, ms: Mission, lg: Legs, ev: Events, carry: Carry, k, altimeter_nor
     accel = guidance(p, lg, ms.dt, t, state.r + nav.r, state.v + nav.v)
     thrust = actuation(p, x, ms, ev, t, state.m, accel)
     new = dynamics(p, ms, state, thrust.vector)
-    nav = navigation(p, x, ev, nav, t, ms.dt, new.r, altimeter_normal)
-    crosses, td = touchdown(carry.landed, carry.touchdown, state, new, t, ms.dt, thrust.vector)
+    nav = navigation(p, x, ev, nav, t, ms.dt, new.r, noise)
+    crosses, td = touchdown(carry.landed, carry.touchdown, state, new, t, ms.dt, thrust.vector, ev.relief)
     flying = ~(carry.landed & ~crosses)
     max_throttle = jnp.where(flying, jnp.maximum(carry.max_throttle, thrust.throttle), carry.max_throttle)
     landed = carry.landed | crosses
@@ -632,7 +869,10 @@ def simulate(params, inputs, tables: Tables, key: jax.Array) -> dict:
 def trajectory(params, inputs, tables: Tables, key: jax.Array):
     """The touchdown outputs and, per integration step (arrays of shape (steps, ...)): time ``t`` (s), true
     position ``r`` and velocity ``v`` at the step's end, mass ``m`` (kg), thrust vector (N), the thrust available
-    and the lowest thrust allowed (N), and whether the lander was still flying. For tests and plots."""
+    and the lowest thrust allowed (N), whether the lander was still flying, the navigation error ``nav_r`` (m,
+    (3,)) and ``nav_v`` (m/s, (3,)) and the filter's 1-sigma of it per axis ``nav_sigma_r`` and ``nav_sigma_v``
+    (landing-site frame), and the terrain's height under the lander ``terrain_m`` (m above the sphere). For tests
+    and plots."""
     return _descend(params.landing, inputs.landing, tables, key, record=True)
 
 
@@ -642,16 +882,19 @@ def _descend(p, x, tables: Tables, key, record: bool):
     the outputs (with the per-step record of :func:`trajectory` where ``record``)."""
     dtype = x.thrust_factor.dtype
     ms = mission(p, x, dtype)
-    ev = events(x, ms, tables, key, dtype)
+    ev = events(p, x, ms, tables, key, dtype)
     terrain = target_terrain(p, x, key, dtype)
     lg = legs(p, ms, terrain.divert)
 
     def body(carry: Carry, xs):
-        k, altimeter_normal = xs
-        carry, thrust, flying = step(p, x, ms, lg, ev, carry, k, altimeter_normal)
-        s = carry.state
+        k, noise = xs
+        carry, thrust, flying = step(p, x, ms, lg, ev, carry, k, noise)
+        s, nav = carry.state, carry.nav
         return carry, (
-            (k * ms.dt + ms.dt, s.r, s.v, s.m, thrust.vector, thrust.available, thrust.floor, flying)
+            (
+                (k * ms.dt + ms.dt, s.r, s.v, s.m, thrust.vector, thrust.available, thrust.floor, flying)
+                + (nav.r, nav.v, jnp.sqrt(nav.cov.pp), jnp.sqrt(nav.cov.vv), terrain_height(ev.relief, s.r))
+            )
             if record
             else None
         )
@@ -659,13 +902,19 @@ def _descend(p, x, tables: Tables, key, record: bool):
     start = State(*initial_state(p, p.mass_at_pdi_kg + x.propellant_error_kg))
     zero3 = jnp.zeros(3, dtype)
     td0 = Touchdown(start.r, start.v, start.m, jnp.zeros((), dtype), zero3)
-    carry0 = Carry(start, NavError(ev.od_error, zero3), jnp.array(False), td0, jnp.zeros((), dtype))
-    last, recorded = jax.lax.scan(body, carry0, (tables.step_index, ev.altimeter_normals))
+    carry0 = Carry(start, initial_navigation(p, x, ev, dtype), jnp.array(False), td0, jnp.zeros((), dtype))
+    last, recorded = jax.lax.scan(body, carry0, (tables.step_index, ev.noise))
     td = airborne_completion(p, ms.exhaust, last.state, last.landed, last.touchdown, tables.step_index.shape[0] * ms.dt)
     out = outputs(p, ms, terrain, ev, td, last.max_throttle, key, dtype)
     if not record:
         return out, None
-    names = ("t", "r", "v", "m", "thrust", "available", "floor", "flying")
+    names = ("t", "r", "v", "m", "thrust", "available", "floor", "flying") + (
+        "nav_r",
+        "nav_v",
+        "nav_sigma_r",
+        "nav_sigma_v",
+        "terrain_m",
+    )
     return out, dict(zip(names, recorded))
 
 

@@ -187,6 +187,24 @@ def touchdown_outcome(
     )
 
 
+def relief_waves(amplitude_m, wavelength_m, u, xp):
+    """The plane waves of one terrain-relief field (:func:`terrain_height_m`) from the spectrum's amplitudes and
+    wavelengths (m, (waves,)) and two uniforms in (0, 1) per wave ``u`` (..., waves, 2): a direction uniform over
+    the circle (the field is isotropic) and a phase uniform over the cycle. Returns the amplitudes (m), the
+    wavenumbers along x and y (rad/m) and the phases (rad), each of shape (..., waves)."""
+    direction, phase = 2 * xp.pi * u[..., 0], 2 * xp.pi * u[..., 1]
+    k = 2 * xp.pi / wavelength_m
+    return xp.broadcast_to(amplitude_m, phase.shape), k * xp.cos(direction), k * xp.sin(direction), phase
+
+
+def terrain_height_m(x_m, y_m, amplitude_m, wavenumber_x, wavenumber_y, phase, xp):
+    """Height (m) of the terrain relief at the horizontal position (``x_m``, ``y_m``) (m from the target, any
+    shape ``s``) above the reference sphere: a sum of plane waves (:func:`relief_waves`, arrays (s..., waves)),
+    anchored so that the height at the target (0, 0) is exactly zero (its elevation is known from the map)."""
+    angle = x_m[..., None] * wavenumber_x + y_m[..., None] * wavenumber_y + phase
+    return xp.sum(amplitude_m * (xp.cos(angle) - xp.cos(phase)), axis=-1)
+
+
 # ----------------------------------------------------------------------------------------------- deployment
 def tilt_failure_prob(p: Values, tilt_deg, xp):
     """Probability that lowering the rover from a lander tilted by ``tilt_deg`` fails because of the tilt: a

@@ -51,7 +51,14 @@ def flat_design(spec) -> dict:
     surface = getattr(tables, "surface", None) if not hasattr(tables, "legs_km") else tables
     site = surface.site if surface is not None else (tables if hasattr(tables, "window_offset_h") else None)
     if landing is not None:
-        out.update({"landing.step_index": landing.step_index, "landing.fix_index": landing.fix_index})
+        out.update(
+            {
+                "landing.step_index": landing.step_index,
+                "landing.fix_index": landing.fix_index,
+                "landing.relief_wavelength_m": landing.relief_wavelength_m,
+                "landing.relief_amplitude_m": landing.relief_amplitude_m,
+            }
+        )
     if site is not None:
         out.update(
             {

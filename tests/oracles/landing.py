@@ -128,27 +128,79 @@ def _thrust(p, x, c, accel, m, dry, out, misalign_axis):
     return thrust[:, None] * direction, thrust / np.maximum(thrust_max, 1e-9)
 
 
-def _navigate(p, x, d, c, k, t, new_r, nav_r, nav_v, bias, alt_fault):
-    """The navigation error (m, m/s) after step ``k``: drift with the accelerometer bias, then fixes from
-    feature matching (a fresh error, growing with altitude; the velocity error cut to ``fm_velocity_error_kept``
-    of itself) and the altimeter (vertical only)."""
-    dt, fm_interval = c["dt"], p["fm_interval_s"]
+# The filter's state per lander and axis: (position, velocity, accelerometer-bias) errors, shape (n, 3 axes, 3),
+# and its full covariance (n, 3 axes, 3, 3), in textbook matrix form (the model keeps six unique elements).
+POSITION, VELOCITY = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+
+
+def _relief(params, p, d, n) -> tuple:
+    """Each lander's terrain relief: the spectrum ``prepare`` computed, a direction and a phase per wave."""
+    amplitude = params["landing.relief_amplitude_m"] * (1.0 if p["terrain_relief"] else 0.0)
+    return rules.relief_waves(
+        np.asarray(amplitude), np.asarray(params["landing.relief_wavelength_m"]), d["landing.relief"], np
+    )
+
+
+def _terrain(relief, r):
+    """Terrain height (m) under Moon-centred positions ``r`` (n, 3): the relief at the nadir point."""
+    ground = landmod.R_MOON * r / norm(r)[:, None]
+    return rules.terrain_height_m(ground[:, 0], ground[:, 1], *relief, np)
+
+
+def _update(e, P, h, innovation, variance, mask):
+    """Scalar Kalman update of each lander's and axis's filter measuring ``h . state`` (``h`` (3,)) with
+    ``innovation`` (n, 3) and error variance ``variance`` (n, 1) or scalar, where ``mask`` (n, 3) holds."""
+    Ph = P @ h  # (n, 3, 3)
+    S = np.maximum(Ph @ h + variance, 1e-30)
+    K = np.where(mask[..., None], Ph / S[..., None], 0.0)
+    e = e + K * innovation[..., None]
+    P = P - np.einsum("nai,j,najk->naik", K, h, P)
+    return e, P
+
+
+def _navigate(p, x, d, c, k, t, new_r, e, P, bias_v, alt_fault, relief):
+    """The navigation filter after step ``k`` (:func:`campaign.models.landing.navigation`): propagation with the
+    IMU's noise and the bias error, then feature matching (position), the velocimeter (velocity) and the
+    altimeter (the z axis, measuring along the true local vertical, over the relief)."""
+    dt, fm_interval, n = c["dt"], p["fm_interval_s"], new_r.shape[0]
     h = norm(new_r) - landmod.R_MOON
     local_up = new_r / norm(new_r)[:, None]
-    nav_v = nav_v + bias * dt
-    nav_r = nav_r + nav_v * dt
+    vrw = p["imu_velocity_random_walk_mps_per_sqrt_s"]
+    F = np.array([[1.0, dt, -(dt**2) / 2], [0.0, 1.0, -dt], [0.0, 0.0, 1.0]])
+    G = np.array([dt**2 / 2, dt, 0.0])
+    w = vrw / np.sqrt(dt) * d["landing.imu"][:, k]  # (n, 3)
+    e = e @ F.T + w[..., None] * G
+    P = F @ P @ F.T + vrw**2 / dt * np.outer(G, G)
+    ones = np.ones((n, 3), bool)
+
     fix = int(np.floor((t + dt) / fm_interval))  # a fix when a new period begins within the step
     fm_fix = (p["map_relative_nav"] > 0.5) & (h < p["fm_max_altitude_m"]) & (np.floor(t / fm_interval) != fix)
-    fix_normals = d["landing.feature_matching"][:, min(fix, d["landing.feature_matching"].shape[1] - 1)]
-    fresh = (x["fm_error_floor_m"] + p["fm_error_per_altitude"] * h)[:, None] * fix_normals
-    nav_r = np.where(fm_fix[:, None], fresh, nav_r)
-    nav_v = np.where(fm_fix[:, None], p["fm_velocity_error_kept"] * nav_v, nav_v)
-    measured = h < p["altimeter_max_altitude_m"]
-    vertical_error = p["altimeter_error_frac"] * h * d["landing.altimeter"][:, k] + np.where(
-        alt_fault, x["altimeter_fault_bias_m"], 0.0
+    fm_sigma = x["fm_error_floor_m"] + p["fm_error_per_altitude"] * h
+    fm_error = (
+        fm_sigma[:, None] * d["landing.feature_matching"][:, min(fix, d["landing.feature_matching"].shape[1] - 1)]
     )
-    nav_r = np.where(measured[:, None], nav_r + (vertical_error - dot(nav_r, local_up))[:, None] * local_up, nav_r)
-    return nav_r, nav_v
+    e, P = _update(e, P, POSITION, fm_error - e[..., 0], (fm_sigma**2)[:, None], ones & fm_fix[:, None])
+
+    vm_sigma = p["velocimeter_noise_mps"]
+    on = (p["velocimeter"] > 0.5) & (h < p["velocimeter_max_altitude_m"])
+    vm_error = bias_v + vm_sigma * d["landing.velocimeter"][:, k]
+    e, P = _update(e, P, VELOCITY, vm_error - e[..., 1], vm_sigma**2, ones & on[:, None])
+
+    h_terrain = _terrain(relief, new_r)
+    noise = (p["altimeter_error_frac"] * (h - h_terrain)) ** 2 + p["altimeter_error_floor_m"] ** 2
+    ground = landmod.R_MOON * local_up
+    distance = np.maximum(np.hypot(ground[:, 0], ground[:, 1]), 1e-3)
+    relief_var = np.minimum(
+        np.tan(np.radians(p["slope_median_deg"])) ** 2 * distance ** (2 * p["relief_hurst"]), np.sum(relief[0] ** 2, -1)
+    )
+    alt_error = (
+        -h_terrain
+        + np.sqrt(noise) * d["landing.altimeter"][:, k]
+        + np.where(alt_fault, x["altimeter_fault_bias_m"], 0.0)
+    )
+    innovation = np.repeat((alt_error - dot(e[..., 0], local_up))[:, None], 3, axis=1)
+    z_only = np.broadcast_to(np.array([False, False, True]), (n, 3)) & (h < p["altimeter_max_altitude_m"])[:, None]
+    return _update(e, P, POSITION, innovation, (noise + relief_var)[:, None], z_only)
 
 
 def _descend(params, p, x, d, c, terrain, mass0, dry) -> dict:
@@ -162,8 +214,20 @@ def _descend(params, p, x, d, c, terrain, mass0, dry) -> dict:
     engine_out = u("engine_out") < x["engine_out_prob"]
     t_engine_out = u("engine_out_time") * c["t_end"]
     alt_fault = u("altimeter_fault") < x["altimeter_fault_prob"]
-    nav_r = x["od_position_error_m"][:, None] * u("od_position")
-    bias = x["accel_bias_mps2"][:, None] * u("accel_bias")
+    relief = _relief(params, p, d, n)
+    # The filter at PDI: the OD error and its variance, no velocity error, the bias unestimated (its prior).
+    e = np.stack(
+        [
+            x["od_position_error_m"][:, None] * u("od_position"),
+            np.zeros((n, 3)),
+            -x["accel_bias_mps2"][:, None] * u("accel_bias"),
+        ],
+        axis=-1,
+    )
+    P = np.zeros((n, 3, 3, 3))
+    P[..., 0, 0] = (x["od_position_error_m"] ** 2)[:, None]
+    P[..., 2, 2] = p["filter_accel_bias_sigma_mps2"] ** 2
+    bias_v = x["velocimeter_bias_mps"][:, None] * u("velocimeter_bias")
     aim = c["target"] + terrain["divert"] + p["final_hold_altitude_m"] * up
 
     # PDI: pdi_downrange_m of arc behind the target, horizontal velocity towards it.
@@ -171,22 +235,21 @@ def _descend(params, p, x, d, c, terrain, mass0, dry) -> dict:
     r = np.tile((R + p["pdi_altitude_m"]) * np.array([-np.sin(angle), 0.0, np.cos(angle)]), (n, 1))
     v = np.tile(p["pdi_speed_mps"] * np.array([np.cos(angle), 0.0, np.sin(angle)]), (n, 1))
     m = mass0
-    nav_v = np.zeros((n, 3))
     landed = np.zeros(n, bool)
     td_r, td_v, td_m, td_t, td_thrust = r, v, m, np.zeros(n), np.zeros((n, 3))
     max_throttle = np.zeros(n)
 
     for k in range(len(params["landing.step_index"])):
         t = k * dt
-        accel = _guidance_accel(p, c, t, r + nav_r, v + nav_v, aim)
+        accel = _guidance_accel(p, c, t, r + e[..., 0], v + e[..., 1], aim)
         thrust_vector, throttle = _thrust(p, x, c, accel, m, dry, engine_out & (t >= t_engine_out), misalign_axis)
         new_r, new_v, new_m = rk4_step(r, v, m, thrust_vector, c["exhaust"], dt)
         new_m = np.maximum(new_m, dry)
-        nav_r, nav_v = _navigate(p, x, d, c, k, t, new_r, nav_r, nav_v, bias, alt_fault)
+        e, P = _navigate(p, x, d, c, k, t, new_r, e, P, bias_v, alt_fault, relief)
 
-        # Touchdown: the first step that ends at or below the ground, interpolated inside the step.
-        h = norm(new_r) - R
-        old_h = norm(r) - R
+        # Touchdown: the first step that ends at or below the terrain, interpolated inside the step.
+        h = norm(new_r) - R - _terrain(relief, new_r)
+        old_h = norm(r) - R - _terrain(relief, r)
         crosses = ~landed & (h <= 0.0)
         frac = np.clip(old_h / np.maximum(old_h - h, 1e-9), 0.0, 1.0)
         c3, f3 = crosses[:, None], frac[:, None]

@@ -66,6 +66,7 @@ LANDING_UNIFORMS = (
 def draw_shapes(params: Mapping[str, object]) -> dict[str, tuple[str, tuple[int, ...]]]:
     """``name -> (distribution, shape of one mission's draws)`` of every draw the model makes inside itself."""
     steps, fixes = len(params["landing.step_index"]), len(params["landing.fix_index"])
+    waves = len(params["landing.relief_wavelength_m"])
     sites = len(params["plan.legs_km"]) - 1
     slots = sites * len(params["plan.attempt_slots"])  # slot = site * attempts + attempt
     one = lambda kind: (kind, ())  # noqa: E731
@@ -75,8 +76,12 @@ def draw_shapes(params: Mapping[str, object]) -> dict[str, tuple[str, tuple[int,
         **{f"landing.{name}": one(UNIFORM) for name in LANDING_UNIFORMS},
         "landing.od_position": (NORMAL, (3,)),
         "landing.accel_bias": (NORMAL, (3,)),
+        "landing.velocimeter_bias": (NORMAL, (3,)),
         "landing.feature_matching": (NORMAL, (fixes, 3)),
         "landing.altimeter": (NORMAL, (steps,)),
+        "landing.imu": (NORMAL, (steps, 3)),
+        "landing.velocimeter": (NORMAL, (steps, 3)),
+        "landing.relief": (UNIFORM, (waves, 2)),
         "deployment.lowering": one(UNIFORM),
         "science.wet": (UNIFORM, (sites,)),
         "science.dry_layer": (UNIFORM, (sites,)),
