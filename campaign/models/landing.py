@@ -7,12 +7,20 @@ Runge-Kutta scheme (4th order) inside ``lax.scan``; the target is on the sphere 
 Guidance: zero-effort-miss / zero-effort-velocity feedback (Guo, Hawkins & Wie 2013, JGCD 36(3)), the
 fuel-optimal unconstrained law for a fixed final time with gravity taken constant over the time to go:
 ``a = 6 ZEM/tgo^2 - 2 ZEV/tgo`` with ``ZEM = r_f - (r + v tgo + g tgo^2/2)`` and ``ZEV = v_f - (v + g tgo)``.
-Two legs: braking from powered-descent initiation (PDI) to an approach gate above the target, then the approach
-to a point a few metres above the (possibly re-targeted) landing point at the touchdown speed; the last metres
-hold that speed with velocity feedback, because ZEM/ZEV is singular as the time to go vanishes. Thrust is clipped
-between one engine at its lowest throttle (engines are shut down one by one, as Chandrayaan-3 landed on two of its
-four) and all engines at full thrust; past the
-planned end the lander descends at its touchdown speed.
+Legs: braking from powered-descent initiation (PDI) to an approach gate above the target; a hover there while
+hazard detection assesses the site (Chandrayaan-3 hovered at ~150 m for ~30 s), ZEM/ZEV to the gate at rest with
+a constant time to go; then the approach to a point a few metres above the (possibly re-targeted) landing point
+at the touchdown speed; the last metres hold that speed with velocity feedback on the estimated velocity,
+because ZEM/ZEV is singular as the time to go vanishes (its time to go is floored at ``min_time_to_go_s`` for the
+same reason: its gains, 6/tgo^2, must stay within what the actuators can follow). Past the planned end the lander
+descends at its touchdown speed.
+
+Actuation: the commanded thrust is clipped between one engine at its lowest throttle (engines are shut down one
+by one, as Chandrayaan-3 landed on two of its four) and the engines still working. The engines follow it with a
+first-order lag and a rate limit, integrated exactly over each step (the step's mean thrust is applied, so the
+impulse is right); the thrust direction, a 3-DOF surrogate of the attitude, turns towards the command at a
+limited rate. With the lag tau, the final hold's loop (gain k) is ``tau s^2 + s + k``: stable for any k, and
+without overshoot while k tau < 1/4 (1.0/s x 0.2 s = 0.2 by default).
 
 Navigation: guidance acts on the estimated state ``true + error``. The error starts at the orbit-determination
 error of PDI, drifts with the accelerometer bias, and is reset by map-relative feature matching (SLIM-derived;
@@ -23,15 +31,17 @@ altimeter fault adds a constant bias to the measured altitude, the failure mode 
 Touchdown: position error, vertical and horizontal speed, attitude proxy (thrust tilt plus slope), propellant
 left, and the terrain at the landed point (slope and rocks from the site's statistics). At the approach gate the
 hazard detection finds the target unsafe with the site's hazard probability and, when it detects it, diverts to a
-safe point nearby (re-targeting leg 2). Success: speeds and slope within the Chandrayaan-3 specification
-(DATA.md), no rock above the clearance, and no tip-over (the kinetic energy of the horizontal motion must not lift
-the centre of mass over the downhill footpad).
+safe point nearby (re-targeting the approach). Success: speeds and slope within the Chandrayaan-3 specification
+(DATA.md), no rock above the clearance, and no tip-over (:func:`campaign.models.rules.tips_over`: the kinetic
+energy of the velocity along the ground, vertical speed's share on a slope included, must not lift the centre of
+mass over the footpad ahead, the lander's lean at touchdown counted; the downhill direction is drawn uniform
+about the horizontal velocity).
 
 Code: what is fixed over a descent and drawn before it are small records (:class:`Mission`, :class:`Events`,
 :class:`Terrain`, :class:`Legs`); ``lax.scan`` runs :func:`step` over a :class:`Carry`, a sequence of named
-sub-steps (:func:`guidance`, :func:`actuation`, :func:`dynamics`, :func:`navigation`, :func:`touchdown`); after
-the loop :func:`airborne_completion`, :func:`terrain_at_touchdown` and :func:`outputs` (the outcome by
-:func:`campaign.models.rules.touchdown_outcome`).
+sub-steps (:func:`guidance`, :func:`actuation` with its :class:`Actuator` state, :func:`dynamics`,
+:func:`navigation`, :func:`touchdown`); after the loop :func:`airborne_completion`, :func:`terrain_at_touchdown`
+and :func:`outputs` (the outcome by :func:`campaign.models.rules.touchdown_outcome`).
 """
 
 from __future__ import annotations
