@@ -8,6 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from campaign.models import deployment, launch, mobility, rules
 from campaign.models._keys import open_uniform, subkey
@@ -148,12 +149,85 @@ def test_deploy_site_offset_shadow_and_hazards_under_numpy_are_the_models():
         same(a, b, xp)
 
 
+def tips(slope, v_v, v_h, downhill=0.0, lean=0.0, lean_azimuth=0.0, r=2.0, h=1.5, g=1.62, xp=np):
+    return bool(rules.tips_over(slope, v_v, v_h, downhill, lean, lean_azimuth, r, h, g, xp))
+
+
 def test_tip_over_is_the_energy_over_the_downhill_footpad():
-    """Level ground tips at the speed whose height v^2/2g is the lift over the footpad; a slope past the footpad
-    tips at rest."""
+    """Level ground, no lean (the old criterion): tips at the horizontal speed whose height v^2/2g is the lift
+    over the footpad, whatever the vertical speed and the (meaningless) downhill azimuth; a slope past the
+    footpad tips at rest."""
     r, h, g = 2.0, 1.5, 1.62
     v_tip = np.sqrt(2 * g * (np.hypot(r, h) - h))
     for xp in (np, jnp):
-        assert not bool(rules.tips_over(0.0, 0.99 * v_tip, r, h, g, xp))
-        assert bool(rules.tips_over(0.0, 1.01 * v_tip, r, h, g, xp))
-        assert bool(rules.tips_over(np.degrees(np.arctan2(r, h)), 0.0, r, h, g, xp))
+        for downhill in (0.0, 1.0, np.pi):
+            assert not tips(0.0, 1.9, 0.99 * v_tip, downhill, xp=xp)
+            assert tips(0.0, 1.9, 1.01 * v_tip, downhill, xp=xp)
+        assert tips(np.degrees(np.arctan2(r, h)), 0.0, 0.0, xp=xp)
+        assert not tips(0.99 * np.degrees(np.arctan2(r, h)), 0.0, 0.0, xp=xp)
+
+
+def test_vertical_touchdown_on_a_slope_tips_at_the_energy_balance_speed():
+    """Straight down on a slope s: the velocity along the ground, v sin(s), pivots the lander over the downhill
+    footpad, with the centre of mass beta - s short of it: it tips at v sin(s) = sqrt(2 g L (1 - cos(beta - s)))."""
+    r, h, g, slope = 2.0, 1.5, 1.62, 20.0
+    s, beta, reach = np.radians(slope), np.arctan2(r, h), np.hypot(r, h)
+    v_tip = np.sqrt(2 * g * reach * (1 - np.cos(beta - s))) / np.sin(s)
+    for xp in (np, jnp):
+        assert not tips(slope, 0.99 * v_tip, 0.0, xp=xp) and tips(slope, 1.01 * v_tip, 0.0, xp=xp)
+
+
+def test_uphill_motion_is_safer_than_downhill_and_a_downhill_lean_tips_sooner():
+    """On a 10 deg slope at 1 m/s down: moving downhill (azimuth 0) tips at a lower horizontal speed than moving
+    across or uphill (pi); leaning downhill by 10 deg tips at a lower one still, leaning uphill at a higher."""
+
+    def tipping_speed(downhill, lean=0.0, lean_azimuth=0.0):
+        speeds = np.linspace(0.0, 6.0, 6001)
+        tipped = rules.tips_over(10.0, 1.0, speeds, downhill, lean, lean_azimuth, 2.0, 1.5, 1.62, np)
+        return speeds[np.argmax(tipped)] if tipped.any() else np.inf
+
+    down, across, up = tipping_speed(0.0), tipping_speed(np.pi / 2), tipping_speed(np.pi)
+    assert down < across < up, (down, across, up)
+    assert tipping_speed(0.0, 10.0, 0.0) < down < tipping_speed(0.0, 10.0, np.pi)
+
+
+def test_throttle_response_follows_the_first_order_lag_and_its_exact_mean():
+    """A step command held over many steps: the step ends are the analytic response c + (T0 - c) exp(-t/tau) to
+    rounding, each step's mean is the integral of that response over the step (Simpson on a fine grid) divided
+    by the step, and tau = 0 follows the command at once."""
+    tau, dt, t0, c = 0.2, 0.5, 3000.0, 9000.0
+    for xp in (np, jnp):
+        thrust, t = t0, 0.0
+        for _ in range(6):
+            end, mean = rules.throttle_response(thrust, c, tau, 1e12, dt, xp)
+            fine = np.linspace(t, t + dt, 2001)
+            response = c + (t0 - c) * np.exp(-fine / tau)
+            weights = np.ones(2001)
+            weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
+            integral = (fine[1] - fine[0]) / 3 * np.sum(weights * response)
+            t += dt
+            assert float(end) == pytest.approx(c + (t0 - c) * np.exp(-t / tau), rel=1e-14)
+            assert float(mean) == pytest.approx(integral / dt, rel=1e-12)
+            thrust = end
+        assert rules.throttle_response(t0, c, 0.0, 1e12, dt, xp) == (c, c)
+
+
+def test_throttle_rate_limit_ramps_and_slew_turns_at_most_its_limit():
+    for xp in (np, jnp):
+        end, mean = rules.throttle_response(3000.0, 9000.0, 0.2, 1000.0, 0.5, xp)
+        assert (float(end), float(mean)) == pytest.approx((3500.0, 3250.0))
+        end, mean = rules.throttle_response(3000.0, 1000.0, 0.0, 1000.0, 0.5, xp)
+        assert (float(end), float(mean)) == pytest.approx((2500.0, 2750.0))
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(N, 3)), rng.normal(size=(N, 3))
+    a, b = a / np.linalg.norm(a, axis=1)[:, None], b / np.linalg.norm(b, axis=1)[:, None]
+    limit = np.radians(10.0)
+    turned = rules.slew_towards(a, b, limit, np)
+    angle = lambda u, v: np.arccos(np.clip(np.sum(u * v, axis=1), -1, 1))  # noqa: E731
+    np.testing.assert_allclose(np.linalg.norm(turned, axis=1), 1.0, atol=1e-12)
+    assert np.all(angle(a, turned) <= limit + 1e-9)
+    close = angle(a, b) <= limit
+    assert np.all(turned[close] == b[close]) and close.any() and not close.all()
+    # Turned in the plane of the two, towards the command: the remaining angle is what was left.
+    np.testing.assert_allclose(angle(turned, b)[~close], angle(a, b)[~close] - limit, atol=1e-9)
+    same(rules.slew_towards(a, b, limit, np), call(jnp, lambda u, v: rules.slew_towards(u, v, limit, jnp), a, b), np)

@@ -7,12 +7,20 @@ Runge-Kutta scheme (4th order) inside ``lax.scan``; the target is on the sphere 
 Guidance: zero-effort-miss / zero-effort-velocity feedback (Guo, Hawkins & Wie 2013, JGCD 36(3)), the
 fuel-optimal unconstrained law for a fixed final time with gravity taken constant over the time to go:
 ``a = 6 ZEM/tgo^2 - 2 ZEV/tgo`` with ``ZEM = r_f - (r + v tgo + g tgo^2/2)`` and ``ZEV = v_f - (v + g tgo)``.
-Two legs: braking from powered-descent initiation (PDI) to an approach gate above the target, then the approach
-to a point a few metres above the (possibly re-targeted) landing point at the touchdown speed; the last metres
-hold that speed with velocity feedback, because ZEM/ZEV is singular as the time to go vanishes. Thrust is clipped
-between one engine at its lowest throttle (engines are shut down one by one, as Chandrayaan-3 landed on two of its
-four) and all engines at full thrust; past the
-planned end the lander descends at its touchdown speed.
+Legs: braking from powered-descent initiation (PDI) to an approach gate above the target; a hover there while
+hazard detection assesses the site (Chandrayaan-3 hovered at ~150 m for ~30 s), ZEM/ZEV to the gate at rest with
+a constant time to go; then the approach to a point a few metres above the (possibly re-targeted) landing point
+at the touchdown speed; the last metres hold that speed with velocity feedback on the estimated velocity,
+because ZEM/ZEV is singular as the time to go vanishes (its time to go is floored at ``min_time_to_go_s`` for the
+same reason: its gains, 6/tgo^2, must stay within what the actuators can follow). Past the planned end the lander
+descends at its touchdown speed.
+
+Actuation: the commanded thrust is clipped between one engine at its lowest throttle (engines are shut down one
+by one, as Chandrayaan-3 landed on two of its four) and the engines still working. The engines follow it with a
+first-order lag and a rate limit, integrated exactly over each step (the step's mean thrust is applied, so the
+impulse is right); the thrust direction, a 3-DOF surrogate of the attitude, turns towards the command at a
+limited rate. With the lag tau, the final hold's loop (gain k) is ``tau s^2 + s + k``: stable for any k, and
+without overshoot while k tau < 1/4 (1.0/s x 0.2 s = 0.2 by default).
 
 Navigation: guidance acts on the estimated state ``true + error``, the error that of a stated filter simulated
 alongside the truth (:func:`navigation`): one 3-state Kalman filter per axis of the landing-site frame
@@ -27,15 +35,17 @@ mode of three of the 13 landings of 2019-2025 (DATA.md).
 Touchdown: position error, vertical and horizontal speed, attitude proxy (thrust tilt plus slope), propellant
 left, and the terrain at the landed point (slope and rocks from the site's statistics). At the approach gate the
 hazard detection finds the target unsafe with the site's hazard probability and, when it detects it, diverts to a
-safe point nearby (re-targeting leg 2). Success: speeds and slope within the Chandrayaan-3 specification
-(DATA.md), no rock above the clearance, and no tip-over (the kinetic energy of the horizontal motion must not lift
-the centre of mass over the downhill footpad).
+safe point nearby (re-targeting the approach). Success: speeds and slope within the Chandrayaan-3 specification
+(DATA.md), no rock above the clearance, and no tip-over (:func:`campaign.models.rules.tips_over`: the kinetic
+energy of the velocity along the ground, vertical speed's share on a slope included, must not lift the centre of
+mass over the footpad ahead, the lander's lean at touchdown counted; the downhill direction is drawn uniform
+about the horizontal velocity).
 
 Code: what is fixed over a descent and drawn before it are small records (:class:`Mission`, :class:`Events`,
 :class:`Terrain`, :class:`Legs`); ``lax.scan`` runs :func:`step` over a :class:`Carry`, a sequence of named
-sub-steps (:func:`guidance`, :func:`actuation`, :func:`dynamics`, :func:`navigation`, :func:`touchdown`); after
-the loop :func:`airborne_completion`, :func:`terrain_at_touchdown` and :func:`outputs` (the outcome by
-:func:`campaign.models.rules.touchdown_outcome`).
+sub-steps (:func:`guidance`, :func:`actuation` with its :class:`Actuator` state, :func:`dynamics`,
+:func:`navigation`, :func:`touchdown`); after the loop :func:`airborne_completion`, :func:`terrain_at_touchdown`
+and :func:`outputs` (the outcome by :func:`campaign.models.rules.touchdown_outcome`).
 """
 
 from __future__ import annotations
@@ -78,7 +88,33 @@ SECTION = Section(
             ge=0,
             lt=90,
         ),
+        Param(
+            "throttle_time_constant_s",
+            "s",
+            "Time constant of the engines' first-order response to a throttle command (0: instantaneous)",
+            ge=0,
+        ),
+        Param(
+            "throttle_rate_per_s",
+            "1/s",
+            "Largest thrust change per second, as a fraction of all engines' full thrust",
+            gt=0,
+        ),
+        Param("slew_rate_deg_s", "deg/s", "Largest turn rate of the thrust direction (attitude control)", gt=0),
         Param("braking_time_s", "s", "Planned duration of the braking leg (PDI to the approach gate)", gt=0),
+        Param(
+            "min_time_to_go_s",
+            "s",
+            "Shortest time to go the ZEM/ZEV law uses at a leg's end (its gains, 6/tgo^2, kept within the actuators')",
+            gt=0,
+        ),
+        Param("hover_time_s", "s", "Hover at the approach gate for hazard assessment (0: no hover)", ge=0),
+        Param(
+            "hover_horizon_s",
+            "s",
+            "Constant time to go of the ZEM/ZEV law that holds the gate during the hover",
+            gt=0,
+        ),
         Param("terminal_time_s", "s", "Planned duration of the terminal descent", gt=0),
         Param("gate_altitude_m", "m", "Altitude of the approach gate above the target", gt=0),
         Param("gate_descent_rate_mps", "m/s", "Descent rate at the approach gate", ge=0),
@@ -229,10 +265,12 @@ class Tables(NamedTuple):
 
 
 def prepare(params: Mapping[str, Any]) -> Tables:
-    """Static sizes of the descent: its steps (the planned legs plus ``window_margin_s``) and the feature-matching
-    fixes they can hold (one every ``fm_interval_s``), so that the navigation errors are drawn before the loop."""
+    """Static sizes of the descent: its steps (the planned legs and the hover, plus ``window_margin_s``) and the
+    feature-matching fixes they can hold (one every ``fm_interval_s``), so that the navigation errors are drawn
+    before the loop."""
     total = (
         float(params["landing.braking_time_s"])
+        + float(params["landing.hover_time_s"])
         + float(params["landing.terminal_time_s"])
         + float(params["landing.window_margin_s"])
     )
@@ -372,16 +410,25 @@ class Touchdown(NamedTuple):
     thrust: jax.Array
 
 
+class Actuator(NamedTuple):
+    """What the engines and the attitude control have reached at the end of a step: the thrust ``thrust_n`` (N)
+    and its ``direction`` (a unit vector, (3,), before the misalignment)."""
+
+    thrust_n: jax.Array
+    direction: jax.Array
+
+
 class Carry(NamedTuple):
     """What the descent's loop carries from one step to the next: the true ``state`` (frozen once landed), the
-    navigation error ``nav``, whether the lander has ``landed``, its ``touchdown`` (valid once landed) and the
-    largest throttle used while flying (1 = all engines at full thrust)."""
+    navigation error ``nav``, whether the lander has ``landed``, its ``touchdown`` (valid once landed), the
+    largest throttle used while flying (1 = all engines at full thrust) and the :class:`Actuator`."""
 
     state: State
     nav: NavError
     landed: jax.Array
     touchdown: Touchdown
     max_throttle: jax.Array
+    actuator: Actuator
 
 
 class Thrust(NamedTuple):
@@ -403,6 +450,7 @@ class Mission(NamedTuple):
     thrust_max: jax.Array  # N, all engines at full (realised) thrust
     thrust_floor: jax.Array  # N, one engine at its lowest throttle (engines are shut down one by one)
     t_gate: jax.Array  # s from PDI, planned end of the braking leg (the approach gate)
+    t_hover: jax.Array  # s from PDI, planned end of the hover at the gate (t_gate without one)
     t_end: jax.Array  # s from PDI, planned end of the approach (then the final hold)
     up: jax.Array  # (3,), the local vertical at the target
     target: jax.Array  # (3,) m, the target on the reference sphere
@@ -418,7 +466,8 @@ def mission(p, x, dtype) -> Mission:
         thrust_max=p.engines * p.engine_thrust_n * x.thrust_factor,
         thrust_floor=p.throttle_min * p.engine_thrust_n * x.thrust_factor,
         t_gate=t_gate,
-        t_end=t_gate + p.terminal_time_s,
+        t_hover=t_gate + p.hover_time_s,
+        t_end=t_gate + p.hover_time_s + p.terminal_time_s,
         up=up,
         target=R_MOON * up,
     )
@@ -550,14 +599,16 @@ def target_terrain(p, x, key, dtype) -> Terrain:
 
 
 class Legs(NamedTuple):
-    """The guidance's two legs: the approach gate and the aim point (m, (3,)) with their velocities (m/s, (3,)),
-    and the planned times at which they are reached (s from PDI)."""
+    """The guidance's legs: the approach gate and the aim point (m, (3,)) with their velocities (m/s, (3,)),
+    and the planned times at which the gate is reached, the hover there ends and the aim point is reached (s from
+    PDI)."""
 
     gate_r: jax.Array  # gate_altitude_m above the target
     gate_v: jax.Array  # descending at gate_descent_rate_mps
     aim_r: jax.Array  # final_hold_altitude_m above the (possibly diverted) landing point
     aim_v: jax.Array  # descending at touchdown_speed_mps (also the final hold's velocity)
     t_gate: jax.Array
+    t_hover: jax.Array
     t_end: jax.Array
 
 
@@ -569,6 +620,7 @@ def legs(p, ms: Mission, divert) -> Legs:
         aim_r=(ms.target + divert) + p.final_hold_altitude_m * ms.up,
         aim_v=-p.touchdown_speed_mps * ms.up,
         t_gate=ms.t_gate,
+        t_hover=ms.t_hover,
         t_end=ms.t_end,
     )
 
@@ -576,36 +628,62 @@ def legs(p, ms: Mission, divert) -> Legs:
 # ----------------------------------------------------------------------------------------------- one step
 def guidance(p, lg: Legs, dt, t, r_est, v_est):
     """Commanded acceleration (m/s2, (3,)) at time ``t`` (s from PDI) on the navigated state (m, m/s): ZEM/ZEV to
-    the gate, then to the aim point, with the time to go kept at two steps or more; past the planned end, hold the
-    touchdown rate and null the horizontal velocity with the gain ``hold_gain_per_s`` (1/s). ZEM/ZEV is singular
-    as the time to go vanishes, and chasing each new navigation fix this close to the ground would tip the
-    lander, so the hold nulls the velocity, not the position."""
+    the gate; there, while hazard detection assesses the site (``hover_time_s``, as Chandrayaan-3 hovered ~150 m
+    for ~30 s), hold the gate at rest; then ZEM/ZEV to the aim point, the time to go kept at two steps or more.
+    The hover is ZEM/ZEV to the gate with the constant time to go ``hover_horizon_s`` T: with gravity compensated,
+    a PD law ``6 e/T^2 - 4 v/T`` of natural frequency sqrt(6)/T and damping ratio 2/sqrt(6) = 0.82 whatever T.
+    Past the planned end, hold the touchdown rate and null the horizontal velocity with the gain
+    ``hold_gain_per_s`` (1/s). ZEM/ZEV is singular as the time to go vanishes, and chasing each new navigation
+    fix this close to the ground would tip the lander, so the hold nulls the velocity, not the position."""
     leg1 = t < lg.t_gate
-    r_f = jnp.where(leg1, lg.gate_r, lg.aim_r)
-    v_f = jnp.where(leg1, lg.gate_v, lg.aim_v)
-    tgo = jnp.maximum(jnp.where(leg1, lg.t_gate - t, lg.t_end - t), 2.0 * dt)
+    hover = ~leg1 & (t < lg.t_hover)
+    r_f = jnp.where(leg1 | hover, lg.gate_r, lg.aim_r)
+    v_f = jnp.where(leg1, lg.gate_v, jnp.where(hover, 0.0 * lg.gate_v, lg.aim_v))
+    tgo = jnp.where(leg1, lg.t_gate - t, jnp.where(hover, p.hover_horizon_s, lg.t_end - t))
+    tgo = jnp.maximum(tgo, jnp.maximum(p.min_time_to_go_s, 2.0 * dt))
     accel = zem_zev(r_est, v_est, r_f, v_f, tgo)
     hold = -gravity(r_est) + p.hold_gain_per_s * (lg.aim_v - v_est)
     return jnp.where(t < lg.t_end, accel, hold)
 
 
-def actuation(p, x, ms: Mission, ev: Events, t, mass, accel) -> Thrust:
-    """The :class:`Thrust` for the commanded ``accel`` (m/s2, (3,)) of a lander of ``mass`` (kg) at time ``t`` (s):
-    the magnitude clipped between one engine at its lowest throttle and the engines still working (one fewer after
-    an engine-out), none once the propellant is gone; the direction tilted by the misalignment, and by
-    ``engine_out_tilt_deg`` more after an engine-out."""
+def command(p, ms: Mission, ev: Events, t, mass, accel):
+    """The commanded thrust (N) and direction (unit vector, (3,)) for the commanded ``accel`` (m/s2, (3,)) of a
+    lander of ``mass`` (kg) at time ``t`` (s), with the thrust available and the lowest allowed (N) and whether an
+    engine is out: the magnitude clipped between one engine at its lowest throttle and the engines still working
+    (one fewer after an engine-out), none once the propellant is gone."""
     out = ev.engine_out & (t >= ev.t_engine_out)
     available = jnp.where(out, ms.thrust_max * (p.engines - 1) / p.engines, ms.thrust_max)
     available = jnp.where(mass > p.dry_mass_kg, available, 0.0)
-    wanted = jnp.linalg.norm(accel) * mass
-    thrust = jnp.clip(wanted, ms.thrust_floor, available)
-    thrust = jnp.where(available > 0, thrust, 0.0)
-    direction = accel / jnp.maximum(jnp.linalg.norm(accel), 1e-12)
-    tilt = jnp.radians(x.misalignment_deg) + jnp.where(out, jnp.radians(p.engine_out_tilt_deg), 0.0)
-    direction = direction + tilt * ev.misalign_axis
-    direction = direction / jnp.linalg.norm(direction)
     floor_n = jnp.where(available > 0, ms.thrust_floor, 0.0)
-    return Thrust(thrust * direction, thrust / jnp.maximum(ms.thrust_max, 1e-9), available, floor_n)
+    wanted = jnp.clip(jnp.linalg.norm(accel) * mass, floor_n, available)
+    return wanted, accel / jnp.maximum(jnp.linalg.norm(accel), 1e-12), available, floor_n, out
+
+
+def actuation(p, x, ms: Mission, ev: Events, t, mass, accel, act: Actuator) -> tuple[Thrust, Actuator]:
+    """The :class:`Thrust` over the step from ``t`` (s) for the commanded ``accel`` (m/s2, (3,)) of a lander of
+    ``mass`` (kg), and the :class:`Actuator` at the step's end, from ``act`` at its start. The direction turns
+    towards the command by ``slew_rate_deg_s`` at most (:func:`campaign.models.rules.slew_towards`, a 3-DOF
+    surrogate of attitude control). The thrust follows its :func:`command`, reduced to its share along the
+    achieved direction, with a first-order lag (``throttle_time_constant_s``) and a rate limit
+    (``throttle_rate_per_s`` of all engines' full thrust per second), applied as its exact mean over the step
+    (:func:`campaign.models.rules.throttle_response`), always within the thrust available and above the floor
+    while engines run. The direction then tilts by the misalignment, and by ``engine_out_tilt_deg`` more after
+    an engine-out."""
+    wanted, wanted_direction, available, floor_n, out = command(p, ms, ev, t, mass, accel)
+    direction = rules.slew_towards(act.direction, wanted_direction, jnp.radians(p.slew_rate_deg_s) * ms.dt, jnp)
+    # The engines give the command's share along where they point: still turning, less (the floor if the command
+    # points away), as an attitude-and-throttle controller does; the command itself once the turn is done.
+    along = jnp.where(jnp.all(direction == wanted_direction), 1.0, jnp.dot(direction, wanted_direction))
+    wanted = jnp.clip(wanted * along, floor_n, available)
+    end_n, mean_n = rules.throttle_response(
+        act.thrust_n, wanted, p.throttle_time_constant_s, p.throttle_rate_per_s * ms.thrust_max, ms.dt, jnp
+    )
+    end_n, mean_n = jnp.clip(end_n, floor_n, available), jnp.clip(mean_n, floor_n, available)
+    tilt = jnp.radians(x.misalignment_deg) + jnp.where(out, jnp.radians(p.engine_out_tilt_deg), 0.0)
+    tilted = direction + tilt * ev.misalign_axis
+    tilted = tilted / jnp.linalg.norm(tilted)
+    thrust = Thrust(mean_n * tilted, mean_n / jnp.maximum(ms.thrust_max, 1e-9), available, floor_n)
+    return thrust, Actuator(end_n, direction)
 
 
 def dynamics(p, ms: Mission, state: State, thrust_vector) -> State:
@@ -759,11 +837,12 @@ def touchdown(landed, td: Touchdown, old: State, new: State, t, dt, thrust_vecto
 
 def step(p, x, ms: Mission, lg: Legs, ev: Events, carry: Carry, k, noise: StepNoise):
     """One step of the descent (``k`` from PDI): guidance on the navigated state, actuation, dynamics, navigation,
-    touchdown. Returns the next :class:`Carry`, the :class:`Thrust` and whether the lander flew in the step."""
+    touchdown. Returns the next :class:`Carry` (its actuator at the step's end), the :class:`Thrust` and whether
+    the lander flew in the step."""
     t = k * ms.dt
     state, nav = carry.state, carry.nav
     accel = guidance(p, lg, ms.dt, t, state.r + nav.r, state.v + nav.v)
-    thrust = actuation(p, x, ms, ev, t, state.m, accel)
+    thrust, actuator = actuation(p, x, ms, ev, t, state.m, accel, carry.actuator)
     new = dynamics(p, ms, state, thrust.vector)
     nav = navigation(p, x, ev, nav, t, ms.dt, new.r, noise)
     crosses, td = touchdown(carry.landed, carry.touchdown, state, new, t, ms.dt, thrust.vector, ev.relief)
@@ -771,7 +850,7 @@ def step(p, x, ms: Mission, lg: Legs, ev: Events, carry: Carry, k, noise: StepNo
     max_throttle = jnp.where(flying, jnp.maximum(carry.max_throttle, thrust.throttle), carry.max_throttle)
     landed = carry.landed | crosses
     state = jax.tree_util.tree_map(lambda was, n: jnp.where(landed, was, n), state, new)
-    return Carry(state, nav, landed, td, max_throttle), thrust, flying
+    return Carry(state, nav, landed, td, max_throttle, actuator), thrust, flying
 
 
 # ----------------------------------------------------------------------------------------------- after the loop
@@ -822,10 +901,19 @@ def terrain_at_touchdown(p, terrain: Terrain, key, downrange, crossrange, dtype)
     return slope, rock
 
 
+def lean_azimuth(td: Touchdown, local_up):
+    """Azimuth (rad) of the thrust's tilt at touchdown (where the lander leans) from its horizontal velocity,
+    counter-clockwise about ``local_up``; 0 where either is zero."""
+    heading = td.v - jnp.dot(td.v, local_up) * local_up
+    lean = td.thrust - jnp.dot(td.thrust, local_up) * local_up
+    return jnp.arctan2(jnp.dot(jnp.cross(heading, lean), local_up), jnp.dot(heading, lean))
+
+
 def outputs(p, ms: Mission, terrain: Terrain, ev: Events, td: Touchdown, max_throttle, key, dtype) -> dict:
     """The landing's outputs (see ``OUTPUTS``) from the :class:`Touchdown` ``td``: speeds in the local frame, the
     touchdown point along and across the track (on the sphere, from the target), the thrust's tilt, the terrain
-    there and the outcome (:func:`campaign.models.rules.touchdown_outcome`)."""
+    there and the outcome (:func:`campaign.models.rules.touchdown_outcome`; the downhill direction drawn uniform
+    about the horizontal velocity)."""
     local_up = td.r / jnp.linalg.norm(td.r)
     v_vertical = -jnp.dot(td.v, local_up)
     v_horizontal = jnp.linalg.norm(td.v + v_vertical * local_up)
@@ -837,7 +925,20 @@ def outputs(p, ms: Mission, terrain: Terrain, ev: Events, td: Touchdown, max_thr
     )
     tilt_deg = jnp.where(jnp.linalg.norm(td.thrust) > 0, tilt_deg, 0.0)
     slope, rock = terrain_at_touchdown(p, terrain, key, downrange, crossrange, dtype)
-    outcome = rules.touchdown_outcome(p, slope, rock, v_vertical, v_horizontal, propellant_left, G_MOON, jnp)
+    downhill = 2 * jnp.pi * _uniform(key, "slope_azimuth", dtype)
+    outcome = rules.touchdown_outcome(
+        p,
+        slope,
+        rock,
+        v_vertical,
+        v_horizontal,
+        downhill,
+        tilt_deg,
+        lean_azimuth(td, local_up),
+        propellant_left,
+        G_MOON,
+        jnp,
+    )
     return {
         "outcome": outcome,
         "landing_ok": outcome == Outcome.SUCCESS,
@@ -869,10 +970,11 @@ def simulate(params, inputs, tables: Tables, key: jax.Array) -> dict:
 def trajectory(params, inputs, tables: Tables, key: jax.Array):
     """The touchdown outputs and, per integration step (arrays of shape (steps, ...)): time ``t`` (s), true
     position ``r`` and velocity ``v`` at the step's end, mass ``m`` (kg), thrust vector (N), the thrust available
-    and the lowest thrust allowed (N), whether the lander was still flying, the navigation error ``nav_r`` (m,
-    (3,)) and ``nav_v`` (m/s, (3,)) and the filter's 1-sigma of it per axis ``nav_sigma_r`` and ``nav_sigma_v``
-    (landing-site frame), and the terrain's height under the lander ``terrain_m`` (m above the sphere). For tests
-    and plots."""
+    and the lowest thrust allowed (N), whether the lander was still flying, the actuator at the step's end (the
+    thrust reached ``actuator_thrust``, N, and its ``direction`` before the misalignment, a unit vector), the
+    navigation error ``nav_r`` (m, (3,)) and ``nav_v`` (m/s, (3,)) and the filter's 1-sigma of it per axis
+    ``nav_sigma_r`` and ``nav_sigma_v`` (landing-site frame), and the terrain's height under the lander
+    ``terrain_m`` (m above the sphere). For tests and plots."""
     return _descend(params.landing, inputs.landing, tables, key, record=True)
 
 
@@ -889,10 +991,11 @@ def _descend(p, x, tables: Tables, key, record: bool):
     def body(carry: Carry, xs):
         k, noise = xs
         carry, thrust, flying = step(p, x, ms, lg, ev, carry, k, noise)
-        s, nav = carry.state, carry.nav
+        s, nav, a = carry.state, carry.nav, carry.actuator
         return carry, (
             (
                 (k * ms.dt + ms.dt, s.r, s.v, s.m, thrust.vector, thrust.available, thrust.floor, flying)
+                + (a.thrust_n, a.direction)
                 + (nav.r, nav.v, jnp.sqrt(nav.cov.pp), jnp.sqrt(nav.cov.vv), terrain_height(ev.relief, s.r))
             )
             if record
@@ -902,13 +1005,16 @@ def _descend(p, x, tables: Tables, key, record: bool):
     start = State(*initial_state(p, p.mass_at_pdi_kg + x.propellant_error_kg))
     zero3 = jnp.zeros(3, dtype)
     td0 = Touchdown(start.r, start.v, start.m, jnp.zeros((), dtype), zero3)
-    carry0 = Carry(start, initial_navigation(p, x, ev, dtype), jnp.array(False), td0, jnp.zeros((), dtype))
+    nav0 = initial_navigation(p, x, ev, dtype)
+    # The engines ignite at PDI already pointed and throttled as guidance first commands (no ignition transient).
+    wanted, direction, *_ = command(p, ms, ev, 0.0, start.m, guidance(p, lg, ms.dt, 0.0, start.r + nav0.r, start.v))
+    carry0 = Carry(start, nav0, jnp.array(False), td0, jnp.zeros((), dtype), Actuator(wanted, direction))
     last, recorded = jax.lax.scan(body, carry0, (tables.step_index, ev.noise))
     td = airborne_completion(p, ms.exhaust, last.state, last.landed, last.touchdown, tables.step_index.shape[0] * ms.dt)
     out = outputs(p, ms, terrain, ev, td, last.max_throttle, key, dtype)
     if not record:
         return out, None
-    names = ("t", "r", "v", "m", "thrust", "available", "floor", "flying") + (
+    names = ("t", "r", "v", "m", "thrust", "available", "floor", "flying", "actuator_thrust", "direction") + (
         "nav_r",
         "nav_v",
         "nav_sigma_r",

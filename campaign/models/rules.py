@@ -149,27 +149,116 @@ def launch_outputs(p: Values, x: Values, u_ascent, u_engine, xp) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- landing
-def tips_over(slope_deg, horizontal_speed_mps, footpad_radius_m, cg_height_m, gravity_mps2, xp):
-    """Whether a lander touching down on ``slope_deg`` at ``horizontal_speed_mps`` tips over: the kinetic energy
-    of its horizontal motion lifts the centre of mass (``cg_height_m`` above the footpads, ``footpad_radius_m``
-    from the centre line) over the downhill footpad, or the slope alone puts it beyond that footpad."""
+def throttle_response(thrust_n, command_n, time_constant_s, rate_n_per_s, dt, xp):
+    """The engines' thrust (N) over one step of ``dt`` seconds with the command ``command_n`` (N) held: a
+    first-order lag of time constant ``time_constant_s`` from ``thrust_n`` at the step's start, its change limited
+    to ``rate_n_per_s * dt``. Returns the thrust at the step's end and its exact mean over the step (the impulse
+    divided by ``dt``): lag, ``end = c + (T - c) e`` and ``mean = c + (T - c) tau/dt (1 - e)`` with
+    ``e = exp(-dt/tau)``; rate-limited, the ramp ``T -> T +- rate dt`` and its mean, the midpoint. A time constant
+    of zero follows the command at once (``e = 0``: no division by it)."""
+    tau = xp.maximum(time_constant_s, 0.0)
+    decay = xp.exp(-dt / xp.maximum(tau, 1e-30))  # 0 when tau == 0
+    lag_end = command_n + (thrust_n - command_n) * decay
+    lag_mean = command_n + (thrust_n - command_n) * (tau / dt) * -xp.expm1(-dt / xp.maximum(tau, 1e-30))
+    limit = rate_n_per_s * dt
+    limited = xp.abs(lag_end - thrust_n) > limit
+    ramp_end = thrust_n + xp.clip(lag_end - thrust_n, -limit, limit)
+    return xp.where(limited, ramp_end, lag_end), xp.where(limited, 0.5 * (thrust_n + ramp_end), lag_mean)
+
+
+def slew_towards(direction, command, max_angle_rad, xp):
+    """The unit vector (last axis of length 3) that turns ``direction`` towards ``command`` (both unit vectors)
+    by at most ``max_angle_rad``, in the plane of the two; ``command`` itself where it is within that angle."""
+    cos_angle = xp.sum(direction * command, axis=-1, keepdims=True)
+    across = command - cos_angle * direction
+    sin_angle = xp.sqrt(xp.sum(across * across, axis=-1, keepdims=True))
+    angle = xp.arctan2(sin_angle, cos_angle)
+    turn = xp.minimum(max_angle_rad, angle)
+    # Opposite vectors define no plane: turn about any axis normal to the direction (a rare, transient case).
+    normal = across / xp.maximum(sin_angle, 1e-12)
+    turned = xp.cos(turn) * direction + xp.sin(turn) * normal
+    return xp.where(angle <= max_angle_rad, command, turned / xp.sqrt(xp.sum(turned * turned, axis=-1, keepdims=True)))
+
+
+def tips_over(
+    slope_deg,
+    vertical_speed_mps,
+    horizontal_speed_mps,
+    downhill_azimuth_rad,
+    lean_deg,
+    lean_azimuth_rad,
+    footpad_radius_m,
+    cg_height_m,
+    gravity_mps2,
+    xp,
+):
+    """Whether a lander touching down tips over (arrays broadcast together; angles in the horizontal plane are
+    measured from the horizontal velocity).
+
+    Geometry: the footpads stand on a circle of radius ``footpad_radius_m`` a, the centre of mass ``cg_height_m``
+    h above their plane, so the centre of mass is L = hypot(a, h) from a footpad, at beta = atan(a/h) from the
+    lander's axis. On a slope s, touching down at ``vertical_speed_mps`` v_v (downwards positive) and
+    ``horizontal_speed_mps`` v_h, the legs absorb the velocity normal to the ground and the velocity along it
+    makes the lander pivot over the footpad ahead of it: that tangential velocity has v_h cos(phi) cos(s) +
+    v_v sin(s) along the downhill line (the vertical speed's share along the slope, phi the downhill azimuth
+    ``downhill_azimuth_rad``) and -v_h sin(phi) across it (to its left); u is its magnitude. In the direction
+    psi of that motion (from the downhill line) the ground drops by s_m = asin(cos(psi) sin(s)) (s_m < 0 moving
+    uphill), and the lander leans by the component along psi of its attitude at touchdown (the thrust's tilt
+    ``lean_deg`` from the local vertical, towards ``lean_azimuth_rad``: the surrogate of attitude control, the
+    lander's axis along its thrust). The centre of mass stands at m = beta - s_m - lean short of the vertical
+    over that footpad; the lander tips if m <= 0 (statically; also checked downhill) or if the tangential
+    kinetic energy lifts it over the footpad: u^2 / (2 g) > L (1 - cos m). On level ground with no lean, u = v_h
+    and m = beta: the criterion of a lander moving sideways on flat ground."""
     s = xp.radians(slope_deg)
-    lift_m = xp.hypot(footpad_radius_m, cg_height_m) - (cg_height_m * xp.cos(s) + footpad_radius_m * xp.sin(s))
-    return (horizontal_speed_mps**2 / (2 * gravity_mps2) > lift_m) | (
-        slope_deg >= xp.degrees(xp.arctan2(footpad_radius_m, cg_height_m))
-    )
+    beta = xp.arctan2(footpad_radius_m, cg_height_m)
+    reach_m = xp.hypot(footpad_radius_m, cg_height_m)
+    along = horizontal_speed_mps * xp.cos(downhill_azimuth_rad) * xp.cos(s) + vertical_speed_mps * xp.sin(s)
+    across = -horizontal_speed_mps * xp.sin(downhill_azimuth_rad)  # towards the left of the downhill line
+    speed = xp.hypot(along, across)
+    cos_psi = xp.where(speed > 0, along / xp.maximum(speed, 1e-30), 1.0)
+    sin_psi = xp.where(speed > 0, across / xp.maximum(speed, 1e-30), 0.0)
+    lean = xp.radians(lean_deg)
+    lean_down = lean * xp.cos(lean_azimuth_rad - downhill_azimuth_rad)
+    lean_across = lean * xp.sin(lean_azimuth_rad - downhill_azimuth_rad)
+    margin = beta - xp.arcsin(cos_psi * xp.sin(s)) - (cos_psi * lean_down + sin_psi * lean_across)
+    lift_m = reach_m * (1.0 - xp.cos(margin))
+    static = (margin <= 0) | (beta - s - lean_down <= 0)
+    return static | (speed**2 / (2 * gravity_mps2) > lift_m)
 
 
 def touchdown_outcome(
-    p: Values, slope_deg, rock, vertical_speed_mps, horizontal_speed_mps, propellant_left_kg, gravity_mps2, xp
+    p: Values,
+    slope_deg,
+    rock,
+    vertical_speed_mps,
+    horizontal_speed_mps,
+    downhill_azimuth_rad,
+    lean_deg,
+    lean_azimuth_rad,
+    propellant_left_kg,
+    gravity_mps2,
+    xp,
 ):
     """The landing's outcome code (int16) at touchdown, from the ``landing`` parameters ``p``, the terrain (local
-    slope in degrees, a rock above the clearance) and the touchdown state (speeds in m/s, downwards positive for
-    the vertical one; usable propellant left in kg): the first of running dry before touchdown, a crash, a
-    tip-over, a hard landing and a hazard (rock, then slope), else success."""
+    slope in degrees, a rock above the clearance, the downhill azimuth from the horizontal velocity in rad) and
+    the touchdown state (speeds in m/s, downwards positive for the vertical one; the thrust's tilt in degrees
+    and its azimuth from the horizontal velocity in rad; usable propellant left in kg): the first of running dry
+    before touchdown, a crash, a tip-over (:func:`tips_over`), a hard landing (a leg overloaded: IM-1 broke one
+    at ~2.7 m/s) and a hazard (rock, then slope), else success."""
     impact_mps = xp.hypot(vertical_speed_mps, horizontal_speed_mps)
     exhausted = propellant_left_kg <= 1e-6
-    tips = tips_over(slope_deg, horizontal_speed_mps, p.footpad_radius_m, p.cg_height_m, gravity_mps2, xp)
+    tips = tips_over(
+        slope_deg,
+        vertical_speed_mps,
+        horizontal_speed_mps,
+        downhill_azimuth_rad,
+        lean_deg,
+        lean_azimuth_rad,
+        p.footpad_radius_m,
+        p.cg_height_m,
+        gravity_mps2,
+        xp,
+    )
     return first_failure(
         [
             (exhausted & (impact_mps > p.max_vertical_speed_mps), Outcome.LANDING_PROPELLANT_EXHAUSTED),

@@ -57,7 +57,7 @@ def landing(params, x, d, mass0, dry) -> dict[str, np.ndarray]:
 
 def _constants(p, x) -> dict:
     """What the descent of every lander uses: step (s), exhaust speed (m/s), thrust bounds (N), the legs' end
-    times (s), the local vertical and the target's position (m)."""
+    times (s: braking, hover, approach), the local vertical and the target's position (m)."""
     up = np.array([0.0, 0.0, 1.0])
     t_gate = p["braking_time_s"]
     return {
@@ -66,7 +66,8 @@ def _constants(p, x) -> dict:
         "thrust_max": p["engines"] * p["engine_thrust_n"] * x["thrust_factor"],
         "thrust_min": p["throttle_min"] * p["engine_thrust_n"] * x["thrust_factor"],  # one engine at its lowest
         "t_gate": t_gate,
-        "t_end": t_gate + p["terminal_time_s"],
+        "t_hover": t_gate + p["hover_time_s"],
+        "t_end": t_gate + p["hover_time_s"] + p["terminal_time_s"],
         "up": up,
         "target": landmod.R_MOON * up,
     }
@@ -95,37 +96,59 @@ def _target_terrain(p, x, d, n) -> dict:
 
 
 def _guidance_accel(p, c, t, r_est, v_est, aim):
-    """Commanded acceleration (m/s2, (n, 3)) at time ``t`` on the navigated state: ZEM/ZEV to the gate, then to
-    the aim point; past the planned end, hold the touchdown rate and null the horizontal velocity (gain
-    ``hold_gain_per_s``)."""
+    """Commanded acceleration (m/s2, (n, 3)) at time ``t`` on the navigated state: ZEM/ZEV to the gate, a hover
+    there (ZEM/ZEV to the gate at rest with the constant time to go ``hover_horizon_s``), then to the aim point,
+    the time to go never below ``min_time_to_go_s``; past the planned end, hold the touchdown rate and null the
+    horizontal velocity (gain ``hold_gain_per_s``)."""
     up = c["up"]
     if t >= c["t_end"]:
         return -gravity(r_est) + p["hold_gain_per_s"] * (-p["touchdown_speed_mps"] * up - v_est)
-    leg1 = t < c["t_gate"]
-    r_f = c["target"] + p["gate_altitude_m"] * up if leg1 else aim
-    v_f = -(p["gate_descent_rate_mps"] if leg1 else p["touchdown_speed_mps"]) * up
-    tgo = max(c["t_gate"] - t if leg1 else c["t_end"] - t, 2.0 * c["dt"])
+    gate = c["target"] + p["gate_altitude_m"] * up
+    if t < c["t_gate"]:
+        r_f, v_f, tgo = gate, -p["gate_descent_rate_mps"] * up, c["t_gate"] - t
+    elif t < c["t_hover"]:
+        r_f, v_f, tgo = gate, 0.0 * up, p["hover_horizon_s"]
+    else:
+        r_f, v_f, tgo = aim, -p["touchdown_speed_mps"] * up, c["t_end"] - t
+    tgo = max(tgo, p["min_time_to_go_s"], 2.0 * c["dt"])
     g = gravity(r_est)
     zem = r_f - (r_est + v_est * tgo + 0.5 * g * tgo**2)
     zev = v_f - (v_est + g * tgo)
     return 6.0 * zem / tgo**2 - 2.0 * zev / tgo
 
 
-def _thrust(p, x, c, accel, m, dry, out, misalign_axis):
-    """Thrust vector (N, (n, 3)) and throttle (1) for the commanded ``accel``: clipped between one engine at its
-    lowest throttle and the engines still working, none once the propellant is gone, tilted by the
-    misalignment (and ``engine_out_tilt_deg`` more after an engine-out)."""
+def _command(p, c, accel, m, dry, out):
+    """Commanded thrust (N, (n,)) and direction (unit, (n, 3)) for ``accel``, with the thrust bounds (N): the
+    magnitude clipped between one engine at its lowest throttle and the engines still working, none once the
+    propellant is gone."""
     thrust_max = c["thrust_max"]
     available = np.where(out, thrust_max * (p["engines"] - 1) / p["engines"], thrust_max)
     available = np.where(m > dry, available, 0.0)
+    floor = np.where(available > 0, c["thrust_min"], 0.0)
     accel_norm = norm(accel)
-    thrust = np.minimum(np.maximum(accel_norm * m, c["thrust_min"]), available)
-    thrust = np.where(available > 0, thrust, 0.0)
-    direction = accel / np.maximum(accel_norm, 1e-12)[:, None]
+    thrust = np.minimum(np.maximum(accel_norm * m, floor), available)
+    return thrust, accel / np.maximum(accel_norm, 1e-12)[:, None], floor, available
+
+
+def _thrust(p, x, c, accel, m, dry, out, misalign_axis, actuator):
+    """Thrust vector (N, (n, 3)) and throttle (1) over the step for the commanded ``accel``, and the actuator
+    (thrust in N, direction) at the step's end from ``actuator`` at its start: the direction slews towards the
+    command (``slew_rate_deg_s``); the thrust follows the command's share along it with the engines' lag and
+    rate limit (its mean over the step applied), kept within the bounds; then the misalignment tilts it (and
+    ``engine_out_tilt_deg`` more after an engine-out)."""
+    thrust_n, direction = actuator
+    wanted, wanted_direction, floor, available = _command(p, c, accel, m, dry, out)
+    direction = rules.slew_towards(direction, wanted_direction, np.radians(p["slew_rate_deg_s"]) * c["dt"], np)
+    along = np.where(np.all(direction == wanted_direction, axis=1), 1.0, dot(direction, wanted_direction))
+    wanted = np.minimum(np.maximum(wanted * along, floor), available)
+    end, mean = rules.throttle_response(
+        thrust_n, wanted, p["throttle_time_constant_s"], p["throttle_rate_per_s"] * c["thrust_max"], c["dt"], np
+    )
+    end, mean = np.minimum(np.maximum(end, floor), available), np.minimum(np.maximum(mean, floor), available)
     tilt = np.radians(x["misalignment_deg"]) + np.where(out, np.radians(p["engine_out_tilt_deg"]), 0.0)
-    direction = direction + tilt[:, None] * misalign_axis
-    direction = direction / norm(direction)[:, None]
-    return thrust[:, None] * direction, thrust / np.maximum(thrust_max, 1e-9)
+    tilted = direction + tilt[:, None] * misalign_axis
+    tilted = tilted / norm(tilted)[:, None]
+    return mean[:, None] * tilted, mean / np.maximum(c["thrust_max"], 1e-9), (end, direction)
 
 
 # The filter's state per lander and axis: (position, velocity, accelerometer-bias) errors, shape (n, 3 axes, 3),
@@ -238,11 +261,15 @@ def _descend(params, p, x, d, c, terrain, mass0, dry) -> dict:
     landed = np.zeros(n, bool)
     td_r, td_v, td_m, td_t, td_thrust = r, v, m, np.zeros(n), np.zeros((n, 3))
     max_throttle = np.zeros(n)
+    # The engines ignite pointed and throttled as guidance first commands.
+    first = _command(p, c, _guidance_accel(p, c, 0.0, r + e[..., 0], v, aim), m, dry, engine_out & (t_engine_out <= 0))
+    actuator = first[:2]
 
     for k in range(len(params["landing.step_index"])):
         t = k * dt
         accel = _guidance_accel(p, c, t, r + e[..., 0], v + e[..., 1], aim)
-        thrust_vector, throttle = _thrust(p, x, c, accel, m, dry, engine_out & (t >= t_engine_out), misalign_axis)
+        out = engine_out & (t >= t_engine_out)
+        thrust_vector, throttle, actuator = _thrust(p, x, c, accel, m, dry, out, misalign_axis, actuator)
         new_r, new_v, new_m = rk4_step(r, v, m, thrust_vector, c["exhaust"], dt)
         new_m = np.maximum(new_m, dry)
         e, P = _navigate(p, x, d, c, k, t, new_r, e, P, bias_v, alt_fault, relief)
@@ -331,7 +358,23 @@ def _touchdown(p, d, c, terrain, flight, dry, steps) -> dict[str, np.ndarray]:
     tilt_deg = np.degrees(np.arccos(np.clip(dot(thrust_td, local_up) / np.maximum(thrust_norm, 1e-9), -1.0, 1.0)))
     tilt_deg = np.where(thrust_norm > 0, tilt_deg, 0.0)
     slope, rock = _landed_terrain(p, d, terrain, downrange, crossrange)
-    outcome = rules.touchdown_outcome(p, slope, rock, v_vertical, v_horizontal, propellant_left, landmod.G_MOON, np)
+    # Where the lander leans (its thrust's horizontal part) from its horizontal velocity, counter-clockwise.
+    heading = v_td - dot(v_td, local_up)[:, None] * local_up
+    lean = thrust_td - dot(thrust_td, local_up)[:, None] * local_up
+    lean_azimuth = np.arctan2(dot(np.cross(heading, lean), local_up), dot(heading, lean))
+    outcome = rules.touchdown_outcome(
+        p,
+        slope,
+        rock,
+        v_vertical,
+        v_horizontal,
+        2 * np.pi * d["landing.slope_azimuth"],
+        tilt_deg,
+        lean_azimuth,
+        propellant_left,
+        landmod.G_MOON,
+        np,
+    )
     return {
         "outcome": outcome,
         "landing_ok": outcome == Outcome.SUCCESS,
