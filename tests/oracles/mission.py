@@ -60,6 +60,7 @@ LANDING_UNIFORMS = (
     "slope_quantile_safe",
     "slope_quantile_landed",
     "rock_landed",
+    "unmodelled_fault",
 )
 
 
