@@ -58,7 +58,7 @@ def ascent_uniforms(n: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------ launch
-N_LAUNCH = 40000
+N_LAUNCH = 40960  # a multiple of the batch size
 
 
 @pytest.fixture(scope="module")

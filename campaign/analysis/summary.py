@@ -144,7 +144,7 @@ def landing_record(res: Results, head: Headline | None = None) -> dict | None:
     among = reached if given else None
     physics, ok = res.column(physics_name).astype(bool), res.column(ok_name).astype(bool)
     physics_lost, record_lost = reached & ~physics, reached & physics & ~ok
-    causes = []
+    causes: list[dict[str, Any]] = []
     if res.has("outcome_name"):
         names, counts = np.unique(res.column("outcome_name")[physics_lost].astype(str), return_counts=True)
         causes = [{"source": "physics", "cause": str(c), "missions": int(k)} for c, k in zip(names, counts)]

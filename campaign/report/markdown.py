@@ -452,6 +452,8 @@ def _landing_record_markdown(record: Mapping | None) -> list[str]:
     if not record:
         return []
     lines = ["## Landing: physics and the record", ""]
+    given = f"`{record['given']}`" if record["given"] else "reaching PDI"
+    lines += [f"P(safe landing | {given}) by the physics alone and with the record-based unmodelled-fault term:", ""]
     lines += _prob_rows(
         {
             f"physics only (`{record['physics']['column']}`)": record["physics"],
@@ -459,7 +461,7 @@ def _landing_record_markdown(record: Mapping | None) -> list[str]:
         }
     )
     lines.append("")
-    for line in analysis.format_landing_record(record):
+    for line in analysis.format_landing_record(record)[1:]:  # the first restates the table
         lines += [line, ""]
     return lines
 
