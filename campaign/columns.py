@@ -66,6 +66,8 @@ class Column:
 # meanings were recorded falls back to (tests/test_loading.py checks it against the declarations).
 COLUMN_ROLES: dict[str, str] = {
     "landing_success": "landing_ok",  # flag: touched down intact, upright, within limits
+    "landing_physics_success": "landing_physics_ok",  # ... by the physics alone, before the record-based fault term
+    "ascent_reliability": "ascent_reliability_used",  # the launch's reliability under the prior in use
     "touchdown_downrange": "landing_downrange_m",  # touchdown offset from the target along the track
     "touchdown_crossrange": "landing_crossrange_m",  # ... and across it
     "miss_distance": "miss_distance_m",  # distance of the touchdown from the target

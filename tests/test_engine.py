@@ -25,7 +25,7 @@ def test_sweeps_over_values_reuse_the_compiled_function(spec):
     structure = tuple((v.name, v.kind, v.level) for v in spec.variables)
     fn = engine.compiled(spec.model, structure, False, spec.precision)
     compiles = fn._cache_size()
-    params = tuple((k, v * 1.01) for k, v in spec.params)
+    params = tuple((k, v if isinstance(v, bool) else v * 1.01) for k, v in spec.params)  # a flag stays a flag
     variables = tuple(
         dataclasses.replace(v, theta=tuple(t * 0.9 for t in v.theta)) if v.kind is DistKind.normal else v
         for v in spec.variables

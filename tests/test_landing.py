@@ -175,7 +175,7 @@ def test_steep_terrain_and_rocks_end_in_hazard_or_tip_over(config):
     blind = configured("mission.landing.uncertain.hazard_detection_prob={dist:fixed,value:0.0}")
     cliff = shard(blind, slope_median_deg=60.0, slope_sigma_log=0.05, terrain_relief=False)
     assert (cliff["outcome"] == Outcome.LANDING_TIP_OVER).mean() > 0.9
-    flat = shard(config, slope_median_deg=1.0, slope_sigma_log=0.1, rock_hazard_prob=0.0)
+    flat = shard(config, slope_median_deg=1.0, slope_sigma_log=0.1, rock_hazard_prob=0.0, unmodelled_fault_term=False)
     assert (flat["outcome"] == Outcome.SUCCESS).mean() > 0.9
 
 

@@ -35,6 +35,7 @@ def nominal_inputs(**overrides: float) -> dict[str, jax.Array]:
     """Every uncertain input at its no-dispersion value: sure launch, no engine failures, no errors."""
     x = {f"launch.{i.name}": 0.0 for i in SECTION.inputs}
     x["launch.ascent_reliability"] = 1.0
+    x["launch.ascent_reliability_common"] = 1.0  # and the configuration prior's: r_common * (1 - 0)
     x.update({f"launch.{k}": v for k, v in overrides.items()})
     return {k: jnp.float64(v) for k, v in x.items()}
 
@@ -96,7 +97,8 @@ def test_margin_decreases_with_delta_v_and_grows_with_propellant(defaults):
 @pytest.mark.parametrize("reliability", [0.3, 0.667, 0.95])
 def test_launch_success_frequency_matches_reliability(defaults, reliability):
     n = 20000
-    out = simulate(defaults, nominal_inputs(ascent_reliability=reliability), n=n, seed=7)
+    pooled = {**defaults, "launch.configuration_prior": False}  # the pooled prior draws against ascent_reliability
+    out = simulate(pooled, nominal_inputs(ascent_reliability=reliability), n=n, seed=7)
     sigma = math.sqrt(reliability * (1 - reliability) / n)
     assert abs(out["launch_ok"].mean() - reliability) < 4.5 * sigma
     assert not out["reached_pdi"][~out["launch_ok"]].any()

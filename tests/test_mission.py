@@ -21,6 +21,7 @@ def columns():
         "run.samples=512",
         "run.batch_size=256",
         "mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}",
+        "mission.launch.configuration_prior=false",  # the ascent draws against the fixed pooled reliability
     )
     return engine.evaluate_shard(config.spec(512), 0, 512)
 
@@ -148,6 +149,8 @@ def test_mixed_precision_agrees_with_float64_on_the_same_missions():
             f"run.precision={precision}",
             "run.batch_size=1024",
             "mission.launch.uncertain.ascent_reliability={dist:fixed,value:0.9}",
+            "mission.launch.configuration_prior=false",  # the ascent draws against the fixed pooled reliability
+            "mission.landing.unmodelled_fault_term=false",  # and enough landers reach the surface
         )
         runs[precision] = engine.evaluate_shard(config.spec(2048), 0, 2048)
     wide, mixed = runs["float64"], runs["mixed"]

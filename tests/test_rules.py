@@ -59,9 +59,12 @@ def launch_sample(n: int):
         "launch.doi_burns": 2.0,
         "launch.doi_dv_mps": 40.0,
         "launch.powered_descent_dv_mps": 2000.0,
+        "launch.configuration_prior": 1.0,
     }
     inputs = {
         "launch.ascent_reliability": rng.uniform(0.8, 1.0, n),
+        "launch.ascent_reliability_common": rng.uniform(0.8, 1.0, n),
+        "launch.configuration_failure_prob": rng.uniform(0.0, 0.2, n),
         "launch.engine_failure_prob_per_burn": np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0, 0.3, n)),
         **{f"launch.injection_error_{c}_mps": rng.normal(0, 20, n) for c in ("radial", "along", "cross")},
         "launch.tcm_cleanup_dv_mps": rng.uniform(0, 30, n),

@@ -111,11 +111,20 @@ def test_the_design_level_and_d_leave_fixed_inputs_out():
     assert abs(u[:, 0].mean() - 0.5) < 3 * math.sqrt(1 / 12 / 4000)
 
 
+# These tests use the launch as a design over two epistemic inputs (its ascent reliability and engine failure): the
+# pooled launch prior, the configuration prior's two inputs held at their means (docs/priors.md).
+POOLED = (
+    "mission.launch.configuration_prior=false",
+    "mission.launch.uncertain.ascent_reliability_common={dist:fixed,value:0.75}",
+    "mission.launch.uncertain.configuration_failure_prob={dist:fixed,value:0.18}",
+)
+
+
 @pytest.fixture(scope="module")
 def launch_spec() -> engine.CampaignSpec:
     """The launch campaign with sampler=saltelli: 2 epistemic inputs vary, blocks of 4 outer draws of 100
     missions; 3,200 missions = 8 blocks."""
-    config = compose("+experiment=launch", "sampler=saltelli", "run.samples=3200", "run.inner_samples=100")
+    config = compose("+experiment=launch", *POOLED, "sampler=saltelli", "run.samples=3200", "run.inner_samples=100")
     return dataclasses.replace(config.spec(1024), batch_size=256)
 
 
@@ -274,7 +283,9 @@ def epistemic_run(tmp_path_factory) -> Path:
     """Launch, design over its 2 epistemic inputs: 20 blocks of 4 draws of 40 missions, plus 100 missions of a
     partial 21st block."""
     root = tmp_path_factory.mktemp("salt") / "epistemic"
-    return write_run(root, "+experiment=launch", "sampler=saltelli", "run.samples=3300", "run.inner_samples=40")
+    return write_run(
+        root, "+experiment=launch", *POOLED, "sampler=saltelli", "run.samples=3300", "run.inner_samples=40"
+    )
 
 
 def test_clusters_of_a_saltelli_dataset_are_its_blocks(epistemic_run, tmp_path):
@@ -333,7 +344,7 @@ def test_saltelli_section_at_the_aleatory_level(tmp_path):
     every other input's indices are 0 within 3 SE (at most 0.05), the components' total indices add up to ~1,
     and the along-track component (std 3 m/s against 1.5) dominates."""
     root = write_run(
-        tmp_path / "aleatory", "+experiment=launch", "sampler=saltelli", "run.samples=6000", *EPISTEMIC_FIXED
+        tmp_path / "aleatory", "+experiment=launch", *POOLED, "sampler=saltelli", "run.samples=6000", *EPISTEMIC_FIXED
     )
     res = analysis.Results.load(root)
     np.testing.assert_array_equal(res.clusters, res.column("sample_index").astype(np.int64) // 10)
@@ -354,7 +365,7 @@ def test_saltelli_section_at_the_aleatory_level(tmp_path):
 
 
 def test_other_samplers_have_no_saltelli_section(tmp_path):
-    root = write_run(tmp_path / "mc", "+experiment=launch", "run.samples=2048")
+    root = write_run(tmp_path / "mc", "+experiment=launch", *POOLED, "run.samples=2048")
     res = analysis.Results.load(root)
     assert res.saltelli_design is None and analysis.saltelli(res) is None
     np.testing.assert_array_equal(res.clusters, res.outer)
@@ -374,26 +385,26 @@ def test_report_has_a_total_effect_section(epistemic_run, tmp_path):
 # ------------------------------------------------------------------------------------------ 5. config
 def test_nothing_varying_is_a_config_error_naming_the_sampler():
     fixed = [f"mission.launch.uncertain.{i.name}={{dist:fixed,value:0}}" for i in MODELS["launch"].sections[0].inputs]
-    assert compose("+experiment=launch", *fixed).sampler is SamplerKind.monte_carlo  # valid for other samplers
+    assert compose("+experiment=launch", *POOLED, *fixed).sampler is SamplerKind.monte_carlo  # valid for other samplers
     with pytest.raises(ConfigError) as err:
-        compose("+experiment=launch", "sampler=saltelli", *fixed)
+        compose("+experiment=launch", *POOLED, "sampler=saltelli", *fixed)
     ((key, message),) = err.value.problems
     assert key == "sampler" and "saltelli" in message and "fixed" in message
 
 
 def test_too_few_blocks_and_single_mission_draws_are_config_errors():
     with pytest.raises(ConfigError) as err:
-        compose("+experiment=launch", "sampler=saltelli", "run.samples=7999", "run.inner_samples=1000")
+        compose("+experiment=launch", *POOLED, "sampler=saltelli", "run.samples=7999", "run.inner_samples=1000")
     ((key, message),) = err.value.problems
     assert key == "run.samples" and "8,000" in message  # two blocks of 4 draws of 1,000 missions
     with pytest.raises(ConfigError) as err:
-        compose("+experiment=launch", "sampler=saltelli", "run.inner_samples=1")
+        compose("+experiment=launch", *POOLED, "sampler=saltelli", "run.inner_samples=1")
     assert [k for k, _ in err.value.problems] == ["run.inner_samples"]
 
 
 def test_a_partial_last_block_is_noted():
-    config = compose("+experiment=launch", "sampler=saltelli", "run.samples=3300", "run.inner_samples=40")
-    (note,) = config.notes
+    config = compose("+experiment=launch", *POOLED, "sampler=saltelli", "run.samples=3300", "run.inner_samples=40")
+    (note,) = [n for n in config.notes if n.startswith("run.samples")]  # POOLED's fixed inputs add their own
     assert "last 100 missions form a partial block" in note and "3,200" in note
 
 
@@ -404,7 +415,14 @@ def test_cli_campaign_writes_total_effect_indices_identically_for_two_shard_size
     CPUs with automatic shards and on 1 CPU with shards of 1024. The launch's two epistemic inputs get finite
     indices, the sum of first-order indices is at most 1 + 3 combined SEs, the ascent reliability dominates, and
     both runs give the same dataset and the same indices."""
-    common = ("+experiment=launch", "sampler=saltelli", "run.samples=12800", "run.inner_samples=25", "run.seed=5")
+    common = (
+        "+experiment=launch",
+        *POOLED,
+        "sampler=saltelli",
+        "run.samples=12800",
+        "run.inner_samples=25",
+        "run.seed=5",
+    )
     for out, extra in (("a", ()), ("b", ("run.shard_size=1024", "cluster.num_cpus=1"))):
         result = run_cli(*common, *extra, f"run.output_dir={out}", cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -252,7 +252,8 @@ def _check_epistemic_blocks(columns: dict[str, np.ndarray], spec: engine.Campaig
         # input i, which is B's); every other sampler draws each outer index afresh.
         distinct = np.unique(per_block).size
         if spec.sampler is SamplerKind.saltelli:
-            assert distinct >= blocks.size // 2, f"{name}: fewer distinct draws than the design's A and B rows"
+            rows = len(input_names(spec, Level.epistemic)) + 2  # A, B and one AB_i per input: two values per block
+            assert distinct >= 2 * (blocks.size // rows), f"{name}: fewer distinct draws than the design's A and B rows"
         else:
             assert distinct == blocks.size, f"{name}: two outer indices share a draw"
     for name in input_names(spec, Level.aleatory):  # the aleatory inputs do vary inside a block

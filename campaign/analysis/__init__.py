@@ -8,7 +8,8 @@ dataset whose roles are named. One concept per module:
 * :mod:`.loading`: :class:`Results`, the one loader (run, sweep or any Parquet dataset, on any pyarrow filesystem);
 * :mod:`.intervals`: Wilson, Korn-Graubard over epistemic draws, the epistemic band, cluster-robust means;
 * :mod:`.sequential`: confidence sequences for campaigns that stop at a target precision;
-* :mod:`.summary`: the headline (phases, goals, conditional, failures, metrics, landing) and :func:`analyse`;
+* :mod:`.summary`: the headline (phases, goals, conditional, failures, metrics, landing, the landing's physics
+  beside the record-based fault term, the ascent reliability in use) and :func:`analyse`;
 * :mod:`.survival`: Kaplan-Meier with Greenwood's band, and surface failures on the calendar;
 * :mod:`.convergence`: running estimates against the number of missions;
 * :mod:`.sensitivity`: given-data first-order indices, Spearman, the Saltelli design's first-order and total
@@ -49,12 +50,18 @@ from .sensitivity import (
     sensitivity,
 )
 from .summary import (
+    ASCENT_RELIABILITY_ROLE,
+    LANDING_RECORD_ROLES,
     LANDING_ROLES,
     TOUCHDOWN_SPEED_ROLES,
     analyse,
+    ascent_reliability,
+    format_ascent_reliability,
+    format_landing_record,
     format_summary,
     json_safe,
     landing_dispersion,
+    landing_record,
     pareto,
     summarize,
 )
@@ -62,6 +69,8 @@ from .survival import DATE_ROLE, SURVIVAL_ROLE, KaplanMeier, failure_dates, kapl
 from .trade import paired_difference, trade_study
 
 __all__ = [
+    "ASCENT_RELIABILITY_ROLE",
+    "LANDING_RECORD_ROLES",
     "KORN_GRAUBARD",
     "KORN_GRAUBARD_BLOCKS",
     "DATE_ROLE",
@@ -77,6 +86,7 @@ __all__ = [
     "MetadataError",
     "Results",
     "analyse",
+    "ascent_reliability",
     "clustered_proportion",
     "convergence",
     "default_bins",
@@ -85,6 +95,8 @@ __all__ = [
     "epistemic_spread",
     "failure_dates",
     "first_order_given_data",
+    "format_ascent_reliability",
+    "format_landing_record",
     "format_summary",
     "influential",
     "json_safe",
@@ -92,6 +104,7 @@ __all__ = [
     "korn_graubard",
     "korn_graubard_bounds",
     "landing_dispersion",
+    "landing_record",
     "mean_interval",
     "paired_difference",
     "pareto",

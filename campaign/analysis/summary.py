@@ -35,6 +35,9 @@ CHI2_2DOF_99 = 9.210340371976182  # 99% quantile of the chi-square distribution 
 # roles of the columns the landing dispersion needs (campaign.columns.COLUMN_ROLES), and of those it adds
 LANDING_ROLES = ("touchdown_downrange", "touchdown_crossrange", "miss_distance")
 TOUCHDOWN_SPEED_ROLES = ("touchdown_vertical_speed", "touchdown_horizontal_speed")
+# roles of the landing's success by the physics alone and with the record-based fault term (docs/priors.md)
+LANDING_RECORD_ROLES = ("landing_physics_success", "landing_success")
+ASCENT_RELIABILITY_ROLE = "ascent_reliability"  # the reliability the launch drew against, under the prior in use
 
 
 def summarize(res: Results) -> dict:
@@ -80,6 +83,12 @@ def summarize(res: Results) -> dict:
             }
     if res.has(*map(res.column_for, LANDING_ROLES)):
         out["landing"] = landing_dispersion(res)
+    record = landing_record(res, head)
+    if record:
+        out["landing_record"] = record
+    reliability = ascent_reliability(res)
+    if reliability:
+        out["ascent_reliability"] = reliability
     if head.stop:
         out["stop"] = head.stop
     return out
@@ -114,6 +123,115 @@ def pareto(res: Results, head: Headline | None = None) -> dict:
         for i in np.argsort(-ph_counts, kind="stable")
     ]
     return {"missions": res.n, "failures": total, "by_cause": by_cause, "by_phase": by_phase}
+
+
+def landing_record(res: Results, head: Headline | None = None) -> dict | None:
+    """The landing by the physics alone and with the record-based unmodelled-fault term, side by side (None
+    without both flags, :data:`LANDING_RECORD_ROLES`): ``physics`` and ``with_record``, each P(landing | the
+    previous phase succeeded) with its interval and epistemic band (:class:`Headline`; over every mission when
+    the landing is the first phase, as in the landing model, which starts at PDI); ``given`` (that previous
+    phase, or None); ``losses`` (landings lost among those reached) split into ``causes``, each with its
+    ``source`` (``physics``: by its outcome; ``record``: the fault term), ``missions`` and ``share_of_losses``;
+    and ``driver``, the source of most of the losses (``physics``, ``record``, or ``none`` without a loss)."""
+    physics_name, ok_name = map(res.column_for, LANDING_RECORD_ROLES)
+    if not res.has(physics_name, ok_name):
+        return None
+    head = head or Headline(res)
+    phases = list(res.phases)
+    at = phases.index(ok_name) if ok_name in phases else 0
+    given = phases[at - 1] if at > 0 else None
+    reached = res.column(given).astype(bool) if given else np.ones(res.n, dtype=bool)
+    among = reached if given else None
+    physics, ok = res.column(physics_name).astype(bool), res.column(ok_name).astype(bool)
+    physics_lost, record_lost = reached & ~physics, reached & physics & ~ok
+    causes: list[dict[str, Any]] = []
+    if res.has("outcome_name"):
+        names, counts = np.unique(res.column("outcome_name")[physics_lost].astype(str), return_counts=True)
+        causes = [{"source": "physics", "cause": str(c), "missions": int(k)} for c, k in zip(names, counts)]
+    elif physics_lost.any():
+        causes = [{"source": "physics", "cause": "physics", "missions": int(physics_lost.sum())}]
+    if record_lost.any():
+        causes.append({"source": "record", "cause": "unmodelled fault", "missions": int(record_lost.sum())})
+    losses = int(physics_lost.sum() + record_lost.sum())
+    causes.sort(key=lambda c: -c["missions"])
+    for c in causes:
+        c["share_of_losses"] = c["missions"] / losses
+    by_source = {"physics": int(physics_lost.sum()), "record": int(record_lost.sum())}
+    return {
+        "physics": {"column": physics_name, **head.probability(physics, among=among)},
+        "with_record": {"column": ok_name, **head.probability(ok, among=among)},
+        "given": given,
+        "reached": int(reached.sum()),
+        "losses": losses,
+        "losses_by_source": by_source,
+        "causes": causes,
+        "driver": "none" if not losses else max(by_source, key=lambda k: by_source[k]),
+    }
+
+
+def ascent_reliability(res: Results) -> dict | None:
+    """The ascent reliability the launches drew against under the prior in use (the column of role
+    :data:`ASCENT_RELIABILITY_ROLE`): its mean and 5/50/95% quantiles over the missions, or None without it."""
+    name = res.column_for(ASCENT_RELIABILITY_ROLE)
+    if not res.has(name):
+        return None
+    values = res.column(name)
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return None
+    q = np.quantile(values, [0.05, 0.5, 0.95])
+    return {
+        "column": name,
+        "n": int(values.size),
+        "mean": float(values.mean()),
+        "p05": float(q[0]),
+        "p50": float(q[1]),
+        "p95": float(q[2]),
+    }
+
+
+def format_landing_record(d: Mapping) -> list[str]:
+    """The landing's physics and record side by side in words (Markdown inline marks), for the printed summary
+    and the reports: the two probabilities with their intervals, the losses by source and which one drives it."""
+    given = f"`{d['given']}`" if d["given"] else "reaching PDI"
+
+    def p(entry: Mapping) -> str:
+        band = (entry.get("epistemic") or {}).get("band")
+        lo, hi = entry["ci95"]
+        return f"{_prob(entry['p'])} [{_prob(lo)}, {_prob(hi)}]" + (
+            f" (across states of knowledge {_prob(band[0])}-{_prob(band[1])})" if band else ""
+        )
+
+    lines = [
+        f"P(safe landing | {given}): physics only {p(d['physics'])}; with the record-based unmodelled-fault term "
+        f"{p(d['with_record'])} ({d['reached']:,} landings attempted, 95% intervals)."
+    ]
+    if d["losses"]:
+        by = d["losses_by_source"]
+        parts = ", ".join(f"{c['cause'].replace('_', ' ')} {100 * c['share_of_losses']:.1f}%" for c in d["causes"])
+        lead = {"physics": "The physics", "record": "The record-based unmodelled-fault term"}[d["driver"]]
+        lines.append(
+            f"Of {d['losses']:,} landing losses: {parts}. **{lead} drives the landing loss** ("
+            f"{100 * by[d['driver']] / d['losses']:.0f}% of the losses: physics {by['physics']:,}, record-based "
+            f"term {by['record']:,})."
+        )
+    else:
+        lines.append("No landing was lost.")
+    if not d["losses_by_source"]["record"]:
+        lines.append("No landing was lost to the record-based term (off in this run, or no fault drawn).")
+    return lines
+
+
+def format_ascent_reliability(d: Mapping) -> str:
+    """One line on the ascent reliability in use: its prior (where known), mean and 90% range."""
+    prior = {
+        "configuration": "the configuration prior (H3 common record x H3-24L term)",
+        "pooled": "the pooled H3 prior",
+    }.get(d.get("prior") or "", d.get("prior") or "")
+    return (
+        f"Launch: ascent reliability{f' from {prior}' if prior else ''}, mean {d['mean']:.3f}, 90% of the "
+        f"missions' values in [{d['p05']:.3f}, {d['p95']:.3f}] (`{d['column']}`, docs/priors.md)."
+    )
 
 
 def landing_dispersion(res: Results) -> dict:
@@ -225,6 +343,13 @@ def format_summary(summary: Mapping) -> str:
         lines += [row(f"{f['phase']}: {f['outcome']}", f) for f in summary["failures"]]
     if summary.get("stop"):
         lines.append(format_stop(summary["stop"]))
+    if summary.get("ascent_reliability"):
+        lines.append(format_ascent_reliability(summary["ascent_reliability"]).replace("`", ""))
+    if summary.get("landing_record"):
+        lines.append("Landing: physics and the record")
+        lines += [
+            f"  {line}".replace("**", "").replace("`", "") for line in format_landing_record(summary["landing_record"])
+        ]
     if summary.get("landing"):
         lines += _landing_lines(summary["landing"])
     if summary.get("metrics"):

@@ -46,6 +46,11 @@ Code: what is fixed over a descent and drawn before it are small records (:class
 sub-steps (:func:`guidance`, :func:`actuation` with its :class:`Actuator` state, :func:`dynamics`,
 :func:`navigation`, :func:`touchdown`); after the loop :func:`airborne_completion`, :func:`terrain_at_touchdown`
 and :func:`outputs` (the outcome by :func:`campaign.models.rules.touchdown_outcome`).
+
+Record-based fault term: after the physics, :func:`campaign.models.rules.record_fault` loses a landing the physics
+made with the per-attempt probability ``unmodelled_fault_prob`` of a fault no modelled dispersion represents
+(software or procedure: 3 of the 13 attempts of 2019-2025, DATA.md; docs/priors.md), from its own uniform stream,
+so the physics is the same with the term on and off (``landing_physics_ok``).
 """
 
 from __future__ import annotations
@@ -172,6 +177,12 @@ SECTION = Section(
         Param("crash_speed_mps", "m/s", "Impact speed above which the lander is destroyed", gt=0),
         Param("footpad_radius_m", "m", "Distance from the centre line to a footpad", gt=0),
         Param("cg_height_m", "m", "Height of the centre of mass above the footpads", gt=0),
+        Param(
+            "unmodelled_fault_term",
+            "",
+            "Record-based term for faults no modelled dispersion represents (software, procedure) on",
+            kind="bool",
+        ),
     ),
     inputs=(
         Input("thrust_factor", "1", "Realised / nominal engine thrust", (0.0, float("inf"))),
@@ -198,6 +209,12 @@ SECTION = Section(
         Input("altimeter_fault_bias_m", "m", "Altitude bias if the altimeter faults"),
         Input("engine_out_prob", "1", "Probability that one engine fails during the descent", (0.0, 1.0)),
         Input("hazard_detection_prob", "1", "Probability that hazard detection sees an unsafe target", (0.0, 1.0)),
+        Input(
+            "unmodelled_fault_prob",
+            "1",
+            "Per-attempt probability of a fault no modelled dispersion represents (record-based)",
+            (0.0, 1.0),
+        ),
     ),
 )
 
@@ -251,6 +268,13 @@ OUTPUTS = (
     Output("altimeter_fault", Kind.BOOL, "", "The altimeter faulted", meaning="altimeter_fault"),
     Output("descent_time_s", Kind.FLOAT, "s", "Time from PDI to touchdown"),
     Output("max_throttle", Kind.FLOAT, "1", "Largest throttle used (1 = all engines at full thrust)"),
+    Output(
+        "landing_physics_ok",
+        Kind.BOOL,
+        "",
+        "Touched down intact and upright within the limits, before the record-based fault term",
+        meaning="landing_physics_success",
+    ),
 )
 
 
@@ -1012,6 +1036,7 @@ def _descend(p, x, tables: Tables, key, record: bool):
     last, recorded = jax.lax.scan(body, carry0, (tables.step_index, ev.noise))
     td = airborne_completion(p, ms.exhaust, last.state, last.landed, last.touchdown, tables.step_index.shape[0] * ms.dt)
     out = outputs(p, ms, terrain, ev, td, last.max_throttle, key, dtype)
+    out |= rules.record_fault(p, x, out["outcome"], _uniform(key, "unmodelled_fault", dtype), jnp)
     if not record:
         return out, None
     names = ("t", "r", "v", "m", "thrust", "available", "floor", "flying", "actuator_thrust", "direction") + (

@@ -6,8 +6,12 @@ descent once the transfer has been paid for?
 
 Physics and assumptions
 -----------------------
-* Ascent succeeds with probability ``ascent_reliability`` (epistemic: a Beta posterior from the H3 flight
-  record, DATA.md "Launch").
+* Ascent succeeds with an epistemic reliability (:func:`campaign.models.rules.ascent_reliability`). With
+  ``configuration_prior`` (the default), it is ``ascent_reliability_common * (1 - configuration_failure_prob)``:
+  what every H3 configuration shares (Beta posterior from the flights counted against the common vehicle) times
+  the survival of the H3-24L configuration's own failure modes (a new-configuration prior updated with F8's
+  fairing-separation failure). Without it, the pooled ``ascent_reliability`` (the whole H3 record as one
+  vehicle). DATA.md "Launch"; the derivation and its numbers are in docs/priors.md.
 * The launcher's injection leaves a velocity error ``dv_inj`` (three Gaussian components, radial/along/cross).
   Trajectory-correction manoeuvres (TCM) remove it at a cost ``tcm_gain * |dv_inj|`` (1 for an immediate
   correction, larger the later the correction) plus a clean-up budget for navigation residuals.
@@ -45,6 +49,12 @@ SECTION = Section(
         Param("doi_burns", "1", "Burns to lower the orbit to the PDI point", ge=0, integer=True),
         Param("doi_dv_mps", "m/s", "Nominal delta-v of all descent-orbit burns", ge=0),
         Param("powered_descent_dv_mps", "m/s", "Delta-v budget of the powered descent from PDI", ge=0),
+        Param(
+            "configuration_prior",
+            "",
+            "Ascent reliability from the configuration prior (common H3 record x H3-24L term); false: the pooled prior",
+            kind="bool",
+        ),
     ),
     inputs=(
         Input("ascent_reliability", "1", "Probability that the H3 ascent reaches injection", (0.0, 1.0)),
@@ -57,12 +67,31 @@ SECTION = Section(
         Input("isp_dispersion_frac", "1", "Relative deviation of the realised Isp from nominal"),
         Input("dry_mass_growth_frac", "1", "Relative deviation of the dry mass from its allocation"),
         Input("propellant_load_error_kg", "kg", "Deviation of the loaded propellant from nominal"),
+        Input(
+            "ascent_reliability_common",
+            "1",
+            "Reliability of what every H3 configuration shares (configuration prior)",
+            (0.0, 1.0),
+        ),
+        Input(
+            "configuration_failure_prob",
+            "1",
+            "Failure probability specific to the H3-24L configuration (configuration prior)",
+            (0.0, 1.0),
+        ),
     ),
 )
 
 OUTPUTS = (
     Output("launch_ok", Kind.BOOL, "", "H3 ascent reached lunar-transfer injection", role="phase"),
     Output("reached_pdi", Kind.BOOL, "", "Every burn up to powered-descent initiation succeeded"),
+    Output(
+        "ascent_reliability_used",
+        Kind.FLOAT,
+        "1",
+        "Ascent reliability the launch drew against (configuration or pooled prior, launch.configuration_prior)",
+        meaning="ascent_reliability",
+    ),
     Output("transfer_ok", Kind.BOOL, "", "Reached PDI with enough propellant for the descent", role="phase"),
     Output(
         "injection_error_mps", Kind.FLOAT, "m/s", "Magnitude of the injection velocity error", valid_when="launch_ok"

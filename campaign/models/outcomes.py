@@ -36,6 +36,7 @@ class Outcome(enum.IntEnum):
     LANDING_PROPELLANT_EXHAUSTED = 32  # ran dry before touchdown and fell
     LANDING_HAZARD = 33  # upright but on a slope or rock beyond the limits
     LANDING_HARD = 34  # touchdown speed beyond the specification, below destruction
+    LANDING_UNMODELLED_FAULT = 35  # physically safe, lost to the record-based fault term (software, procedure)
     # deployment: the rover lowered from the lander to the ground
     DEPLOYMENT_MECHANISM = 40  # release, lowering or cutter failure, whatever the terrain
     DEPLOYMENT_TILT = 41  # lander attitude and ground slope beyond what the lowering tolerates

@@ -93,11 +93,23 @@ def loaded_mass_kg(p, x):
     return dry, propellant, dry + p.unusable_propellant_frac * propellant
 
 
+def ascent_reliability(p: Values, x: Values, xp):
+    """The H3 ascent's reliability a mission draws against (1), from the ``launch`` parameters ``p`` and inputs
+    ``x``: with ``p.configuration_prior``, the configuration prior ``r_common * (1 - q_config)`` (what every H3
+    configuration shares, times the H3-24L configuration's own survival: docs/priors.md); without it, the pooled
+    prior ``ascent_reliability`` (the whole H3 record as one vehicle). Both inputs are drawn either way, so a sweep
+    of the switch compares the two priors on common random numbers."""
+    configured = x.ascent_reliability_common * (1.0 - x.configuration_failure_prob)
+    return xp.where(xp.asarray(p.configuration_prior) != 0, configured, x.ascent_reliability)
+
+
 def launch_outputs(p: Values, x: Values, u_ascent, u_engine, xp) -> dict:
     """Launch and transfer to powered-descent initiation (:mod:`campaign.models.launch`): the outputs (masses
     in kg, delta-v in m/s, ``burns_completed`` int32) and ``outcome`` (int16), from the ``launch`` parameters
-    ``p``, its sampled inputs ``x`` and the two uniforms in (0, 1) of the ascent and of the engine's starts."""
-    launch_ok = u_ascent < x.ascent_reliability
+    ``p``, its sampled inputs ``x`` and the two uniforms in (0, 1) of the ascent and of the engine's starts. The
+    ascent draws against :func:`ascent_reliability` (the prior ``p.configuration_prior`` chooses)."""
+    reliability = ascent_reliability(p, x, xp)
+    launch_ok = u_ascent < reliability
     injection_error = xp.sqrt(
         x.injection_error_radial_mps**2 + x.injection_error_along_mps**2 + x.injection_error_cross_mps**2
     )
@@ -134,6 +146,7 @@ def launch_outputs(p: Values, x: Values, u_ascent, u_engine, xp) -> dict:
     return {
         "outcome": outcome,
         "launch_ok": launch_ok,
+        "ascent_reliability_used": reliability,
         "reached_pdi": launch_ok & ((outcome == Outcome.SUCCESS) | (outcome == Outcome.PROPELLANT_SHORT_FOR_DESCENT)),
         "transfer_ok": outcome == Outcome.SUCCESS,
         "injection_error_mps": injection_error,
@@ -178,6 +191,26 @@ def slew_towards(direction, command, max_angle_rad, xp):
     normal = across / xp.maximum(sin_angle, 1e-12)
     turned = xp.cos(turn) * direction + xp.sin(turn) * normal
     return xp.where(angle <= max_angle_rad, command, turned / xp.sqrt(xp.sum(turned * turned, axis=-1, keepdims=True)))
+
+
+def record_fault(p: Values, x: Values, physics_outcome, u, xp) -> dict:
+    """The record-based unmodelled-fault term of a landing (docs/priors.md): a fault that no modelled dispersion
+    represents (software or procedure, as Beresheet's IMU reset or Luna-25's burn duration) occurs where the
+    uniform ``u`` in (0, 1) falls below ``x.unmodelled_fault_prob`` and ``p.unmodelled_fault_term`` is on.
+
+    It only turns a landing the physics would have made (``physics_outcome`` is ``SUCCESS``) into a loss
+    (``LANDING_UNMODELLED_FAULT``): a lander the physics already lost keeps its physical cause, so the physics
+    outcomes are the same with the term on and off. Returns ``outcome`` (int16), ``landing_physics_ok`` (the
+    physics alone) and ``landing_ok`` (the physics and no unmodelled fault; the physics alone when off)."""
+    physics_ok = physics_outcome == Outcome.SUCCESS
+    fault = (xp.asarray(p.unmodelled_fault_term) != 0) & (u < x.unmodelled_fault_prob)
+    lost = physics_ok & fault
+    outcome = xp.where(lost, Outcome.LANDING_UNMODELLED_FAULT, physics_outcome)
+    return {
+        "outcome": xp.asarray(outcome).astype(xp.int16),
+        "landing_physics_ok": physics_ok,
+        "landing_ok": physics_ok & ~lost,
+    }
 
 
 def tips_over(

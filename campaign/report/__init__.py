@@ -106,6 +106,8 @@ def write_report(
     base = dict(summary) if summary is not None else {"run": _run_section(res, root), **analysis.summarize(res)}
     if summary is None and len(res.runs) == 1:  # a report rebuilt from the dataset: the rover's mass from run.json
         base["mass"] = breakdown_of_run(res.run_info[0].get("config", {}))
+    if base.get("ascent_reliability"):  # which prior the launches drew against, from the runs' stored configs
+        base["ascent_reliability"] = {**base["ascent_reliability"], "prior": launch_prior(res.run_info)}
     full = {**base, **analysis.analyse(res)}
     if full.get("failure_dates"):
         try:
@@ -177,6 +179,17 @@ def write_design_html(summary: Mapping, target: Location, figures: Mapping[str, 
         footer="Written by `campaign.design_report`; every number here is in summary.json and designs.parquet.",
     )
     target.write_bytes(page.encode())
+
+
+def launch_prior(run_info: list[dict]) -> str | None:
+    """The ascent's prior in the runs' stored configs (``mission.launch.configuration_prior``): ``configuration``,
+    ``pooled``, ``both`` (a sweep over it), or None where no run records it."""
+    values = {
+        (i.get("config", {}).get("mission", {}).get("launch") or {}).get("configuration_prior") for i in run_info
+    } - {None}
+    if not values:
+        return None
+    return "both" if len(values) > 1 else ("configuration" if values.pop() else "pooled")
 
 
 def same_flags(res: Results) -> dict[str, str]:

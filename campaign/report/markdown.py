@@ -446,12 +446,35 @@ def _trade_markdown(trade: Mapping | None) -> list[str]:
     return lines
 
 
+def _landing_record_markdown(record: Mapping | None) -> list[str]:
+    """The "Landing: physics and the record" section (:func:`campaign.analysis.landing_record`): both
+    probabilities with their intervals, the losses by source and cause, and which source drives them."""
+    if not record:
+        return []
+    lines = ["## Landing: physics and the record", ""]
+    given = f"`{record['given']}`" if record["given"] else "reaching PDI"
+    lines += [f"P(safe landing | {given}) by the physics alone and with the record-based unmodelled-fault term:", ""]
+    lines += _prob_rows(
+        {
+            f"physics only (`{record['physics']['column']}`)": record["physics"],
+            f"with the record-based term (`{record['with_record']['column']}`)": record["with_record"],
+        }
+    )
+    lines.append("")
+    for line in analysis.format_landing_record(record)[1:]:  # the first restates the table
+        lines += [line, ""]
+    return lines
+
+
 def markdown(summary: Mapping) -> str:
     """The human-readable report of a full summary (see :func:`write_report`)."""
     lines = _intro_markdown(summary)
     for title, key in (("Phases", "phases"), ("Goals", "goals"), ("Conditional on the previous phase", "conditional")):
         if summary[key]:
             lines += [f"## {title}", "", *_prob_rows(summary[key]), ""]
+            if key == "phases" and summary.get("ascent_reliability"):
+                lines += [analysis.format_ascent_reliability(summary["ascent_reliability"]), ""]
+    lines += _landing_record_markdown(summary.get("landing_record"))
 
     def figure(name: str, caption: str) -> list[str]:
         return _figure(summary, name, caption)

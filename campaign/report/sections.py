@@ -208,6 +208,8 @@ def headline(ctx: Context) -> Section:
             )
             + ".</p>"
         )
+    if s.get("ascent_reliability"):  # the launch prior in use (docs/priors.md)
+        parts.append(f"<p class=note>{inline(analysis.format_ascent_reliability(s['ascent_reliability']))}</p>")
     if s.get("mass"):  # a rover: what this design weighs (campaign/mass.py)
         parts.append(
             f"<p class=note>{esc(analysis.summary.format_mass(s['mass']))} (conf/mass/; the default design "
@@ -324,6 +326,45 @@ def why_it_fails(ctx: Context) -> Section | None:
     if conditional:
         body += "<h3>Each phase given the previous one</h3>" + _prob_table(s["conditional"])
     return Section("Why it fails", body)
+
+
+def landing_record(ctx: Context) -> Section | None:
+    """The landing by the physics alone beside the landing with the record-based unmodelled-fault term: both
+    probabilities with their intervals, the losses by source and cause, and which source drives the loss."""
+    d = ctx.summary.get("landing_record")
+    if ctx.sweep or not d:
+        return None
+    given = f"`{d['given']}`" if d["given"] else "reaching PDI"
+    lines = analysis.format_landing_record(d)
+    body = _prob_table(
+        {
+            f"physics only ({d['physics']['column']})": d["physics"],
+            f"with the record-based term ({d['with_record']['column']})": d["with_record"],
+        },
+        f"P(safe landing | {given})",
+    )
+    if d["causes"]:
+        body += table(
+            ["source", "cause", "landings lost", "share of landing losses"],
+            [
+                [
+                    "physics" if c["source"] == "physics" else "record-based term",
+                    f"`{c['cause']}`",
+                    f"{c['missions']:,}",
+                    f"{100 * c['share_of_losses']:.1f}%",
+                ]
+                for c in d["causes"]
+            ],
+            [False, False, True, True],
+        )
+    body += "".join(f"<p>{inline(line)}</p>" for line in lines[1:])
+    body += (
+        '<p class="note">The record-based term carries the faults of the 2019-2025 landing record that no modelled '
+        "dispersion produces (software, procedure); it only turns a landing the physics made into a loss, so the "
+        "physics causes are the same with it on and off (docs/priors.md; "
+        "<code>mission.landing.unmodelled_fault_term=false</code> turns it off).</p>"
+    )
+    return Section("Landing: physics and the record", body, anchor="landing-record")
 
 
 def _in_darkness(dates: Mapping, periods: list, slack_days: float = 1.0) -> float:
@@ -757,6 +798,7 @@ def provenance(ctx: Context) -> Section:
 BUILDERS: list[tuple[str, Builder]] = [
     ("Headline", headline),
     ("Why it fails", why_it_fails),
+    ("Landing: physics and the record", landing_record),
     ("When", when),
     ("Where it lands", where_it_lands),
     ("What drives it", what_drives_it),

@@ -2,7 +2,8 @@
 same point-mass dynamics and ZEM/ZEV guidance on a navigated state, integrated by its own Runge-Kutta steps in a
 Python loop over time (arrays of shape (n,) and (n, 3)), every decision a boolean mask. Written apart from the JAX
 model on purpose: the integrator, the navigation filter's state and the touchdown bookkeeping are what the
-agreement tests compare. The touchdown's outcome rule is shared (:func:`campaign.models.rules.touchdown_outcome`).
+agreement tests compare. The touchdown's outcome rule and the record-based fault term are shared
+(:func:`campaign.models.rules.touchdown_outcome`, :func:`campaign.models.rules.record_fault`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def landing(params, x, d, mass0, dry) -> dict[str, np.ndarray]:
     c = _constants(p, x)
     terrain = _target_terrain(p, x, d, mass0.shape[0])
     flight = _descend(params, p, x, d, c, terrain, mass0, dry)
-    return _touchdown(p, d, c, terrain, flight, dry, len(params["landing.step_index"]))
+    out = _touchdown(p, d, c, terrain, flight, dry, len(params["landing.step_index"]))
+    return out | rules.record_fault(p, x, out["outcome"], d["landing.unmodelled_fault"], np)
 
 
 def _constants(p, x) -> dict:

@@ -61,6 +61,7 @@ LANDING_UNIFORMS = (
     "slope_quantile_landed",
     "rock_landed",
     "slope_azimuth",
+    "unmodelled_fault",
 )
 
 
