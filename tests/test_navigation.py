@@ -118,7 +118,7 @@ def test_the_altimeter_reads_the_height_above_the_terrain_under_the_lander():
     ev = landing.events(p.landing, x.landing, ms, tables, jax.random.key(5), jnp.float64)
     for ground, height in ((2000.0, 3000.0), (-300.0, 150.0), (40.0, 12.0)):
         r = jnp.array([ground, -0.5 * ground, landing.R_MOON + height])
-        error, noise, _ = landing.altimeter(p.landing, x.landing, ev, r, jnp.float64(1.7))
+        error, noise, _ = landing.altimeter(p.landing, x.landing, ev, r, landing.terrain_height(ev.relief, r), jnp.float64(1.7))
         h_terrain = float(landing.terrain_height(ev.relief, r))
         measured_range = float(landing.altitude(r)) + float(error)
         assert abs(h_terrain) > 0.1 and float(noise) == 0.0

@@ -445,7 +445,8 @@ class Actuator(NamedTuple):
 class Carry(NamedTuple):
     """What the descent's loop carries from one step to the next: the true ``state`` (frozen once landed), the
     navigation error ``nav``, whether the lander has ``landed``, its ``touchdown`` (valid once landed), the
-    largest throttle used while flying (1 = all engines at full thrust) and the :class:`Actuator`."""
+    largest throttle used while flying (1 = all engines at full thrust), the :class:`Actuator` and the terrain's
+    height under the lander ``terrain_m`` (m above the sphere, :func:`terrain_height` of ``state.r``)."""
 
     state: State
     nav: NavError
@@ -453,6 +454,7 @@ class Carry(NamedTuple):
     touchdown: Touchdown
     max_throttle: jax.Array
     actuator: Actuator
+    terrain_m: jax.Array
 
 
 class Thrust(NamedTuple):
@@ -521,6 +523,7 @@ class Relief(NamedTuple):
     wavenumber_x: jax.Array  # rad/m
     wavenumber_y: jax.Array  # rad/m
     phase: jax.Array  # rad
+    anchor_m: jax.Array  # (), the sum of the waves at the target, which the height subtracts (0 there)
 
 
 class Events(NamedTuple):
@@ -561,15 +564,19 @@ def relief(p, tables: Tables, key, dtype) -> Relief:
     from the stream ``terrain/relief``."""
     u = jax.random.uniform(subkey(key, "terrain/relief"), (tables.relief_wavelength_m.shape[0], 2), dtype)
     amplitude = jnp.where(p.terrain_relief, jnp.asarray(tables.relief_amplitude_m, dtype), 0.0)
-    return Relief(*rules.relief_waves(amplitude, jnp.asarray(tables.relief_wavelength_m, dtype), u, jnp))
+    waves = rules.relief_waves(amplitude, jnp.asarray(tables.relief_wavelength_m, dtype), u, jnp)
+    return Relief(*waves, anchor_m=jnp.sum(waves[0] * jnp.cos(waves[3])))
 
 
 def terrain_height(rl: Relief, r):
     """Height (m) of the terrain above the reference sphere under the Moon-centred position ``r`` (m, (3,)): the
     relief at the nadir point, whose x and y (m from the target, on the sphere) are those of the outputs'
-    downrange and crossrange."""
+    downrange and crossrange. The anchor is summed once per mission (:class:`Relief`), and the loop evaluates the
+    height once per step (the :class:`Carry` holds the last one): the waves' cosines are the descent's costliest
+    arithmetic."""
     ground = R_MOON * r / jnp.linalg.norm(r)
-    return rules.terrain_height_m(ground[0], ground[1], rl.amplitude_m, rl.wavenumber_x, rl.wavenumber_y, rl.phase, jnp)
+    angle = ground[0] * rl.wavenumber_x + ground[1] * rl.wavenumber_y + rl.phase
+    return jnp.sum(rl.amplitude_m * jnp.cos(angle)) - rl.anchor_m
 
 
 def events(p, x, ms: Mission, tables: Tables, key, dtype) -> Events:
@@ -783,9 +790,10 @@ def kalman_update(nav: NavError, velocity: bool, innovation, variance, mask) -> 
     return NavError(nav.r + k0 * innovation, nav.v + k1 * innovation, nav.b + k2 * innovation, cov)
 
 
-def altimeter(p, x, ev: Events, r, normal):
+def altimeter(p, x, ev: Events, r, h_terrain, normal):
     """The altimeter's measurement error (m), the variance (m2) of its noise, and the variance (m2) the filter
-    assigns to it, at the true position ``r`` (m, (3,)) with the standard normal ``normal``.
+    assigns to it, at the true position ``r`` (m, (3,)) over the terrain ``h_terrain`` (m above the sphere,
+    :func:`terrain_height` there) with the standard normal ``normal``.
 
     It ranges along the local vertical to the terrain below (the nadir, :func:`terrain_height`), with a noise of
     ``altimeter_error_frac`` of the range and the floor ``altimeter_error_floor_m`` in quadrature (plus the bias
@@ -797,7 +805,6 @@ def altimeter(p, x, ev: Events, r, normal):
     field's variance). A deviation from a noise-only variance, on purpose: with it, the filter takes a 200 m
     relief a few km from the target, measured to 5 m, for its altitude, and through the correlations for its
     vertical velocity (touchdowns at ~2 m/s instead of 1 m/s in trials)."""
-    h_terrain = terrain_height(ev.relief, r)
     noise = (p.altimeter_error_frac * (altitude(r) - h_terrain)) ** 2 + p.altimeter_error_floor_m**2
     ground = R_MOON * r / jnp.linalg.norm(r)
     distance = jnp.maximum(jnp.hypot(ground[0], ground[1]), 1e-3)
@@ -811,7 +818,7 @@ def altimeter(p, x, ev: Events, r, normal):
     return -h_terrain + jnp.sqrt(noise) * normal + fault, noise, noise + relief
 
 
-def navigation(p, x, ev: Events, nav: NavError, t, dt, r, noise: StepNoise) -> NavError:
+def navigation(p, x, ev: Events, nav: NavError, t, dt, r, h_terrain, noise: StepNoise) -> NavError:
     """The navigation filter after the step from ``t`` to ``t + dt`` (s) that ended at the true position ``r``
     (m): one 3-state Kalman filter per axis of the landing-site frame (position, velocity and accelerometer-bias
     errors; :func:`propagate`), then its measurements as scalar updates (:func:`kalman_update`), each made with
@@ -841,17 +848,18 @@ def navigation(p, x, ev: Events, nav: NavError, t, dt, r, noise: StepNoise) -> N
     measured = p.velocimeter & (h < p.velocimeter_max_altitude_m)
     vm_error = ev.velocimeter_bias + p.velocimeter_noise_mps * noise.velocimeter
     nav = kalman_update(nav, True, vm_error - nav.v, p.velocimeter_noise_mps**2, measured)
-    alt_error, _, alt_variance = altimeter(p, x, ev, r, noise.altimeter)
+    alt_error, _, alt_variance = altimeter(p, x, ev, r, h_terrain, noise.altimeter)
     z_axis = jnp.arange(3) == 2
     measured = z_axis & (h < p.altimeter_max_altitude_m)
     return kalman_update(nav, False, alt_error - jnp.dot(nav.r, local_up), alt_variance, measured)
 
 
-def touchdown(landed, td: Touchdown, old: State, new: State, t, dt, thrust_vector, rl: Relief):
+def touchdown(landed, td: Touchdown, old: State, new: State, t, dt, thrust_vector, old_terrain_m, new_terrain_m):
     """Whether the step from ``old`` to ``new`` (at time ``t``, ``dt`` long, s) is the first to end at or below
-    the ground (the terrain of the relief ``rl`` under the lander), and the :class:`Touchdown`, linearly
-    interpolated inside that step (in the height above the terrain) where it is (else ``td``)."""
-    h, old_h = altitude(new.r) - terrain_height(rl, new.r), altitude(old.r) - terrain_height(rl, old.r)
+    the ground (the terrain under the lander, ``old_terrain_m`` and ``new_terrain_m`` m above the sphere at the
+    step's ends), and the :class:`Touchdown`, linearly interpolated inside that step (in the height above the
+    terrain) where it is (else ``td``)."""
+    h, old_h = altitude(new.r) - new_terrain_m, altitude(old.r) - old_terrain_m
     crosses = ~landed & (h <= 0.0)
     frac = jnp.clip(old_h / jnp.maximum(old_h - h, 1e-9), 0.0, 1.0)
     touch = tuple(a + frac * (b - a) for a, b in zip(old, new))
@@ -868,13 +876,17 @@ def step(p, x, ms: Mission, lg: Legs, ev: Events, carry: Carry, k, noise: StepNo
     accel = guidance(p, lg, ms.dt, t, state.r + nav.r, state.v + nav.v)
     thrust, actuator = actuation(p, x, ms, ev, t, state.m, accel, carry.actuator)
     new = dynamics(p, ms, state, thrust.vector)
-    nav = navigation(p, x, ev, nav, t, ms.dt, new.r, noise)
-    crosses, td = touchdown(carry.landed, carry.touchdown, state, new, t, ms.dt, thrust.vector, ev.relief)
+    new_terrain = terrain_height(ev.relief, new.r)
+    nav = navigation(p, x, ev, nav, t, ms.dt, new.r, new_terrain, noise)
+    crosses, td = touchdown(
+        carry.landed, carry.touchdown, state, new, t, ms.dt, thrust.vector, carry.terrain_m, new_terrain
+    )
     flying = ~(carry.landed & ~crosses)
     max_throttle = jnp.where(flying, jnp.maximum(carry.max_throttle, thrust.throttle), carry.max_throttle)
     landed = carry.landed | crosses
     state = jax.tree_util.tree_map(lambda was, n: jnp.where(landed, was, n), state, new)
-    return Carry(state, nav, landed, td, max_throttle, actuator), thrust, flying
+    terrain = jnp.where(landed, carry.terrain_m, new_terrain)
+    return Carry(state, nav, landed, td, max_throttle, actuator, terrain), thrust, flying
 
 
 # ----------------------------------------------------------------------------------------------- after the loop
@@ -1020,7 +1032,7 @@ def _descend(p, x, tables: Tables, key, record: bool):
             (
                 (k * ms.dt + ms.dt, s.r, s.v, s.m, thrust.vector, thrust.available, thrust.floor, flying)
                 + (a.thrust_n, a.direction)
-                + (nav.r, nav.v, jnp.sqrt(nav.cov.pp), jnp.sqrt(nav.cov.vv), terrain_height(ev.relief, s.r))
+                + (nav.r, nav.v, jnp.sqrt(nav.cov.pp), jnp.sqrt(nav.cov.vv), carry.terrain_m)
             )
             if record
             else None
@@ -1032,7 +1044,10 @@ def _descend(p, x, tables: Tables, key, record: bool):
     nav0 = initial_navigation(p, x, ev, dtype)
     # The engines ignite at PDI already pointed and throttled as guidance first commands (no ignition transient).
     wanted, direction, *_ = command(p, ms, ev, 0.0, start.m, guidance(p, lg, ms.dt, 0.0, start.r + nav0.r, start.v))
-    carry0 = Carry(start, nav0, jnp.array(False), td0, jnp.zeros((), dtype), Actuator(wanted, direction))
+    actuator0 = Actuator(wanted, direction)
+    carry0 = Carry(
+        start, nav0, jnp.array(False), td0, jnp.zeros((), dtype), actuator0, terrain_height(ev.relief, start.r)
+    )
     last, recorded = jax.lax.scan(body, carry0, (tables.step_index, ev.noise))
     td = airborne_completion(p, ms.exhaust, last.state, last.landed, last.touchdown, tables.step_index.shape[0] * ms.dt)
     out = outputs(p, ms, terrain, ev, td, last.max_throttle, key, dtype)
