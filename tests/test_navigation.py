@@ -108,6 +108,13 @@ def test_without_relief_the_terrain_is_the_mean_sphere():
     rough, traj_rough = fly(params_of(config), inputs, key=2)
     assert np.abs(traj_rough["terrain_m"]).max() > 10.0
     assert flat["miss_distance_m"] != rough["miss_distance_m"]
+    # The loop hands the altimeter and the touchdown test the relief under the lander at each step's end.
+    p, tables = params_of(config)
+    ms = landing.mission(p.landing, inputs.landing, jnp.float64)
+    ev = landing.events(p.landing, inputs.landing, ms, tables, jax.random.key(2), jnp.float64)
+    under = np.asarray(jax.vmap(lambda r: landing.terrain_height(ev.relief, r))(jnp.asarray(traj_rough["r"])))
+    flying = traj_rough["flying"]
+    np.testing.assert_allclose(traj_rough["terrain_m"][flying], under[flying], rtol=0, atol=1e-9)
 
 
 def test_the_altimeter_reads_the_height_above_the_terrain_under_the_lander():
@@ -118,7 +125,9 @@ def test_the_altimeter_reads_the_height_above_the_terrain_under_the_lander():
     ev = landing.events(p.landing, x.landing, ms, tables, jax.random.key(5), jnp.float64)
     for ground, height in ((2000.0, 3000.0), (-300.0, 150.0), (40.0, 12.0)):
         r = jnp.array([ground, -0.5 * ground, landing.R_MOON + height])
-        error, noise, _ = landing.altimeter(p.landing, x.landing, ev, r, landing.terrain_height(ev.relief, r), jnp.float64(1.7))
+        error, noise, _ = landing.altimeter(
+            p.landing, x.landing, ev, r, landing.terrain_height(ev.relief, r), jnp.float64(1.7)
+        )
         h_terrain = float(landing.terrain_height(ev.relief, r))
         measured_range = float(landing.altitude(r)) + float(error)
         assert abs(h_terrain) > 0.1 and float(noise) == 0.0
@@ -139,7 +148,8 @@ def test_touchdown_is_on_the_terrain():
     old = landing.State(old_r, jnp.array([0.4, 0.2, -1.6]), jnp.float64(3000.0))
     new = landing.State(new_r, jnp.array([0.4, 0.2, -1.6]), jnp.float64(2999.0))
     td0 = landing.Touchdown(old_r, old.v, old.m, jnp.float64(0.0), jnp.zeros(3))
-    crosses, td = landing.touchdown(jnp.array(False), td0, old, new, 10.0, 0.5, jnp.zeros(3), ev.relief)
+    heights = (landing.terrain_height(ev.relief, old_r), landing.terrain_height(ev.relief, new_r))
+    crosses, td = landing.touchdown(jnp.array(False), td0, old, new, 10.0, 0.5, jnp.zeros(3), *heights)
     assert bool(crosses)
     gap = float(landing.altitude(td.r) - landing.terrain_height(ev.relief, td.r))
     assert abs(gap) < 1e-3

@@ -319,12 +319,27 @@ def relief_waves(amplitude_m, wavelength_m, u, xp):
     return xp.broadcast_to(amplitude_m, phase.shape), k * xp.cos(direction), k * xp.sin(direction), phase
 
 
-def terrain_height_m(x_m, y_m, amplitude_m, wavenumber_x, wavenumber_y, phase, xp):
+def terrain_height_m(x_m, y_m, amplitude_m, wavenumber_x, wavenumber_y, phase, xp, anchor_m=None):
     """Height (m) of the terrain relief at the horizontal position (``x_m``, ``y_m``) (m from the target, any
     shape ``s``) above the reference sphere: a sum of plane waves (:func:`relief_waves`, arrays (s..., waves)),
-    anchored so that the height at the target (0, 0) is exactly zero (its elevation is known from the map)."""
-    angle = x_m[..., None] * wavenumber_x + y_m[..., None] * wavenumber_y + phase
-    return xp.sum(amplitude_m * (xp.cos(angle) - xp.cos(phase)), axis=-1)
+    anchored so that the height at the target (0, 0) is exactly zero (its elevation is known from the map): the
+    anchor ``anchor_m``, the waves' sum there, is computed when not given. Each wave's phase is reduced to
+    [-pi, pi] by whole turns before its cosine: the phases reach 10^4 rad kilometres from the target, and a
+    cosine of a reduced argument costs a fraction of one that must reduce it itself (in XLA on a CPU)."""
+    turns = (x_m[..., None] * wavenumber_x + y_m[..., None] * wavenumber_y + phase) / (2 * xp.pi)
+    waves = xp.sum(amplitude_m * _cos_turns(turns, xp), axis=-1)
+    return waves - (relief_anchor_m(amplitude_m, phase, xp) if anchor_m is None else anchor_m)
+
+
+def relief_anchor_m(amplitude_m, phase, xp):
+    """The sum of a relief's plane waves at the target (m; :func:`terrain_height_m` subtracts it), computed as
+    the waves are there, so that the height at the target is exactly zero."""
+    return xp.sum(amplitude_m * _cos_turns(phase / (2 * xp.pi), xp), axis=-1)
+
+
+def _cos_turns(turns, xp):
+    """The cosine of an angle given in turns, reduced to [-1/2, 1/2] turn first."""
+    return xp.cos(2 * xp.pi * (turns - xp.round(turns)))
 
 
 # ----------------------------------------------------------------------------------------------- deployment
