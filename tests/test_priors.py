@@ -19,6 +19,7 @@ from campaign import analysis, app, declarations, engine, report, sampling, stor
 from campaign.models import rules
 from campaign.models._keys import open_uniform, subkey
 from campaign.models.outcomes import Outcome
+from campaign.report import plots
 from tests.helpers import compose
 from tests.oracles import Values
 
@@ -238,3 +239,11 @@ def test_report_shows_the_physics_beside_the_record(tmp_path):
         assert f"{lead} drives the landing loss" in text
     assert 'id="landing-record"' in html and html.count("<section") == html.count("</section>")
     assert analysis.format_landing_record(d)[0].startswith("P(safe landing | reaching PDI)")
+    # The touchdown plot's rows: a landing the physics made and the record-based term lost has a row of its own
+    # (unless a fault flag names it first), so "no fault flagged" is the physics alone.
+    res = analysis.Results.load(run)
+    col = lambda name: np.asarray(res.column(name), bool)  # noqa: E731
+    groups = plots.touchdown_groups(res, np.ones(256, bool))
+    flagged = col("altimeter_fault") | col("engine_out") | col("diverted")
+    lost_to_record = col("landing_physics_ok") & ~col("landing_ok")
+    assert lost_to_record.any() and np.array_equal(groups == plots.RECORD_FAULT, lost_to_record & ~flagged)

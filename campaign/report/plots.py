@@ -284,10 +284,17 @@ FAULT_FLAGS = (
 )  # roles of flags, the first true one names a touchdown
 
 
+RECORD_FAULT = "record-based fault"  # a landing the physics made, lost to the record-based unmodelled-fault term
+
+
 def touchdown_groups(res: Results, rows: np.ndarray) -> np.ndarray:
     """What happened on the way down for each touchdown in ``rows`` (bool mask, shape (n,)): the first of the
-    fault flags that is set (:data:`FAULT_FLAGS`, by role), else "no fault flagged"; shape (rows.sum(),)."""
+    fault flags that is set (:data:`FAULT_FLAGS`, by role), else :data:`RECORD_FAULT` where the physics landed
+    and the record-based term lost the landing, else "no fault flagged"; shape (rows.sum(),)."""
     group = np.full(int(rows.sum()), "no fault flagged", dtype=object)
+    physics, landed = (res.column_for(role) for role in analysis.LANDING_RECORD_ROLES)
+    if res.has(physics) and res.has(landed):
+        group[(res.column(physics) & ~res.column(landed))[rows].astype(bool)] = RECORD_FAULT
     for role, label in reversed(FAULT_FLAGS):  # reversed: the first flag in the list wins
         column = res.column_for(role)
         if res.has(column):
@@ -362,7 +369,8 @@ def _touchdown_panel(ax, res: Results, reached: np.ndarray, safe: np.ndarray, ca
     x, y = res.column(downrange), res.column(crossrange)
     miss = (res.column(miss_name) if res.has(miss_name) else np.hypot(x, y))[reached]
     groups = touchdown_groups(res, reached)
-    order = [g for _, g in FAULT_FLAGS if (groups == g).any()] + ["no fault flagged"]
+    order = [g for g in (*(label for _, label in FAULT_FLAGS), RECORD_FAULT) if (groups == g).any()]
+    order.append("no fault flagged")
     ok, why = safe[reached], causes[reached]
     jitter = rng.uniform(-0.3, 0.3, miss.size)
     floor = max(float(np.min(miss[miss > 0])) if (miss > 0).any() else 0.01, 0.01)
